@@ -1,0 +1,66 @@
+"""The command line: the only importer of typer, and the one error boundary.
+
+Each command module parses its options and calls one domain function; domain failures are
+:class:`~gitops_release.errors.ReleaseError` and become one line on stderr plus an exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from gitops_release.cli.app import app
+from gitops_release.cli.common import state
+from gitops_release.errors import ExitCode, ReleaseError
+from gitops_release.output import redact
+
+__all__ = ["app", "main"]
+
+# Command modules register themselves on ``app`` when imported. Keep them light: heavy
+# libraries (GitPython, requests, ruamel.yaml) are imported inside the command functions.
+COMMAND_MODULES: tuple[str, ...] = ()
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"gitops_release.cli.{_name}")
+
+
+def _error(line: str) -> None:
+    print(f"gitops-release: error: {redact(line)}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int:
+    """Run the CLI and return the exit code (DESIGN.md section 3)."""
+    import typer
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except ReleaseError as err:
+        if state.debug:
+            traceback.print_exc()
+        _error(str(err))
+        return int(err.exit_code)
+    except typer.Abort:  # click turns KeyboardInterrupt into Abort
+        _error("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except typer.Exit as exit_:
+        return int(exit_.exit_code)
+    except Exception as err:
+        show = getattr(err, "show", None)
+        code = getattr(err, "exit_code", None)
+        if callable(show) and isinstance(code, int):  # click's usage errors (exit 2)
+            show()
+            return code
+        if state.debug:
+            traceback.print_exc()
+        else:
+            _error(
+                f"internal error: {type(err).__name__}: {err} (this is a bug; rerun with --debug for the traceback)"
+            )
+        return int(ExitCode.INTERNAL)
+    return int(result) if isinstance(result, int) else 0

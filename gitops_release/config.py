@@ -1,0 +1,172 @@
+"""Settings, resolved once per command and passed down frozen.
+
+Precedence, highest first (the one place it is written down; the README quotes it):
+
+1. a command-line flag;
+2. an environment variable: ``GITOPS_RELEASE_<NAME>`` (upper case), and for Argo CD also the argocd
+   CLI's own ``ARGOCD_SERVER``, ``ARGOCD_AUTH_TOKEN``, ``ARGOCD_OPTS``;
+3. ``gitops-release.toml``, found from the working directory upwards (normally at the root of the
+   GitOps repository checkout); secrets are never read from it;
+4. the argocd CLI's config file (current context), for the Argo CD server and token only;
+5. the built-in default.
+
+Secrets (tokens, passwords) come only from the environment, a file or stdin, never from a flag's
+value (argv is visible to every process on the machine) and never from the TOML file.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops_release.errors import UsageError
+
+CONFIG_FILE = "gitops-release.toml"
+ENV_PREFIX = "GITOPS_RELEASE_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any = None
+    env: tuple[str, ...] = ()
+    """Extra environment variables consulted after GITOPS_RELEASE_<NAME>, in order."""
+    secret: bool = False
+    kind: type = str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("argocd_server", env=("ARGOCD_SERVER",)),
+        Setting("argocd_auth_token", env=("ARGOCD_AUTH_TOKEN",), secret=True),
+        Setting("argocd_username"),
+        Setting("argocd_password", env=("ARGOCD_PASSWORD",), secret=True),
+        Setting("rollouts_server", env=("ROLLOUTS_SERVER",)),
+        Setting("project", default="default"),
+        Setting("app_namespace"),
+        Setting("insecure", default=False, kind=bool),
+        Setting("plaintext", default=False, kind=bool),
+        Setting("ca_bundle"),
+        Setting("git_user", default="oauth2"),
+        Setting("git_token", secret=True),
+        Setting("branch"),
+        Setting("timeout", default=600.0, kind=float),
+    )
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    if value is None or isinstance(value, setting.kind):
+        return value
+    text = str(value).strip()
+    if setting.kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise UsageError(f"{setting.name} from {source}: expected true or false, got {text!r}")
+    if setting.kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise UsageError(
+                f"{setting.name} from {source}: expected a number, got {text!r}"
+            ) from None
+    return text
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest ``gitops-release.toml`` from ``start`` upwards, or None."""
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(f"{path}: cannot read config file: {err}") from None
+    unknown = sorted(set(data) - set(SETTINGS))
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            hint=f"known: {', '.join(sorted(SETTINGS))}",
+        )
+    secrets = sorted(k for k in data if SETTINGS[k].secret)
+    if secrets:
+        raise UsageError(
+            f"{path}: {', '.join(secrets)} must not be stored in a file under version control",
+            hint="set it in the environment instead",
+        )
+    return data
+
+
+def argocd_opts(environ: Mapping[str, str]) -> dict[str, bool]:
+    """Flags from ``ARGOCD_OPTS`` that we honour (``--grpc-web`` is accepted and harmless)."""
+    words = shlex.split(environ.get("ARGOCD_OPTS", ""))
+    return {
+        "insecure": "--insecure" in words,
+        "plaintext": "--plaintext" in words,
+        "grpc_web": "--grpc-web" in words,
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.values.get(name)
+        return default if value is None else value
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    config_file: Path | None = None,
+    fallback: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve every known setting once. ``fallback`` is step 4 (the argocd CLI config)."""
+    env = os.environ if environ is None else environ
+    flags = flags or {}
+    path = config_file or find_config_file(cwd or Path.cwd())
+    file_values = load_config_file(path) if path else {}
+    opts = argocd_opts(env)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, setting in SETTINGS.items():
+        candidates: list[tuple[str, Any]] = [("flag", flags.get(name))]
+        candidates += [(var, env.get(var)) for var in (ENV_PREFIX + name.upper(), *setting.env)]
+        if opts.get(name):
+            candidates.append(("ARGOCD_OPTS", True))
+        candidates.append((str(path), file_values.get(name)))
+        candidates.append(("argocd config", (fallback or {}).get(name)))
+        for source, raw in candidates:
+            if raw is not None and raw != "":
+                values[name] = _coerce(setting, raw, source)
+                sources[name] = source
+                break
+        else:
+            values[name] = setting.default
+    return Settings(values=values, sources=sources)
