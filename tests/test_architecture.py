@@ -1,0 +1,85 @@
+"""House rules a reader relies on, enforced: one owner per outside library, a light start-up,
+and a sandbox that shares no code with the client it is meant to check."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "gitops_release"
+
+# library -> modules allowed to import it (outside gitops_release/sandbox/, the other side of the wire)
+OWNERS = {
+    "typer": ("gitops_release.cli",),
+    "click": (),
+    "ruamel": ("gitops_release.yamledit", "gitops_release.yamlspans"),
+    "git": ("gitops_release.gitrepo", "gitops_release.gitpush"),
+    "requests": ("gitops_release.http",),
+}
+CLIENT_MODULES = ("argocd", "rollouts", "wait", "yamledit", "yamlspans", "gitrepo", "gitpush", "http", "release")
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_one_owner_per_outside_library() -> None:
+    offenders = []
+    for path in _sources():
+        module = _module_name(path)
+        if module.startswith("gitops_release.sandbox"):
+            continue
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in OWNERS and not any(
+                module == owner or module.startswith(owner + ".") for owner in OWNERS[top]
+            ):
+                offenders.append(f"{module} imports {name}")
+    assert offenders == []
+
+
+def test_sandbox_shares_no_code_with_the_client() -> None:
+    offenders = []
+    for path in PACKAGE.joinpath("sandbox").rglob("*.py") if PACKAGE.joinpath("sandbox").exists() else []:
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[0] == "gitops_release" and len(parts) > 1 and parts[1] in CLIENT_MODULES:
+                offenders.append(f"{_module_name(path)} imports {name}")
+    assert offenders == []
+
+
+def test_start_up_does_not_load_heavy_libraries() -> None:
+    probe = (
+        "import sys, io, contextlib\n"
+        "from gitops_release.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--version']); main(['--help'])\n"
+        "heavy = {'git', 'requests', 'ruamel', 'rich', 'jsonschema', 'urllib3'}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & heavy)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import json\n" + probe], capture_output=True, text=True, check=True
+    )
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
