@@ -1,0 +1,459 @@
+"""Git: the only importer of GitPython.
+
+A :class:`Workspace` is either the user's own checkout (checked: clean, on a branch, not ahead of
+its remote) or a temporary partial + sparse + shallow clone of a URL that is removed afterwards.
+
+Credentials (``GITOPS_RELEASE_GIT_TOKEN``, ``GITOPS_RELEASE_GIT_USER``, or a ``user:token@`` part
+of a URL) reach git only through the child's environment: ``GIT_CONFIG_COUNT`` +
+``http.extraHeader: Authorization: Basic ...``. They never go into a URL, argv, ``.git/config``,
+the reflog, a log line or an exception; every git message we show passes :func:`output.redact`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import git
+
+from gitops_release.config import Settings
+from gitops_release.errors import NotLanded, ReleaseError, RemoteError, UsageError
+from gitops_release.output import redact, register_secret
+
+DEFAULT_GIT_USER = "oauth2"  # what GitLab expects with a project access token
+
+# Phrases in git's stderr that mean "the remote could not be reached or refused us" (exit 4).
+_REMOTE_TROUBLE = (
+    "could not read from remote repository",
+    "unable to access",
+    "authentication failed",
+    "could not read username",
+    "could not read password",
+    "terminal prompts disabled",
+    "repository not found",
+    "does not appear to be a git repository",
+    "not found",
+    "connection refused",
+    "could not resolve host",
+    "ssl certificate problem",
+    "permission denied",
+    "the requested url returned error",
+    "couldn't connect to server",
+    "failed to connect",
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    token: str = field(repr=False)
+
+
+def split_url_credentials(url: str) -> tuple[str, Credentials | None]:
+    """``https://user:token@host/x`` -> (``https://host/x``, Credentials). Other URLs unchanged."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, sep, token = userinfo.partition(":")
+    user, token = urllib.parse.unquote(user), urllib.parse.unquote(token)
+    if not sep:  # a bare https://TOKEN@host: GitLab/GitHub accept the token as the user name
+        user, token = DEFAULT_GIT_USER, user
+    register_secret(token)
+    register_secret(userinfo)
+    clean = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, Credentials(user or DEFAULT_GIT_USER, token)
+
+
+def strip_credentials(url: str) -> str:
+    """A URL safe to show: any ``user:password@`` part removed (ssh ``git@host:`` stays)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("http", "https", "ssh", "git", "ftp", "ftps") and "@" in parts.netloc:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        if parts.scheme == "ssh" and ":" not in userinfo:
+            return url  # ssh://git@host/x: a user name, not a secret
+        return urllib.parse.urlunsplit(
+            (parts.scheme, host, parts.path, parts.query, parts.fragment)
+        )
+    return url
+
+
+def credentials_from(
+    settings: Settings | None, url_credentials: Credentials | None = None
+) -> Credentials | None:
+    """The token to push with: the settings' ``git_token`` wins over one found inside a URL."""
+    token = settings.get("git_token") if settings is not None else None
+    if token:
+        register_secret(str(token))
+        user = settings.get("git_user", DEFAULT_GIT_USER) if settings is not None else None
+        return Credentials(str(user or DEFAULT_GIT_USER), str(token))
+    return url_credentials
+
+
+def git_environ(
+    credentials: Credentials | None, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Extra environment for git children: no prompts, and the credentials as an HTTP header.
+
+    ``GIT_CONFIG_COUNT`` entries already in the environment are kept; ours is appended.
+    """
+    env = os.environ if base is None else base
+    extra = {"GIT_TERMINAL_PROMPT": "0"}
+    if credentials is not None:
+        pair = f"{credentials.user}:{credentials.token}".encode()
+        basic = base64.b64encode(pair).decode("ascii")
+        register_secret(credentials.token)
+        register_secret(basic)
+        try:
+            n = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
+        except ValueError:
+            n = 0
+        extra["GIT_CONFIG_COUNT"] = str(n + 1)
+        extra[f"GIT_CONFIG_KEY_{n}"] = "http.extraHeader"
+        extra[f"GIT_CONFIG_VALUE_{n}"] = f"Authorization: Basic {basic}"
+    return extra
+
+
+def _stderr_of(err: git.GitCommandError) -> str:
+    text = err.stderr if isinstance(err.stderr, str) else str(err.stderr or "")
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    lines = [ln.removeprefix("stderr: ").strip("'").strip() for ln in lines]
+    return redact("; ".join(ln for ln in lines if ln))
+
+
+def _is_remote_trouble(stderr: str) -> bool:
+    low = stderr.lower()
+    return any(phrase in low for phrase in _REMOTE_TROUBLE)
+
+
+class Git:
+    """A git runner bound to one directory and one extra environment."""
+
+    def __init__(self, cwd: Path, env: Mapping[str, str] | None = None) -> None:
+        self.cwd = Path(cwd)
+        self.env = dict(env or {})
+        self._git = git.Git(str(self.cwd))
+        self._git.update_environment(**self.env)
+
+    def __call__(self, *args: str, what: str | None = None, remote: bool = False) -> str:
+        """Run ``git ARGS`` and return stdout; failures become ReleaseError with redacted stderr."""
+        try:
+            out = self._git.execute(["git", *args], strip_newline_in_stdout=True)
+        except git.GitCommandError as err:
+            stderr = _stderr_of(err)
+            label = what or f"git {args[0]}"
+            if remote or _is_remote_trouble(stderr):
+                raise RemoteError(
+                    f"{label} failed: {stderr}",
+                    hint="check the repository URL, network and GITOPS_RELEASE_GIT_TOKEN",
+                ) from None
+            raise ReleaseError(f"{label} failed: {stderr}") from None
+        return str(out)
+
+    def status(self, *args: str) -> tuple[int, str, str]:
+        """Run ``git ARGS`` without raising: (exit status, stdout, stderr) with stderr redacted."""
+        status, out, err = self._git.execute(
+            ["git", *args], with_extended_output=True, with_exceptions=False
+        )
+        return int(status), str(out), redact(str(err))
+
+
+# --- small functions other commands use (scaffold --commit --push) ------------------------------
+
+
+def _repo_git(repo_dir: Path, settings: Settings | None = None) -> Git:
+    return Git(Path(repo_dir), git_environ(credentials_from(settings)))
+
+
+def toplevel(repo_dir: Path) -> Path | None:
+    """The top of the work tree containing ``repo_dir``, or None when it is not in a git repo."""
+    status, out, _ = Git(Path(repo_dir)).status("rev-parse", "--show-toplevel")
+    return Path(out.strip()) if status == 0 and out.strip() else None
+
+
+def origin_url(repo_dir: Path) -> str | None:
+    """The ``origin`` remote's URL with any credentials removed, or None when there is none."""
+    status, out, _ = Git(Path(repo_dir)).status("config", "--get", "remote.origin.url")
+    return strip_credentials(out.strip()) if status == 0 and out.strip() else None
+
+
+def current_branch(repo_dir: Path) -> str | None:
+    """The checked-out branch name, or None on a detached HEAD (or outside a repository)."""
+    status, out, _ = Git(Path(repo_dir)).status("symbolic-ref", "--quiet", "--short", "HEAD")
+    return out.strip() if status == 0 and out.strip() else None
+
+
+def commit_paths(repo_dir: Path, paths: Sequence[Path | str], message: str) -> str:
+    """Stage and commit exactly ``paths`` (new files included); returns the commit sha."""
+    run = Git(Path(repo_dir), author_environ(Path(repo_dir)))
+    names = [str(p) for p in paths]
+    if not names:
+        raise UsageError("nothing to commit: no paths given")
+    run("add", "--", *names, what="git add")
+    run("commit", "--quiet", "-m", message, "--", *names, what="git commit")
+    return run("rev-parse", "HEAD")
+
+
+def author_environ(repo_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A fallback identity for CI runners that have none (GitLab's user variables when set)."""
+    env = os.environ if environ is None else environ
+    if env.get("GIT_AUTHOR_EMAIL") and env.get("GIT_COMMITTER_EMAIL"):
+        return {}
+    status, out, _ = Git(repo_dir).status("config", "user.email")
+    if status == 0 and out.strip():
+        return {}
+    name = env.get("GITLAB_USER_NAME") or "gitops-release"
+    email = env.get("GITLAB_USER_EMAIL") or "gitops-release@noreply.invalid"
+    return {
+        "GIT_AUTHOR_NAME": env.get("GIT_AUTHOR_NAME") or name,
+        "GIT_AUTHOR_EMAIL": env.get("GIT_AUTHOR_EMAIL") or email,
+        "GIT_COMMITTER_NAME": env.get("GIT_COMMITTER_NAME") or name,
+        "GIT_COMMITTER_EMAIL": env.get("GIT_COMMITTER_EMAIL") or email,
+    }
+
+
+def push_branch(repo_dir: Path, *, settings: Settings | None = None) -> None:
+    """Push the current branch to ``origin`` under the same name (never forced).
+
+    Rejections are classified like ``bump-image`` does: a remote that moved -> NotLanded (5,
+    pull and retry), a hook or protected branch -> RemoteError (4).
+    """
+    from gitops_release.gitpush import PushRefused, push_refspec
+
+    repo_dir = Path(repo_dir)
+    branch = current_branch(repo_dir)
+    if branch is None:
+        raise UsageError(f"{repo_dir}: detached HEAD", hint="check out a branch before pushing")
+    if origin_url(repo_dir) is None:
+        raise UsageError(
+            f"{repo_dir}: no 'origin' remote to push to", hint="git remote add origin URL"
+        )
+    outcome = push_refspec(_repo_git(repo_dir, settings), "origin", f"HEAD:refs/heads/{branch}")
+    if outcome.ok:
+        return
+    if outcome.refused is PushRefused.RETRYABLE:
+        raise NotLanded(
+            f"push of {branch} to origin rejected: {outcome.reason}",
+            hint="the remote moved on: git pull --ff-only, then push again",
+        )
+    raise RemoteError(
+        f"push of {branch} to origin refused: {outcome.reason}",
+        hint="protected branch or hook: push to a new branch and open a merge request",
+    )
+
+
+# --- workspaces --------------------------------------------------------------------------------
+
+
+@dataclass
+class Workspace:
+    """Where the edit happens: a checkout, its branch and the remote to land on."""
+
+    root: Path
+    branch: str
+    remote: str
+    display_url: str
+    run: Git
+    temporary: bool = False
+    base: str = ""
+    """The commit the edit is made on (the remote tip after the last fetch)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def remote_ref(self) -> str:
+        return f"refs/remotes/{self.remote}/{self.branch}"
+
+    def head(self) -> str:
+        return self.run("rev-parse", "HEAD")
+
+    def fetch(self) -> str:
+        """Fetch the branch; returns the remote tip."""
+        self.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            self.remote,
+            f"+refs/heads/{self.branch}:{self.remote_ref}",
+            what=f"fetch {self.branch} from {self.display_url}",
+            remote=True,
+        )
+        return self.run("rev-parse", self.remote_ref)
+
+    def reset_hard(self, commit: str) -> None:
+        self.run("reset", "--quiet", "--hard", commit)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        status, _, _ = self.run.status("merge-base", "--is-ancestor", ancestor, descendant)
+        return status == 0
+
+    def commit(self, paths: Sequence[str], message: str) -> str:
+        """Commit exactly ``paths`` (relative to the root); returns the new sha."""
+        self.run("add", "--", *paths, what="git add")
+        self.run("commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
+        return self.head()
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+
+def _open_local(
+    path: Path,
+    *,
+    branch: str | None,
+    credentials: Credentials | None,
+    allow_unpushed: bool,
+    fetch: bool = True,
+) -> Workspace:
+    top = toplevel(path)
+    if top is None:
+        raise UsageError(
+            f"{path}: not inside a git checkout",
+            hint="run from the GitOps repository checkout, or pass --repo URL",
+        )
+    env = git_environ(credentials)
+    env.update(author_environ(top))
+    run = Git(top, env)
+    current = current_branch(top)
+    if current is None:
+        raise UsageError(
+            f"{top}: detached HEAD", hint="check out the branch to release on (git switch main)"
+        )
+    if branch and branch != current:
+        raise UsageError(
+            f"{top}: checked out on {current!r}, but --branch says {branch!r}",
+            hint=f"git switch {branch}, or drop --branch",
+        )
+    dirty = run("status", "--porcelain", "--untracked-files=no").splitlines()
+    if dirty:
+        files = ", ".join(line[3:] for line in dirty[:10]) + (" ..." if len(dirty) > 10 else "")
+        raise UsageError(
+            f"{top}: uncommitted changes in {files}",
+            hint="commit or stash them first; bump-image commits only its own edit",
+        )
+    remote = run.status("config", "--get", f"branch.{current}.remote")[1].strip() or "origin"
+    status, url, _ = run.status("remote", "get-url", remote)
+    if status != 0:
+        if allow_unpushed:
+            return Workspace(top, current, remote, str(top), run, base=run("rev-parse", "HEAD"))
+        raise UsageError(
+            f"{top}: branch {current!r} has no remote to push to",
+            hint="git remote add origin URL, or use --no-push",
+        )
+    ws = Workspace(top, current, remote, strip_credentials(url.strip()), run)
+    if not fetch:
+        ws.base = ws.head()
+        return ws
+    tip = ws.fetch()
+    head = ws.head()
+    if head != tip:
+        if ws.is_ancestor(head, tip):
+            run("merge", "--quiet", "--ff-only", tip, what=f"fast-forward {current}")
+        elif not allow_unpushed:
+            ahead = run("log", "--format=%h %s", f"{tip}..{head}").splitlines()
+            state = "ahead of" if ws.is_ancestor(tip, head) else "diverged from"
+            listed = "; ".join(ahead[:5]) + (" ..." if len(ahead) > 5 else "")
+            raise UsageError(
+                f"{top}: {current} is {state} {remote}/{current} with unpushed commit(s): {listed}",
+                hint="push or drop them first, or use --no-push to commit locally only",
+            )
+    ws.base = ws.head()
+    return ws
+
+
+def _clone(
+    url: str,
+    *,
+    branch: str | None,
+    sparse_path: str,
+    credentials: Credentials | None,
+    parent: Path,
+) -> Workspace:
+    display = strip_credentials(url)
+    dest = parent / "repo"
+    env = git_environ(credentials)
+    run = Git(parent, env)
+    args = [
+        "clone",
+        "--quiet",
+        "--filter=blob:none",
+        "--no-tags",
+        "--single-branch",
+        "--no-checkout",
+        "--sparse",
+        "--depth=1",
+    ]
+    if branch:
+        args += ["--branch", branch]
+    run(*args, "--", url, str(dest), what=f"clone {display}", remote=True)
+    run = Git(dest, {**env, **author_environ(dest)})
+    head_branch = branch or run("symbolic-ref", "--short", "HEAD")
+    entry = run("ls-tree", "HEAD", "--", sparse_path.rstrip("/")) if sparse_path else ""
+    if sparse_path and not entry:
+        raise UsageError(
+            f"{sparse_path}: not found in {display} on branch {head_branch}",
+            hint="check --app (a path inside the repository) and --branch",
+        )
+    kind = entry.split()[1] if entry else "tree"
+    cone = sparse_path.rstrip("/") if kind == "tree" else str(Path(sparse_path).parent)
+    if cone and cone != ".":
+        run("sparse-checkout", "set", "--cone", "--", cone)
+    run("checkout", "--quiet", head_branch)
+    ws = Workspace(dest, head_branch, "origin", display, run, temporary=True)
+    ws.base = ws.head()
+    run("update-ref", ws.remote_ref, ws.base)
+    return ws
+
+
+@contextmanager
+def open_workspace(
+    repo: str,
+    *,
+    app_path: str,
+    branch: str | None = None,
+    settings: Settings | None = None,
+    allow_unpushed: bool = False,
+    fetch: bool = True,
+) -> Iterator[Workspace]:
+    """A checkout to edit in: ``repo`` is a local directory or a URL (cloned into a temp dir).
+
+    The temporary clone is removed when the block ends, whatever happens.
+    """
+    if is_url(repo):
+        url, url_credentials = split_url_credentials(repo)
+        credentials = credentials_from(settings, url_credentials)
+        parent = Path(tempfile.mkdtemp(prefix="gitops-release-"))
+        try:
+            yield _clone(
+                url, branch=branch, sparse_path=app_path, credentials=credentials, parent=parent
+            )
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)
+        return
+    path = Path(repo).expanduser()
+    if not path.is_dir():
+        raise UsageError(
+            f"--repo {repo}: no such directory", hint="give a local checkout or a git URL"
+        )
+    yield _open_local(
+        path,
+        branch=branch,
+        credentials=credentials_from(settings),
+        allow_unpushed=allow_unpushed,
+        fetch=fetch,
+    )
+
+
+def is_url(repo: str) -> bool:
+    """True for ``scheme://...`` and scp-like ``user@host:path`` remotes."""
+    if "://" in repo:
+        return True
+    head, sep, _ = repo.partition(":")
+    return bool(sep) and "@" in head and "/" not in head
