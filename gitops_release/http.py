@@ -1,0 +1,370 @@
+"""HTTP: the only importer of requests.
+
+One :class:`Client` per server (Argo CD, the Rollouts dashboard). Every call has a timeout; connection
+errors, 429 and 502/503/504 are retried a bounded number of times with jittered exponential backoff,
+honouring ``Retry-After``, on idempotent calls only (a connection that was refused never reached the
+server, so that one is retried for every method). Every non-2xx answer becomes a typed
+:class:`ApiError` carrying the status, method, URL (never a token: tokens travel in headers) and the
+server's own message.
+
+TLS is verified unless ``insecure``. A custom CA bundle is passed as ``verify=`` on every request:
+``REQUESTS_CA_BUNDLE`` in the environment silently overrides ``Session.verify``, but not a per-request
+value (requests ``merge_environment_settings``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from gitops_release.errors import RemoteError
+from gitops_release.output import redact
+
+if TYPE_CHECKING:
+    import requests
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUS = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER = 30.0
+
+
+class ApiError(RemoteError):
+    """A server answered with a non-2xx status (exit 4)."""
+
+    def __init__(
+        self,
+        status: int,
+        method: str,
+        url: str,
+        server_message: str,
+        *,
+        hint: str | None = None,
+        what: str | None = None,
+    ):
+        self.status = status
+        self.method = method
+        self.url = url
+        self.server_message = server_message
+        subject = what or f"{method} {url}"
+        super().__init__(f"{subject}: HTTP {status}: {server_message}", hint=hint)
+
+
+class BadRequest(ApiError):
+    """400: the server refused the request as invalid (also gRPC FailedPrecondition)."""
+
+
+class Unauthorized(ApiError):
+    """401: no token, an expired token or a wrong password."""
+
+
+class Forbidden(ApiError):
+    """403: permission denied (also a missing Argo CD app asked without a project)."""
+
+
+class NotFound(ApiError):
+    """404: no such object, or no such route (a wrong base path)."""
+
+
+class Conflict(ApiError):
+    """409: the object changed or already exists."""
+
+
+class ServerError(ApiError):
+    """5xx after the retries ran out."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+}
+
+_HINTS: dict[type[ApiError], str] = {
+    Unauthorized: "check the token: ARGOCD_AUTH_TOKEN, --auth-token-file, or log in with --username and --password-stdin",
+    Forbidden: "the account lacks permission for this call: check the RBAC policy of the project",
+    ServerError: "the server failed; retry later or check its logs",
+}
+
+
+class Unreachable(RemoteError):
+    """The server could not be reached (connection refused, DNS, TLS, timeout)."""
+
+
+class BadResponse(RemoteError):
+    """The server answered 2xx but not with the JSON we expected (a proxy or login page)."""
+
+
+def error_for(
+    status: int, method: str, url: str, server_message: str, *, what: str | None = None
+) -> ApiError:
+    cls = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
+    return cls(status, method, url, server_message, hint=_HINTS.get(cls), what=what)
+
+
+def server_message(body: bytes, content_type: str) -> str:
+    """The human part of an error body: Argo CD ``{"error","message"}``, dashboard ``{"message"}``."""
+    text = body.decode("utf-8", "replace").strip()
+    if "json" in content_type or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            inner = data.get("error")
+            if isinstance(inner, dict):  # a stream error chunk
+                data = inner
+            for key in ("message", "error"):
+                value = data.get(key)
+                if isinstance(value, str) and value:
+                    return value
+    if "html" in content_type or text.lower().startswith(("<!doctype", "<html")):
+        return "an HTML page instead of an API answer (a proxy or login page? check the server URL)"
+    first = text.splitlines()[0] if text else ""
+    return first[:200] or "(empty body)"
+
+
+@dataclass
+class Client:
+    """A configured session for one server. ``requests_sent`` counts every HTTP request made."""
+
+    base_url: str
+    name: str = "server"
+    token: str | None = None
+    verify: bool | str = True
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    retries: int = 4
+    backoff: float = 0.25
+    max_backoff: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+    headers: dict[str, str] = field(default_factory=dict)
+    requests_sent: int = 0
+    _session: requests.Session | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers.update({"Accept": "application/json", **self.headers})
+            if self.token:
+                session.headers["Authorization"] = f"Bearer {self.token}"
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
+        url = f"{self.base_url}{path}"
+        return f"{url}?{urlencode(query, doseq=True)}" if query else url
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            seconds = _parse_retry_after(retry_after)
+            if seconds is not None:
+                return min(seconds, MAX_RETRY_AFTER)
+        cap = min(self.max_backoff, self.backoff * (2**attempt))
+        return random.uniform(cap / 2, cap)  # jitter: never two clients in lock-step
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any,
+        timeout: float | tuple[float, float] | None,
+        idempotent: bool,
+        stream: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        import requests
+
+        shown = redact(url)
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers.update(extra_headers or {})
+        attempt = 0
+        while True:
+            self.requests_sent += 1
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout or (self.connect_timeout, self.read_timeout),
+                    verify=self.verify,
+                    stream=stream,
+                    allow_redirects=method == "GET",
+                )
+            except requests.exceptions.SSLError as err:
+                raise Unreachable(
+                    f"TLS verification failed for {self.name} at {redact(self.base_url)}: {_reason(err)}",
+                    hint="pass --ca-bundle FILE for a private CA, or --insecure to skip verification",
+                ) from None
+            except requests.exceptions.ConnectionError as err:
+                # A refused connection never reached the server: safe to repeat for any method.
+                refused = isinstance(err, requests.exceptions.ConnectTimeout) or (
+                    "NewConnectionError" in repr(err)
+                )
+                if attempt < self.retries and (idempotent or refused):
+                    self.sleep(self._delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise Unreachable(
+                    f"cannot reach {self.name} at {redact(self.base_url)}: {_reason(err)}",
+                    hint="check the server address, that it is running, and the network",
+                ) from None
+            except requests.exceptions.Timeout:
+                if attempt < self.retries and idempotent:
+                    attempt += 1
+                    continue
+                raise Unreachable(
+                    f"{self.name} did not answer {method} {shown} in time",
+                    hint="the server is slow or overloaded; retry, or raise --timeout",
+                ) from None
+            if response.status_code in RETRY_STATUS and idempotent and attempt < self.retries:
+                delay = self._delay(attempt, response.headers.get("Retry-After"))
+                response.close()
+                self.sleep(delay)
+                attempt += 1
+                continue
+            if response.status_code >= 300:
+                raise error_for(
+                    response.status_code,
+                    method,
+                    shown,
+                    server_message(response.content, response.headers.get("Content-Type", "")),
+                )
+            return response
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | tuple[float, float] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send one call and return the decoded JSON answer (``{}`` for an empty body)."""
+        method = method.upper()
+        url = self.url(path, params)
+        response = self._send(
+            method,
+            url,
+            body=body,
+            timeout=timeout,
+            idempotent=method in IDEMPOTENT if idempotent is None else idempotent,
+        )
+        return _decode(response, f"{self.name} {method} {redact(url)}")
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def stream(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        read_timeout: float = 30.0,
+    ) -> Iterator[Any]:
+        """One JSON object per line (grpc-gateway stream); each ``{"result": ...}`` yields the result.
+
+        Raises :class:`ApiError` for an error chunk, and ends when the server closes the stream or
+        the read times out (the caller reconnects). SSE framing (``data: ``) is accepted too.
+        """
+        import requests
+
+        url = self.url(path, params)
+        response = self._send(
+            "GET",
+            url,
+            body=None,
+            timeout=(self.connect_timeout, read_timeout),
+            idempotent=True,
+            stream=True,
+        )
+        what = f"{self.name} stream {redact(url)}"
+        try:
+            for raw in response.iter_lines():
+                line = raw.decode("utf-8", "replace").strip()
+                if line.startswith("data:"):
+                    line = line[5:].strip()
+                if not line or line.startswith(":"):
+                    continue
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    raise BadResponse(
+                        f"{what} sent a line that is not JSON: {line[:80]!r}",
+                        hint="check the server URL (a proxy in between?)",
+                    ) from None
+                if isinstance(message, dict) and isinstance(message.get("error"), dict):
+                    err = message["error"]
+                    raise error_for(
+                        int(err.get("http_code") or 500),
+                        "GET",
+                        redact(url),
+                        str(err.get("message") or err),
+                    )
+                if isinstance(message, dict) and "result" in message:
+                    yield message["result"]
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            return  # a cut or a read timeout: the caller decides whether to reconnect
+        finally:
+            response.close()
+
+
+def _decode(response: requests.Response, what: str) -> Any:
+    content = response.content
+    if not content.strip():
+        return {}
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        return json.loads(content)
+    except ValueError:
+        kind = content_type.split(";")[0] or "a non-JSON body"
+        raise BadResponse(
+            f"{what} answered {response.status_code} with {kind}, not JSON",
+            hint="check the server URL and base path: a proxy, login page or UI answered instead of the API",
+        ) from None
+
+
+def _parse_retry_after(value: str) -> float | None:
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _reason(err: Exception) -> str:
+    """A short reason from a requests exception, without the URL it repeats."""
+    text = str(err)
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    return redact(text.strip("()' ")[:160])
