@@ -1,0 +1,231 @@
+"""The blue-green controller on a clock the test moves: the guide's story, state by state."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from gitops_release.sandbox.clock import Clock
+from gitops_release.sandbox.health import rollout_health
+from gitops_release.sandbox.replicaset import SCALE_DOWN_DEADLINE, Timing
+from gitops_release.sandbox.rollout import Rollout, RolloutError
+
+GUIDE_ROLLOUT: dict[str, Any] = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Rollout",
+    "metadata": {"name": "bluegreen-rollout"},
+    "spec": {
+        "replicas": 2,
+        "strategy": {
+            "blueGreen": {
+                "activeService": "bluegreen-active",
+                "previewService": "bluegreen-preview",
+                "autoPromotionEnabled": False,
+                "previewReplicaCount": 1,
+            }
+        },
+        "revisionHistoryLimit": 2,
+        "selector": {"matchLabels": {"app": "myapp"}},
+        "template": {
+            "metadata": {"labels": {"app": "myapp"}},
+            "spec": {"containers": [{"name": "myapp", "image": "ikubernetes/myapp:v1"}]},
+        },
+    },
+}
+
+
+def manifest(image: str, **bg: Any) -> dict[str, Any]:
+    m = copy.deepcopy(GUIDE_ROLLOUT)
+    m["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    m["spec"]["strategy"]["blueGreen"].update(bg)
+    return m
+
+
+class Driver:
+    """A Rollout and a clock that only moves when the test says so."""
+
+    def __init__(self, m: dict[str, Any], failing: dict[str, str] | None = None) -> None:
+        self.clock = Clock(scale=1e9)  # wall time is frozen; advance() moves it
+        self.failing = failing or {}
+        self.ro = Rollout(m, namespace="default", clock=self.clock, timing=Timing())
+
+    def step(self, seconds: float = 0.0) -> None:
+        remaining = seconds
+        while True:
+            self.ro.reconcile(self.failing.get)
+            if remaining <= 0:
+                break
+            self.clock.advance(min(1.0, remaining))
+            remaining -= 1.0
+        self.ro.reconcile(self.failing.get)
+
+    def tree(self) -> list[tuple[int, int, int, str]]:
+        """(revision, replicas, ready, tags) per ReplicaSet, newest first."""
+        now = self.clock.seconds()
+        st = self.ro.status
+        rows = []
+        for rs in sorted(self.ro.replicasets, key=lambda r: -r.revision):
+            tags = []
+            if rs.hash == st.get("stableRS"):
+                tags.append("stable")
+            if rs.hash == st["blueGreen"].get("activeSelector"):
+                tags.append("active")
+            elif rs.hash == st["blueGreen"].get("previewSelector"):
+                tags.append("preview")
+            if SCALE_DOWN_DEADLINE in rs.annotations:
+                tags.append("delay")
+            rows.append(
+                (rs.revision, rs.replicas, rs.available(now, self.ro.timing), ",".join(tags))
+            )
+        return rows
+
+    @property
+    def phase(self) -> tuple[str, str]:
+        return self.ro.status["phase"], self.ro.status.get("message", "")
+
+
+def test_first_revision_goes_straight_to_healthy() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1"))
+    d.step()
+    assert d.phase == ("Progressing", "updated replicas are still becoming available")
+    d.step(10)
+    assert d.phase == ("Healthy", "")
+    assert d.tree() == [(1, 2, 2, "stable,active")]
+    assert d.ro.replicasets[0].name.startswith("bluegreen-rollout-")
+    assert set(d.ro.replicasets[0].hash) <= set("456789bcdf")
+    obj = d.ro.to_object("1")
+    assert rollout_health(obj) == {"status": "Healthy", "message": ""}
+    assert obj["status"]["observedGeneration"] == "1"
+
+
+def test_guide_update_promote_rollback_abort() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1"))
+    d.step(10)
+    v1 = d.ro.status["stableRS"]
+    # bump to v2: preview of one pod, then BlueGreenPause
+    d.ro.apply(manifest("ikubernetes/myapp:v2"))
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    assert d.tree() == [(2, 1, 1, "preview"), (1, 2, 2, "stable,active")]
+    st = d.ro.status
+    assert (
+        st["replicas"],
+        st["updatedReplicas"],
+        st["readyReplicas"],
+        st["availableReplicas"],
+    ) == (3, 1, 2, 2)
+    assert rollout_health(d.ro.to_object("2")) == {
+        "status": "Suspended",
+        "message": "BlueGreenPause",
+    }
+    # promote: preview scales to 2, active switches, old RS keeps running for 30 s
+    assert d.ro.promote(full=False) is True
+    d.step(10)
+    assert d.phase == ("Healthy", "")
+    assert d.tree() == [(2, 2, 2, "stable,active"), (1, 2, 2, "delay")]
+    d.step(30)
+    assert d.tree() == [(2, 2, 2, "stable,active"), (1, 0, 0, "")]
+    # git back to v1: the old template comes back as revision 3 and pauses again
+    d.ro.apply(manifest("ikubernetes/myapp:v1"))
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    assert d.tree() == [(3, 1, 1, "preview"), (2, 2, 2, "stable,active")]
+    assert d.ro.status["currentPodHash"] == v1
+    d.ro.promote(full=False)
+    d.step(50)
+    assert d.tree() == [(3, 2, 2, "stable,active"), (2, 0, 0, "")]
+    # v3 then abort: Degraded, active stays, preview scaled down after 30 s
+    d.ro.apply(manifest("ikubernetes/myapp:v3"))
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    d.ro.abort()
+    d.step(1)
+    assert d.phase == ("Degraded", "RolloutAborted: Rollout aborted update to revision 4")
+    assert d.tree()[0] == (4, 1, 1, "preview,delay")
+    d.step(31)
+    assert d.tree() == [(4, 0, 0, "preview,delay"), (3, 2, 2, "stable,active"), (2, 0, 0, "")]
+    assert rollout_health(d.ro.to_object("3")) == {
+        "status": "Degraded",
+        "message": "RolloutAborted: Rollout aborted update to revision 4",
+    }
+    # retry: preview back up and paused again
+    d.ro.retry()
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    assert d.tree()[0] == (4, 1, 1, "preview")
+
+
+def test_promote_too_early_is_a_silent_noop_and_full_skips_the_pause() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1"))
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:v2"))
+    d.step()
+    assert d.ro.promote(full=False) is False
+    assert d.ro.promote(full=True) is True
+    d.step(10)
+    assert d.phase == ("Healthy", "")
+    assert "promoteFull" not in d.ro.status
+
+
+def test_auto_promotion_seconds_resumes_by_itself() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1", autoPromotionEnabled=True, autoPromotionSeconds=20))
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:v2", autoPromotionEnabled=True, autoPromotionSeconds=20))
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    d.step(30)
+    assert d.phase == ("Healthy", "")
+
+
+def test_fast_rollback_within_scale_down_delay_does_not_pause() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1"))
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:v2"))
+    d.step(10)
+    d.ro.promote(full=False)
+    d.step(10)
+    assert d.tree()[1] == (1, 2, 2, "delay")
+    d.ro.apply(manifest("ikubernetes/myapp:v1"))
+    d.step(2)
+    assert d.phase == ("Healthy", "")
+    assert d.tree()[0] == (3, 2, 2, "stable,active")
+
+
+def test_failing_image_exceeds_progress_deadline() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1"), failing={"ikubernetes/myapp:v9": "never-ready"})
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:v9"))
+    d.step(300)
+    assert d.phase[0] == "Progressing"
+    d.step(400)
+    phase, message = d.phase
+    assert phase == "Degraded"
+    assert message.startswith('ProgressDeadlineExceeded: ReplicaSet "bluegreen-rollout-')
+    assert d.tree()[1] == (1, 2, 2, "stable,active")
+
+
+def test_undo_and_restart() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1"))
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:v2"))
+    d.step(10)
+    d.ro.promote(full=False)
+    d.step(60)
+    d.ro.undo(0)
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    assert d.tree()[0][0] == 3
+    with pytest.raises(RolloutError, match="unable to find specified revision 9"):
+        d.ro.undo(9)
+    d.ro.promote(full=False)
+    d.step(60)
+    pods = {p.name for p in d.ro.replicasets[0].pods + d.ro.replicasets[1].pods}
+    d.ro.restart()
+    d.step(1)
+    assert d.phase == ("Progressing", "rollout is restarting")
+    d.step(30)
+    assert d.phase == ("Healthy", "")
+    after = {p.name for rs in d.ro.replicasets for p in rs.pods}
+    assert not pods & after
