@@ -57,6 +57,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("git_token", secret=True),
         Setting("branch"),
         Setting("timeout", default=600.0, kind=float),
+        Setting("http_retries", default=4.0, kind=float),
     )
 }
 
