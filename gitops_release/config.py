@@ -58,6 +58,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("branch"),
         Setting("timeout", default=600.0, kind=float),
         Setting("http_retries", default=4.0, kind=float),
+        Setting("manual_gate", default=True, kind=bool),
     )
 }
 

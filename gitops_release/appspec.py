@@ -1,0 +1,223 @@
+"""What ``scaffold`` is asked to write, validated field by field before anything is rendered.
+
+Every check raises :class:`UsageError` naming the command-line field (``--prod-host``) and what
+a valid value looks like; nothing is written before all of them pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from pathlib import PurePosixPath
+
+from gitops_release.errors import UsageError
+from gitops_release.images import parse_image
+
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ENTRYPOINT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?$")
+_PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
+_SCHEME_URL = re.compile(r"^(?P<scheme>https?|ssh|git|file)://(?P<rest>[^\s]+)$")
+_SCP_URL = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^\s]+$")
+# Longest suffix scaffold appends to APP ("-preview"), so every derived name stays a DNS label.
+_LONGEST_SUFFIX = len("-preview")
+MAX_APP = 63 - _LONGEST_SUFFIX
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """The values the templates use. ``repo_url``/``target_revision`` None: read from the checkout."""
+
+    app: str
+    image: str
+    prod_host: str
+    preview_host: str
+    replicas: int = 2
+    revision_history_limit: int = 2
+    container_port: int = 80
+    port: int = 80
+    auto_promote: bool = False
+    preview_replica_count: int = 1
+    scale_down_delay_seconds: int | None = None
+    auto_promotion_seconds: int | None = None
+    entrypoint: str = "web"
+    project: str = "default"
+    repo_url: str | None = None
+    target_revision: str | None = None
+    namespace: str = "default"
+    auto_sync: bool = True
+    prune: bool = False
+    self_heal: bool = False
+    path: str | None = None
+
+    @property
+    def app_path(self) -> str:
+        """The app directory inside the repository (``--path``, default APP)."""
+        return self.path or self.app
+
+    def values(self) -> dict[str, str | int | bool | None]:
+        """The template placeholders."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["path"] = self.app_path
+        return data
+
+
+def _fail(field: str, message: str, hint: str | None = None) -> UsageError:
+    return UsageError(f"{field}: {message}", hint=hint)
+
+
+def _check_dns_label(field: str, value: str, *, max_len: int = 63, first_letter: bool) -> None:
+    pattern = DNS1035_LABEL if first_letter else DNS1123_LABEL
+    kind = "DNS-1035 label" if first_letter else "DNS-1123 label"
+    if "/" in value or ".." in value:
+        raise _fail(field, f"{value!r} must not contain '/' or '..'", hint=f"use a {kind}")
+    if not pattern.match(value):
+        start = "a letter" if first_letter else "a letter or digit"
+        raise _fail(
+            field,
+            f"{value!r} is not a {kind}",
+            hint=f"lower-case letters, digits and '-', starting with {start}, not ending with '-'",
+        )
+    if len(value) > max_len:
+        raise _fail(field, f"{value!r} is longer than {max_len} characters")
+
+
+def check_host(field: str, value: str) -> str:
+    """A DNS name as Traefik's ``Host()`` matches it (lower-case, no wildcard, no port)."""
+    if not value or len(value) > 253:
+        raise _fail(field, f"{value!r} is not a host name (1 to 253 characters)")
+    labels = value.split(".")
+    if not all(DNS1123_LABEL.match(label) and len(label) <= 63 for label in labels):
+        raise _fail(
+            field,
+            f"{value!r} is not a DNS name",
+            hint="lower-case letters, digits, '-' and '.', e.g. prod.myapp.com (no scheme, port or path)",
+        )
+    if labels[-1].isdigit():
+        raise _fail(field, f"{value!r} is an IP address or ends in a number, not a DNS name")
+    return value
+
+
+def _check_int(field: str, value: int | None, low: int, high: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(
+            field, f"{value!r} is out of range", hint=f"a whole number from {low} to {high}"
+        )
+
+
+def check_path(field: str, value: str) -> str:
+    """A relative directory inside the repository: no leading '/', no '..' or '.' parts."""
+    if not value or value.startswith("/") or "\\" in value:
+        raise _fail(field, f"{value!r} must be a relative path inside the repository")
+    parts = value.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise _fail(field, f"{value!r} must not contain '..', '.' or empty parts")
+        if not _PATH_PART.match(part):
+            raise _fail(
+                field,
+                f"{value!r}: {part!r} is not a safe directory name",
+                hint="letters, digits, '_', '.' and '-'",
+            )
+    if parts[0] == "argocd":
+        raise _fail(
+            field,
+            f"{value!r} is inside argocd/, where the Application files go",
+            hint="Argo CD would deploy the Application into the workload namespace",
+        )
+    return str(PurePosixPath(value))
+
+
+def check_repo_url(field: str, value: str) -> str:
+    """A Git URL Argo CD can clone (https, ssh, git, file, scp-like or an absolute path)."""
+    if not value or any(c.isspace() or ord(c) < 32 for c in value):
+        raise _fail(field, f"{value!r} is not a repository URL (empty or contains white space)")
+    match = _SCHEME_URL.match(value)
+    if match:
+        authority = match.group("rest").split("/", 1)[0]
+        if match.group("scheme").startswith("http") and "@" in authority:
+            raise _fail(
+                field,
+                "the URL carries credentials, which would be written into Git",
+                hint="give the URL without user:token@ (Argo CD has its own repository credentials)",
+            )
+        return value
+    if _SCP_URL.match(value) or value.startswith("/"):
+        return value
+    raise _fail(
+        field,
+        f"{value!r} is not a repository URL",
+        hint="https://host/group/repo.git, ssh://..., git@host:group/repo.git or an absolute path",
+    )
+
+
+def check_revision(field: str, value: str) -> str:
+    """A branch, tag or commit Argo CD can follow."""
+    bad = (
+        not _REVISION.match(value)
+        or ".." in value
+        or "//" in value
+        or value.endswith(("/", ".", ".lock"))
+        or len(value) > 255
+    )
+    if bad:
+        raise _fail(field, f"{value!r} is not a valid branch, tag or commit name")
+    return value
+
+
+def validate(spec: AppSpec) -> AppSpec:
+    """Check every field of ``spec`` (raises :class:`UsageError` naming the field)."""
+    _check_dns_label("APP", spec.app, max_len=MAX_APP, first_letter=True)
+    image = parse_image(spec.image, what="--image")
+    if image.tag is None and image.digest is None:
+        raise _fail(
+            "--image",
+            f"{spec.image!r} has no tag",
+            hint="give the version, e.g. ikubernetes/myapp:v1: releases change the tag",
+        )
+    check_host("--prod-host", spec.prod_host)
+    check_host("--preview-host", spec.preview_host)
+    if spec.prod_host.lower() == spec.preview_host.lower():
+        raise _fail(
+            "--preview-host",
+            f"{spec.preview_host!r} is also the production host",
+            hint="the preview needs its own host, e.g. test.myapp.com",
+        )
+    _check_int("--replicas", spec.replicas, 1, 1000)
+    _check_int("--revision-history-limit", spec.revision_history_limit, 1, 100)
+    _check_int("--container-port", spec.container_port, 1, 65535)
+    _check_int("--port", spec.port, 1, 65535)
+    _check_int("--preview-replica-count", spec.preview_replica_count, 1, 1000)
+    if spec.preview_replica_count > spec.replicas:
+        raise _fail(
+            "--preview-replica-count",
+            f"{spec.preview_replica_count} is more than --replicas {spec.replicas}",
+        )
+    _check_int("--scale-down-delay-seconds", spec.scale_down_delay_seconds, 0, 86400)
+    _check_int("--auto-promotion-seconds", spec.auto_promotion_seconds, 1, 86400)
+    if spec.auto_promotion_seconds is not None and not spec.auto_promote:
+        raise _fail(
+            "--auto-promotion-seconds",
+            "needs --auto-promote (Argo Rollouts ignores it while auto-promotion is off)",
+        )
+    if not _ENTRYPOINT.match(spec.entrypoint):
+        raise _fail(
+            "--entrypoint",
+            f"{spec.entrypoint!r} is not a Traefik entry point name",
+            hint="letters, digits, '-' and '_', e.g. web or websecure",
+        )
+    _check_dns_label("--project", spec.project, first_letter=False)
+    _check_dns_label("--namespace", spec.namespace, first_letter=False)
+    if not spec.auto_sync and (spec.prune or spec.self_heal):
+        flag = "--prune" if spec.prune else "--self-heal"
+        raise _fail(flag, "is part of automated sync and cannot go with --no-auto-sync")
+    if spec.repo_url is not None:
+        check_repo_url("--repo-url", spec.repo_url)
+    if spec.target_revision is not None:
+        check_revision("--target-revision", spec.target_revision)
+    if spec.path is not None:
+        check_path("--path", spec.path)
+    return spec

@@ -1,0 +1,213 @@
+"""``gitops-release scaffold APP``: write a blue-green app directory and its Argo CD Application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_release.cli.app import app
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+
+HELP = """Write a blue-green app into a GitOps repository checkout.
+
+\b
+Files (APP/ is --path, default APP):
+  APP/rollout.yaml        Argo Rollouts Rollout, strategy blueGreen (manual promotion unless --auto-promote)
+  APP/service.yaml        Services APP-active and APP-preview
+  APP/ingress.yaml        Traefik IngressRoutes APP-prod (--prod-host) and APP-test (--preview-host)
+  APP/kustomization.yaml  only with --kustomize
+  argocd/APP.yaml         the Argo CD Application (outside APP/, so Argo CD does not deploy it there)
+
+The files are rendered from templates/app (or --templates DIR), checked with `lint`, and written
+only when every value is valid and nothing would be overwritten (--force overwrites). Bad input
+exits 2 naming the field and writes nothing.
+
+\b
+Examples:
+  gitops-release scaffold myapp --image ikubernetes/myapp:v1 \\
+      --prod-host prod.myapp.com --preview-host test.myapp.com
+  gitops-release scaffold myapp --image registry.example.com/team/myapp:1.4.2 \\
+      --prod-host myapp.example.com --preview-host preview.myapp.example.com \\
+      --path apps/myapp --namespace shop --kustomize --commit --push
+  gitops-release scaffold myapp ... --dry-run     # print the files, write nothing
+"""
+
+
+@app.command("scaffold", help=HELP, no_args_is_help=True)
+def scaffold_command(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="APP", help="App name (DNS-1035 label): Rollout, Application and directory."
+        ),
+    ],
+    image: Annotated[
+        str,
+        typer.Option(
+            "--image", help="Container image with its tag, e.g. ikubernetes/myapp:v1 (required)."
+        ),
+    ],
+    prod_host: Annotated[str, typer.Option("--prod-host", help="Production host name (required).")],
+    preview_host: Annotated[
+        str,
+        typer.Option(
+            "--preview-host", help="Preview (test) host name, distinct from --prod-host (required)."
+        ),
+    ],
+    repo_dir: Annotated[
+        Path, typer.Option("--repo-dir", help="The GitOps repository checkout.")
+    ] = Path("."),
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="App directory inside the repository. [default: APP]"),
+    ] = None,
+    replicas: Annotated[int, typer.Option("--replicas", help="Pods serving production.")] = 2,
+    preview_replica_count: Annotated[
+        int, typer.Option("--preview-replica-count", help="Pods of a new version while in preview.")
+    ] = 1,
+    revision_history_limit: Annotated[
+        int, typer.Option("--revision-history-limit", help="Old ReplicaSets kept for rollback.")
+    ] = 2,
+    container_port: Annotated[
+        int, typer.Option("--container-port", help="Port the container listens on (named http).")
+    ] = 80,
+    port: Annotated[
+        int, typer.Option("--port", help="Service port, used by the IngressRoutes.")
+    ] = 80,
+    auto_promote: Annotated[
+        bool,
+        typer.Option(
+            "--auto-promote", help="Promote without a manual step (autoPromotionEnabled: true)."
+        ),
+    ] = False,
+    auto_promotion_seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--auto-promotion-seconds",
+            help="With --auto-promote: promote this long after the pause.",
+        ),
+    ] = None,
+    scale_down_delay_seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--scale-down-delay-seconds",
+            help="Keep the old version this long after the switch. [default: not written; Argo Rollouts uses 30]",
+        ),
+    ] = None,
+    entrypoint: Annotated[
+        str, typer.Option("--entrypoint", help="Traefik entry point of both IngressRoutes.")
+    ] = "web",
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="Namespace Argo CD deploys the app into.")
+    ] = "default",
+    project: Annotated[str, typer.Option("--project", help="Argo CD project.")] = "default",
+    repo_url: Annotated[
+        str | None,
+        typer.Option(
+            "--repo-url",
+            help="Repository URL Argo CD reads. [default: the checkout's origin, credentials removed]",
+        ),
+    ] = None,
+    target_revision: Annotated[
+        str | None,
+        typer.Option(
+            "--target-revision", help="Branch Argo CD follows. [default: the current branch]"
+        ),
+    ] = None,
+    auto_sync: Annotated[
+        bool,
+        typer.Option(
+            "--auto-sync/--no-auto-sync",
+            help="Write syncPolicy.automated (Argo CD syncs each commit).",
+        ),
+    ] = True,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Automated sync also deletes objects removed from Git.")
+    ] = False,
+    self_heal: Annotated[
+        bool,
+        typer.Option(
+            "--self-heal", help="Automated sync also reverts changes made in the cluster."
+        ),
+    ] = False,
+    kustomize: Annotated[
+        bool,
+        typer.Option(
+            "--kustomize", help="Also write APP/kustomization.yaml listing the three files."
+        ),
+    ] = False,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates", help="Your own copies of templates/app (same five file names)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite existing scaffold files.")
+    ] = False,
+    commit: Annotated[bool, typer.Option("--commit", help="Commit the new files.")] = False,
+    push: Annotated[
+        bool, typer.Option("--push", help="Commit and push the current branch to origin.")
+    ] = False,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import config
+    from gitops_release.appspec import AppSpec
+    from gitops_release.scaffold import scaffold
+
+    out = make_output(output)
+    spec = AppSpec(
+        app=name,
+        image=image,
+        prod_host=prod_host,
+        preview_host=preview_host,
+        replicas=replicas,
+        revision_history_limit=revision_history_limit,
+        container_port=container_port,
+        port=port,
+        auto_promote=auto_promote,
+        preview_replica_count=preview_replica_count,
+        scale_down_delay_seconds=scale_down_delay_seconds,
+        auto_promotion_seconds=auto_promotion_seconds,
+        entrypoint=entrypoint,
+        project=project,
+        repo_url=repo_url,
+        target_revision=target_revision,
+        namespace=namespace,
+        auto_sync=auto_sync,
+        prune=prune,
+        self_heal=self_heal,
+        path=path,
+    )
+    settings = config.resolve(cwd=repo_dir) if push else None
+    result = scaffold(
+        spec,
+        repo_dir=repo_dir,
+        templates=templates,
+        kustomize=kustomize,
+        force=force,
+        dry_run=dry_run,
+        commit=commit,
+        push=push,
+        settings=settings,
+    )
+    for warning in result.warnings:
+        out.warn(warning)
+    if dry_run:
+        text = "".join(f"--- {rel} (not written)\n{body}" for rel, body in result.files.items())
+        out.emit(text.rstrip("\n"), result.as_json())
+        return
+    lines = [f"wrote {rel}" for rel in result.files]
+    if result.commit:
+        lines.append(f"committed {result.commit[:12]}" + (" and pushed" if result.pushed else ""))
+    app_dir = path or name
+    if not result.pushed:
+        lines.append(
+            f"next: gitops-release lint {app_dir}, then commit and push (or --commit --push)"
+        )
+    lines.append(f"then: gitops-release app create --file argocd/{name}.yaml")
+    out.emit("\n".join(lines), result.as_json())
