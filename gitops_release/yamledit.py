@@ -1,18 +1,55 @@
-"""YAML: the only importer of ruamel.yaml.
+"""YAML: read it, find images in it by meaning, and change them byte-exactly (with ``yamlspans``,
+the only importers of ruamel.yaml).
 
-Reading (``load_all``) builds plain Python data for checks such as ``lint``. Editing (locate images
-by meaning, splice new values into the original text byte-exactly) lives here too.
+Reading (``load_all``) builds plain Python data for checks such as ``lint``.
+
+Editing never re-serialises: ``find_images`` locates every image site with its scalar spans,
+``apply_image`` splices new tokens into exactly those spans, then re-parses the result and checks
+that only the intended scalars changed and that every byte outside the spans is untouched. Any
+doubt raises :class:`YamlError` (exit 2) and returns nothing, so the caller writes nothing.
+
+Typical use (the caller owns files and git)::
+
+    source = read_text(path.read_bytes(), source=str(path))
+    sites = [s for s in find_images(source.text, source=str(path)) if s.container == "app"]
+    new = resolve_target(sites[0].image, "v2")
+    result = apply_image(source.text, sites, new, source=str(path))
+    if result.changed:
+        path.write_bytes(source.encode(result.text))
+
+Digest policy (see ``images.resolve_target``): a digest pins content and wins over the tag at
+pull time, so writing a new image without a digest clears a stale one: the ``@sha256:...`` part of a
+reference, a Helm ``digest``/``sha`` value, a kustomize ``digest`` value (set to ``""``). A new
+digest needs a place to go: a split image without a ``digest`` key is refused.
 """
 
 from __future__ import annotations
 
+import codecs
+import difflib
+from dataclasses import dataclass
 from typing import Any
 
-from gitops_release.errors import UsageError
+from gitops_release.images import ImageRef
+from gitops_release.yamlspans import ImageSite, Span, WorkloadRef, YamlError, locate
+from gitops_release.yamlverify import FieldEdit, render, verify
 
-
-class YamlError(UsageError):
-    """YAML that cannot be read or edited safely (exit 2); names the file, line and column."""
+__all__ = [
+    "Change",
+    "EditResult",
+    "FieldEdit",
+    "ImageSite",
+    "SourceText",
+    "Span",
+    "WorkloadRef",
+    "YamlError",
+    "apply_image",
+    "find_images",
+    "find_workload_refs",
+    "load_all",
+    "read_text",
+    "unified_diff",
+]
 
 
 def load_all(text: str, *, source: str = "<string>") -> list[Any]:
@@ -35,3 +72,256 @@ def load_all(text: str, *, source: str = "<string>") -> list[Any]:
     except YAMLError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid YAML"
         raise YamlError(f"{source}: {first}") from None
+
+
+# --- bytes <-> text ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A file's text without its BOM; ``encode`` gives bytes back with the BOM as found.
+    Line endings (LF, CRLF, mixed) stay in ``text`` untouched."""
+
+    text: str
+    bom: bool = False
+
+    def encode(self, text: str | None = None) -> bytes:
+        body = (self.text if text is None else text).encode("utf-8")
+        return codecs.BOM_UTF8 + body if self.bom else body
+
+
+def read_text(data: bytes, *, source: str) -> SourceText:
+    """Decode a YAML file as UTF-8 (with or without BOM); anything else is a YamlError."""
+    if data.startswith(codecs.BOM_UTF8):
+        return SourceText(_decode(data[3:], source, 3), bom=True)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise YamlError(
+            f"{source}: file is UTF-16 or UTF-32, not UTF-8", hint="convert it to UTF-8"
+        )
+    return SourceText(_decode(data, source, 0))
+
+
+def _decode(data: bytes, source: str, offset: int) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise YamlError(
+            f"{source}:{line}: not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start + offset})",
+            hint="convert the file to UTF-8; nothing was changed",
+        ) from None
+
+
+# --- finding -------------------------------------------------------------------------------
+
+
+def find_images(text: str, *, source: str) -> list[ImageSite]:
+    """Every image site in ``text``, in file order, including ones that cannot be edited
+    (their ``problem`` says why: placeholder, duplicate key, invalid value, block scalar).
+    Raises YamlError (with line and column) for YAML that does not parse."""
+    return locate(text, source=source)[0]
+
+
+def find_workload_refs(text: str, *, source: str) -> list[WorkloadRef]:
+    """Rollouts in ``text`` whose pod template is another object (``spec.workloadRef``): the
+    image to edit is in that object (usually a Deployment), maybe in another file."""
+    return locate(text, source=source)[1]
+
+
+# --- editing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One site changed: ``old``/``new`` are full references as they resolve."""
+
+    site: ImageSite
+    old: str
+    new: str
+    edits: tuple[FieldEdit, ...]
+
+
+@dataclass(frozen=True)
+class EditResult:
+    text: str
+    changes: tuple[Change, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    """A ``git diff``-style unified diff of one file (for ``--dry-run``)."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    out = []
+    for line in lines:
+        out.append(
+            line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+        )
+    return "".join(out)
+
+
+def apply_image(
+    text: str,
+    sites: list[ImageSite],
+    new: ImageRef,
+    *,
+    source: str,
+    all_aliases: bool = False,
+) -> EditResult:
+    """Write ``new`` into every site of ``sites`` (found by ``find_images`` in this ``text``).
+
+    Returns the new text and one Change per site whose value differs (none: ``changed`` False).
+    The result is verified (re-parsed; only the intended scalars changed; bytes differ only
+    inside their spans). Raises YamlError, returning nothing, when a site cannot be edited
+    safely: its ``problem``, a value shared through an anchor (unless ``all_aliases``), a
+    missing ``tag``/``digest`` key in a split image, stale sites, or a failed verification.
+    """
+    edits: dict[int, FieldEdit] = {}
+    changes: list[Change] = []
+    for site in sites:
+        if site.problem:
+            raise YamlError(f"{source}:{site.line}: {site.problem}", hint="nothing was changed")
+        planned = _plan(site, new, source)
+        site_edits: list[FieldEdit] = []
+        for role, value in planned:
+            span = site.field(role)
+            assert span is not None
+            if not _still_there(text, span):
+                raise YamlError(
+                    f"{source}: image sites are stale (the text changed since find_images)"
+                )
+            if value == span.value:
+                continue
+            if span.shared and not all_aliases:
+                raise YamlError(
+                    f"{source}:{span.line}:{span.column}: {site.path_of(role)} is shared through a YAML anchor/alias or merge key; "
+                    "editing it would also change every alias",
+                    hint="pass --all-aliases to change them all, or write the value out in place",
+                )
+            edit = FieldEdit(role, site.path_of(role), span, value, render(span, value, text))
+            previous = edits.get(span.start)
+            if previous is not None and previous.value != value:
+                raise YamlError(
+                    f"{source}:{span.line}: two sites want different values at {edit.path}"
+                )
+            edits[span.start] = edit
+            site_edits.append(edit)
+        if site_edits:
+            changes.append(
+                Change(site, site.current, _resolved(site, dict(planned)), tuple(site_edits))
+            )
+    if not edits:
+        return EditResult(text, ())
+    ordered = sorted(edits.values(), key=lambda e: e.span.start)
+    pieces: list[str] = []
+    pos = 0
+    for edit in ordered:
+        if edit.span.start < pos:
+            raise YamlError(f"{source}:{edit.span.line}: overlapping edits at {edit.path}")
+        pieces += [text[pos : edit.span.start], edit.token]
+        pos = edit.span.end
+    pieces.append(text[pos:])
+    new_text = "".join(pieces)
+    verify(text, new_text, ordered, source=source)
+    return EditResult(new_text, tuple(changes))
+
+
+def _still_there(text: str, span: Span) -> bool:
+    """A cheap check that ``span`` was found in this very text."""
+    token = text[span.start : span.end]
+    if span.style == "null":
+        return span.start > 0 and text[span.start - 1] == ":" and not token
+    if span.style in ("'", '"'):
+        return len(token) >= 2 and token[0] == token[-1] == span.style
+    if span.style == "" and "\n" not in token and "\r" not in token:
+        return token == span.value
+    return bool(token)
+
+
+def _plan(site: ImageSite, new: ImageRef, source: str) -> list[tuple[str, str]]:
+    """(role, new value) for every field of ``site`` that ``new`` determines."""
+    where = f"{source}:{site.line}: {site.yaml_path}"
+    if site.form == "reference":
+        return [("image", str(new))]
+    roles = {role for role, _ in site.fields}
+    plan: list[tuple[str, str]] = []
+    if site.form == "kustomize":
+        name = site.field("name")
+        current_name = (site.field("newName") or name or Span(0, 0, "", "", 0, 0)).value
+        if new.name != _name_of(current_name):
+            if "newName" not in roles and new.name != _name_of(name.value if name else ""):
+                raise YamlError(
+                    f"{where} has no newName key",
+                    hint="add `newName:` to the entry, or keep the repository",
+                )
+            if "newName" in roles:
+                plan.append(("newName", new.name))
+        tag_role = "newTag"
+    else:
+        plan += _plan_split_name(site, new, where)
+        tag_role = "tag"
+    if new.tag is not None:
+        if tag_role not in roles:
+            raise YamlError(
+                f"{where} has no {tag_role} key", hint=f"add `{tag_role}:` next to the image name"
+            )
+        plan.append((tag_role, new.tag))
+    elif new.digest is None and tag_role in roles:
+        plan.append((tag_role, ""))
+    if new.digest is not None:
+        if "digest" not in roles:
+            raise YamlError(
+                f"{where} has no digest key for {new.digest}",
+                hint="add `digest:` or bump by tag only",
+            )
+        plan.append(("digest", new.digest.split(":", 1)[1] if site.digest_hex_only else new.digest))
+    elif "digest" in roles:
+        plan.append(("digest", ""))  # a stale digest would win over the new tag at pull time
+    return plan
+
+
+def _name_of(reference: str) -> str:
+    ref = reference.split("@", 1)[0]
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
+
+
+def _plan_split_name(site: ImageSite, new: ImageRef, where: str) -> list[tuple[str, str]]:
+    prefix = site.field("prefix")
+    repo = site.field("repository")
+    current = "/".join(s.value for s in (prefix, repo) if s is not None and s.value)
+    if new.name == current:
+        return []
+    if repo is None:
+        if prefix is not None:
+            return [("prefix", new.name)]
+        raise YamlError(f"{where} has no repository key", hint="add `repository:`")
+    if prefix is None or not prefix.value:
+        return [("repository", new.name)]
+    if new.name.startswith(prefix.value + "/"):
+        return [("repository", new.name[len(prefix.value) + 1 :])]
+    return [("prefix", new.registry or ""), ("repository", new.repository)]
+
+
+def _resolved(site: ImageSite, planned: dict[str, str]) -> str:
+    """The full reference the site resolves to after the planned writes."""
+    values = {role: planned.get(role, span.value) for role, span in site.fields}
+    if site.form == "reference":
+        return values["image"]
+    if site.form == "kustomize":
+        ref = values.get("newName") or values.get("name", "")
+        tag = values.get("newTag", "")
+    else:
+        ref = "/".join(v for v in (values.get("prefix", ""), values.get("repository", "")) if v)
+        tag = values.get("tag", "")
+    digest = values.get("digest", "")
+    if digest and site.digest_hex_only:
+        digest = f"sha256:{digest}"
+    return ref + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")

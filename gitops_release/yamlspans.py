@@ -1,0 +1,570 @@
+"""Locate image references in YAML text by meaning, as character spans (one of two ruamel importers).
+
+We parse with the composer (a node tree with marks), never the constructor: a duplicate key or a
+``{{args.x}}`` complex key must not stop the locating, and aliases stay shared nodes instead of
+being expanded (a billion-laughs document costs its size, not its expansion). Every site records
+the exact spans of its scalars so that ``yamledit`` can splice new values into the original text.
+
+Where images live (``reference/yaml-editing.md`` section 6):
+- Kubernetes objects: every ``containers``/``initContainers``/``ephemeralContainers`` list
+  (Rollout, Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod, ReplicationController, pod
+  templates nested anywhere), and any other ``image:`` key (e.g. a Prometheus CR ``spec.image``).
+  ``status`` and ``metadata`` (with its ``last-applied-configuration`` annotation) are never read.
+- Kustomizations: ``images[].{name,newName,newTag,digest}``.
+- Helm values and other files: ``image: "repo:tag"``, ``image: {registry, repository, tag,
+  digest}``, ``image: {name, tag}``, ``{hub, tag}`` (+ ``image``), ``{registry, image, tag}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from gitops_release.errors import UsageError
+from gitops_release.images import ImageRef, is_placeholder, parse_image
+
+STR_TAG = "tag:yaml.org,2002:str"
+NULL_TAG = "tag:yaml.org,2002:null"
+CONTAINER_KEYS = ("containers", "initContainers", "ephemeralContainers")
+_PROPERTIES_RE = re.compile(r"(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")
+
+
+class YamlError(UsageError):
+    """YAML that cannot be read or edited safely (exit 2); names the file, line and column."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """One scalar as written: ``text[start:end]`` is its token (quotes included, properties
+    such as ``&anchor`` excluded). An absent value (``key:`` with nothing after it) has
+    ``start == end`` just after the colon, and ``style == "null"``."""
+
+    start: int
+    end: int
+    value: str
+    style: str
+    """``""`` plain, ``"'"``/``'"'`` quoted, ``"|"``/``">"`` block, ``"null"`` for no value at all."""
+    line: int
+    """1-based line of the value."""
+    column: int
+    """1-based column of the value."""
+    in_flow: bool = False
+    """Inside a flow collection (``[...]``/``{...}``), where ``,[]{}`` must be quoted."""
+    shared: bool = False
+    """Reached through an alias or merge key: editing it changes every other user of the anchor."""
+
+
+@dataclass(frozen=True)
+class ImageSite:
+    """One place an image is written. ``fields`` maps a role to the span holding it.
+
+    Roles: ``image`` (a whole reference), ``prefix`` (Helm ``registry``/``hub``), ``repository``
+    (Helm ``repository``/``name``/``image`` inside an image mapping), ``tag``, ``digest`` (Helm
+    ``digest``, or ``sha`` holding only the hex digits: see ``digest_hex_only``), and for
+    kustomize ``name`` (never edited), ``newName``, ``newTag``, ``digest``.
+    """
+
+    file: str
+    document: int
+    """0-based index of the YAML document in the file."""
+    yaml_path: str
+    """Path of the image scalar, or of the image mapping for split forms, e.g.
+    ``spec.template.spec.containers[0].image`` or ``images[1]``."""
+    kind: str
+    """The object's ``kind`` (``Rollout``, ``Deployment``...), ``kustomization`` or ``helm-values``."""
+    container: str | None
+    """Container name when the site is a container's ``image``."""
+    current: str
+    """The full current reference as it resolves: ``[registry/]repository[:tag][@digest]``."""
+    form: str
+    """``reference`` (one scalar), ``split`` (Helm-style keys) or ``kustomize``."""
+    fields: tuple[tuple[str, Span], ...]
+    object_name: str | None = None
+    """``metadata.name`` of the object holding the site, when it has one."""
+    digest_hex_only: bool = False
+    problem: str | None = None
+    """Why this site cannot be edited (placeholder, duplicate key, alias, invalid value), or None."""
+    key_paths: tuple[tuple[str, str], ...] = field(default=())
+    """Role -> YAML path of that field (for messages and change reports)."""
+
+    @property
+    def line(self) -> int:
+        return self.fields[0][1].line if self.fields else 0
+
+    def field(self, role: str) -> Span | None:
+        for name, span in self.fields:
+            if name == role:
+                return span
+        return None
+
+    def path_of(self, role: str) -> str:
+        for name, path in self.key_paths:
+            if name == role:
+                return path
+        return self.yaml_path
+
+    @property
+    def image(self) -> ImageRef | None:
+        """``current`` parsed, or None when it is empty, a placeholder or not a valid reference."""
+        try:
+            return parse_image(self.current) if self.current else None
+        except UsageError:
+            return None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names that identify this image for ``--image-name`` (a kustomize entry answers to
+        both its ``name`` and its ``newName``)."""
+        found: list[str] = []
+        ref = self.image
+        if ref is not None:
+            found.append(ref.name)
+        kust = self.field("name")
+        if self.form == "kustomize" and kust is not None:
+            found.append(_strip_ref(kust.value))
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def shared(self) -> bool:
+        return any(span.shared for _, span in self.fields)
+
+    def describe(self) -> str:
+        """One line for candidate lists: ``file:line doc N path = current``."""
+        who = f" (container {self.container})" if self.container else ""
+        return f"{self.file}:{self.line} doc {self.document} {self.yaml_path}{who} = {self.current or '(empty)'}"
+
+
+@dataclass(frozen=True)
+class WorkloadRef:
+    """A Rollout whose pod template lives in another object (``spec.workloadRef``): its image
+    is edited there. The caller finds the file holding ``kind``/``name``."""
+
+    file: str
+    document: int
+    rollout: str | None
+    kind: str
+    name: str
+    api_version: str | None
+
+
+def _strip_ref(name: str) -> str:
+    ref = name.split("@", 1)[0]
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
+
+
+def compose_all(text: str, *, source: str) -> list[Node | None]:
+    """The node tree of every document (None for an empty one); YamlError with file:line:col."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        return list(yaml.compose_all(text))
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = (err.problem or err.context or "invalid YAML").strip()
+        raise YamlError(f"{where}: {problem}", hint="fix the YAML syntax first") from None
+    except YAMLError as err:
+        lines = str(err).strip().splitlines()
+        raise YamlError(f"{source}: {lines[0] if lines else 'invalid YAML'}") from None
+    except RecursionError:
+        raise YamlError(f"{source}: YAML nested too deeply to read safely") from None
+
+
+def count_references(root: Node) -> dict[int, int]:
+    """How many times each node is reached (an anchor plus its aliases count more than once).
+    Iterative and visiting each node's children once, so alias bombs stay linear."""
+    counts: dict[int, int] = {id(root): 1}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in _children(node):
+            seen = counts.get(id(child), 0)
+            counts[id(child)] = seen + 1
+            if not seen:
+                stack.append(child)
+    return counts
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+def scalar_text(node: Node | None) -> str | None:
+    """A scalar node's value when it is a string (or null as ''), else None."""
+    if isinstance(node, ScalarNode) and node.tag in (STR_TAG, NULL_TAG):
+        return str(node.value)
+    return None
+
+
+@dataclass
+class _Entry:
+    key: ScalarNode
+    value: Node
+    owner: MappingNode
+    merged: bool
+
+
+def mapping_entries(node: MappingNode, duplicates: set[str]) -> dict[str, _Entry]:
+    """Keys of a mapping with merge keys (``<<``) applied (own keys win); string keys only.
+    Duplicated own keys are added to ``duplicates``."""
+    own: dict[str, _Entry] = {}
+    merged: dict[str, _Entry] = {}
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if key.tag == "tag:yaml.org,2002:merge" or (key.value == "<<" and key.style is None):
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    for name, entry in mapping_entries(source, duplicates).items():
+                        merged.setdefault(name, _Entry(entry.key, entry.value, entry.owner, True))
+            continue
+        name = str(key.value)
+        if name in own:
+            duplicates.add(name)
+        own[name] = _Entry(key, value, node, False)
+    return {**merged, **own}
+
+
+@dataclass(frozen=True)
+class _Context:
+    path: str
+    shared: bool
+    kind: str
+    object_name: str | None
+    problem: str | None
+
+    def child(self, key: str, *, shared: bool = False, problem: str | None = None) -> _Context:
+        if not key or key.startswith("["):
+            path = self.path + key
+        else:
+            path = f"{self.path}.{key}" if self.path else key
+        return _Context(
+            path, self.shared or shared, self.kind, self.object_name, self.problem or problem
+        )
+
+
+def _split_roles(entries: dict[str, _Entry], under_image: bool) -> list[tuple[str, str]]:
+    """(role, key) pairs when a mapping is a Helm-style image, else []."""
+    scalars = {k for k, e in entries.items() if isinstance(e.value, ScalarNode)}
+    has = scalars.__contains__
+    named = has("repository") or has("hub") or (has("image") and has("registry"))
+    if not ((has("tag") and named) or (under_image and (named or has("name") or has("tag")))):
+        return []
+    roles: list[tuple[str, str]] = []
+    prefix = "registry" if has("registry") else "hub" if has("hub") else None
+    if prefix:
+        roles.append(("prefix", prefix))
+    for key in ("repository", "image", "name"):
+        if has(key) and (key != "name" or under_image):
+            roles.append(("repository", key))
+            break
+    for role, key in (("tag", "tag"), ("digest", "digest"), ("digest", "sha")):
+        if has(key) and all(r != role for r, _ in roles):
+            roles.append((role, key))
+    return roles
+
+
+class Locator:
+    """Walk one document and collect its image sites."""
+
+    def __init__(self, text: str, source: str, document: int, root: Node) -> None:
+        self.text = text
+        self.source = source
+        self.document = document
+        self.counts = count_references(root)
+        self.sites: list[ImageSite] = []
+        self.seen_spans: set[tuple[int, int]] = set()
+
+    def is_shared(self, node: Node) -> bool:
+        return self.counts.get(id(node), 1) > 1
+
+    def span(self, entry: _Entry, shared: bool) -> Span:
+        node = entry.value
+        assert isinstance(node, ScalarNode)
+        shared = shared or entry.merged or self.is_shared(node) or self.is_shared(entry.owner)
+        in_flow = bool(entry.owner.flow_style)
+        if node.tag == NULL_TAG and node.style is None and not node.value:
+            # `key:` with no value: the node's marks point at the next token; insert after ':'.
+            start = self.text.index(":", entry.key.end_mark.index) + 1
+            return self._span(start, start, "", "null", in_flow, shared)
+        start, end = node.start_mark.index, node.end_mark.index
+        if self.text[start : start + 1] in ("&", "!"):
+            props = _PROPERTIES_RE.match(self.text, start)
+            start = props.end() if props else start
+        return self._span(start, end, str(node.value), node.style or "", in_flow, shared)
+
+    def _span(self, start: int, end: int, value: str, style: str, flow: bool, shared: bool) -> Span:
+        line_start = self.text.rfind("\n", 0, start) + 1
+        line = self.text.count("\n", 0, start) + 1
+        return Span(start, end, value, style, line, start - line_start + 1, flow, shared)
+
+    def walk(self, node: Node, ctx: _Context, depth: int = 0) -> None:
+        if depth > 200:
+            raise YamlError(f"{self.source}: YAML nested too deeply to edit safely")
+        ctx = ctx.child("", shared=self.is_shared(node)) if self.is_shared(node) else ctx
+        if isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, ctx.child(f"[{index}]"), depth + 1)
+            return
+        if not isinstance(node, MappingNode):
+            return
+        duplicates: set[str] = set()
+        entries = mapping_entries(node, duplicates)
+        is_object = "kind" in entries and "apiVersion" in entries
+        if is_object:
+            kind = scalar_text(entries["kind"].value) or ctx.kind
+            ctx = _Context(ctx.path, ctx.shared, kind, _object_name(entries), ctx.problem)
+        last = ctx.path.rsplit(".", 1)[-1].split("[", 1)[0]
+        roles = _split_roles(entries, last.lower().endswith("image"))
+        if roles:
+            self.split_site(entries, duplicates, roles, ctx)
+            return
+        for name, entry in entries.items():
+            if is_object and name in ("status", "metadata"):
+                continue  # live state and last-applied-configuration are not ours to edit
+            dup = (
+                f"duplicate key {name!r} at {ctx.child(name).path}" if name in duplicates else None
+            )
+            child = ctx.child(name, shared=entry.merged, problem=dup)
+            if name in CONTAINER_KEYS and isinstance(entry.value, SequenceNode):
+                self.containers(entry.value, child)
+            elif name == "image" and isinstance(entry.value, ScalarNode):
+                self.reference_site(entry, child, None)
+            elif isinstance(entry.value, (MappingNode, SequenceNode)):
+                self.walk(entry.value, child, depth + 1)
+
+    def containers(self, seq: SequenceNode, ctx: _Context) -> None:
+        ctx = ctx.child("", shared=self.is_shared(seq)) if self.is_shared(seq) else ctx
+        for index, item in enumerate(seq.value):
+            if not isinstance(item, MappingNode):
+                continue
+            duplicates: set[str] = set()
+            entries = mapping_entries(item, duplicates)
+            image = entries.get("image")
+            if image is None or not isinstance(image.value, ScalarNode):
+                continue
+            name_entry = entries.get("name")
+            container = scalar_text(name_entry.value) if name_entry else None
+            dup = f"duplicate key 'image' at {ctx.path}[{index}]" if "image" in duplicates else None
+            child = ctx.child(f"[{index}]", shared=self.is_shared(item), problem=dup)
+            self.reference_site(image, child.child("image"), container)
+
+    def add(self, site: ImageSite) -> None:
+        spans = {(span.start, span.end) for _, span in site.fields}
+        if spans & self.seen_spans:
+            return  # the same nodes reached again through an alias
+        self.seen_spans.update(spans)
+        self.sites.append(site)
+
+    def check(self, current: str, line: int, path: str) -> str | None:
+        try:
+            parse_image(current, what=f"{self.source}:{line} {path}")
+        except UsageError as err:
+            return err.message
+        return None
+
+    def reference_site(self, entry: _Entry, ctx: _Context, container: str | None) -> None:
+        value = scalar_text(entry.value)
+        if value is None or not value.strip():
+            return  # `image: 3` or `image: ""` is not an image
+        span = self.span(entry, ctx.shared)
+        problem = ctx.problem or _value_problem(span, ctx.path)
+        problem = problem or self.check(value, span.line, ctx.path)
+        self.add(
+            ImageSite(
+                self.source,
+                self.document,
+                ctx.path,
+                ctx.kind or "helm-values",
+                container,
+                value,
+                "reference",
+                (("image", span),),
+                ctx.object_name,
+                False,
+                problem,
+                (("image", ctx.path),),
+            )
+        )
+
+    def split_site(
+        self,
+        entries: dict[str, _Entry],
+        duplicates: set[str],
+        roles: list[tuple[str, str]],
+        ctx: _Context,
+    ) -> None:
+        """A Helm-style image mapping (registry/hub, repository/image/name, tag, digest/sha)."""
+        fields: list[tuple[str, Span]] = []
+        key_paths: list[tuple[str, str]] = []
+        problem = ctx.problem
+        for role, key in roles:
+            path = ctx.child(key).path
+            span = self.span(entries[key], ctx.shared)
+            fields.append((role, span))
+            key_paths.append((role, path))
+            if key in duplicates:
+                problem = problem or f"duplicate key {key!r} at {path}"
+            problem = problem or _value_problem(span, path)
+        values = {role: span.value for role, span in fields}
+        name = "/".join(v for v in (values.get("prefix", ""), values.get("repository", "")) if v)
+        current = name + (f":{values['tag']}" if values.get("tag") else "")
+        digest = values.get("digest", "")
+        hex_only = dict((r, k) for r, k in roles).get("digest") == "sha" and ":" not in digest
+        if digest:
+            current += f"@sha256:{digest}" if hex_only else f"@{digest}"
+        if problem is None and name:
+            problem = self.check(current, fields[0][1].line, ctx.path)
+        self.add(
+            ImageSite(
+                self.source,
+                self.document,
+                ctx.path or "(root)",
+                ctx.kind or "helm-values",
+                None,
+                current,
+                "split",
+                tuple(fields),
+                ctx.object_name,
+                hex_only,
+                problem,
+                tuple(key_paths),
+            )
+        )
+
+    def kustomize(self, entries: dict[str, _Entry], duplicates: set[str]) -> None:
+        images = entries.get("images")
+        if images is None or not isinstance(images.value, SequenceNode):
+            return
+        problem = "duplicate key 'images'" if "images" in duplicates else None
+        for index, item in enumerate(images.value.value):
+            if not isinstance(item, MappingNode):
+                continue
+            item_dups: set[str] = set()
+            fields_in = mapping_entries(item, item_dups)
+            if "name" not in fields_in:
+                continue
+            path = f"images[{index}]"
+            fields: list[tuple[str, Span]] = []
+            key_paths: list[tuple[str, str]] = []
+            item_problem = problem
+            shared = self.is_shared(images.value) or self.is_shared(item)
+            for key in ("name", "newName", "newTag", "digest"):
+                entry = fields_in.get(key)
+                if entry is None or not isinstance(entry.value, ScalarNode):
+                    continue
+                span = self.span(entry, shared)
+                fields.append((key, span))
+                key_paths.append((key, f"{path}.{key}"))
+                if key in item_dups:
+                    item_problem = item_problem or f"duplicate key {key!r} at {path}"
+                item_problem = item_problem or _value_problem(span, f"{path}.{key}")
+            values = {role: span.value for role, span in fields}
+            current = values.get("newName") or values.get("name", "")
+            current += f":{values['newTag']}" if values.get("newTag") else ""
+            current += f"@{values['digest']}" if values.get("digest") else ""
+            if item_problem is None:
+                item_problem = self.check(current, fields[0][1].line, path)
+            self.add(
+                ImageSite(
+                    self.source,
+                    self.document,
+                    path,
+                    "kustomization",
+                    None,
+                    current,
+                    "kustomize",
+                    tuple(fields),
+                    None,
+                    False,
+                    item_problem,
+                    tuple(key_paths),
+                )
+            )
+
+
+def _object_name(entries: dict[str, _Entry]) -> str | None:
+    meta = entries.get("metadata")
+    if meta is None or not isinstance(meta.value, MappingNode):
+        return None
+    name = mapping_entries(meta.value, set()).get("name")
+    return scalar_text(name.value) if name else None
+
+
+def _value_problem(span: Span, path: str) -> str | None:
+    if is_placeholder(span.value):
+        return f"{path} is a template placeholder ({span.value!r}), not an image to edit"
+    if span.style in ("|", ">"):
+        return f"{path} is a block scalar; write the image on one line to edit it"
+    return None
+
+
+def _is_kustomization(entries: dict[str, _Entry], source: str) -> bool:
+    kind = scalar_text(entries["kind"].value) if "kind" in entries else None
+    if kind in ("Kustomization", "Component"):
+        api = scalar_text(entries["apiVersion"].value) if "apiVersion" in entries else ""
+        return not api or api.startswith("kustomize.config.k8s.io")
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    return kind is None and name in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def locate(text: str, *, source: str) -> tuple[list[ImageSite], list[WorkloadRef]]:
+    """Every image site and every Rollout ``workloadRef`` in ``text``, in file order."""
+    sites: list[ImageSite] = []
+    refs: list[WorkloadRef] = []
+    for index, root in enumerate(compose_all(text, source=source)):
+        if root is None:
+            continue
+        locator = Locator(text, source, index, root)
+        if isinstance(root, MappingNode):
+            duplicates: set[str] = set()
+            entries = mapping_entries(root, duplicates)
+            if _is_kustomization(entries, source):
+                locator.kustomize(entries, duplicates)
+                sites.extend(locator.sites)
+                continue
+            refs.extend(_workload_ref(entries, source, index))
+        try:
+            locator.walk(root, _Context("", False, "", None, None))
+        except RecursionError:
+            raise YamlError(f"{source}: YAML nested too deeply to edit safely") from None
+        sites.extend(locator.sites)
+    sites.sort(key=lambda site: (site.document, min((s.start for _, s in site.fields), default=0)))
+    return sites, refs
+
+
+def _workload_ref(entries: dict[str, _Entry], source: str, index: int) -> list[WorkloadRef]:
+    if scalar_text(entries["kind"].value if "kind" in entries else None) != "Rollout":
+        return []
+    spec = entries.get("spec")
+    if spec is None or not isinstance(spec.value, MappingNode):
+        return []
+    ref = mapping_entries(spec.value, set()).get("workloadRef")
+    if ref is None or not isinstance(ref.value, MappingNode):
+        return []
+    fields = mapping_entries(ref.value, set())
+    get: dict[str, Any] = {k: scalar_text(e.value) for k, e in fields.items()}
+    rollout = _object_name(entries)
+    return [
+        WorkloadRef(
+            source,
+            index,
+            rollout,
+            get.get("kind") or "Deployment",
+            get.get("name") or "",
+            get.get("apiVersion"),
+        )
+    ]

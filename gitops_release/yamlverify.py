@@ -1,0 +1,191 @@
+"""Render new scalar tokens in the style of the old ones, and verify a splice (part of the YAML
+owner with ``yamledit`` and ``yamlspans``; nothing else imports ruamel).
+
+Verification re-composes the new text and walks the old and new node trees side by side:
+same documents, same shapes, same keys, same values and resolved types everywhere except the
+edited scalars, which must hold exactly the intended strings. It also checks that the bytes
+outside the spliced spans are identical. Aliases are never expanded (each node pair is visited
+once), so this stays linear in the size of the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from gitops_release.yamlspans import STR_TAG, Span, YamlError, compose_all
+
+_PLAIN_SAFE = re.compile(r"^[\w.:/@+=~-]+$")
+_PROPS = re.compile(r"(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")
+
+
+@dataclass(frozen=True)
+class FieldEdit:
+    """One scalar to replace: ``token`` (as written, quotes included) replaces ``span``."""
+
+    role: str
+    path: str
+    span: Span
+    value: str
+    token: str
+
+    @property
+    def insert(self) -> bool:
+        """An absent value (``key:``) gets `` value`` inserted after its colon."""
+        return self.span.style == "null"
+
+
+@lru_cache(maxsize=2)
+def _resolvers() -> tuple[object, object]:
+    from ruamel.yaml.resolver import VersionedResolver
+
+    return VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2))
+
+
+def resolves_to_string(value: str) -> bool:
+    """True when ``value`` written plain stays a string under YAML 1.1 (Kubernetes, Helm:
+    ``yes``, ``010``, ``1:20`` are not strings there) and YAML 1.2 (``1.20``, ``true``, ``~``)."""
+    for resolver in _resolvers():
+        tag = resolver.resolve(ScalarNode, value, (True, False))  # type: ignore[attr-defined]
+        if str(tag) != STR_TAG:
+            return False
+    return True
+
+
+def plain_ok(value: str, *, in_flow: bool) -> bool:
+    """Can ``value`` be written as a plain scalar and read back as the same string?"""
+    if not value or not _PLAIN_SAFE.match(value) or value[0] in "-?:@=~" or value[-1] == ":":
+        return False
+    if in_flow and any(c in value for c in ",[]{}"):
+        return False
+    return resolves_to_string(value)
+
+
+def double_quoted(value: str) -> str:
+    out = []
+    for char in value:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif ord(char) < 0x20 or ord(char) == 0x7F or 0x80 <= ord(char) < 0xA0:
+            out.append(f"\\x{ord(char):02x}")
+        elif char in "\u2028\u2029\ufeff":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def render(span: Span, value: str, text: str) -> str:
+    """The token that writes ``value`` where ``span`` is, keeping the quote style; a plain
+    value that would change type (``1.20``, ``010``, ``true``) or cannot be plain is quoted."""
+    if span.style == "'" and "\n" not in value and all(c.isprintable() for c in value):
+        return "'" + value.replace("'", "''") + "'"
+    if span.style == '"' or span.style == "'":
+        return double_quoted(value)
+    token = value if plain_ok(value, in_flow=span.in_flow) else double_quoted(value)
+    if span.style == "null":
+        return " " + token
+    return token
+
+
+def verify(old_text: str, new_text: str, edits: list[FieldEdit], *, source: str) -> None:
+    """Raise YamlError unless ``new_text`` is ``old_text`` with exactly ``edits`` applied."""
+    expected: dict[int, FieldEdit] = {}
+    pos = delta = 0
+    for edit in edits:
+        start, end = edit.span.start, edit.span.end
+        if old_text[pos:start] != new_text[pos + delta : start + delta]:
+            raise _failed(source, edit, "bytes outside the edited spans changed")
+        new_start = start + delta + (1 if edit.insert else 0)
+        expected[new_start] = edit
+        delta += len(edit.token) - (end - start)
+        pos = end
+    if old_text[pos:] != new_text[pos + delta :] or len(new_text) != len(old_text) + delta:
+        raise _failed(source, edits[-1], "bytes after the last edit changed")
+    try:
+        new_docs = compose_all(new_text, source=source)
+    except YamlError as err:
+        raise _failed(source, edits[0], f"the result does not parse: {err.message}") from None
+    old_docs = compose_all(old_text, source=source)
+    if len(old_docs) != len(new_docs):
+        raise _failed(source, edits[0], "the number of documents changed")
+    seen: set[tuple[int, int]] = set()
+    found: set[int] = set()
+    for old_root, new_root in zip(old_docs, new_docs, strict=True):
+        _compare(old_root, new_root, new_text, expected, found, seen, source)
+    missing = [e for start, e in expected.items() if start not in found]
+    if missing:
+        raise _failed(source, missing[0], "the edited value is not where it was expected")
+
+
+def _compare(
+    old: Node | None,
+    new: Node | None,
+    new_text: str,
+    expected: dict[int, FieldEdit],
+    found: set[int],
+    seen: set[tuple[int, int]],
+    source: str,
+) -> None:
+    stack: list[tuple[Node | None, Node | None]] = [(old, new)]
+    while stack:
+        a, b = stack.pop()
+        if a is None or b is None:
+            if a is not b:
+                raise YamlError(f"{source}: edit check failed: a document changed shape")
+            continue
+        if (id(a), id(b)) in seen:
+            continue
+        seen.add((id(a), id(b)))
+        if type(a) is not type(b):
+            raise _changed(source, b, "a node changed kind")
+        if isinstance(a, ScalarNode):
+            start = _value_start(new_text, b)
+            edit = expected.get(start)
+            if edit is not None:
+                found.add(start)
+                if b.value != edit.value or str(b.tag) != STR_TAG:
+                    raise _failed(
+                        source, edit, f"re-reads as {b.value!r} ({b.tag}), not {edit.value!r}"
+                    )
+            elif a.value != b.value or str(a.tag) != str(b.tag):
+                raise _changed(source, b, f"{a.value!r} became {b.value!r}")
+        elif isinstance(a, (MappingNode, SequenceNode)):
+            if len(a.value) != len(b.value) or str(a.tag) != str(b.tag):
+                raise _changed(source, b, "a collection changed size or type")
+            if isinstance(a, MappingNode):
+                for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True):
+                    stack += [(ka, kb), (va, vb)]
+            else:
+                stack += list(zip(a.value, b.value, strict=True))
+
+
+def _value_start(text: str, node: Node) -> int:
+    start: int = node.start_mark.index
+    if text[start : start + 1] in ("&", "!"):
+        props = _PROPS.match(text, start)
+        if props:
+            return props.end()
+    return start
+
+
+def _failed(source: str, edit: FieldEdit, why: str) -> YamlError:
+    return YamlError(
+        f"{source}:{edit.span.line}:{edit.span.column}: edit of {edit.path} failed its check: {why}",
+        hint="nothing was written; please report this file",
+    )
+
+
+def _changed(source: str, node: Node, why: str) -> YamlError:
+    mark = node.start_mark
+    return YamlError(
+        f"{source}:{mark.line + 1}:{mark.column + 1}: edit check failed: {why}",
+        hint="nothing was written; please report this file",
+    )
