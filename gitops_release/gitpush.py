@@ -15,9 +15,10 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from gitops_release.errors import NotLanded, RemoteError
+from gitops_release.gitrepo import Workspace
 from gitops_release.output import redact
 
 # The remote moved between our fetch and our push: re-anchor and try again.
@@ -151,3 +152,112 @@ class RetryPolicy:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)], within the time left."""
         cap = min(self.max_delay, self.base_delay * (2**attempt))
         return max(0.0, min(self.rng.uniform(cap / 4, cap), remaining))
+
+
+class Edit(Protocol):
+    """What the edit callback returns: the files it wrote (relative to the root) and whether
+    anything changed at all."""
+
+    @property
+    def changed(self) -> bool: ...
+
+    @property
+    def paths(self) -> Sequence[str]: ...
+
+
+E = TypeVar("E", bound=Edit)
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """Push to ``source`` instead and ask GitLab to open a merge request into the branch."""
+
+    source: str
+    title: str
+    remove_source_branch: bool = True
+
+    def options(self, target: str) -> list[str]:
+        options = [
+            "merge_request.create",
+            f"merge_request.target={target}",
+            f"merge_request.title={self.title}",
+        ]
+        if self.remove_source_branch:
+            options.append("merge_request.remove_source_branch")
+        return options
+
+
+@dataclass(frozen=True)
+class Landed:
+    commit: str | None
+    pushed: bool
+    attempts: int
+    branch: str
+    """Where the commit went: the target branch, or the merge request's source branch."""
+
+
+def land(
+    ws: Workspace,
+    *,
+    apply: Callable[[int], E],
+    message: Callable[[E], str],
+    push: bool = True,
+    merge_request: MergeRequest | None = None,
+    policy: RetryPolicy | None = None,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> tuple[E, Landed]:
+    """Edit, commit and push, re-anchoring on a lost race (DESIGN.md section 3, "Git").
+
+    ``apply(attempt)`` edits the files in ``ws`` on the current tip (it is run again, from
+    scratch, after each re-anchor) and may raise to stop (e.g. an ``--expect-current``
+    mismatch). On any failure the commit we made is dropped again, so a local checkout is
+    left as it was found.
+    """
+    policy = policy or RetryPolicy()
+    start = policy.clock()
+    target = merge_request.source if merge_request else ws.branch
+    refspec = f"HEAD:refs/heads/{target}"
+    options = merge_request.options(ws.branch) if merge_request else []
+    attempt = 0
+    while True:
+        attempt += 1
+        edit = apply(attempt)
+        if not edit.changed:
+            return edit, Landed(None, False, attempt, target)
+        sha = ws.commit(list(edit.paths), message(edit))
+        if not push:
+            return edit, Landed(sha, False, attempt, target)
+        try:
+            outcome = push_refspec(ws.run, ws.remote, refspec, options)
+            if outcome.ok:
+                return edit, Landed(sha, True, attempt, target)
+            remaining = policy.budget - (policy.clock() - start)
+            if (
+                outcome.refused is not PushRefused.RETRYABLE
+                or merge_request is not None
+                or attempt >= policy.attempts
+                or remaining <= 0
+            ):
+                raise_for(outcome, target=f"{target} on {ws.display_url}", attempts=attempt)
+            progress(
+                f"push to {target} rejected ({outcome.reason}): the branch moved on; "
+                f"re-applying the edit on the new tip (attempt {attempt + 1}/{policy.attempts})"
+            )
+            policy.sleep(policy.delay(attempt, remaining))
+            tip = ws.fetch()
+            if not ws.temporary and not ws.is_ancestor(ws.base, tip):
+                raise NotLanded(
+                    f"{ws.remote}/{ws.branch} was rewritten (force-pushed) since {ws.base[:8]}",
+                    hint="look at the branch history, then run again",
+                )
+        except BaseException:
+            _drop_own_commit(ws, sha)
+            raise
+        _drop_own_commit(ws, sha, onto=tip)
+        ws.base = tip
+
+
+def _drop_own_commit(ws: Workspace, sha: str, onto: str | None = None) -> None:
+    """Remove the one commit we made (HEAD == ``sha``), moving to ``onto`` (default: its base)."""
+    if ws.head() == sha:
+        ws.reset_hard(onto or ws.base)

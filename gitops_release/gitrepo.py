@@ -395,7 +395,11 @@ def _clone(
     run(*args, "--", url, str(dest), what=f"clone {display}", remote=True)
     run = Git(dest, {**env, **author_environ(dest)})
     head_branch = branch or run("symbolic-ref", "--short", "HEAD")
-    entry = run("ls-tree", "HEAD", "--", sparse_path.rstrip("/")) if sparse_path else ""
+    sparse_path = sparse_path.strip("/")
+    if sparse_path in ("", "."):
+        run("sparse-checkout", "disable")
+        sparse_path = ""
+    entry = run("ls-tree", "HEAD", "--", sparse_path) if sparse_path else ""
     if sparse_path and not entry:
         raise UsageError(
             f"{sparse_path}: not found in {display} on branch {head_branch}",

@@ -1,0 +1,130 @@
+"""``release bump-image TAG_OR_REF --app PATH``: change an image in Git, commit and push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_release.cli.app import app
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+
+HELP = """Change an app's image in the GitOps repository, commit and push.
+
+TAG_OR_REF is a tag (v2: the repository part stays) or a full reference
+(registry:5000/team/app:v2@sha256:...). --app is a directory (or one file) inside the repository.
+The file changes only inside the edited value: comments, quoting, layout and other documents stay
+byte for byte. A tag change drops a stale digest unless --digest gives the new one.
+
+Which image: the one image repository found under --app, or the one --container / --image-name
+names (an ambiguous choice lists the candidates and changes nothing).
+
+\b
+Git: a local checkout (--repo DIR, default .) must be clean and on a branch; it is fetched and
+fast-forwarded first, and refused when ahead of or diverged from its remote (unless --no-push).
+A URL (--repo https://...) is cloned partially and sparsely into a temporary directory, removed
+afterwards. A push that loses a race re-applies the same edit on the new tip (10 attempts, 60 s);
+a protected branch or hook exits 4 (try --merge-request). The token comes from
+GITOPS_RELEASE_GIT_TOKEN (user GITOPS_RELEASE_GIT_USER, default oauth2), never from a flag.
+
+\b
+Examples:
+  release bump-image v2 --app apps/myapp
+  release bump-image v2 --app apps/myapp --expect-current v1 --skip-ci --output json
+  release bump-image registry.example.com/team/myapp:1.5.0 --app apps/myapp --container web
+  GITOPS_RELEASE_GIT_TOKEN=... release bump-image v2 --repo https://gitlab.example.com/team/gitops.git --app apps/myapp
+  release bump-image v2 --app apps/myapp --dry-run      # print the diff, change nothing
+
+\b
+Exit codes: 0 done or already at that value, 2 bad input / dirty tree / ambiguous image,
+4 remote refused or unreachable (protected branch), 5 not landed (--expect-current mismatch,
+still rejected after retries).
+"""
+
+
+@app.command("bump-image", help=HELP, no_args_is_help=True)
+def bump_image_command(
+    tag_or_ref: Annotated[
+        str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
+    ],
+    app_path: Annotated[
+        str, typer.Option("--app", help="App directory or file inside the repository (required).")
+    ],
+    repo: Annotated[
+        str, typer.Option("--repo", help="Local checkout (default .) or a git URL to clone.")
+    ] = ".",
+    branch: Annotated[
+        str | None,
+        typer.Option("--branch", help="Branch to release on. [default: checkout's / remote HEAD]"),
+    ] = None,
+    container: Annotated[
+        str | None, typer.Option("--container", help="Edit the container with this name.")
+    ] = None,
+    image_name: Annotated[
+        str | None,
+        typer.Option("--image-name", help="Edit the image with this repository, e.g. team/app."),
+    ] = None,
+    digest: Annotated[
+        str | None, typer.Option("--digest", help="Pin the new image to sha256:... too.")
+    ] = None,
+    expect_current: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-current",
+            help="Compare-and-swap: only change it if the remote tip holds this tag (else exit 5).",
+        ),
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="Commit subject (trailers are added).")
+    ] = None,
+    skip_ci: Annotated[
+        bool, typer.Option("--skip-ci", help="Add [skip ci] to the commit subject.")
+    ] = False,
+    no_push: Annotated[
+        bool, typer.Option("--no-push", help="Commit in the local checkout, do not push.")
+    ] = False,
+    merge_request: Annotated[
+        bool,
+        typer.Option(
+            "--merge-request",
+            help="Push a new branch with GitLab push options that open a merge request.",
+        ),
+    ] = False,
+    all_aliases: Annotated[
+        bool,
+        typer.Option("--all-aliases", help="Also change values shared through a YAML anchor."),
+    ] = False,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Write a JSON release record to this file.")
+    ] = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import config, release
+
+    out = make_output(output)
+    settings = config.resolve({"branch": branch})
+    result = release.bump_image(
+        release.BumpRequest(
+            tag_or_ref=tag_or_ref,
+            app=app_path,
+            repo=repo,
+            branch=settings.get("branch"),
+            container=container,
+            image_name=image_name,
+            digest=digest,
+            expect_current=expect_current,
+            message=message,
+            skip_ci=skip_ci,
+            no_push=no_push,
+            merge_request=merge_request,
+            all_aliases=all_aliases,
+            dry_run=dry_run,
+            record=record,
+        ),
+        settings=settings,
+        out=out,
+    )
+    out.emit(result.text(), result.payload())
