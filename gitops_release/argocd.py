@@ -1,0 +1,366 @@
+"""Argo CD API client: connection settings, authentication, typed results.
+
+Where the server and the token come from (DESIGN.md section 3, config.py for the precedence):
+``--server`` / ``ARGOCD_SERVER`` (a URL, or the argocd CLI's ``host:port``: https unless
+``--plaintext``); the token from ``--auth-token-file``, ``ARGOCD_AUTH_TOKEN``, a session login
+(``--username`` + ``--password-stdin`` / ``ARGOCD_PASSWORD``) or the argocd CLI's own config file
+(current context). A secret never comes from a flag's value.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_release import http
+from gitops_release.appmodel import Application, ReplicaSet, ResourceTree, Rollout
+from gitops_release.config import Settings
+from gitops_release.errors import RemoteError, UsageError
+from gitops_release.output import register_secret
+
+REFRESH_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    kind: str
+    name: str
+    namespace: str
+    group: str = "argoproj.io"
+    version: str = "v1alpha1"
+
+    def params(self) -> dict[str, str]:
+        return {
+            "namespace": self.namespace,
+            "resourceName": self.name,
+            "group": self.group,
+            "version": self.version,
+            "kind": self.kind,
+        }
+
+
+def cli_config_path(environ: Mapping[str, str]) -> Path:
+    """The argocd CLI's config file: ``$ARGOCD_CONFIG_DIR/config`` or ``~/.config/argocd/config``."""
+    if environ.get("ARGOCD_CONFIG_DIR"):
+        return Path(environ["ARGOCD_CONFIG_DIR"]) / "config"
+    home = Path(environ.get("HOME") or Path.home())
+    base = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    new = base / "argocd" / "config"
+    legacy = home / ".argocd" / "config"
+    return new if new.exists() or not legacy.exists() else legacy
+
+
+def read_cli_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Server, token and TLS flags of the argocd CLI's current context ({} when there is none)."""
+    from gitops_release.yamledit import load_all
+
+    env = os.environ if environ is None else environ
+    path = cli_config_path(env)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    docs = load_all(text, source=str(path))
+    data = docs[0] if docs and isinstance(docs[0], dict) else {}
+    current = data.get("current-context")
+    context = next(
+        (c for c in data.get("contexts") or [] if isinstance(c, dict) and c.get("name") == current),
+        None,
+    )
+    if not context:
+        return {}
+    server = next(
+        (
+            s
+            for s in data.get("servers") or []
+            if isinstance(s, dict) and s.get("server") == context.get("server")
+        ),
+        {},
+    )
+    user = next(
+        (
+            u
+            for u in data.get("users") or []
+            if isinstance(u, dict) and u.get("name") == context.get("user")
+        ),
+        {},
+    )
+    token = user.get("auth-token")
+    register_secret(token)
+    return {
+        "argocd_server": context.get("server"),
+        "argocd_auth_token": token,
+        "insecure": bool(server.get("insecure")) or None,
+        "plaintext": bool(server.get("plain-text")) or None,
+    }
+
+
+def server_url(server: str, *, plaintext: bool = False) -> str:
+    """A base URL from ``https://host``, ``http://host:8080/argocd`` or the argocd CLI's ``host:port``."""
+    server = server.strip().rstrip("/")
+    if not server:
+        raise UsageError("empty Argo CD server address", hint="set --server or ARGOCD_SERVER")
+    if "://" in server:
+        if not server.startswith(("http://", "https://")):
+            raise UsageError(
+                f"Argo CD server {server!r}: only http:// and https:// URLs are supported"
+            )
+        return server
+    return f"{'http' if plaintext else 'https'}://{server}"
+
+
+class ArgoCD:
+    """The Argo CD REST API (grpc-gateway), returning typed results."""
+
+    def __init__(
+        self,
+        client: http.Client,
+        *,
+        project: str | None = None,
+        app_namespace: str | None = None,
+        default_project: str = "default",
+    ):
+        self.client = client
+        self.project = project
+        """Sent only when the user chose it: a wrong project turns an existing app into a 404."""
+        self.default_project = project or default_project
+        self.app_namespace = app_namespace
+
+    # -- applications ------------------------------------------------------------------------
+    def _q(self, **extra: Any) -> dict[str, Any]:
+        return {"appNamespace": self.app_namespace, **extra}
+
+    def _app_call(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
+        """A call on one app: a 403 without a project is asked again with one, so that a
+        missing app says "not found" instead of a bare "permission denied"."""
+        params = dict(kwargs.pop("params", None) or {})
+        try:
+            return self.client.request(method, path, params=self._q(**params), **kwargs)
+        except http.Forbidden as err:
+            if method != "GET":
+                raise self._forbidden(name, err) from None
+            try:
+                return self.client.request(
+                    method,
+                    path,
+                    params=self._q(project=self.default_project, **params),
+                    **kwargs,
+                )
+            except http.NotFound:
+                raise self._not_found(name) from None
+            except http.Forbidden as again:
+                raise self._forbidden(name, again) from None
+        except http.NotFound as err:
+            if "not found" in err.server_message and "application" in err.server_message:
+                raise self._not_found(name) from None
+            raise
+
+    def _not_found(self, name: str) -> RemoteError:
+        project = self.default_project
+        return RemoteError(
+            f"application {name} not found",
+            hint=f"check the name with `gitops-release list`; if it is in a project other than {project}, pass --project",
+        )
+
+    def _forbidden(self, name: str, err: http.ApiError) -> RemoteError:
+        return RemoteError(
+            f"permission denied on application {name}: {err.server_message}",
+            hint="ask for the needed RBAC permission in the app's Argo CD project",
+        )
+
+    def get_app(self, name: str, *, refresh: str | None = None) -> Application:
+        timeout = (self.client.connect_timeout, REFRESH_TIMEOUT) if refresh else None
+        data = self._app_call(
+            name,
+            "GET",
+            f"/api/v1/applications/{name}",
+            params={"refresh": refresh},
+            timeout=timeout,
+        )
+        return Application.from_json(data)
+
+    def refresh(self, name: str) -> Application:
+        """``GET ?refresh=normal`` blocks until reconciled; past our timeout, a plain GET."""
+        try:
+            return self.get_app(name, refresh="normal")
+        except http.Unreachable:
+            return self.get_app(name)
+
+    def list_apps(self) -> list[Application]:
+        data = self.client.get("/api/v1/applications", params=self._q())
+        return [Application.from_json(item) for item in data.get("items") or []]
+
+    def create_app(self, manifest: dict[str, Any], *, upsert: bool = True) -> Application:
+        data = self.client.request(
+            "POST",
+            "/api/v1/applications",
+            params={"upsert": "true" if upsert else "false"},
+            body=manifest,
+            idempotent=upsert,
+        )
+        return Application.from_json(data)
+
+    def delete_app(self, name: str, *, cascade: bool = True) -> None:
+        self._app_call(
+            name,
+            "DELETE",
+            f"/api/v1/applications/{name}",
+            params={"cascade": "true" if cascade else "false"},
+        )
+
+    def sync(self, name: str, *, revision: str | None = None, prune: bool = False) -> Application:
+        body: dict[str, Any] = {"prune": prune}
+        if revision:
+            body["revision"] = revision
+        if self.app_namespace:
+            body["appNamespace"] = self.app_namespace
+        if self.project:
+            body["project"] = self.project
+        data = self._app_call(name, "POST", f"/api/v1/applications/{name}/sync", body=body)
+        return Application.from_json(data)
+
+    def resource_tree(self, name: str) -> ResourceTree:
+        data = self._app_call(name, "GET", f"/api/v1/applications/{name}/resource-tree")
+        return ResourceTree.from_json(data)
+
+    def live_object(self, name: str, ref: ResourceRef) -> dict[str, Any]:
+        import json
+
+        data = self._app_call(
+            name, "GET", f"/api/v1/applications/{name}/resource", params=ref.params()
+        )
+        manifest = data.get("manifest")
+        if not manifest:
+            raise RemoteError(
+                f"Argo CD returned no live {ref.kind} {ref.namespace}/{ref.name} for {name}",
+                hint="the resource may not be created yet; check `gitops-release status`",
+            )
+        obj = json.loads(manifest) if isinstance(manifest, str) else manifest
+        return obj if isinstance(obj, dict) else {}
+
+    def rollout(self, name: str, ref: ResourceRef) -> Rollout:
+        return Rollout.from_json(self.live_object(name, ref))
+
+    def replica_set(self, name: str, rs_name: str, namespace: str) -> ReplicaSet:
+        ref = ResourceRef("ReplicaSet", rs_name, namespace, group="apps", version="v1")
+        return ReplicaSet.from_json(self.live_object(name, ref))
+
+    def run_action(self, name: str, ref: ResourceRef, action: str) -> None:
+        """Run a resource action (v1 endpoint: the body is the bare JSON string)."""
+        params = ref.params()
+        if self.project:
+            params["project"] = self.project
+        self._app_call(
+            name,
+            "POST",
+            f"/api/v1/applications/{name}/resource/actions",
+            params=params,
+            body=action,
+            idempotent=True,  # an action sets a field to a value: repeating it changes nothing
+        )
+
+    def revision_metadata(self, name: str, revision: str) -> dict[str, Any]:
+        """Author, date and message of a Git revision as Argo CD's repo server sees it ({} when
+        the server cannot tell: a Helm chart version, an old server)."""
+        try:
+            data = self.client.get(
+                f"/api/v1/applications/{name}/revisions/{revision}/metadata", params=self._q()
+            )
+        except (http.ApiError, http.BadResponse):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def watch(self, name: str, *, read_timeout: float) -> Iterator[Application]:
+        """Application states from the watch stream until it ends (cut or read timeout)."""
+        params = self._q(name=name)
+        for event in self.client.stream(
+            "/api/v1/stream/applications", params=params, read_timeout=read_timeout
+        ):
+            app = event.get("application") if isinstance(event, dict) else None
+            if isinstance(app, dict):
+                if event.get("type") == "DELETED":
+                    raise self._not_found(name)
+                yield Application.from_json(app)
+
+
+def login(client: http.Client, username: str, password: str) -> str:
+    register_secret(password)
+    try:
+        data = client.request(
+            "POST", "/api/v1/session", body={"username": username, "password": password}
+        )
+    except http.Unauthorized as err:
+        raise RemoteError(
+            f"Argo CD login as {username} failed: {err.server_message}",
+            hint="check the user name and the password given on stdin or in ARGOCD_PASSWORD",
+        ) from None
+    token = data.get("token") if isinstance(data, dict) else None
+    if not token:
+        raise RemoteError("Argo CD login answered without a token", hint="check --server")
+    register_secret(str(token))
+    return str(token)
+
+
+def connect(
+    settings: Settings,
+    *,
+    token_file: Path | None = None,
+    password: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ArgoCD:
+    """An authenticated :class:`ArgoCD` from resolved settings (see the module docstring)."""
+    server = settings.get("argocd_server")
+    if not server:
+        raise UsageError(
+            "no Argo CD server given",
+            hint="pass --server, set ARGOCD_SERVER, or log in once with the argocd CLI",
+        )
+    ca_bundle = settings.get("ca_bundle")
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise UsageError(f"--ca-bundle {ca_bundle}: no such file")
+    verify: bool | str = ca_bundle or not settings.get("insecure", False)
+    token: str | None = None
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise UsageError(
+                f"--auth-token-file {token_file}: cannot read: {err.strerror}"
+            ) from None
+        if not token:
+            raise UsageError(f"--auth-token-file {token_file} is empty")
+    username = settings.get("argocd_username")
+    client = http.Client(
+        server_url(str(server), plaintext=bool(settings.get("plaintext"))),
+        name="Argo CD",
+        verify=verify,
+        sleep=sleep,
+        retries=int(settings.get("http_retries", 4)),
+    )
+    if token is None and username:
+        password = password or settings.get("argocd_password")
+        if not password:
+            raise UsageError(
+                f"--username {username} needs a password",
+                hint="pipe it to --password-stdin or set ARGOCD_PASSWORD",
+            )
+        token = login(client, str(username), str(password))
+    token = token or settings.get("argocd_auth_token")
+    if not token:
+        raise UsageError(
+            f"no Argo CD credentials for {server}",
+            hint="set ARGOCD_AUTH_TOKEN, pass --auth-token-file, or --username with --password-stdin",
+        )
+    register_secret(token)
+    client.token = token
+    chosen = settings.source("project") != "default"
+    return ArgoCD(
+        client,
+        project=settings.get("project") if chosen else None,
+        app_namespace=settings.get("app_namespace"),
+        default_project=settings.get("project", "default"),
+    )

@@ -1,0 +1,314 @@
+"""Golden tests of the status tree: byte for byte, against files and against the guide's outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gitops_release import views
+from gitops_release.views import AppView, PodView, ReplicaSetView, RolloutView
+
+GOLDEN = Path(__file__).parent / "golden" / "status"
+NOW = dt.datetime(2024, 6, 23, 12, 0, 0, tzinfo=dt.UTC)
+GUIDE = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "blue-green-guide.md"
+)
+
+
+def ago(seconds: int) -> str:
+    return (NOW - dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def later(seconds: int) -> str:
+    return (NOW + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+V1, V2 = "ikubernetes/myapp:v1", "ikubernetes/myapp:v2"
+RS1, RS2 = "bluegreen-rollout-69dc9f5f56", "bluegreen-rollout-95d95c65"
+
+
+def pod(name: str, created: int, status: str = "Running", ready: str = "1/1") -> PodView:
+    return PodView(name=name, status=status, ready=ready, created_at=ago(created))
+
+
+def rollout(
+    status: str,
+    message: str,
+    counts: tuple[int, int, int, int, int],
+    sets: list[ReplicaSetView],
+    created: int,
+) -> RolloutView:
+    desired, current, updated, ready, available = counts
+    return RolloutView(
+        name="bluegreen-rollout",
+        namespace="default",
+        status=status,
+        message=message,
+        desired=desired,
+        current=current,
+        updated=updated,
+        ready=ready,
+        available=available,
+        created_at=ago(created),
+        replica_sets=sets,
+    )
+
+
+def paused() -> RolloutView:
+    return rollout(
+        "Paused",
+        "BlueGreenPause",
+        (2, 3, 1, 2, 2),
+        [
+            ReplicaSetView(
+                RS2,
+                2,
+                "Healthy",
+                preview=True,
+                replicas=1,
+                available=1,
+                images=[V2],
+                created_at=ago(48),
+                pods=[pod(f"{RS2}-wcbrs", 48)],
+            ),
+            ReplicaSetView(
+                RS1,
+                1,
+                "Healthy",
+                stable=True,
+                active=True,
+                replicas=2,
+                available=2,
+                images=[V1],
+                created_at=ago(177),
+                pods=[pod(f"{RS1}-b5z9x", 177), pod(f"{RS1}-b4cqq", 177)],
+            ),
+        ],
+        created=177,
+    )
+
+
+def promoted_with_delay() -> RolloutView:
+    return rollout(
+        "Healthy",
+        "",
+        (2, 4, 2, 2, 2),
+        [
+            ReplicaSetView(
+                RS2,
+                2,
+                "Healthy",
+                stable=True,
+                active=True,
+                replicas=2,
+                available=2,
+                images=[V2],
+                created_at=ago(165),
+                pods=[pod(f"{RS2}-zj4hk", 19), pod(f"{RS2}-wcbrs", 165)],
+            ),
+            ReplicaSetView(
+                RS1,
+                1,
+                "Healthy",
+                replicas=2,
+                available=2,
+                images=[V1],
+                created_at=ago(294),
+                scale_down_deadline=later(11),
+                pods=[pod(f"{RS1}-b4cqq", 294), pod(f"{RS1}-b5z9x", 294)],
+            ),
+        ],
+        created=294,
+    )
+
+
+def healthy() -> RolloutView:
+    return rollout(
+        "Healthy",
+        "",
+        (2, 2, 2, 2, 2),
+        [
+            ReplicaSetView(
+                RS2,
+                2,
+                "Healthy",
+                stable=True,
+                active=True,
+                replicas=2,
+                available=2,
+                images=[V2],
+                created_at=ago(208),
+                pods=[pod(f"{RS2}-wcbrs", 208), pod(f"{RS2}-zj4hk", 62)],
+            ),
+            ReplicaSetView(
+                RS1,
+                1,
+                "ScaledDown",
+                replicas=0,
+                images=[V1],
+                created_at=ago(337),
+                scale_down_deadline="",
+            ),
+        ],
+        created=337,
+    )
+
+
+def aborted() -> RolloutView:
+    rs3 = "bluegreen-rollout-7d6f9c8b44"
+    return rollout(
+        "Degraded",
+        "RolloutAborted: Rollout aborted update to revision 3",
+        (2, 3, 1, 2, 2),
+        [
+            ReplicaSetView(
+                rs3,
+                3,
+                "Healthy",
+                preview=True,
+                replicas=1,
+                available=1,
+                images=["ikubernetes/myapp:v3"],
+                created_at=ago(75),
+                scale_down_deadline=later(29),
+                pods=[pod(f"{rs3}-x7k2p", 75, ready="1/1")],
+            ),
+            ReplicaSetView(
+                RS2,
+                2,
+                "Healthy",
+                stable=True,
+                active=True,
+                replicas=2,
+                available=2,
+                images=[V2],
+                created_at=ago(900),
+                pods=[pod(f"{RS2}-wcbrs", 900), pod(f"{RS2}-zj4hk", 700)],
+            ),
+            ReplicaSetView(RS1, 1, "ScaledDown", replicas=0, images=[V1], created_at=ago(1500)),
+        ],
+        created=1500,
+    )
+
+
+def aborted_scaled_down() -> RolloutView:
+    view = aborted()
+    preview = view.replica_sets[0]
+    preview.replicas, preview.available, preview.status, preview.pods = 0, 0, "ScaledDown", []
+    preview.scale_down_deadline = ago(3)
+    view.current = 2
+    return view
+
+
+CASES = {
+    "paused": paused,
+    "promoted-with-delay": promoted_with_delay,
+    "healthy": healthy,
+    "aborted": aborted,
+    "aborted-delay-passed": aborted_scaled_down,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rollout_tree_golden(name: str) -> None:
+    text = views.render_rollout(CASES[name](), NOW)
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def _guide_block(marker: str, index: int) -> list[str]:
+    """The index-th `get rollout` output in the guide after ``marker``, lines right-stripped,
+    without the blog's duplicated first ``Name:`` line."""
+    text = GUIDE.read_text(encoding="utf-8")
+    blocks = text.split(marker)[1:]
+    block = blocks[index].split("```")[0].split("\n", 1)[1]
+    lines = [line.rstrip() for line in block.rstrip().splitlines()]
+    if lines[0].startswith("Name:") and lines[1].startswith("Name:"):
+        lines = lines[1:]
+    return lines
+
+
+@pytest.mark.parametrize(("index", "case"), [(1, paused), (2, promoted_with_delay), (3, healthy)])
+def test_tree_matches_the_guides_kubectl_output(index: int, case: object) -> None:
+    if not GUIDE.exists():
+        pytest.skip("guide not available")
+    expected = _guide_block("kubectl argo rollouts get rollout bluegreen-rollout", index)
+    got = [line.rstrip() for line in views.render_rollout(case(), NOW).splitlines()]  # type: ignore[operator]
+    assert got == expected
+
+
+def test_info_tags_and_icons() -> None:
+    text = views.render_rollout(aborted(), NOW)
+    assert "Status:          ✖ Degraded\n" in text
+    assert "Message:         RolloutAborted: Rollout aborted update to revision 3\n" in text
+    assert "preview,delay:29s" in text
+    passed = views.render_rollout(aborted_scaled_down(), NOW)
+    assert "• ScaledDown" in passed and "preview,delay:passed" in passed
+    # images of scaled-down ReplicaSets are not listed
+    assert "myapp:v3" not in passed.split("Replicas:")[0]
+
+
+def test_status_header_and_json_share_the_data() -> None:
+    view = AppView(
+        name="myapp",
+        sync="Synced",
+        health="Suspended",
+        revision="3f2c1a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a",
+        target_revision="main",
+        operation="Succeeded: successfully synced (all tasks run)",
+        prod_url="http://prod.myapp.com",
+        preview_url="http://test.myapp.com",
+        rollout=paused(),
+    )
+    text = views.render_status(view, NOW)
+    assert text.startswith(
+        "Application:     myapp\n"
+        "Sync:            Synced to 3f2c1a9e8d7c (main)\n"
+        "Health:          Suspended\n"
+        "Operation:       Succeeded: successfully synced (all tasks run)\n"
+        "Prod URL:        http://prod.myapp.com\n"
+        "Preview URL:     http://test.myapp.com\n\n"
+        "Name:            bluegreen-rollout\n"
+    )
+    data = json.loads(json.dumps(views.status_json(view)))
+    assert data["rollout"]["images"] == [f"{V1} (stable, active)", f"{V2} (preview)"]
+    assert data["rollout"]["replica_sets"][0]["preview"] is True
+    assert data["preview_url"] == "http://test.myapp.com"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (119, "119s"),
+        (120, "2m"),
+        (177, "2m57s"),
+        (600, "10m"),
+        (14340, "3h59m"),
+        (3 * 86400, "3d"),
+        (7 * 86400 + 3600, "7d1h"),
+    ],
+)
+def test_human_duration(seconds: int, text: str) -> None:
+    assert views.human_duration(seconds) == text
+
+
+def test_list_table() -> None:
+    rows = [
+        views.ListRow(
+            "myapp", "Synced", "Healthy", "3f2c1a9e8d", "myapp", "BlueGreen", "Healthy", "2/2"
+        ),
+        views.ListRow("other", "OutOfSync", "Missing", ""),
+    ]
+    assert views.render_list(rows) == (
+        "NAME   SYNC       HEALTH   REVISION  ROLLOUT  STRATEGY   STATUS   READY\n"
+        "myapp  Synced     Healthy  3f2c1a9   myapp    BlueGreen  Healthy  2/2\n"
+        "other  OutOfSync  Missing  -         -        -          -        -\n"
+    )
