@@ -42,7 +42,7 @@ Examples:
 @app.command("lint", help=HELP, no_args_is_help=True)
 def lint_command(
     paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH...", help="App directory or YAML files.")
+        list[Path], typer.Argument(metavar="PATH", help="App directory or YAML files.")
     ],
     manual_gate: Annotated[
         bool | None,
