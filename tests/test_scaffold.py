@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -569,3 +570,94 @@ def test_a_detached_head_needs_target_revision(
         capsys, *EXAMPLE, "--target-revision", "main", "--repo-dir", str(git_remote.checkout)
     )
     assert code == 0, err
+
+
+@pytest.mark.slow
+def test_the_built_wheel_finds_its_templates_and_schemas(tmp_path: Path) -> None:
+    """Build the wheel, install it into a fresh venv (dependencies borrowed from ours, the
+    package itself only from the wheel) and scaffold + lint with the installed entry point."""
+    import sys
+    import sysconfig
+
+    repo = Path(__file__).resolve().parent.parent
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = dist.glob("gitops_release-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # Our dependencies, appended after the venv's own site-packages (a plain path entry: the
+    # editable install's .pth inside it is not processed, so gitops_release comes from the wheel).
+    Path(site, "borrowed-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    git(work, "remote", "add", "origin", ORIGIN)
+    env = {**os.environ, "PYTHONPATH": ""}
+    where = subprocess.run(
+        [str(python), "-c", "import gitops_release; print(gitops_release.__file__)"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    assert where.startswith(str(venv)), where
+    scaffolded = subprocess.run(
+        [str(venv / "bin" / "gitops-release"), *EXAMPLE],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert scaffolded.returncode == 0, scaffolded.stderr
+    assert tree(work) == tree(GOLDEN / "default")
+    linted = subprocess.run(
+        [str(venv / "bin" / "release"), "lint", "myapp", "argocd/myapp.yaml"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {
+        "gitops_release/templates/app/rollout.yaml",
+        "gitops_release/schemas/rollout.schema.json",
+        "gitops_release/schemas/LICENSES/traefik-MIT.md",
+    } <= names
