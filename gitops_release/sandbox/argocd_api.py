@@ -1,0 +1,337 @@
+"""The Argo CD API server on real sockets: paths, verbs, JSON shapes and errors of v3.x.
+
+Sources for every quirk are in ``reference/argo-api.md`` sections 0 and 1: bearer auth (401
+``no session information``), 403 for a missing app without ``project=``, FailedPrecondition 400
+"another operation is already in progress", the v1 action body as a bare JSON string, watch
+streams as JSON lines or SSE, and ``?refresh=`` blocking until the app is reconciled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from gitops_release.sandbox.actions import list_actions, run_action
+from gitops_release.sandbox.applications import App
+from gitops_release.sandbox.gitsource import SourceError
+from gitops_release.sandbox.wire import (
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    UNAUTHENTICATED,
+    GrpcError,
+    Handler,
+    route,
+)
+
+if TYPE_CHECKING:
+    from gitops_release.sandbox.server import Sandbox
+
+VERSION = "v3.1.8+sandbox"
+A = "/api/v1/applications"
+
+
+class ArgoCDHandler(Handler):
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.server.sandbox  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def user(self) -> str:
+        return "admin"
+
+    def token(self) -> str | None:
+        auth = self.headers.get("Authorization") or ""
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "argocd.token":
+                return value
+        return None
+
+    def authenticate(self) -> None:
+        token = self.token()
+        if not token:
+            raise GrpcError(UNAUTHENTICATED, "no session information")
+        reason = self.sandbox.auth.check(token)
+        if reason:
+            raise GrpcError(UNAUTHENTICATED, f"invalid session: {reason}")
+
+    def before(self, path: str) -> bool:
+        return self.sandbox.faults.before(self, path)
+
+    # version and session -----------------------------------------------------------------
+    @route("GET", "/api/version")
+    def version(self) -> None:
+        token = self.token()
+        if token and not self.sandbox.auth.check(token):
+            self.json(
+                200,
+                {
+                    "Version": VERSION,
+                    "BuildDate": "2026-01-01T00:00:00Z",
+                    "GitCommit": "0" * 40,
+                    "GitTreeState": "clean",
+                    "GoVersion": "go1.24",
+                    "Compiler": "gc",
+                    "Platform": "linux/amd64",
+                    "KustomizeVersion": "v5.6.0",
+                    "HelmVersion": "v3.17.0",
+                },
+            )
+        else:
+            self.json(200, {"Version": VERSION})
+
+    @route("POST", "/api/v1/session")
+    def login(self) -> None:
+        body = self.json_body() or {}
+        username, password = str(body.get("username") or ""), str(body.get("password") or "")
+        if not username and not password:
+            raise GrpcError(UNAUTHENTICATED, "no credentials supplied")
+        if len(username) > 32:
+            raise GrpcError(INVALID_ARGUMENT, "Username is too long (32 bytes max)")
+        if not password:
+            raise GrpcError(UNAUTHENTICATED, "Blank passwords are not allowed")
+        token = self.sandbox.auth.login(username, password)
+        if token is None:
+            raise GrpcError(UNAUTHENTICATED, "Invalid username or password")
+        cookie = f"argocd.token={token}; path=/; SameSite=lax; httpOnly"
+        self.json(200, {"token": token}, {"Set-Cookie": cookie})
+
+    @route("GET", "/api/v1/session/userinfo")
+    def userinfo(self) -> None:
+        token = self.token()
+        if token and not self.sandbox.auth.check(token):
+            self.json(200, {"loggedIn": True, "username": "admin", "iss": "argocd"})
+        else:
+            self.json(200, {})
+
+    # applications ------------------------------------------------------------------------
+    def _app(self, name: str, project: str | None = None) -> App:
+        self.authenticate()
+        return self.sandbox.apps.find(name, self.q("project") if project is None else project)
+
+    @route("GET", A)
+    def list_apps(self) -> None:
+        self.authenticate()
+        with self.sandbox.lock:
+            names = self.query.get("name") or []
+            projects = self.query.get("projects") or self.query.get("project") or []
+            items = [
+                self.sandbox.apps.view(a, with_health=False)
+                for n, a in sorted(self.sandbox.apps.apps.items())
+                if (not names or n in names) and (not projects or a.spec.get("project") in projects)
+            ]
+            self.json(
+                200, {"metadata": {"resourceVersion": str(self.sandbox.apps.stamp)}, "items": items}
+            )
+
+    @route("POST", A)
+    def create_app(self) -> None:
+        self.authenticate()
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise GrpcError(INVALID_ARGUMENT, "application is required")
+        with self.sandbox.lock:
+            app = self.sandbox.apps.create(body, upsert=self.q("upsert") == "true")
+            name = app.name
+        if self.q("validate") != "false":
+            self.sandbox.apps.load_source(name)
+        with self.sandbox.lock:
+            app = self.sandbox.apps.apps[name]
+            self.sandbox.apps.reconcile(app)
+            self.json(200, self.sandbox.apps.view(app))
+
+    @route("GET", A + "/{name}")
+    def get_app(self, name: str) -> None:
+        with self.sandbox.lock:
+            self._app(name)
+        refresh = self.q("refresh")
+        if refresh:
+            self.sandbox.refresh(name, hard=refresh == "hard")
+        with self.sandbox.lock:
+            app = self._app(name)
+            self.json(200, self.sandbox.apps.view(app))
+
+    @route("DELETE", A + "/{name}")
+    def delete_app(self, name: str) -> None:
+        cascade = self.q("cascade", "true") != "false"
+        if not cascade and self.q("propagationPolicy"):
+            raise GrpcError(
+                INVALID_ARGUMENT, "cannot set propagation policy when cascading is disabled"
+            )
+        with self.sandbox.lock:
+            self._app(name)
+            self.sandbox.apps.delete(name, cascade)
+            self.sandbox.lock.notify_all()
+        self.json(200, {})
+
+    @route("POST", A + "/{name}/sync")
+    def sync(self, name: str) -> None:
+        body = self.json_body() or {}
+        with self.sandbox.lock:
+            app = self._app(name, str(body.get("project") or ""))
+            source = dict(app.source)
+            busy = bool(app.obj.get("operation"))
+        if busy:
+            raise GrpcError(FAILED_PRECONDITION, "another operation is already in progress")
+        revision = str(body.get("revision") or source.get("targetRevision") or "HEAD")
+        try:
+            mirror = self.sandbox.git.fetch(str(source.get("repoURL", "")))
+            resolved = self.sandbox.git.resolve(mirror, revision)
+        except SourceError as err:
+            raise GrpcError(FAILED_PRECONDITION, str(err)) from None
+        with self.sandbox.lock:
+            app = self._app(name, str(body.get("project") or ""))
+            self.sandbox.apps.sync(app, body, self.user, resolved)
+            self.sandbox.lock.notify_all()
+            self.json(200, self.sandbox.apps.view(app))
+
+    @route("DELETE", A + "/{name}/operation")
+    def terminate(self, name: str) -> None:
+        with self.sandbox.lock:
+            self.sandbox.apps.terminate(self._app(name))
+        self.json(200, {})
+
+    @route("POST", A + "/{name}/rollback")
+    def rollback(self, name: str) -> None:
+        body = self.json_body() or {}
+        with self.sandbox.lock:
+            app = self._app(name, str(body.get("project") or ""))
+            self.sandbox.apps.rollback(app, body, self.user)
+            self.json(200, self.sandbox.apps.view(app))
+
+    @route("GET", A + "/{name}/resource-tree")
+    def resource_tree(self, name: str) -> None:
+        with self.sandbox.lock:
+            app = self._app(name)
+            nodes = self.sandbox.cluster.tree_nodes(app.name)
+        hosts = [{"name": "sandbox", "resourcesInfo": [], "systemInfo": {"architecture": "amd64"}}]
+        self.json(200, {"nodes": nodes, "hosts": hosts})
+
+    @route("GET", A + "/{name}/managed-resources")
+    def managed(self, name: str) -> None:
+        with self.sandbox.lock:
+            app = self._app(name)
+            items = []
+            for obj in app.desired:
+                key = self.sandbox.cluster_key(obj, app)
+                live = self.sandbox.cluster.live_object(key)
+                item = {
+                    "kind": key[1],
+                    "namespace": key[2],
+                    "name": key[3],
+                    "targetState": json.dumps(obj),
+                    "liveState": json.dumps(live),
+                }
+                if key[0]:
+                    item["group"] = key[0]
+                items.append(item)
+        self.json(200, {"items": items})
+
+    def _resource(self, app: App) -> dict[str, Any]:
+        """The live object a ``resource`` query names; 400 when it is not in the app's tree."""
+        kind, group, name = self.q("kind"), self.q("group"), self.q("resourceName")
+        namespace = self.q("namespace") or app.namespace
+        for node in self.sandbox.cluster.tree_nodes(app.name):
+            if (node["kind"], node.get("group", ""), node["name"], node["namespace"]) == (
+                kind,
+                group,
+                name,
+                namespace,
+            ):
+                live = self.sandbox.live_node(node)
+                if live is not None:
+                    return live
+        raise GrpcError(
+            INVALID_ARGUMENT, f"{kind} {group} {name} not found as part of application {app.name}"
+        )
+
+    @route("GET", A + "/{name}/resource")
+    def get_resource(self, name: str) -> None:
+        with self.sandbox.lock:
+            live = self._resource(self._app(name))
+        self.json(200, {"manifest": json.dumps(live)})
+
+    @route("GET", A + "/{name}/resource/actions")
+    def get_actions(self, name: str) -> None:
+        with self.sandbox.lock:
+            live = self._resource(self._app(name))
+        self.json(200, {"actions": list_actions(live)})
+
+    @route("POST", A + "/{name}/resource/actions")
+    def run_action_v1(self, name: str) -> None:
+        action = self.json_body()  # body: "action": a bare JSON string
+        if not isinstance(action, str):
+            raise GrpcError(
+                INVALID_ARGUMENT, "json: cannot unmarshal object into Go value of type string"
+            )
+        self._run(name, action, self.q("project"))
+
+    @route("POST", A + "/{name}/resource/actions/v2")
+    def run_action_v2(self, name: str) -> None:
+        body = self.json_body() or {}
+        query = {
+            k: str(body.get(k) or "")
+            for k in ("namespace", "resourceName", "version", "group", "kind")
+        }
+        self.path = self.url.path + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        self._run(name, str(body.get("action") or ""), str(body.get("project") or ""))
+
+    def _run(self, name: str, action: str, project: str) -> None:
+        with self.sandbox.lock:
+            app = self._app(name, project)
+            live = self._resource(app)
+            rollout = self.sandbox.cluster.rollout(
+                live["metadata"]["namespace"], live["metadata"]["name"]
+            )
+            if live.get("kind") != "Rollout" or rollout is None:
+                raise GrpcError(
+                    INVALID_ARGUMENT, f"action {action!r} is not available for {live.get('kind')}"
+                )
+            run_action(rollout, action)
+            self.sandbox.kick()
+        self.json(200, {})
+
+    # streams -----------------------------------------------------------------------------
+    @route("GET", "/api/v1/stream/applications")
+    def watch(self) -> None:
+        self.authenticate()
+        names = set(self.query.get("name") or [])
+        since = int(self.q("resourceVersion") or 0)
+        sse = self.start_stream()
+        sent: dict[str, str] = {}
+        drop_after = self.sandbox.faults.take_stream_drop()
+        count, last_write = 0, time.monotonic()
+        while self.sandbox.running:
+            with self.sandbox.lock:
+                events = []
+                for n, app in sorted(self.sandbox.apps.apps.items()):
+                    if (names and n not in names) or app.stamp < since:
+                        continue
+                    view = self.sandbox.apps.view(app)
+                    payload = json.dumps(view, sort_keys=True)
+                    if sent.get(n) != payload:  # the forwarder drops identical payloads
+                        events.append(("ADDED" if n not in sent else "MODIFIED", view))
+                        sent[n] = payload
+                for n in [n for n in sent if n not in self.sandbox.apps.apps]:
+                    events.append(("DELETED", {"metadata": {"name": n, "namespace": "argocd"}}))
+                    del sent[n]
+            try:
+                for kind, view in events:
+                    self.stream_message({"result": {"type": kind, "application": view}}, sse)
+                    count += 1
+                    last_write = time.monotonic()
+                    if drop_after is not None and count >= drop_after:
+                        self.close_connection = True
+                        return  # fault injection: cut without the closing chunk
+                if sse and time.monotonic() - last_write > 15:
+                    self.chunk(b":\n")
+                    last_write = time.monotonic()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                return
+            with self.sandbox.lock:
+                self.sandbox.lock.wait(timeout=0.5)
+        self.end_stream()

@@ -1,0 +1,175 @@
+"""Sandbox control: failing images and API faults, on ``/sandbox/api/v1/...`` (off the real paths).
+
+Endpoints (JSON bodies; no auth, loopback only):
+
+- ``GET  /sandbox/api/v1/state``: controller time, apps, rollouts, failing images, pending faults.
+- ``POST /sandbox/api/v1/images/fail`` ``{"image": "ikubernetes/myapp:v3", "mode": "never-ready"}``
+  (pods never become ready: CrashLoopBackOff, ProgressDeadlineExceeded after 600 s) or
+  ``"mode": "http-500"`` (pods ready, the ingress answers 500). ``DELETE .../images/fail?image=``
+  clears one image (no ``image``: all).
+- ``POST /sandbox/api/v1/faults`` one of:
+  ``{"kind": "http-error", "status": 503, "count": 3, "path": "/api/v1/applications"}``
+  (the next N API requests whose path starts with ``path`` fail; 502/504 answer like a proxy's
+  HTML page, others with the gRPC-gateway JSON error);
+  ``{"kind": "latency", "seconds": 0.5, "count": 10, "path": "/api/"}`` (count -1: until reset);
+  ``{"kind": "drop-stream", "count": 1, "after": 1}`` (the next N watch streams are cut after
+  ``after`` events, without the closing chunk);
+  ``{"kind": "operation-in-progress", "app": "myapp", "seconds": 60}`` (a sync operation that
+  stays Running for that much controller time: sync and rollback get 400 code 9).
+- ``POST /sandbox/api/v1/time/advance`` ``{"seconds": 30}``: jump controller time forward.
+- ``POST /sandbox/api/v1/reset`` ``{"all": true}``: clear faults and failing images; with
+  ``all``, delete every Application and live object too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitops_release.sandbox.wire import INVALID_ARGUMENT, GrpcError, Handler, route
+
+if TYPE_CHECKING:
+    from gitops_release.sandbox.server import Sandbox
+
+C = "/sandbox/api/v1"
+IMAGE_MODES = ("never-ready", "http-500")
+_PROXY_PAGE = "<html><head><title>{0} {1}</title></head><body><center><h1>{0} {1}</h1></center></body></html>\n"
+
+
+@dataclass
+class Rule:
+    kind: str
+    count: int
+    path: str = "/"
+    status: int = 503
+    seconds: float = 0.0
+    after: int = 1
+
+
+@dataclass
+class Faults:
+    rules: list[Rule] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def image_policy(self, image: str) -> str | None:
+        return self.images.get(image)
+
+    def add(self, rule: Rule) -> None:
+        with self.lock:
+            self.rules.append(rule)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rules.clear()
+            self.images.clear()
+
+    def _take(self, kind: str, path: str) -> Rule | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule.kind == kind and path.startswith(rule.path) and rule.count != 0:
+                    if rule.count > 0:
+                        rule.count -= 1
+                    return rule
+            self.rules = [r for r in self.rules if r.count != 0]
+        return None
+
+    def before(self, handler: Handler, path: str) -> bool:
+        """Latency and injected errors for the API paths; False when the reply was sent."""
+        if path.startswith(C):
+            return True
+        slow = self._take("latency", path)
+        if slow is not None:
+            time.sleep(slow.seconds)
+        failure = self._take("http-error", path)
+        if failure is None:
+            return True
+        reason = {502: "Bad Gateway", 504: "Gateway Timeout"}.get(failure.status)
+        if reason:
+            handler.text(failure.status, _PROXY_PAGE.format(failure.status, reason), "text/html")
+        else:
+            code = {500: 13, 503: 14, 429: 8, 504: 4}.get(failure.status, 2)
+            message = f"injected fault: HTTP {failure.status}"
+            handler.json(failure.status, {"error": message, "code": code, "message": message})
+        return False
+
+    def take_stream_drop(self) -> int | None:
+        rule = self._take("drop-stream", "/")
+        return None if rule is None else max(1, rule.after)
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(vars(r)) for r in self.rules if r.count != 0]
+
+
+class ControlHandler(Handler):
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.server.sandbox  # type: ignore[attr-defined,no-any-return]
+
+    @route("GET", C + "/state")
+    def state(self) -> None:
+        sb = self.sandbox
+        with sb.lock:
+            payload = {
+                "time": sb.clock.seconds(),
+                "timeScale": sb.clock.scale,
+                "applications": sorted(sb.apps.apps),
+                "rollouts": [f"{ns}/{n}" for ns, n in sorted(sb.cluster.rollouts)],
+                "failingImages": dict(sb.faults.images),
+                "faults": sb.faults.describe(),
+            }
+        self.json(200, payload)
+
+    @route("POST", C + "/images/fail")
+    def fail_image(self) -> None:
+        body = self.json_body() or {}
+        self.sandbox.fail_image(
+            str(body.get("image") or ""), str(body.get("mode") or "never-ready")
+        )
+        self.json(200, {"failingImages": dict(self.sandbox.faults.images)})
+
+    @route("DELETE", C + "/images/fail")
+    def clear_image(self) -> None:
+        self.sandbox.clear_image(self.q("image") or None)
+        self.json(200, {"failingImages": dict(self.sandbox.faults.images)})
+
+    @route("POST", C + "/faults")
+    def fault(self) -> None:
+        body = self.json_body() or {}
+        kind = str(body.get("kind") or "")
+        count = int(body.get("count", 1))
+        if kind == "http-error":
+            self.sandbox.faults.add(
+                Rule(kind, count, str(body.get("path") or "/"), int(body.get("status", 503)))
+            )
+        elif kind == "latency":
+            self.sandbox.faults.add(
+                Rule(
+                    kind,
+                    count,
+                    str(body.get("path") or "/"),
+                    seconds=float(body.get("seconds", 1.0)),
+                )
+            )
+        elif kind == "drop-stream":
+            self.sandbox.faults.add(Rule(kind, count, after=int(body.get("after", 1))))
+        elif kind == "operation-in-progress":
+            self.sandbox.hold_operation(str(body.get("app") or ""), float(body.get("seconds", 60)))
+        else:
+            raise GrpcError(INVALID_ARGUMENT, f"unknown fault kind {kind!r}")
+        self.json(200, {"faults": self.sandbox.faults.describe()})
+
+    @route("POST", C + "/time/advance")
+    def advance(self) -> None:
+        body = self.json_body() or {}
+        self.sandbox.advance(float(body.get("seconds", 0)))
+        self.json(200, {"time": self.sandbox.clock.seconds()})
+
+    @route("POST", C + "/reset")
+    def reset(self) -> None:
+        body = self.json_body() or {}
+        self.sandbox.reset(everything=bool(body.get("all")))
+        self.json(200, {})

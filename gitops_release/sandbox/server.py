@@ -1,0 +1,319 @@
+"""The sandbox process: Argo CD + Rollouts dashboard + control API on one port, the ingress on
+another, the smart-HTTP git server on a third, and the controller loop, all in threads.
+
+In-process use (tests)::
+
+    with Sandbox(SandboxConfig(time_scale=0.01)) as sb:
+        sb.argocd_url, sb.token, sb.git_url, sb.git_token, sb.ingress_url, sb.rollouts_url
+        sb.fail_image("ikubernetes/myapp:v3")     # or the control API over HTTP
+        sb.advance(30)                            # controller seconds
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import secrets
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops_release.sandbox.applications import AppController
+from gitops_release.sandbox.argocd_api import ArgoCDHandler
+from gitops_release.sandbox.clock import Clock
+from gitops_release.sandbox.cluster import Cluster, Key, key_of
+from gitops_release.sandbox.control import IMAGE_MODES, C, ControlHandler, Faults
+from gitops_release.sandbox.gitserver import GitServer
+from gitops_release.sandbox.gitsource import GitSource
+from gitops_release.sandbox.ingress import IngressHandler
+from gitops_release.sandbox.replicaset import Timing
+from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
+from gitops_release.sandbox.wire import collect_routes
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Auth:
+    """Admin login and HS256 JWTs shaped like Argo CD's (``iss: argocd``)."""
+
+    def __init__(self, password: str) -> None:
+        self.password = password
+        self._key = secrets.token_bytes(32)
+
+    def issue(self, subject: str = "admin") -> str:
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+        now = int(time.time())
+        claims = {
+            "iss": "argocd",
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "jti": secrets.token_hex(16),
+        }
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{header}.{payload}.{_b64(signature)}"
+
+    def check(self, token: str) -> str:
+        """'' when valid, else the reason Argo CD gives."""
+        parts = token.split(".")
+        if len(parts) != 3:
+            return "token contains an invalid number of segments"
+        expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(_b64(expected), parts[2]):
+            return "token signature is invalid: signature is invalid"
+        return ""
+
+    def login(self, username: str, password: str) -> str | None:
+        if username == "admin" and hmac.compare_digest(password, self.password):
+            return self.issue(username)
+        return None
+
+
+class ApiHandler(ArgoCDHandler, RolloutsHandler, ControlHandler):
+    """One port: Argo CD at /api, the Rollouts dashboard at /rollouts/api/v1, control at /sandbox."""
+
+    def unmatched(self, path: str, other_verb: bool) -> None:
+        if path.startswith("/rollouts/api/"):
+            RolloutsHandler.unmatched(self, path, other_verb)
+        else:
+            ArgoCDHandler.unmatched(self, path, other_verb)
+
+    def before(self, path: str) -> bool:
+        return self.sandbox.faults.before(self, path)
+
+
+ApiHandler.routes = collect_routes(ApiHandler)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    sandbox: Sandbox
+
+    def log(self, line: str) -> None:
+        if self.sandbox.config.verbose:
+            print(f"sandbox: {line}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    ingress_port: int = 0
+    git_port: int = 0
+    state_dir: Path | None = None
+    time_scale: float = 1.0
+    poll_seconds: float = 180.0  # Argo CD's timeout.reconciliation
+    timing: Timing = field(default_factory=Timing)
+    verbose: bool = False
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.clock = Clock(self.config.time_scale)
+        self.lock = threading.Condition(threading.RLock())
+        self.faults = Faults()
+        self.cluster = Cluster(self.clock, self.config.timing, self.faults.image_policy)
+        self._own_state = self.config.state_dir is None
+        self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="gitops-sandbox-"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.admin_password = secrets.token_urlsafe(12)
+        self.git_token = secrets.token_urlsafe(24)
+        self.auth = Auth(self.admin_password)
+        self.token = self.auth.issue()
+        self.git_server = GitServer(
+            self.state_dir / "git", token=self.git_token, lifetime=10 * 365 * 86400.0,
+            host=self.config.host, port=self.config.git_port,
+        )  # fmt: skip
+        self.git = GitSource(self.state_dir / "cache")
+        self.apps = AppController(
+            self.cluster, self.git, self.clock, self.lock, self.config.poll_seconds
+        )
+        self.running = False
+        self._servers: list[_Server] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self.argocd_url = self.rollouts_url = self.ingress_url = self.git_url = ""
+
+    # lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        git_base = self.git_server.start()
+        self.git_url = f"{git_base}/git"
+        self.git.auth[git_base + "/"] = self.git_token
+        api = self._serve(ApiHandler, self.config.port)
+        ingress = self._serve(IngressHandler, self.config.ingress_port)
+        self.argocd_url = self.rollouts_url = api
+        self.ingress_url = ingress
+        self.running = True
+        loop = threading.Thread(target=self._loop, name="sandbox-controller", daemon=True)
+        loop.start()
+        self._threads.append(loop)
+        return self
+
+    def _serve(self, handler: type[http.server.BaseHTTPRequestHandler], port: int) -> str:
+        server = _Server((self.config.host, port), handler)
+        server.sandbox = self
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        self._servers.append(server)
+        self._threads.append(thread)
+        host, bound = server.server_address[:2]
+        return f"http://{host!s}:{bound}"
+
+    def stop(self) -> None:
+        if not self.running and not self._servers:
+            return
+        self.running = False
+        self._stop.set()
+        with self.lock:
+            self.lock.notify_all()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self.git_server.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+        if self._own_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last)."""
+        return {
+            "ARGOCD_SERVER": self.argocd_url,
+            "ARGOCD_AUTH_TOKEN": self.token,
+            "SANDBOX_ADMIN_PASSWORD": self.admin_password,
+            "ROLLOUTS_SERVER": self.rollouts_url,
+            "SANDBOX_GIT": self.git_url,
+            "SANDBOX_GIT_TOKEN": self.git_token,
+            "SANDBOX_INGRESS": self.ingress_url,
+        }
+
+    def export_lines(self) -> list[str]:
+        return [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
+
+    # the controller loop -----------------------------------------------------------------
+    def _loop(self) -> None:
+        interval = min(0.25, max(0.02, self.clock.scale))  # ~1 controller second, bounded
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception as err:  # keep serving; a bug shows in the log
+                print(f"sandbox: controller error: {type(err).__name__}: {err}", file=sys.stderr)
+            self._stop.wait(interval)
+
+    def tick(self) -> None:
+        with self.lock:
+            due = self.apps.due()
+        for name in due:
+            self.apps.load_source(name)
+        self.kick()
+
+    def kick(self) -> None:
+        """Reconcile everything now (after a mutation) and wake the watchers."""
+        with self.lock:
+            self.cluster.reconcile()
+            for app in list(self.apps.apps.values()):
+                self.apps.reconcile(app)
+            self.lock.notify_all()
+
+    def refresh(self, name: str, *, hard: bool = False) -> None:
+        """``?refresh=``: fetch Git now and reconcile before answering."""
+        self.apps.load_source(name)
+        self.kick()
+
+    # the control handle --------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.kick()
+
+    def fail_image(self, image: str, mode: str = "never-ready") -> None:
+        if not image or mode not in IMAGE_MODES:
+            raise ValueError(f"image required and mode one of {IMAGE_MODES}")
+        with self.lock:
+            self.faults.images[image] = mode
+        self.kick()
+
+    def clear_image(self, image: str | None = None) -> None:
+        with self.lock:
+            if image:
+                self.faults.images.pop(image, None)
+            else:
+                self.faults.images.clear()
+        self.kick()
+
+    def inject(self, kind: str, **params: Any) -> None:
+        """Python twin of ``POST /sandbox/api/v1/faults``."""
+        from gitops_release.sandbox.control import Rule
+
+        if kind == "operation-in-progress":
+            self.hold_operation(str(params["app"]), float(params.get("seconds", 60)))
+            return
+        self.faults.add(Rule(kind, int(params.pop("count", 1)), **params))
+
+    def hold_operation(self, app_name: str, seconds: float) -> None:
+        with self.lock:
+            app = self.apps.find(app_name)
+            if not app.obj.get("operation"):
+                app.obj["operation"] = {
+                    "sync": {"revision": app.revision},
+                    "initiatedBy": {"username": "sandbox-fault"},
+                    "retry": {},
+                }
+            app.hold_until = self.clock.seconds() + seconds
+        self.kick()
+
+    def reset(self, *, everything: bool = False) -> None:
+        self.faults.clear()
+        if everything:
+            with self.lock:
+                for name in list(self.apps.apps):
+                    self.apps.delete(name, cascade=True)
+                for key in list(self.cluster.objects):
+                    self.cluster.delete(key)
+        self.kick()
+
+    # helpers for the handlers ------------------------------------------------------------
+    def cluster_key(self, obj: dict[str, Any], app: Any) -> Key:
+        return key_of(obj, app.namespace)
+
+    def live_node(self, node: dict[str, Any]) -> dict[str, Any] | None:
+        key = (node.get("group", ""), node["kind"], node["namespace"], node["name"])
+        if node["kind"] in ("ReplicaSet", "Pod"):
+            now = self.clock.seconds()
+            for rollout in self.cluster.rollouts.values():
+                ro_obj = rollout.to_object(str(self.cluster.version))
+                for rs in rollout.replicasets:
+                    if node["kind"] == "ReplicaSet" and rs.name == node["name"]:
+                        return rs.to_object(ro_obj, now, self.clock, self.cluster.timing)
+                    for pod in rs.pod_objects(
+                        rollout.namespace, now, self.clock, self.cluster.timing
+                    ):
+                        if pod["metadata"]["name"] == node["name"]:
+                            return pod
+            return None
+        return self.cluster.live_object(key)
+
+
+__all__ = ["C", "R", "Sandbox", "SandboxConfig"]
