@@ -50,16 +50,23 @@ class AppSpec:
     prune: bool = False
     self_heal: bool = False
     path: str | None = None
+    repo_prefix: str = ""
+    """Where ``--repo-dir`` is inside the repository ("" at its top): Argo CD paths start there."""
 
     @property
     def app_path(self) -> str:
-        """The app directory inside the repository (``--path``, default APP)."""
+        """The app directory below ``--repo-dir`` (``--path``, default APP)."""
         return self.path or self.app
+
+    @property
+    def source_path(self) -> str:
+        """The app directory from the top of the repository: the Application's source.path."""
+        return str(PurePosixPath(self.repo_prefix or ".", self.app_path))
 
     def values(self) -> dict[str, str | int | bool | None]:
         """The template placeholders."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["path"] = self.app_path
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "repo_prefix"}
+        data["path"] = self.source_path
         return data
 
 

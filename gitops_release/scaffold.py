@@ -66,11 +66,14 @@ def _template_files(templates: Path | None, kustomize: bool) -> dict[str, str]:
 
 
 def with_checkout_defaults(spec: AppSpec, repo_dir: Path) -> AppSpec:
-    """Fill ``repo_url`` and ``target_revision`` from the checkout's origin and branch."""
-    if spec.repo_url is not None and spec.target_revision is not None:
-        return spec
+    """Fill ``repo_url`` and ``target_revision`` from the checkout's origin and branch, and
+    ``repo_prefix`` when ``repo_dir`` is below the top of the checkout."""
     from gitops_release import gitrepo
 
+    top = gitrepo.toplevel(repo_dir)
+    if top is not None:
+        prefix = repo_dir.resolve().relative_to(top.resolve()).as_posix()
+        spec = replace(spec, repo_prefix="" if prefix == "." else prefix)
     repo_url, revision = spec.repo_url, spec.target_revision
     if repo_url is None:
         repo_url = gitrepo.origin_url(repo_dir)

@@ -661,3 +661,21 @@ def test_the_built_wheel_finds_its_templates_and_schemas(tmp_path: Path) -> None
         "gitops_release/schemas/rollout.schema.json",
         "gitops_release/schemas/LICENSES/traefik-MIT.md",
     } <= names
+
+
+def test_a_repo_dir_below_the_top_prefixes_the_application_path(
+    capsys: pytest.CaptureFixture[str], checkout: Path
+) -> None:
+    below = checkout / "envs" / "prod"
+    below.mkdir(parents=True)
+    code, _, err = run(capsys, *EXAMPLE, "--commit", "--repo-dir", str(below))
+    assert code == 0, err
+    (application,) = docs(below / "argocd/myapp.yaml")
+    assert application["spec"]["source"]["path"] == "envs/prod/myapp"
+    committed = git(checkout, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(committed) == [
+        "envs/prod/argocd/myapp.yaml",
+        "envs/prod/myapp/ingress.yaml",
+        "envs/prod/myapp/rollout.yaml",
+        "envs/prod/myapp/service.yaml",
+    ]
