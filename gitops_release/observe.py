@@ -9,13 +9,23 @@ IngressRoutes for the prod and preview URLs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
 from typing import Any
 
 from gitops_release.appmodel import Application, ReplicaSet, ResourceTree, Rollout, TreeNode
 from gitops_release.argocd import ArgoCD, ResourceRef
-from gitops_release.errors import RemoteError
-from gitops_release.views import AppView, ListRow, PodView, ReplicaSetView, RolloutView
+from gitops_release.errors import RemoteError, UsageError
+from gitops_release.operate import Connection
+from gitops_release.output import Output
+from gitops_release.rollouts import Via
+from gitops_release.views import (
+    AppView,
+    HistoryRow,
+    ListRow,
+    PodView,
+    ReplicaSetView,
+    RolloutView,
+)
 
 _HOST = re.compile(r"Host\(\s*`([^`]+)`")
 TRAILERS = ("Release-App", "Release-Image", "Release-Previous")
@@ -281,18 +291,6 @@ def trailers(message: str) -> dict[str, str]:
     return found
 
 
-@dataclass
-class HistoryRow:
-    id: int
-    revision: str
-    deployed_at: str
-    initiated_by: str
-    image: str = ""
-    previous: str = ""
-    author: str = ""
-    message: str = ""
-
-
 def history_rows(argocd: ArgoCD, name: str) -> list[HistoryRow]:
     """Deployed revisions, newest first; image and author from the commit (its trailers) when
     Argo CD can show the commit's metadata."""
@@ -309,3 +307,78 @@ def history_rows(argocd: ArgoCD, name: str) -> list[HistoryRow]:
         row.message = message.strip().splitlines()[0] if message.strip() else ""
         rows.append(row)
     return rows
+
+
+def status_view(
+    conn: Connection,
+    name: str,
+    *,
+    rollout: str | None = None,
+    via: Via = Via.argocd,
+    namespace: str | None = None,
+) -> AppView:
+    """One status: the app from Argo CD, the Rollout tree from Argo CD or the dashboard."""
+    from gitops_release import rollouts
+
+    if via is Via.argocd:
+        return app_view(conn.argocd(), name, rollout=rollout)[1]
+    server = conn.settings.get("rollouts_server")
+    if not server:
+        raise UsageError("--via dashboard needs ROLLOUTS_SERVER or --rollouts-server")
+    view = AppView(name=name, sync="-", health="-")
+    ro_name, ro_ns = rollout or name, namespace or "default"
+    if conn.settings.get("argocd_server"):
+        api = conn.argocd()
+        app, view = app_view(api, name, rollout=rollout)
+        view.rollout = None
+        if view.sync and any(r.kind == "Rollout" for r in app.resources):
+            ref = rollouts.find_rollout(app, name=rollout)
+            ro_name, ro_ns = ref.name, ref.namespace
+    client = rollouts.dashboard_client(str(server))
+    info = rollouts.DashboardControl(client, ro_ns, ro_name).info()
+    view.rollout = rollout_view_from_info(info)
+    return view
+
+
+def watch_status(
+    conn: Connection,
+    name: str,
+    *,
+    out: Output,
+    rollout: str | None = None,
+    via: Via = Via.argocd,
+    namespace: str | None = None,
+    duration: float | None = None,
+    interval: float = 2.0,
+) -> int:
+    """Redraw in place in a terminal; elsewhere print only when something changed. Returns the
+    number of views printed. Runs until Ctrl-C, or for ``duration`` seconds."""
+    import datetime as dt
+    import json
+
+    from gitops_release.views import render_status, status_json
+
+    deadline = None if duration is None else time.monotonic() + duration
+    tty = bool(getattr(out.out, "isatty", lambda: False)())
+    last = None
+    printed = 0
+    while True:
+        view = status_view(conn, name, rollout=rollout, via=via, namespace=namespace)
+        data = status_json(view)
+        key = json.dumps(data, sort_keys=True)
+        if tty and not out.json_mode:
+            text = render_status(view, dt.datetime.now(dt.UTC))
+            out.out.write("\033[H\033[2J" + text)
+            out.out.flush()
+            printed += 1
+        elif key != last:
+            if printed and not out.json_mode:
+                out.result("")
+            out.emit(render_status(view, dt.datetime.now(dt.UTC)).rstrip("\n"), data)
+            printed += 1
+        last = key
+        if deadline is not None and time.monotonic() >= deadline:
+            return printed
+        conn.sleep(
+            interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))
+        )

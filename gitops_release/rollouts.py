@@ -87,7 +87,8 @@ def find_rollout(
 class Control(Protocol):
     """One Rollout, read and acted on through one channel."""
 
-    label: str
+    @property
+    def label(self) -> str: ...
 
     def read(self) -> Rollout: ...
 

@@ -317,3 +317,36 @@ def render_list(rows: list[ListRow]) -> str:
         )
     text = tabwrite(table)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+@dataclass
+class HistoryRow:
+    id: int
+    revision: str
+    deployed_at: str
+    initiated_by: str
+    image: str = ""
+    previous: str = ""
+    author: str = ""
+    message: str = ""
+
+
+def render_history(rows: list[HistoryRow]) -> str:
+    if not rows:
+        return "no deployments recorded yet\n"
+    table = [["ID", "DEPLOYED", "REVISION", "IMAGE", "PREVIOUS", "AUTHOR", "BY", "MESSAGE"]]
+    for r in rows:
+        table.append(
+            [
+                str(r.id),
+                r.deployed_at or "-",
+                r.revision[:7] or "-",
+                r.image or "-",
+                r.previous or "-",
+                r.author or "-",
+                r.initiated_by or "-",
+                r.message or "-",
+            ]
+        )
+    text = tabwrite(table)
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"

@@ -1,0 +1,436 @@
+"""Commands that change things in Argo CD: ``app create/delete``, ``sync``, ``wait``, ``promote``,
+``abort``, ``retry``, ``restart``."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_release.cli.app import app
+from gitops_release.cli.argo_options import (
+    CONNECTION_HELP,
+    AppNamespaceOpt,
+    AuthTokenFileOpt,
+    CaBundleOpt,
+    GrpcWebOpt,
+    InsecureOpt,
+    PasswordStdinOpt,
+    PlaintextOpt,
+    ProjectOpt,
+    RolloutOpt,
+    ServerOpt,
+    TimeoutOpt,
+    UsernameOpt,
+    connection,
+)
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+
+AppArg = Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")]
+
+app_group = typer.Typer(
+    name="app",
+    help="Create or delete the Argo CD Application.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+app.add_typer(app_group, name="app")
+
+
+class Via(enum.StrEnum):
+    argocd = "argocd"
+    dashboard = "dashboard"
+
+
+class TargetChoice(enum.StrEnum):
+    synced = "synced"
+    preview_ready = "preview-ready"
+    released = "released"
+
+
+ViaOpt = Annotated[
+    Via,
+    typer.Option(
+        "--via",
+        help="argocd: Argo CD resource actions (needs only the Argo CD token); dashboard: the Rollouts dashboard API (ROLLOUTS_SERVER).",
+    ),
+]
+RolloutsServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rollouts-server",
+        help="Rollouts dashboard URL [env: ROLLOUTS_SERVER].",
+        show_default=False,
+    ),
+]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        help="Rollout namespace for --via dashboard without Argo CD.",
+        show_default=False,
+    ),
+]
+
+
+@app_group.command(
+    "create",
+    help=f"""Create or update (upsert) the Argo CD Application(s) in a manifest file.
+
+\b
+Examples:
+  gitops-release app create --file argocd/myapp.yaml
+  gitops-release app create --file argocd/myapp.yaml --output json
+
+{CONNECTION_HELP}""",
+)
+def app_create_command(
+    file: Annotated[Path, typer.Option("--file", "-f", help="Application manifest (YAML).")],
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import operate
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=None, app_namespace=None,
+    )  # fmt: skip
+    results = operate.app_create(conn, file, dry_run=dry_run)
+    text = "\n".join(f"application {r['name']} {r['action']}" for r in results)
+    out.emit(
+        text,
+        {
+            "applications": results,
+            "changed": any(r["action"] in ("created", "updated") for r in results),
+        },
+    )
+
+
+@app_group.command(
+    "delete",
+    help=f"""Delete an Argo CD Application (and, by default, the resources it manages).
+
+\b
+Examples:
+  gitops-release app delete myapp
+  gitops-release app delete myapp --no-cascade --wait
+
+{CONNECTION_HELP}""",
+)
+def app_delete_command(
+    name: AppArg,
+    cascade: Annotated[
+        bool, typer.Option("--cascade/--no-cascade", help="Also delete the app's resources.")
+    ] = True,
+    wait_gone: Annotated[
+        bool, typer.Option("--wait", help="Wait until the Application is gone.")
+    ] = False,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import operate
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+    )  # fmt: skip
+    gone = operate.app_delete(conn, name, cascade=cascade, wait=wait_gone)
+    state = "deleted" if gone or not wait_gone else "deleting"
+    out.emit(
+        f"application {name} {state}", {"app": name, "deleted": True, "gone": gone, "changed": True}
+    )
+
+
+@app.command(
+    "sync",
+    help=f"""Refresh the app, sync it, and wait until the synced revision is live.
+
+Refreshes first (no 3-minute poll). If an operation is running, waits for it, then syncs. With
+auto-sync on, Argo CD refuses a pinned --revision, so it refreshes and waits for auto-sync instead.
+
+\b
+Examples:
+  gitops-release sync myapp
+  gitops-release sync myapp --revision 3f2c1a9 --prune --timeout 5m
+
+{CONNECTION_HELP}""",
+)
+def sync_command(
+    name: AppArg,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision", help="Sync this commit (not with auto-sync).", show_default=False
+        ),
+    ] = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete resources no longer in Git.")
+    ] = False,
+    rollout: RolloutOpt = None,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import operate
+    from gitops_release.cli.outcomes import outcome_payload, outcome_text
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+    )  # fmt: skip
+    outcome = operate.sync(conn, name, revision=revision, prune=prune, rollout=rollout, out=out)
+    out.emit(outcome_text(name, "synced", outcome), outcome_payload(name, "synced", outcome))
+
+
+@app.command(
+    "wait",
+    help=f"""Wait until the app reaches a target state, pinned to a commit and an image.
+
+\b
+  synced         Argo CD synced a revision containing the commit; the Rollout asks for the image
+  preview-ready  synced, Rollout paused (BlueGreenPause), preview ReplicaSet available on the image
+  released       synced, app and Rollout Healthy, the active ReplicaSet runs the image
+
+By default the commit is the tip of the app's target branch (after a refresh) and the image the
+one its manifests ask for. Fails at once (exit 1) when the Rollout goes Degraded or the sync
+fails; exits 6 on timeout, saying what was still missing.
+
+\b
+Examples:
+  gitops-release wait myapp --for preview-ready
+  gitops-release wait myapp --for released --image ikubernetes/myapp:v2 --timeout 15m
+  gitops-release wait myapp --for synced --revision 3f2c1a9 --output json
+
+{CONNECTION_HELP}""",
+)
+def wait_command(
+    name: AppArg,
+    target: Annotated[
+        TargetChoice, typer.Option("--for", help="Target state.")
+    ] = TargetChoice.released,
+    revision: Annotated[
+        str | None,
+        typer.Option("--revision", help="Commit that must be deployed.", show_default=False),
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Image the Rollout must run.", show_default=False)
+    ] = None,
+    rollout: RolloutOpt = None,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import operate
+    from gitops_release.cli.outcomes import outcome_payload, outcome_text
+    from gitops_release.wait import Target
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+    )  # fmt: skip
+    goal = Target(target.value)
+    outcome = operate.wait(
+        conn, name, goal, revision=revision, image=image, rollout=rollout, out=out
+    )
+    out.emit(outcome_text(name, goal.value, outcome), outcome_payload(name, goal.value, outcome))
+
+
+def _action(
+    name: str,
+    action_name: str,
+    *,
+    via: Via,
+    rollout: str | None,
+    namespace: str | None,
+    wait_released: bool,
+    timeout: str | None,
+    rollouts_server: str | None,
+    server: str | None,
+    auth_token_file: Path | None,
+    username: str | None,
+    password_stdin: bool,
+    insecure: bool,
+    plaintext: bool,
+    ca_bundle: Path | None,
+    project: str | None,
+    app_namespace: str | None,
+    output: OutputFormat,
+) -> None:
+    from gitops_release import operate
+    from gitops_release.cli.outcomes import action_payload
+    from gitops_release.rollouts import Action
+    from gitops_release.rollouts import Via as DomainVia
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+        rollouts_server=rollouts_server,
+    )  # fmt: skip
+    result, outcome = operate.rollout_action(
+        conn,
+        name,
+        Action(action_name),
+        via=DomainVia(via.value),
+        rollout=rollout,
+        namespace=namespace,
+        wait_released=wait_released,
+        out=out,
+    )
+    text = result.message
+    if outcome is not None:
+        text += f"\n{name} released on {', '.join(outcome.expect.images) or 'its image'}"
+    out.emit(text, action_payload(name, result, outcome))
+
+
+def _register(action_name: str, summary: str, examples: str) -> None:
+    def command(
+        name: AppArg,
+        via: ViaOpt = Via.argocd,
+        rollout: RolloutOpt = None,
+        namespace: NamespaceOpt = None,
+        rollouts_server: RolloutsServerOpt = None,
+        timeout: TimeoutOpt = None,
+        server: ServerOpt = None,
+        auth_token_file: AuthTokenFileOpt = None,
+        username: UsernameOpt = None,
+        password_stdin: PasswordStdinOpt = False,
+        insecure: InsecureOpt = False,
+        plaintext: PlaintextOpt = False,
+        grpc_web: GrpcWebOpt = False,
+        ca_bundle: CaBundleOpt = None,
+        project: ProjectOpt = None,
+        app_namespace: AppNamespaceOpt = None,
+        output: OutputOpt = OutputFormat.text,
+        debug: DebugOpt = False,
+    ) -> None:
+        _action(
+            name, action_name, via=via, rollout=rollout, namespace=namespace, wait_released=False,
+            timeout=timeout, rollouts_server=rollouts_server, server=server,
+            auth_token_file=auth_token_file, username=username, password_stdin=password_stdin,
+            insecure=insecure, plaintext=plaintext, ca_bundle=ca_bundle, project=project,
+            app_namespace=app_namespace, output=output,
+        )  # fmt: skip
+
+    app.command(action_name, help=f"{summary}\n\n\\b\nExamples:\n{examples}\n\n{CONNECTION_HELP}")(
+        command
+    )
+
+
+_register(
+    "abort",
+    "Abort the Rollout's update: traffic stays on (or goes back to) the stable ReplicaSet, the "
+    "preview is scaled down, the Rollout is Degraded until Git matches again. Confirms it happened.",
+    "  gitops-release abort myapp\n  gitops-release abort myapp --via dashboard --rollouts-server http://127.0.0.1:3100",
+)
+_register(
+    "retry",
+    "Retry an aborted Rollout: the preview scales up again and pauses for promotion.",
+    "  gitops-release retry myapp",
+)
+_register(
+    "restart",
+    "Restart the Rollout's pods (sets spec.restartAt); confirms the controller saw it.",
+    "  gitops-release restart myapp",
+)
+
+
+@app.command(
+    "promote",
+    help=f"""Promote the paused Rollout: the preview becomes active (prod).
+
+A promote of a Rollout that is not paused is a silent no-op upstream: this command checks first
+and says so (exit 1) instead. --full skips the pause and analysis. --wait waits for released.
+
+\b
+Examples:
+  gitops-release promote myapp
+  gitops-release promote myapp --wait --timeout 10m
+  gitops-release promote myapp --full --via dashboard
+
+{CONNECTION_HELP}""",
+)
+def promote_command(
+    name: AppArg,
+    full: Annotated[
+        bool, typer.Option("--full", help="Skip remaining pauses and analysis (promote-full).")
+    ] = False,
+    wait_released: Annotated[
+        bool, typer.Option("--wait", help="Then wait until released.")
+    ] = False,
+    via: ViaOpt = Via.argocd,
+    rollout: RolloutOpt = None,
+    namespace: NamespaceOpt = None,
+    rollouts_server: RolloutsServerOpt = None,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    _action(
+        name, "promote-full" if full else "promote", via=via, rollout=rollout, namespace=namespace,
+        wait_released=wait_released, timeout=timeout, rollouts_server=rollouts_server,
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, output=output,
+    )  # fmt: skip

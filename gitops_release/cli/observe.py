@@ -1,0 +1,179 @@
+"""Commands that only look: ``status [--watch]``, ``list``, ``history``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gitops_release.cli.app import app
+from gitops_release.cli.argo_options import (
+    CONNECTION_HELP,
+    AppNamespaceOpt,
+    AuthTokenFileOpt,
+    CaBundleOpt,
+    GrpcWebOpt,
+    InsecureOpt,
+    PasswordStdinOpt,
+    PlaintextOpt,
+    ProjectOpt,
+    RolloutOpt,
+    ServerOpt,
+    TimeoutOpt,
+    UsernameOpt,
+    connection,
+)
+from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.control import AppArg, NamespaceOpt, RolloutsServerOpt, Via, ViaOpt
+
+
+@app.command(
+    "status",
+    help=f"""Show the app and its Rollout, like `argocd app get` + `kubectl argo rollouts get rollout`.
+
+No kubeconfig needed: app sync/health/revision, prod and preview URLs (from the IngressRoutes),
+then the Rollout tree (revisions, ReplicaSets, Pods; INFO stable,active / preview / delay:29s).
+--watch redraws in place in a terminal and prints only changes otherwise (CI logs).
+
+\b
+Examples:
+  gitops-release status myapp
+  gitops-release status myapp --watch
+  gitops-release status myapp --output json
+
+{CONNECTION_HELP}""",
+)
+def status_command(
+    name: AppArg,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Keep watching (Ctrl-C to stop).")
+    ] = False,
+    timeout: TimeoutOpt = None,
+    via: ViaOpt = Via.argocd,
+    rollout: RolloutOpt = None,
+    namespace: NamespaceOpt = None,
+    rollouts_server: RolloutsServerOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    import datetime as dt
+
+    from gitops_release import observe
+    from gitops_release.rollouts import Via as DomainVia
+    from gitops_release.views import render_status, status_json
+    from gitops_release.wait import parse_duration
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
+        rollouts_server=rollouts_server,
+    )  # fmt: skip
+    domain_via = DomainVia(via.value)
+    if watch:
+        observe.watch_status(
+            conn,
+            name,
+            out=out,
+            rollout=rollout,
+            via=domain_via,
+            namespace=namespace,
+            duration=parse_duration(timeout) if timeout else None,
+        )
+        return
+    view = observe.status_view(conn, name, rollout=rollout, via=domain_via, namespace=namespace)
+    out.emit(render_status(view, dt.datetime.now(dt.UTC)).rstrip("\n"), status_json(view))
+
+
+@app.command(
+    "list",
+    help=f"""List Argo CD apps with sync, health and revision, and their Rollouts with strategy,
+status and ready/desired (like `argocd app list` + `kubectl argo rollouts list rollouts`).
+
+\b
+Examples:
+  gitops-release list
+  gitops-release list --project team-a --output json
+
+{CONNECTION_HELP}""",
+)
+def list_command(
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from dataclasses import asdict
+
+    from gitops_release import observe
+    from gitops_release.views import render_list
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
+    )  # fmt: skip
+    rows = observe.list_rows(conn.argocd())
+    out.emit(render_list(rows).rstrip("\n"), {"apps": [asdict(r) for r in rows]})
+
+
+@app.command(
+    "history",
+    help=f"""Deployed revisions of an app, newest first: Argo CD history id, Git commit, time,
+who synced, and the image, previous image and author from the release commit's trailers.
+
+\b
+Examples:
+  gitops-release history myapp
+  gitops-release history myapp --output json
+
+{CONNECTION_HELP}""",
+)
+def history_command(
+    name: AppArg,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from dataclasses import asdict
+
+    from gitops_release import observe
+    from gitops_release.views import render_history
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
+    )  # fmt: skip
+    rows = observe.history_rows(conn.argocd(), name)
+    out.emit(render_history(rows).rstrip("\n"), {"app": name, "history": [asdict(r) for r in rows]})

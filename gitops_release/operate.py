@@ -1,0 +1,289 @@
+"""The Argo CD commands' domain functions: one per command (``app create/delete``, ``sync``,
+``wait``, ``promote``/``abort``/``retry``/``restart``). ``status``, ``list`` and ``history`` live in
+:mod:`gitops_release.observe`; connection handling in :class:`Connection`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from gitops_release import argocd as argocd_mod
+from gitops_release import config, http
+from gitops_release.appmodel import Application
+from gitops_release.argocd import ArgoCD
+from gitops_release.errors import RemoteError, TimedOut, UsageError
+from gitops_release.output import Output, register_secret
+from gitops_release.rollouts import Action, ActionResult, Via
+from gitops_release.wait import Expect, Outcome, Target, Waiter, format_duration, same_revision
+
+IN_PROGRESS = "another operation is already in progress"
+
+
+@dataclass
+class Connection:
+    """How to reach Argo CD (and the Rollouts dashboard): flags, plus where secrets come from."""
+
+    flags: dict[str, Any] = field(default_factory=dict)
+    token_file: Path | None = None
+    password_stdin: bool = False
+    environ: Mapping[str, str] | None = None
+    stdin: TextIO | None = None
+    sleep: Callable[[float], None] = time.sleep
+    _settings: config.Settings | None = None
+    _argocd: ArgoCD | None = None
+
+    @property
+    def settings(self) -> config.Settings:
+        if self._settings is None:
+            env = os.environ if self.environ is None else self.environ
+            fallback = argocd_mod.read_cli_config(env)
+            self._settings = config.resolve(self.flags, environ=env, fallback=fallback)
+        return self._settings
+
+    def argocd(self) -> ArgoCD:
+        if self._argocd is None:
+            password = None
+            if self.password_stdin:
+                password = (self.stdin or sys.stdin).readline().rstrip("\r\n")
+                if not password:
+                    raise UsageError("--password-stdin: nothing on stdin")
+                register_secret(password)
+            self._argocd = argocd_mod.connect(
+                self.settings, token_file=self.token_file, password=password, sleep=self.sleep
+            )
+        return self._argocd
+
+    @property
+    def timeout(self) -> float:
+        return float(self.settings.get("timeout", 600.0))
+
+
+def _manifest_apps(path: Path) -> list[dict[str, Any]]:
+    from gitops_release.yamledit import load_all
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"--file {path}: cannot read: {err.strerror}") from None
+    apps = [
+        doc
+        for doc in load_all(text, source=str(path))
+        if isinstance(doc, dict) and doc.get("kind") == "Application"
+    ]
+    if not apps:
+        raise UsageError(
+            f"{path}: no kind: Application in this file",
+            hint="pass the Argo CD Application manifest, e.g. argocd/APP.yaml from scaffold",
+        )
+    for doc in apps:
+        if not str(doc.get("apiVersion", "")).startswith("argoproj.io/"):
+            raise UsageError(f"{path}: Application apiVersion must be argoproj.io/v1alpha1")
+        if not (doc.get("metadata") or {}).get("name"):
+            raise UsageError(f"{path}: Application without metadata.name")
+    return apps
+
+
+def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> list[dict[str, str]]:
+    """Create or update (upsert) every Application in ``file``; says which happened."""
+    docs = _manifest_apps(file)
+    api = conn.argocd()
+    results = []
+    for doc in docs:
+        body = {k: v for k, v in doc.items() if k not in ("status", "operation")}
+        name = str(body["metadata"]["name"])
+        try:
+            before = api.get_app(name)
+        except RemoteError as err:
+            if "not found" not in err.message:
+                raise
+            before = None
+        if dry_run:
+            results.append(
+                {"name": name, "action": "would create" if before is None else "would update"}
+            )
+            continue
+        after = api.create_app(body, upsert=True)
+        if before is None:
+            action = "created"
+        elif after.resource_version and after.resource_version == before.resource_version:
+            action = "unchanged"
+        else:
+            action = "updated"
+        results.append({"name": name, "action": action})
+    return results
+
+
+def app_delete(conn: Connection, name: str, *, cascade: bool = True, wait: bool = False) -> bool:
+    api = conn.argocd()
+    api.get_app(name)  # a clear "not found" before anything else
+    api.delete_app(name, cascade=cascade)
+    if not wait:
+        return False
+    deadline = time.monotonic() + conn.timeout
+    delay = 0.2
+    while time.monotonic() < deadline:
+        try:
+            api.get_app(name)
+        except RemoteError as err:
+            if "not found" in err.message:
+                return True
+            raise
+        conn.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    raise TimedOut(
+        f"application {name} still exists after {format_duration(conn.timeout)}",
+        hint="its resources may have finalizers; look in Argo CD",
+    )
+
+
+def wait_operation(api: ArgoCD, name: str, deadline: float, out: Output) -> None:
+    """Wait until the app has no running operation (follows the watch stream)."""
+    app = api.get_app(name)
+    if not app.operation_running:
+        return
+    out.progress(f"{name}: an operation is in progress ({_op_text(app)}); waiting for it to finish")
+    while time.monotonic() < deadline:
+        for app in api.watch(name, read_timeout=max(0.2, min(15.0, deadline - time.monotonic()))):
+            if not app.operation_running:
+                return
+            if time.monotonic() >= deadline:
+                break
+        app = api.get_app(name)
+        if not app.operation_running:
+            return
+    raise TimedOut(
+        f"the operation running on {name} did not finish in time ({_op_text(app)})",
+        hint="terminate it in Argo CD, or raise --timeout",
+    )
+
+
+def _op_text(app: Application) -> str:
+    op = app.operation
+    return f"{op.phase}: {op.message}" if op else "starting"
+
+
+def sync(
+    conn: Connection,
+    name: str,
+    *,
+    revision: str | None = None,
+    prune: bool = False,
+    rollout: str | None = None,
+    out: Output,
+) -> Outcome:
+    """Refresh, sync (waiting for a running operation first), then wait for ``synced``."""
+    api = conn.argocd()
+    timeout = conn.timeout
+    deadline = time.monotonic() + timeout
+    app = api.refresh(name)
+    expected = revision or app.revision
+    if app.auto_sync:
+        if revision and not same_revision(app.revision, revision):
+            out.progress(
+                f"{name}: auto-sync is on, so Argo CD refuses a pinned revision; "
+                f"refreshed, waiting for it to sync {revision[:12]}"
+            )
+        else:
+            out.progress(f"{name}: auto-sync is on; refreshed, waiting for it to sync")
+    else:
+        for attempt in range(20):
+            wait_operation(api, name, deadline, out)
+            try:
+                synced = api.sync(name, revision=revision, prune=prune)
+            except http.BadRequest as err:
+                if IN_PROGRESS in err.server_message and time.monotonic() < deadline:
+                    conn.sleep(min(2.0, 0.2 * 2**attempt))
+                    continue
+                raise RemoteError(
+                    f"Argo CD refused to sync {name}: {err.server_message}",
+                    hint="check the revision and the app's sync policy",
+                ) from None
+            out.progress(f"{name}: sync started{' at ' + revision[:12] if revision else ''}")
+            expected = revision or synced.revision or expected
+            break
+    waiter = Waiter(
+        api, name, Target.synced, Expect(revision=expected), rollout_name=rollout, out=out
+    )
+    return waiter.run(max(0.0, deadline - time.monotonic()))
+
+
+def wait(
+    conn: Connection,
+    name: str,
+    target: Target,
+    *,
+    revision: str | None = None,
+    image: str | None = None,
+    rollout: str | None = None,
+    out: Output,
+) -> Outcome:
+    if image:
+        from gitops_release.images import parse_image
+
+        parse_image(image, what="--image")
+    waiter = Waiter(
+        conn.argocd(),
+        name,
+        target,
+        Expect(revision=revision, images=(image,) if image else ()),
+        rollout_name=rollout,
+        out=out,
+    )
+    return waiter.run(conn.timeout)
+
+
+def rollout_action(
+    conn: Connection,
+    name: str,
+    action: Action,
+    *,
+    via: Via = Via.argocd,
+    rollout: str | None = None,
+    namespace: str | None = None,
+    wait_released: bool = False,
+    out: Output,
+) -> tuple[ActionResult, Outcome | None]:
+    """Run one action on the app's Rollout and confirm it took; ``--wait`` then waits for released."""
+    from gitops_release import rollouts
+
+    control: rollouts.Control
+    if via is Via.dashboard:
+        server = conn.settings.get("rollouts_server")
+        if not server:
+            raise UsageError(
+                "--via dashboard needs the Rollouts dashboard address",
+                hint="set ROLLOUTS_SERVER or pass --rollouts-server, e.g. http://127.0.0.1:3100",
+            )
+        ro_name, ro_ns = rollout or name, namespace or "default"
+        if conn.settings.get("argocd_server") and not (rollout and namespace):
+            app = conn.argocd().get_app(name)
+            ref = rollouts.find_rollout(app, name=rollout)
+            ro_name, ro_ns = ref.name, ref.namespace
+        client = rollouts.dashboard_client(
+            str(server), verify=conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
+        )
+        control = rollouts.DashboardControl(client, ro_ns, ro_name)
+    else:
+        api = conn.argocd()
+        app = api.get_app(name)
+        control = rollouts.ArgoCDControl(api, name, rollouts.find_rollout(app, name=rollout))
+    result = rollouts.run(control, action, sleep=conn.sleep)
+    out.progress(result.message)
+    outcome = None
+    if wait_released and action in (Action.promote, Action.promote_full):
+        waiter = Waiter(
+            conn.argocd(),
+            name,
+            Target.released,
+            Expect(images=result.after.images),
+            rollout_name=control.label.rsplit("/", 1)[-1],
+            out=out,
+        )
+        outcome = waiter.run(conn.timeout)
+    return result, outcome
