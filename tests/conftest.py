@@ -88,3 +88,33 @@ def git_remote(tmp_path: Path) -> GitRemote:
     git(checkout, "commit", "-q", "-m", "initial")
     git(checkout, "push", "-q", "origin", "main")
     return GitRemote(bare=bare, checkout=checkout)
+
+
+from gitops_release.sandbox.server import Sandbox, SandboxConfig  # noqa: E402
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A running sandbox (Argo CD + Rollouts dashboard + ingress + git) on free 127.0.0.1 ports,
+    in threads of this process, with time scale 0.01 (30 s of controller time = 0.3 s); stopped
+    and its state dir removed after the test. Returns a ``gitops_release.sandbox.server.Sandbox``:
+
+    - ``argocd_url`` (= ``ARGOCD_SERVER``, ``http://127.0.0.1:PORT``), ``token`` (an admin bearer
+      token), ``admin_password`` (``POST /api/v1/session`` with user ``admin``);
+    - ``rollouts_url`` (dashboard root; API under ``/rollouts/api/v1``), ``ingress_url`` (send a
+      ``Host: prod.myapp.com`` header), ``git_url`` (``.../git``), ``git_token``,
+      ``repo_url(name)`` and ``git_env()`` (env vars that let plain ``git push`` authenticate);
+    - ``env()``: the same variables ``sandbox up`` prints (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN, ...);
+    - control: ``advance(seconds)`` (controller time), ``fail_image(image, "never-ready" |
+      "http-500")``, ``clear_image()``, ``inject("http-error", status=503, count=3,
+      path="/api/v1/applications")``, ``inject("latency", seconds=0.2, count=5, path="/api/")``,
+      ``inject("drop-stream", count=1, after=1)``, ``hold_operation(app, seconds)``,
+      ``reset(everything=False)``; the same over HTTP at ``/sandbox/api/v1`` (see
+      ``gitops_release/sandbox/control.py``).
+    """
+    sb = Sandbox(SandboxConfig(time_scale=0.01, state_dir=tmp_path / "sandbox-state"))
+    sb.start()
+    try:
+        yield sb
+    finally:
+        sb.stop()

@@ -210,6 +210,20 @@ class Sandbox:
             "SANDBOX_INGRESS": self.ingress_url,
         }
 
+    def repo_url(self, name: str) -> str:
+        """The URL of a repository on the sandbox git server (created by the first push)."""
+        return f"{self.git_url}/{name.strip('/').removesuffix('.git')}.git"
+
+    def git_env(self) -> dict[str, str]:
+        """Environment additions that let plain ``git`` push to SANDBOX_GIT with the token
+        (an ``http.extraHeader`` in the child's environment: never in argv or a URL)."""
+        basic = base64.b64encode(f"sandbox:{self.git_token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
+
     def export_lines(self) -> list[str]:
         return [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
 
