@@ -14,6 +14,7 @@ value (requests ``merge_environment_settings``).
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import random
@@ -147,6 +148,8 @@ class Client:
     sleep: Callable[[float], None] = time.sleep
     headers: dict[str, str] = field(default_factory=dict)
     requests_sent: int = 0
+    clock_offset: float = 0.0
+    """Server clock minus ours, from the ``Date`` header (0 while within 2 s: its resolution)."""
     _session: requests.Session | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -168,6 +171,20 @@ class Client:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    def _note_date(self, header: str | None) -> None:
+        if not header:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError):
+            return
+        offset = server - time.time()
+        self.clock_offset = offset if abs(offset) > 2.0 else 0.0
+
+    def server_now(self) -> datetime.datetime:
+        """The server's idea of now: ages and delays are computed against its clock, not ours."""
+        return datetime.datetime.fromtimestamp(time.time() + self.clock_offset, datetime.UTC)
 
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
@@ -239,6 +256,7 @@ class Client:
                     f"{self.name} did not answer {method} {shown} in time",
                     hint="the server is slow or overloaded; retry, or raise --timeout",
                 ) from None
+            self._note_date(response.headers.get("Date"))
             if response.status_code in RETRY_STATUS and idempotent and attempt < self.retries:
                 delay = self._delay(attempt, response.headers.get("Retry-After"))
                 response.close()

@@ -238,6 +238,7 @@ def app_view(
         health=app.health,
         revision=app.revision,
         target_revision=app.target_revision,
+        reconciled_at=app.reconciled_at,
         operation=f"{app.operation.phase}: {app.operation.message}".rstrip(": ")
         if app.operation
         else "",
@@ -353,7 +354,6 @@ def watch_status(
 ) -> int:
     """Redraw in place in a terminal; elsewhere print only when something changed. Returns the
     number of views printed. Runs until Ctrl-C, or for ``duration`` seconds."""
-    import datetime as dt
     import json
 
     from gitops_release.views import render_status, status_json
@@ -367,14 +367,14 @@ def watch_status(
         data = status_json(view)
         key = json.dumps(data, sort_keys=True)
         if tty and not out.json_mode:
-            text = render_status(view, dt.datetime.now(dt.UTC))
+            text = render_status(view, conn.now())
             out.out.write("\033[H\033[2J" + text)
             out.out.flush()
             printed += 1
         elif key != last:
             if printed and not out.json_mode:
                 out.result("")
-            out.emit(render_status(view, dt.datetime.now(dt.UTC)).rstrip("\n"), data)
+            out.emit(render_status(view, conn.now()).rstrip("\n"), data)
             printed += 1
         last = key
         if deadline is not None and time.monotonic() >= deadline:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import time
@@ -58,6 +59,12 @@ class Connection:
                 self.settings, token_file=self.token_file, password=password, sleep=self.sleep
             )
         return self._argocd
+
+    def now(self) -> dt.datetime:
+        """The Argo CD server's clock when we have talked to it (ages, scale-down delays)."""
+        if self._argocd is not None:
+            return self._argocd.client.server_now()
+        return dt.datetime.now(dt.UTC)
 
     @property
     def timeout(self) -> float:

@@ -110,6 +110,7 @@ class AppView:
     operation: str = ""
     prod_url: str = ""
     preview_url: str = ""
+    reconciled_at: str = ""
     rollout: RolloutView | None = None
 
 
@@ -260,7 +261,14 @@ def render_rollout(view: RolloutView, now: dt.datetime) -> str:
 
 
 def render_status(view: AppView, now: dt.datetime) -> str:
-    """Our ``status``: the Argo CD app in the same ``%-17s`` layout, then the Rollout tree."""
+    """Our ``status``: the Argo CD app in the same ``%-17s`` layout, then the Rollout tree.
+
+    Ages and delays are measured on the server's clock: ``now`` (from its ``Date`` header), or the
+    app's last reconcile time when that is later (a server whose ``Date`` lags its controller).
+    """
+    reconciled = parse_time(view.reconciled_at)
+    if reconciled is not None and reconciled > now:
+        now = reconciled
     fmt = "{:<17}{}\n"
     revision = view.revision[:12] or "-"
     target = f" ({view.target_revision})" if view.target_revision else ""

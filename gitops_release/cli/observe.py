@@ -66,7 +66,6 @@ def status_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    import datetime as dt
 
     from gitops_release import observe
     from gitops_release.rollouts import Via as DomainVia
@@ -93,7 +92,7 @@ def status_command(
         )
         return
     view = observe.status_view(conn, name, rollout=rollout, via=domain_via, namespace=namespace)
-    out.emit(render_status(view, dt.datetime.now(dt.UTC)).rstrip("\n"), status_json(view))
+    out.emit(render_status(view, conn.now()).rstrip("\n"), status_json(view))
 
 
 @app.command(
