@@ -1,0 +1,70 @@
+"""What ``gitops-release sandbox up`` and ``sandbox demo`` run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from gitops_release.sandbox.server import Sandbox, SandboxConfig
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def up(
+    config: SandboxConfig,
+    *,
+    env_file: Path | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Serve in the foreground until SIGINT/SIGTERM (or ``stop``); print the export lines once."""
+    out, err = out or sys.stdout, err or sys.stderr
+    stop = stop or threading.Event()
+    if config.host not in LOOPBACK:
+        print(
+            f"sandbox: warning: listening on {config.host}, not loopback: the APIs are reachable from the network",
+            file=err,
+        )
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+
+        def _handler(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _handler)
+    sb = Sandbox(config)
+    try:
+        sb.start()
+        lines = sb.export_lines()
+        if env_file is not None:
+            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write("\n".join(lines) + "\n")
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        print(
+            f"sandbox: serving (state {sb.state_dir}, time scale {config.time_scale}); Ctrl-C to stop",
+            file=err,
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
+        print("sandbox: stopping", file=err, flush=True)
+    finally:
+        sb.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def demo(out: TextIO | None = None, *, time_scale: float = 0.01) -> bool:
+    from gitops_release.sandbox.demo import run_demo
+
+    return run_demo(out or sys.stdout, time_scale=time_scale)

@@ -1,0 +1,95 @@
+"""``sandbox up`` as a real process (export lines, SIGTERM, clean exit) and ``sandbox demo``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gitops_release.cli import main
+
+NAMES = [
+    "ARGOCD_SERVER",
+    "ARGOCD_AUTH_TOKEN",
+    "SANDBOX_ADMIN_PASSWORD",
+    "ROLLOUTS_SERVER",
+    "SANDBOX_GIT",
+    "SANDBOX_GIT_TOKEN",
+    "SANDBOX_INGRESS",
+]
+
+
+def test_up_prints_exports_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env_file = tmp_path / "sandbox.env"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gitops_release",
+            "sandbox",
+            "up",
+            "--time-scale",
+            "0.01",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--env-file",
+            str(env_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().rstrip("\n") for _ in NAMES]
+        assert [line.split("=", 1)[0] for line in lines] == [f"export {n}" for n in NAMES]
+        values = dict(line.removeprefix("export ").split("=", 1) for line in lines)
+        assert values["ARGOCD_SERVER"].startswith("http://127.0.0.1:")
+        assert values["SANDBOX_GIT"].endswith("/git")
+        assert env_file.read_text().splitlines() == lines
+        assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+        with urllib.request.urlopen(values["ARGOCD_SERVER"] + "/api/version", timeout=5) as resp:
+            assert json.loads(resp.read())["Version"].startswith("v3.")
+        req = urllib.request.Request(
+            values["ARGOCD_SERVER"] + "/api/v1/applications",
+            headers={"Authorization": f"Bearer {values['ARGOCD_AUTH_TOKEN']}"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert json.loads(resp.read())["items"] == []
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert stdout == ""  # nothing more on stdout after the exports
+    assert "sandbox: stopping" in stderr
+
+
+def test_up_refuses_a_bad_time_scale(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "up", "--time-scale", "0"]) == 2
+    assert "--time-scale" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_plays_the_guide_and_stops_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    before = set(threading.enumerate())
+    assert main(["sandbox", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "11/11 checks passed" in out
+    assert "[FAILED]" not in out
+    assert "Message:         BlueGreenPause" in out
+    assert "preview,delay:passed" in out
+    assert "503 no available server" in out
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)  # request threads finish their last reply
+    assert set(threading.enumerate()) - before == set()
