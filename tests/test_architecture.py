@@ -15,11 +15,22 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gitops_release"
 OWNERS = {
     "typer": ("gitops_release.cli",),
     "click": (),
-    "ruamel": ("gitops_release.yamledit", "gitops_release.yamlspans"),
+    "ruamel": ("gitops_release.yamledit", "gitops_release.yamlspans", "gitops_release.yamlverify"),
     "git": ("gitops_release.gitrepo", "gitops_release.gitpush"),
     "requests": ("gitops_release.http",),
 }
-CLIENT_MODULES = ("argocd", "rollouts", "wait", "yamledit", "yamlspans", "gitrepo", "gitpush", "http", "release")
+CLIENT_MODULES = (
+    "argocd",
+    "rollouts",
+    "wait",
+    "yamledit",
+    "yamlspans",
+    "yamlverify",
+    "gitrepo",
+    "gitpush",
+    "http",
+    "release",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -62,7 +73,9 @@ def test_one_owner_per_outside_library() -> None:
 
 def test_sandbox_shares_no_code_with_the_client() -> None:
     offenders = []
-    for path in PACKAGE.joinpath("sandbox").rglob("*.py") if PACKAGE.joinpath("sandbox").exists() else []:
+    for path in (
+        PACKAGE.joinpath("sandbox").rglob("*.py") if PACKAGE.joinpath("sandbox").exists() else []
+    ):
         for name in _imports(path):
             parts = name.split(".")
             if parts[0] == "gitops_release" and len(parts) > 1 and parts[1] in CLIENT_MODULES:
