@@ -172,7 +172,7 @@ class ArgoCD:
             hint="ask for the needed RBAC permission in the app's Argo CD project",
         )
 
-    def get_app(self, name: str, *, refresh: str | None = None) -> Application:
+    def get_app_json(self, name: str, *, refresh: str | None = None) -> dict[str, Any]:
         timeout = (self.client.connect_timeout, REFRESH_TIMEOUT) if refresh else None
         data = self._app_call(
             name,
@@ -181,7 +181,10 @@ class ArgoCD:
             params={"refresh": refresh},
             timeout=timeout,
         )
-        return Application.from_json(data)
+        return data if isinstance(data, dict) else {}
+
+    def get_app(self, name: str, *, refresh: str | None = None) -> Application:
+        return Application.from_json(self.get_app_json(name, refresh=refresh))
 
     def refresh(self, name: str) -> Application:
         """``GET ?refresh=normal`` blocks until reconciled; past our timeout, a plain GET."""

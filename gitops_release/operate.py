@@ -105,25 +105,33 @@ def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> list[d
         body = {k: v for k, v in doc.items() if k not in ("status", "operation")}
         name = str(body["metadata"]["name"])
         try:
-            before = api.get_app(name)
+            before = api.get_app_json(name)
         except RemoteError as err:
             if "not found" not in err.message:
                 raise
             before = None
-        if dry_run:
-            results.append(
-                {"name": name, "action": "would create" if before is None else "would update"}
-            )
+        if before is not None and _same_app(before, body):
+            results.append({"name": name, "action": "unchanged"})
             continue
-        after = api.create_app(body, upsert=True)
-        if before is None:
-            action = "created"
-        elif after.resource_version and after.resource_version == before.resource_version:
-            action = "unchanged"
+        if dry_run:
+            action = "would create" if before is None else "would update"
         else:
-            action = "updated"
+            api.create_app(body, upsert=True)
+            action = "created" if before is None else "updated"
         results.append({"name": name, "action": action})
     return results
+
+
+def _same_app(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """What Argo CD's create compares: spec, and the labels and annotations we set."""
+    if live.get("spec") != wanted.get("spec"):
+        return False
+    live_meta, meta = live.get("metadata") or {}, wanted.get("metadata") or {}
+    return all(
+        (live_meta.get(k) or {}).get(key) == value
+        for k in ("labels", "annotations")
+        for key, value in (meta.get(k) or {}).items()
+    )
 
 
 def app_delete(conn: Connection, name: str, *, cascade: bool = True, wait: bool = False) -> bool:
