@@ -260,3 +260,16 @@ def test_int_or_string_fields_take_both() -> None:
     assert schemas.problems(route) == []
     route["spec"]["routes"][0]["services"][0]["port"] = 1.5  # type: ignore[index]
     assert schemas.problems(route) != []
+
+
+def test_null_is_absent_as_on_the_api_server(app_dir: Path) -> None:
+    files = {str(p): p.read_text() for p in app_dir.glob("*.yaml")}
+    service = str(app_dir / "service.yaml")
+    files[service] = files[service].replace(
+        "  type: ClusterIP", "  type: ClusterIP\n  clusterIP:", 1
+    )
+    rollout = str(app_dir / "rollout.yaml")
+    files[rollout] = re.sub(r"activeService: \S+", "activeService:", files[rollout])
+    lines = [f.line() for f in lint_texts(files)]
+    assert not any("Service/myapp-active: schema" in line for line in lines), lines
+    assert any("'activeService' is a required property" in line for line in lines), lines

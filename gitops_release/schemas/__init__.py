@@ -52,11 +52,21 @@ def _where(path: Any) -> str:
     return text or "(top level)"
 
 
+def _without_nulls(node: Any) -> Any:
+    """The API server treats ``key: null`` as an absent key (it prunes it before validation)."""
+    if isinstance(node, Mapping):
+        return {k: _without_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_without_nulls(v) for v in node]
+    return node
+
+
 def problems(obj: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
     """Schema violations of ``obj``, one short line each (``spec.replicas: -1 is less than...``).
 
     ``schema`` overrides the shipped one (tests pass schemas built straight from the CRDs).
-    An object we have no schema for has no problems here.
+    An object we have no schema for has no problems here. ``key: null`` counts as absent, as
+    on the API server.
     """
     if schema is not None:
         validator = _validator(schema)
@@ -66,7 +76,8 @@ def problems(obj: Mapping[str, Any], schema: Mapping[str, Any] | None = None) ->
             return []
         validator = _shipped_validator(name)
     lines = []
-    for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+    errors = validator.iter_errors(_without_nulls(obj))
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         message = " ".join(str(error.message).split())
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 3] + "..."
