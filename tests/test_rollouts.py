@@ -28,7 +28,7 @@ def app_with(*names: str) -> Application:
 
 def test_find_rollout() -> None:
     assert rollouts.find_rollout(app_with("web")).name == "web"
-    with pytest.raises(UsageError, match="several Rollouts: api, web .*--rollout NAME"):
+    with pytest.raises(UsageError, match=r"several Rollouts: api, web .*--rollout NAME"):
         rollouts.find_rollout(app_with("web", "api"))
     assert rollouts.find_rollout(app_with("web", "api"), name="api").name == "api"
     with pytest.raises(UsageError, match="manages no Rollout"):
@@ -77,7 +77,7 @@ def test_promote_of_a_rollout_that_is_not_paused_is_refused() -> None:
         PAUSED, phase="Progressing", message="more replicas need to be updated", pause_reasons=()
     )
     control = Scripted([progressing])
-    with pytest.raises(Failed, match="not paused .* silent no-op"):
+    with pytest.raises(Failed, match=r"not paused .* silent no-op"):
         rollouts.run(control, Action.promote)
     assert control.acted == []
 
