@@ -153,6 +153,18 @@ def _check_free(repo_dir: Path, spec: AppSpec, files: Mapping[str, str]) -> None
             )
 
 
+def _check_can_commit(repo_dir: Path, flag: str) -> None:
+    """Refuse --commit/--push before writing anything when git could not take the files."""
+    from gitops_release import gitrepo
+
+    if gitrepo.toplevel(repo_dir) is None:
+        raise UsageError(
+            f"{flag}: {repo_dir} is not a git checkout", hint="git init or clone first"
+        )
+    if flag == "--push" and gitrepo.current_branch(repo_dir) is None:
+        raise UsageError(f"{flag}: {repo_dir} is on a detached HEAD", hint="check out a branch")
+
+
 def write_files(repo_dir: Path, files: Mapping[str, str]) -> None:
     """Write each file atomically (temporary file in the same directory, then rename)."""
     for relative, text in files.items():
@@ -199,6 +211,8 @@ def scaffold(
     )
     if not force:
         _check_free(repo_dir, spec, files)
+    if commit or push:
+        _check_can_commit(repo_dir, "--push" if push else "--commit")
     if dry_run:
         return result
     write_files(repo_dir, files)

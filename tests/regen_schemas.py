@@ -18,6 +18,7 @@ know the extensions, so they are translated to what the API server does with the
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -110,8 +111,10 @@ def crd_schema(crd_text: str, source: str, api_version: str, kind: str) -> dict[
     return schema
 
 
+@functools.cache
 def generate(specs: Path) -> dict[str, str]:
-    """File name -> JSON text, for every schema derived from a CRD."""
+    """File name -> JSON text, for every schema derived from a CRD (cached: parsing the CRDs
+    takes seconds in pure Python)."""
     files: dict[str, str] = {}
     for name, crd_file, api_version, kind, upstream, licence in CRDS:
         schema = crd_schema(

@@ -679,3 +679,23 @@ def test_a_repo_dir_below_the_top_prefixes_the_application_path(
         "envs/prod/myapp/rollout.yaml",
         "envs/prod/myapp/service.yaml",
     ]
+
+
+def test_commit_outside_a_checkout_is_refused_before_writing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    code, _, err = run(
+        capsys,
+        *EXAMPLE,
+        "--commit",
+        "--repo-url",
+        "https://g.example.com/x.git",
+        "--target-revision",
+        "main",
+        "--repo-dir",
+        str(plain),
+    )
+    assert code == 2 and "--commit" in err and "not a git checkout" in err
+    assert list(plain.iterdir()) == []
