@@ -365,7 +365,7 @@ def watch_status(
     while True:
         view = status_view(conn, name, rollout=rollout, via=via, namespace=namespace)
         data = status_json(view)
-        key = json.dumps(data, sort_keys=True)
+        key = json.dumps({**data, "reconciled_at": ""}, sort_keys=True)  # not a change
         if tty and not out.json_mode:
             text = render_status(view, conn.now())
             out.out.write("\033[H\033[2J" + text)

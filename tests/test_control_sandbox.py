@@ -393,3 +393,23 @@ def test_watch_based_wait_makes_few_requests(
         assert data["http_requests"] <= 12
     finally:
         sb.stop()
+
+
+def test_status_watch_prints_only_changes_when_not_a_tty(env: Env) -> None:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    out = env.ok("status", "myapp", "--watch", "--timeout", "1s")
+    # nothing changed while watching: one view, not one per poll
+    assert out.count("Application:     myapp") == 1
+    lines = env.ok("status", "myapp", "--watch", "--timeout", "1s", "-o", "json")
+    assert json.loads(lines)["rollout"]["status"] == "Healthy"
+
+
+def test_sync_with_auto_sync_refreshes_and_waits_instead_of_pinning(env: Env) -> None:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    v2 = env.bump("v2")
+    code, out, err = env.cli("sync", "myapp", "--revision", v2, "--timeout", "60s")
+    assert code == 0, err
+    assert "auto-sync is on" in err
+    assert out.startswith(f"myapp is synced: revision {v2[:12]}")
