@@ -19,7 +19,7 @@ import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import git
@@ -107,18 +107,22 @@ def git_environ(
     """
     env = os.environ if base is None else base
     extra = {"GIT_TERMINAL_PROMPT": "0"}
+    try:
+        n = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
+    except ValueError:
+        n = 0
+    # No background maintenance in a throw-away clone or on the user's behalf mid-release.
+    settings = [("maintenance.auto", "false"), ("gc.auto", "0")]
     if credentials is not None:
         pair = f"{credentials.user}:{credentials.token}".encode()
         basic = base64.b64encode(pair).decode("ascii")
         register_secret(credentials.token)
         register_secret(basic)
-        try:
-            n = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
-        except ValueError:
-            n = 0
-        extra["GIT_CONFIG_COUNT"] = str(n + 1)
-        extra[f"GIT_CONFIG_KEY_{n}"] = "http.extraHeader"
-        extra[f"GIT_CONFIG_VALUE_{n}"] = f"Authorization: Basic {basic}"
+        settings.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+    for i, (key, value) in enumerate(settings, start=n):
+        extra[f"GIT_CONFIG_KEY_{i}"] = key
+        extra[f"GIT_CONFIG_VALUE_{i}"] = value
+    extra["GIT_CONFIG_COUNT"] = str(n + len(settings))
     return extra
 
 
@@ -226,7 +230,7 @@ def push_branch(repo_dir: Path, *, settings: Settings | None = None) -> None:
     Rejections are classified like ``bump-image`` does: a remote that moved -> NotLanded (5,
     pull and retry), a hook or protected branch -> RemoteError (4).
     """
-    from gitops_release.gitpush import PushRefused, push_refspec
+    from gitops_release.gitpush import PushRefused, push_refspec, raise_for
 
     repo_dir = Path(repo_dir)
     branch = current_branch(repo_dir)
@@ -244,10 +248,7 @@ def push_branch(repo_dir: Path, *, settings: Settings | None = None) -> None:
             f"push of {branch} to origin rejected: {outcome.reason}",
             hint="the remote moved on: git pull --ff-only, then push again",
         )
-    raise RemoteError(
-        f"push of {branch} to origin refused: {outcome.reason}",
-        hint="protected branch or hook: push to a new branch and open a merge request",
-    )
+    raise_for(outcome, target=f"{branch} on {origin_url(repo_dir)}", attempts=1)
 
 
 # --- workspaces --------------------------------------------------------------------------------
@@ -296,7 +297,7 @@ class Workspace:
 
     def commit(self, paths: Sequence[str], message: str) -> str:
         """Commit exactly ``paths`` (relative to the root); returns the new sha."""
-        self.run("add", "--", *paths, what="git add")
+        # Only tracked files are edited, and `commit -- PATHS` takes them as they are on disk.
         self.run("commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
         return self.head()
 
@@ -368,6 +369,21 @@ def _open_local(
     return ws
 
 
+def _cone_patterns(directory: str) -> str | None:
+    """The ``info/sparse-checkout`` content ``git sparse-checkout set --cone DIR`` would write
+    (documented in git-sparse-checkout(1), "Internals - cone mode"); None for names that need
+    escaping, which we leave to git itself."""
+    if not directory or any(c in directory for c in "*?[]\\!# \t\n"):
+        return None
+    parts = directory.split("/")
+    lines = ["/*", "!/*/"]
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        lines += [f"/{prefix}/", f"!/{prefix}/*/"]
+    lines.append(f"/{directory}/")
+    return "\n".join(lines) + "\n"
+
+
 def _clone(
     url: str,
     *,
@@ -376,44 +392,57 @@ def _clone(
     credentials: Credentials | None,
     parent: Path,
 ) -> Workspace:
+    """Partial (no blobs), shallow (depth 1), single-branch, no tags, sparse (the app only).
+
+    Every process counts here (``bench/bump_monorepo.py``): the branch is read from HEAD, the
+    cone is written directly, and one checkout fetches the app's blobs in one round trip.
+    """
     display = strip_credentials(url)
     dest = parent / "repo"
     env = git_environ(credentials)
     run = Git(parent, env)
-    args = [
-        "clone",
-        "--quiet",
-        "--filter=blob:none",
-        "--no-tags",
-        "--single-branch",
-        "--no-checkout",
-        "--sparse",
-        "--depth=1",
-    ]
+    args = ["clone", "--quiet", "--filter=blob:none", "--no-tags", "--single-branch"]
+    args += ["--no-checkout", "--sparse", "--depth=1"]
     if branch:
         args += ["--branch", branch]
     run(*args, "--", url, str(dest), what=f"clone {display}", remote=True)
     run = Git(dest, {**env, **author_environ(dest)})
-    head_branch = branch or run("symbolic-ref", "--short", "HEAD")
+    head = (dest / ".git" / "HEAD").read_text().strip()
+    head_branch = branch or head.removeprefix("ref: refs/heads/")
     sparse_path = sparse_path.strip("/")
     if sparse_path in ("", "."):
         run("sparse-checkout", "disable")
-        sparse_path = ""
-    entry = run("ls-tree", "HEAD", "--", sparse_path) if sparse_path else ""
-    if sparse_path and not entry:
-        raise UsageError(
-            f"{sparse_path}: not found in {display} on branch {head_branch}",
-            hint="check --app (a path inside the repository) and --branch",
-        )
-    kind = entry.split()[1] if entry else "tree"
-    cone = sparse_path.rstrip("/") if kind == "tree" else str(Path(sparse_path).parent)
-    if cone and cone != ".":
-        run("sparse-checkout", "set", "--cone", "--", cone)
-    run("checkout", "--quiet", head_branch)
+    else:
+        file_like = sparse_path.endswith((".yaml", ".yml"))
+        cone = str(PurePosixPath(sparse_path).parent) if file_like else sparse_path
+        _set_cone(run, dest, cone)
+        run("checkout", "--quiet", head_branch)
+        if not (dest / sparse_path).exists():
+            entry = run("ls-tree", "HEAD", "--", sparse_path)
+            if not entry:
+                raise UsageError(
+                    f"{sparse_path}: not found in {display} on branch {head_branch}",
+                    hint="check --app (a path inside the repository) and --branch",
+                )
+            _set_cone(run, dest, str(PurePosixPath(sparse_path).parent), reapply=True)
+    if sparse_path in ("", "."):
+        run("checkout", "--quiet", head_branch)
     ws = Workspace(dest, head_branch, "origin", display, run, temporary=True)
     ws.base = ws.head()
-    run("update-ref", ws.remote_ref, ws.base)
     return ws
+
+
+def _set_cone(run: Git, dest: Path, cone: str, *, reapply: bool = False) -> None:
+    if cone in ("", "."):
+        run("sparse-checkout", "disable")
+        return
+    patterns = _cone_patterns(cone)
+    if patterns is None:
+        run("sparse-checkout", "set", "--cone", "--", cone)
+        return
+    (dest / ".git" / "info" / "sparse-checkout").write_text(patterns)
+    if reapply:
+        run("sparse-checkout", "reapply")
 
 
 @contextmanager

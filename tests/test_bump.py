@@ -303,3 +303,22 @@ def test_bad_tag_is_usage_error(repo: GitRemote, capsys: pytest.CaptureFixture[s
     assert code == 2
     code, _, err = run(capsys, "v 2", "--app", "apps/web")
     assert code == 2 and "invalid image tag" in err
+
+
+def test_url_repo_with_a_file_path_and_odd_names(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = repo.checkout / "apps" / "odd #1"
+    odd.mkdir(parents=True)
+    (odd / "rollout.yaml").write_text(ROLLOUT.format(name="odd"))
+    git(repo.checkout, "add", "apps")
+    git(repo.checkout, "commit", "-q", "-m", "odd")
+    git(repo.checkout, "push", "-q", "origin", "main")
+    code, out, err = run(
+        capsys, "v2", "--repo", repo.url, "--app", "apps/web/rollout.yaml", "-o", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["file"] == "apps/web/rollout.yaml"
+    code, _, err = run(capsys, "v2", "--repo", repo.url, "--app", "apps/odd #1")
+    assert code == 0, err
+    assert "team/odd:v2" in git(repo.bare, "show", "main:apps/odd #1/rollout.yaml")

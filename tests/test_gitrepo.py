@@ -98,10 +98,20 @@ def test_split_url_credentials_moves_them_out_of_the_url() -> None:
 
 def test_git_environ_appends_to_existing_config_count() -> None:
     env = gitrepo.git_environ(gitrepo.Credentials("oauth2", "t0ken"), {"GIT_CONFIG_COUNT": "2"})
-    assert env["GIT_CONFIG_COUNT"] == "3"
-    assert env["GIT_CONFIG_KEY_2"] == "http.extraHeader"
-    assert env["GIT_CONFIG_VALUE_2"].startswith("Authorization: Basic ")
-    assert "t0ken" not in env["GIT_CONFIG_VALUE_2"]
+    count = int(env["GIT_CONFIG_COUNT"])
+    assert "GIT_CONFIG_KEY_0" not in env and "GIT_CONFIG_KEY_1" not in env
+    pairs = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(2, count)}
+    assert pairs["http.extraHeader"].startswith("Authorization: Basic ")
+    assert "t0ken" not in pairs["http.extraHeader"]
+    assert pairs["maintenance.auto"] == "false"
+
+
+@pytest.mark.parametrize("directory", ["apps", "apps/web", "a/b/c/d"])
+def test_cone_patterns_match_what_git_writes(tmp_path: Path, directory: str) -> None:
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "sparse-checkout", "set", "--cone", directory)
+    written = (tmp_path / ".git" / "info" / "sparse-checkout").read_text()
+    assert gitrepo._cone_patterns(directory) == written
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
