@@ -93,6 +93,9 @@ class AppController:
 
     def view(self, app: App, *, with_health: bool = True) -> dict[str, Any]:
         obj = copy.deepcopy(app.obj)
+        # served from the informer cache: TypeMeta is empty, so omitted (not in the swagger either)
+        obj.pop("apiVersion", None)
+        obj.pop("kind", None)
         obj["metadata"]["resourceVersion"] = str(app.stamp)
         if obj.get("operation") is None:
             obj.pop("operation", None)
@@ -429,17 +432,24 @@ class AppController:
         self.apps[name] = app
         return app
 
-    def sync(self, app: App, body: dict[str, Any], user: str, resolved: str) -> None:
+    def check_sync(self, app: App, body: dict[str, Any]) -> None:
+        """The checks the API server makes before resolving the revision."""
         if app.obj.get("operation"):
             raise GrpcError(FAILED_PRECONDITION, "another operation is already in progress")
         target = str(app.source.get("targetRevision") or "HEAD")
         revision = str(body.get("revision") or "")
-        automated = (app.spec.get("syncPolicy") or {}).get("automated")
-        if revision and automated is not None and revision not in (target, resolved):
+        policy = (app.spec.get("syncPolicy") or {}).get("automated")
+        enabled = policy is not None and policy.get("enabled") is not False
+        if enabled and not body.get("dryRun") and revision and revision != target:
             raise GrpcError(
                 FAILED_PRECONDITION,
                 f"Cannot sync to {revision}: auto-sync currently set to {target}",
             )
+
+    def sync(self, app: App, body: dict[str, Any], user: str, resolved: str) -> None:
+        self.check_sync(app, body)
+        target = str(app.source.get("targetRevision") or "HEAD")
+        revision = str(body.get("revision") or "")
         sync: dict[str, Any] = {"revision": resolved or revision or target}
         for name in ("prune", "dryRun", "resources"):
             if body.get(name):

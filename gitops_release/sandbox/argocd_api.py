@@ -173,9 +173,7 @@ class ArgoCDHandler(Handler):
         with self.sandbox.lock:
             app = self._app(name, str(body.get("project") or ""))
             source = dict(app.source)
-            busy = bool(app.obj.get("operation"))
-        if busy:
-            raise GrpcError(FAILED_PRECONDITION, "another operation is already in progress")
+            self.sandbox.apps.check_sync(app, body)
         revision = str(body.get("revision") or source.get("targetRevision") or "HEAD")
         try:
             mirror = self.sandbox.git.fetch(str(source.get("repoURL", "")))

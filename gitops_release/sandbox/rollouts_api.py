@@ -124,7 +124,11 @@ class RolloutsHandler(Handler):
             elif verb == "restart":
                 rollout.restart()
             self.sandbox.kick()
-            self.json(200, rollout.to_object(str(self.sandbox.cluster.version)))
+            obj = rollout.to_object(str(self.sandbox.cluster.version))
+            # a typed clientset result: TypeMeta is empty and omitted (as in the swagger)
+            obj.pop("apiVersion")
+            obj.pop("kind")
+            self.json(200, obj)
 
     @route("PUT", R + "/rollouts/{ns}/{name}/promote")
     def promote(self, ns: str, name: str) -> None:

@@ -101,6 +101,10 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     sandbox: Sandbox
 
+    def record(self, verb: str, template: str) -> None:
+        with self.sandbox.lock:
+            self.sandbox.requests.append((verb, template))
+
     def log(self, line: str) -> None:
         if self.sandbox.config.verbose:
             print(f"sandbox: {line}", file=sys.stderr, flush=True)
@@ -142,6 +146,8 @@ class Sandbox:
             self.cluster, self.git, self.clock, self.lock, self.config.poll_seconds
         )
         self.running = False
+        self.requests: list[tuple[str, str]] = []
+        """(verb, route template) of every API request answered, e.g. ("GET", "/api/v1/applications/{name}")."""
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

@@ -41,7 +41,7 @@ class GrpcError(Exception):
         return GRPC_HTTP.get(self.code, 500)
 
 
-Route = tuple[str, re.Pattern[str], Callable[..., None]]
+Route = tuple[str, re.Pattern[str], Callable[..., None], str]  # verb, regex, method, template
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -106,13 +106,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = urllib.parse.unquote(self.url.path)
         other_verb = False
         try:
-            for route_verb, pattern, method in self.routes:
+            for route_verb, pattern, method, template in self.routes:
                 match = pattern.fullmatch(path)
                 if match is None:
                     continue
                 if route_verb != verb:
                     other_verb = True
                     continue
+                record = getattr(self.server, "record", None)
+                if callable(record):
+                    record(verb, template)
                 if self.before(path):
                     method(self, **match.groupdict())
                 return
@@ -189,7 +192,7 @@ def route(verb: str, pattern: str) -> Callable[[Callable[..., None]], Callable[.
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         regex = regex.replace("(?P<rest>[^/]+)", "(?P<rest>.+)")
-        fn.__dict__.setdefault("_routes", []).append((verb, re.compile(regex)))
+        fn.__dict__.setdefault("_routes", []).append((verb, re.compile(regex), pattern))
         return fn
 
     return wrap
@@ -199,8 +202,8 @@ def collect_routes(cls: type) -> list[Route]:
     routes: list[Route] = []
     for klass in reversed(cls.__mro__):
         for value in vars(klass).values():
-            for verb, pattern in getattr(value, "_routes", []):
-                routes.append((verb, pattern, value))
+            for verb, pattern, template in getattr(value, "_routes", []):
+                routes.append((verb, pattern, value, template))
     # literal paths first, so /applications/{name} does not swallow a static segment
     routes.sort(key=lambda r: r[1].pattern.count("(?P"))
     return routes
