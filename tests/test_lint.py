@@ -273,3 +273,25 @@ def test_null_is_absent_as_on_the_api_server(app_dir: Path) -> None:
     lines = [f.line() for f in lint_texts(files)]
     assert not any("Service/myapp-active: schema" in line for line in lines), lines
     assert any("'activeService' is a required property" in line for line in lines), lines
+
+
+def test_rollout_images_and_managed_selectors(app_dir: Path) -> None:
+    files = {str(p): p.read_text() for p in app_dir.glob("*.yaml")}
+    rollout, service = str(app_dir / "rollout.yaml"), str(app_dir / "service.yaml")
+    files[rollout] = files[rollout].replace("ikubernetes/myapp:v1", "ikubernetes/myapp")
+    files[service] = files[service].replace(
+        "    app: myapp # the pod labels of the Rollout\n  ports:\n    - name: http\n      port: 80 # the port the prod",
+        "    app: myapp\n    rollouts-pod-template-hash: 5d8f7\n  ports:\n    - name: http\n      port: 80 # the port the prod",
+    )
+    lines = [f.line() for f in lint_texts(files)]
+    assert lines == [
+        f"{rollout}: Rollout/myapp: warning: image ikubernetes/myapp has no tag: every sync may "
+        "pull another version, and a release has no tag to change",
+        f"{service}: Service/myapp-active: selector pins rollouts-pod-template-hash: Argo Rollouts "
+        "sets it live; in Git it makes Argo CD and the controller fight (remove it)",
+    ]
+    files[rollout] = files[rollout].replace("ikubernetes/myapp", "Ikubernetes/My_App:v1")
+    assert any(
+        "Rollout/myapp: image 'Ikubernetes/My_App:v1': invalid" in f.line()
+        for f in lint_texts(files)
+    )

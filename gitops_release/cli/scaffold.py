@@ -45,16 +45,12 @@ def scaffold_command(
     ],
     image: Annotated[
         str,
-        typer.Option(
-            "--image", help="Container image with its tag, e.g. ikubernetes/myapp:v1 (required)."
-        ),
+        typer.Option("--image", help="Container image with its tag, e.g. ikubernetes/myapp:v1."),
     ],
-    prod_host: Annotated[str, typer.Option("--prod-host", help="Production host name (required).")],
+    prod_host: Annotated[str, typer.Option("--prod-host", help="Production host name.")],
     preview_host: Annotated[
         str,
-        typer.Option(
-            "--preview-host", help="Preview (test) host name, distinct from --prod-host (required)."
-        ),
+        typer.Option("--preview-host", help="Preview (test) host name, distinct from --prod-host."),
     ],
     repo_dir: Annotated[
         Path, typer.Option("--repo-dir", help="The GitOps repository checkout.")
