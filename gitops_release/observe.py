@@ -20,7 +20,6 @@ from gitops_release.output import Output
 from gitops_release.rollouts import Via
 from gitops_release.views import (
     AppView,
-    HistoryRow,
     ListRow,
     PodView,
     ReplicaSetView,
@@ -28,7 +27,6 @@ from gitops_release.views import (
 )
 
 _HOST = re.compile(r"Host\(\s*`([^`]+)`")
-TRAILERS = ("Release-App", "Release-Image", "Release-Previous")
 
 
 def client_phase(ro: Rollout) -> tuple[str, str]:
@@ -278,35 +276,6 @@ def list_rows(argocd: ArgoCD) -> list[ListRow]:
                 )
             except RemoteError:
                 rows.append(ListRow(app.name, app.sync_status, app.health, app.revision, res.name))
-    return rows
-
-
-def trailers(message: str) -> dict[str, str]:
-    """``Key: value`` lines of the last paragraph of a commit message (git trailers)."""
-    paragraph = message.strip().split("\n\n")[-1]
-    found = {}
-    for line in paragraph.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() in TRAILERS:
-            found[key.strip()] = value.strip()
-    return found
-
-
-def history_rows(argocd: ArgoCD, name: str) -> list[HistoryRow]:
-    """Deployed revisions, newest first; image and author from the commit (its trailers) when
-    Argo CD can show the commit's metadata."""
-    app = argocd.get_app(name)
-    rows = []
-    for entry in sorted(app.history, key=lambda h: h.id, reverse=True):
-        row = HistoryRow(entry.id, entry.revision, entry.deployed_at, entry.initiated_by)
-        meta = argocd.revision_metadata(name, entry.revision) if entry.revision else {}
-        message = str(meta.get("message") or "")
-        found = trailers(message)
-        row.image = found.get("Release-Image", "")
-        row.previous = found.get("Release-Previous", "")
-        row.author = str(meta.get("author") or "")
-        row.message = message.strip().splitlines()[0] if message.strip() else ""
-        rows.append(row)
     return rows
 
 

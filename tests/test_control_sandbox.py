@@ -64,10 +64,16 @@ class Env:
         ).stdout.strip()
 
     def bump(self, tag: str) -> str:
+        """Change the image like ``bump-image`` does, with its commit trailers."""
         path = self.repo / "myapp" / "rollout.yaml"
+        previous = re.search(r"ikubernetes/myapp:v\d+", path.read_text())
         text = re.sub(r"ikubernetes/myapp:v\d+", f"ikubernetes/myapp:{tag}", path.read_text())
         path.write_text(text)
-        self.git("commit", "-qam", f"myapp {tag}")
+        message = (
+            f"release(myapp): ikubernetes/myapp -> {tag}\n\nRelease-App: myapp\n"
+            f"Release-Image: ikubernetes/myapp:{tag}\nRelease-Previous: {previous and previous[0]}\n"
+        )
+        self.git("commit", "-qam", message)
         self.git("push", "-q", "origin", "main")
         return self.git("rev-parse", "HEAD")
 
@@ -366,9 +372,23 @@ def test_list_and_history(env: Env) -> None:
     assert re.search(
         r"myapp +Synced +Suspended +\w{7} +bluegreen-rollout +BlueGreen +Paused +2/2", table
     ), table
+    env.monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", env.sb.git_token)
     rows = json.loads(env.ok("history", "myapp", "-o", "json"))["history"]
     assert rows[0]["revision"] == v2 and rows[0]["id"] > rows[-1]["id"]
-    assert env.ok("history", "myapp").startswith("ID  DEPLOYED")
+    assert rows[0]["image"] == "ikubernetes/myapp:v2"
+    assert rows[0]["previous"] == "ikubernetes/myapp:v1"
+    assert rows[0]["author"] == "Test Author"
+    assert rows[-1]["message"] == "myapp v1" and rows[-1]["image"] == ""
+    table = env.ok("history", "myapp")
+    assert (
+        table.startswith("ID  DEPLOYED")
+        and "ikubernetes/myapp:v2  ikubernetes/myapp:v1  Test Author" in table
+    )
+    # from a local checkout too, and Argo CD's history alone when Git cannot be read
+    local = json.loads(env.ok("history", "myapp", "--repo", str(env.repo), "-o", "json"))["history"]
+    assert local[0]["image"] == "ikubernetes/myapp:v2"
+    code, out, err = env.cli("history", "myapp", "--repo", str(env.tmp / "no-such-checkout"))
+    assert code == 0 and "showing Argo CD's history only" in err and v2[:7] in out
 
 
 def test_watch_based_wait_makes_few_requests(

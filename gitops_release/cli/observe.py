@@ -150,6 +150,14 @@ Examples:
 )
 def history_command(
     name: AppArg,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="Read the release commits from this checkout or URL. [default: the app's source repo]",
+            show_default=False,
+        ),
+    ] = None,
     server: ServerOpt = None,
     auth_token_file: AuthTokenFileOpt = None,
     username: UsernameOpt = None,
@@ -165,7 +173,7 @@ def history_command(
 ) -> None:
     from dataclasses import asdict
 
-    from gitops_release import observe
+    from gitops_release import history
     from gitops_release.views import render_history
 
     out = make_output(output)
@@ -174,5 +182,5 @@ def history_command(
         password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
         ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
     )  # fmt: skip
-    rows = observe.history_rows(conn.argocd(), name)
+    rows = history.history_rows(conn.argocd(), name, settings=conn.settings, repo=repo, out=out)
     out.emit(render_history(rows).rstrip("\n"), {"app": name, "history": [asdict(r) for r in rows]})
