@@ -145,7 +145,10 @@ def check_repo_url(field: str, value: str) -> str:
     match = _SCHEME_URL.match(value)
     if match:
         authority = match.group("rest").split("/", 1)[0]
-        if match.group("scheme").startswith("http") and "@" in authority:
+        userinfo = authority.rpartition("@")[0] if "@" in authority else None
+        # https://TOKEN@host is a secret too; ssh://git@host is only a user name
+        http = match.group("scheme").startswith("http")
+        if userinfo is not None and (http or ":" in userinfo):
             raise _fail(
                 field,
                 "the URL carries credentials, which would be written into Git",

@@ -417,6 +417,16 @@ BAD_INPUTS = [
     ("project", _with("--project", "team a"), "--project"),
     ("entrypoint", _with("--entrypoint", "web # x"), "--entrypoint"),
     ("repo-url-credentials", _with("--repo-url", ORIGIN), "--repo-url"),
+    (
+        "repo-url-token-user",
+        _with("--repo-url", "https://glpat-abc@g.example.com/x.git"),
+        "--repo-url",
+    ),
+    (
+        "repo-url-ssh-password",
+        _with("--repo-url", "ssh://git:pw@g.example.com/x.git"),
+        "--repo-url",
+    ),
     ("repo-url-space", _with("--repo-url", "https://x/a b.git"), "--repo-url"),
     ("revision", _with("--target-revision", "main..dev"), "--target-revision"),
     ("prune-without-sync", [*EXAMPLE, "--no-auto-sync", "--prune"], "--prune"),
