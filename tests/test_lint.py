@@ -295,3 +295,15 @@ def test_rollout_images_and_managed_selectors(app_dir: Path) -> None:
         "Rollout/myapp: image 'Ikubernetes/My_App:v1': invalid" in f.line()
         for f in lint_texts(files)
     )
+
+
+def test_the_manual_gate_can_be_turned_off_in_gitops_release_toml(
+    capsys: pytest.CaptureFixture[str], app_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edit(app_dir / "rollout.yaml", "autoPromotionEnabled: false", "autoPromotionEnabled: true")
+    (app_dir.parent / "gitops-release.toml").write_text("manual_gate = false\n")
+    monkeypatch.chdir(app_dir.parent)
+    code, out, _ = run(capsys, "lint", "myapp", "--strict")
+    assert (code, out) == (0, "ok: myapp\n")
+    code, out, _ = run(capsys, "lint", "myapp", "--strict", "--manual-gate")
+    assert code == 1 and "warning: autoPromotionEnabled is true" in out
