@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 
@@ -25,6 +26,12 @@ class GitSource:
         self.cache = cache
         self.cache.mkdir(parents=True, exist_ok=True)
         self.auth = dict(auth or {})
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, url: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(url, threading.Lock())
 
     def _env(self, url: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG")}
@@ -56,12 +63,17 @@ class GitSource:
 
     def mirror(self, url: str) -> Path:
         path = self.cache / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".git")
-        if not path.exists():
-            path.mkdir(parents=True)
+        if not (path / "HEAD").exists():
+            path.mkdir(parents=True, exist_ok=True)
             self._git(path, "init", "-q", "--bare")
         return path
 
     def fetch(self, url: str) -> Path:
+        """Update the cache of ``url`` (one fetch at a time per repository)."""
+        with self._lock(url):
+            return self._fetch(url)
+
+    def _fetch(self, url: str) -> Path:
         mirror = self.mirror(url)
         remote = url
         if "://" not in url:
