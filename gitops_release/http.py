@@ -19,6 +19,7 @@ import email.utils
 import json
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -220,16 +221,19 @@ class Client:
         while True:
             self.requests_sent += 1
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    data=data,
-                    headers=headers,
-                    timeout=timeout or (self.connect_timeout, self.read_timeout),
-                    verify=self.verify,
-                    stream=stream,
-                    allow_redirects=method == "GET",
-                )
+                with warnings.catch_warnings():
+                    if self.verify is False:  # asked for with --insecure: no warning per call
+                        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+                    response = self.session.request(
+                        method,
+                        url,
+                        data=data,
+                        headers=headers,
+                        timeout=timeout or (self.connect_timeout, self.read_timeout),
+                        verify=self.verify,
+                        stream=stream,
+                        allow_redirects=method == "GET",
+                    )
             except requests.exceptions.SSLError as err:
                 raise Unreachable(
                     f"TLS verification failed for {self.name} at {redact(self.base_url)}: {_reason(err)}",

@@ -93,7 +93,12 @@ def judge_app(
             f"(app at {app.revision[:12] or 'none'}, {app.sync_status})"
         )
     if app.sync_status != "Synced":
-        return Verdict(missing=f"app is {app.sync_status} at {app.revision[:12]}")
+        manual = (
+            ""
+            if app.auto_sync or app.operation_running
+            else " (auto-sync is off: run `gitops-release sync APP`)"
+        )
+        return Verdict(missing=f"app is {app.sync_status} at {app.revision[:12]}{manual}")
     res = app.resource("Rollout", rollout_name) if rollout_name else None
     op = app.operation
     if app.operation_running and (op is None or op.phase != "Running"):
@@ -269,13 +274,14 @@ class Waiter:
         yield first
         last: Application | None = first
         streaming = True
+        quick_empty = 0
         while self.clock() < deadline:
             if streaming:
                 got_any = False
+                opened = self.clock()
+                read_timeout = max(0.2, min(idle(), deadline - self.clock()))
                 try:
-                    for app in self.argocd.watch(
-                        self.app_name, read_timeout=max(0.2, min(idle(), deadline - self.clock()))
-                    ):
+                    for app in self.argocd.watch(self.app_name, read_timeout=read_timeout):
                         got_any = True
                         last = app
                         yield app
@@ -284,6 +290,14 @@ class Waiter:
                 except (http.NotFound, http.BadResponse) as err:
                     self._say(f"watch stream unavailable ({err}); polling every {POLL:.0f}s")
                     streaming = False
+                    continue
+                if not got_any and self.clock() - opened < read_timeout / 2:
+                    # closed at once without a word (a proxy that buffers or cuts streams)
+                    quick_empty += 1
+                    if quick_empty >= 3:
+                        self._say(f"watch stream keeps closing; polling every {POLL:.0f}s")
+                        streaming = False
+                    self.sleep(min(POLL, max(0.0, deadline - self.clock())))
                     continue
                 if not got_any and idle() < STREAM_IDLE and last is not None:
                     yield last  # the app is quiet but the details may have moved: look again

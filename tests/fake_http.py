@@ -7,6 +7,7 @@ is ``bytes``/``str``, or an iterator of lines for a chunked stream. Every reques
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,12 +36,13 @@ class FakeServer:
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         assert self.server is not None
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def route(self, method: str, path: str) -> Callable[[Route], Route]:
         def register(fn: Route) -> Route:
@@ -56,7 +58,7 @@ class FakeServer:
             if (method is None or r.method == method) and r.path.startswith(prefix)
         )
 
-    def start(self) -> FakeServer:
+    def start(self, tls: ssl.SSLContext | None = None) -> FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,6 +130,9 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.server.daemon_threads = True
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

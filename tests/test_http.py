@@ -184,3 +184,85 @@ def test_ca_bundle_is_passed_per_request_so_env_cannot_override(
 def test_retry_after_http_date() -> None:
     assert http._parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert http._parse_retry_after("garbage") is None
+
+
+@pytest.fixture
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeServer, str]]:
+    """An HTTPS server with a certificate from a private CA (made with openssl)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not available")
+    d = tmp_path_factory.mktemp("tls")
+    run = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)  # noqa: E731
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Test CA",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(d / "srv.pem", d / "srv.key")
+    fake = FakeServer()
+    fake.routes[("GET", "/api/version")] = lambda r: (200, {"Version": "v3.5.1"})
+    fake.start(tls=context)
+    yield fake, str(d / "ca.pem")
+    fake.stop()
+
+
+def test_tls_is_verified_and_a_private_ca_bundle_works(
+    tls_server: tuple[FakeServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, ca = tls_server
+    with pytest.raises(http.Unreachable) as info:
+        http.Client(server.url, name="Argo CD", retries=0).get("/api/version")
+    assert "TLS verification failed for Argo CD" in str(info.value) and "--ca-bundle" in str(
+        info.value
+    )
+    assert info.value.exit_code == ExitCode.REMOTE
+    assert http.Client(server.url, verify=ca).get("/api/version") == {"Version": "v3.5.1"}
+    # REQUESTS_CA_BUNDLE would override Session.verify; our per-request verify wins
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/bundle.pem")
+    assert http.Client(server.url, verify=ca).get("/api/version") == {"Version": "v3.5.1"}
+    assert http.Client(server.url, verify=False).get("/api/version") == {"Version": "v3.5.1"}
