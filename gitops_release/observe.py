@@ -12,6 +12,7 @@ import re
 import time
 from typing import Any
 
+from gitops_release import http
 from gitops_release.appmodel import Application, ReplicaSet, ResourceTree, Rollout, TreeNode
 from gitops_release.argocd import ArgoCD, ResourceRef
 from gitops_release.errors import RemoteError, UsageError
@@ -245,7 +246,10 @@ def app_view(
     if any(r.kind == "Rollout" for r in app.resources) or rollout:
         tree = argocd.resource_tree(name)
         ref = find_rollout(app, tree, rollout)
-        ro, view.rollout = rollout_view(argocd, app, tree, ref)
+        try:
+            ro, view.rollout = rollout_view(argocd, app, tree, ref)
+        except (http.BadRequest, http.NotFound):
+            view.note = f"Rollout {ref.namespace}/{ref.name} does not exist yet (sync the app)"
     view.prod_url, view.preview_url = urls(argocd, app, ro)
     return app, view
 

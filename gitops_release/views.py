@@ -111,6 +111,7 @@ class AppView:
     prod_url: str = ""
     preview_url: str = ""
     reconciled_at: str = ""
+    note: str = ""
     rollout: RolloutView | None = None
 
 
@@ -283,6 +284,8 @@ def render_status(view: AppView, now: dt.datetime) -> str:
         out.append(fmt.format("Prod URL:", view.prod_url))
     if view.preview_url:
         out.append(fmt.format("Preview URL:", view.preview_url))
+    if view.note:
+        out.append(fmt.format("Note:", view.note))
     text = "".join(out)
     if view.rollout is not None:
         text += "\n" + render_rollout(view.rollout, now)

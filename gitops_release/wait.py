@@ -237,7 +237,11 @@ class Waiter:
             if self.target is Target.released and app.health != "Healthy":
                 return Verdict(missing=f"app health {app.health}")
             return Verdict(done=True) if verdict.needs_detail else verdict
-        ro = self.argocd.rollout(self.app_name, ref)
+        try:
+            ro = self.argocd.rollout(self.app_name, ref)
+        except (http.BadRequest, http.NotFound):
+            # "Rollout ... not found as part of application": not created (yet)
+            return Verdict(missing=f"rollout {ref.namespace}/{ref.name} does not exist yet")
         self._rollout = ro
         self._pin(app, ro)
         wants_preview = self.target is Target.preview_ready and (

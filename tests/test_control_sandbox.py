@@ -433,3 +433,12 @@ def test_sync_with_auto_sync_refreshes_and_waits_instead_of_pinning(env: Env) ->
     assert code == 0, err
     assert "auto-sync is on" in err
     assert out.startswith(f"myapp is synced: revision {v2[:12]}")
+
+
+def test_status_before_the_first_sync_and_wait_naming_manual_sync(env: Env) -> None:
+    env.create_app(auto=False)
+    status = env.ok("status", "myapp")
+    assert "Sync:            OutOfSync" in status
+    assert "Note:            Rollout default/bluegreen-rollout does not exist yet" in status
+    code, _, err = env.cli("wait", "myapp", "--for", "synced", "--timeout", "1s")
+    assert code == 6 and "auto-sync is off: run `gitops-release sync APP`" in err
