@@ -198,12 +198,13 @@ def scaffold_command(
         out.emit(text.rstrip("\n"), result.as_json())
         return
     lines = [f"wrote {rel}" for rel in result.files]
+    lines.append(f"lint: ok ({len(result.warnings)} warning(s))" if result.warnings else "lint: ok")
     if result.commit:
         lines.append(f"committed {result.commit[:12]}" + (" and pushed" if result.pushed else ""))
-    app_dir = path or name
-    if not result.pushed:
-        lines.append(
-            f"next: gitops-release lint {app_dir}, then commit and push (or --commit --push)"
-        )
-    lines.append(f"then: gitops-release app create --file argocd/{name}.yaml")
+    if not result.commit:
+        lines.append("next: commit and push the files (or scaffold with --commit --push)")
+    elif not result.pushed:
+        lines.append("next: git push")
+    application = repo_dir / "argocd" / f"{name}.yaml"
+    lines.append(f"then: gitops-release app create --file {application}")
     out.emit("\n".join(lines), result.as_json())
