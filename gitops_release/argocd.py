@@ -180,6 +180,7 @@ class ArgoCD:
             f"/api/v1/applications/{name}",
             params={"refresh": refresh},
             timeout=timeout,
+            retry_slow=not refresh,
         )
         return data if isinstance(data, dict) else {}
 
@@ -190,7 +191,7 @@ class ArgoCD:
         """``GET ?refresh=normal`` blocks until reconciled; past our timeout, a plain GET."""
         try:
             return self.get_app(name, refresh="normal")
-        except http.Unreachable:
+        except http.TooSlow:
             return self.get_app(name)
 
     def list_apps(self) -> list[Application]:

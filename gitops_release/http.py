@@ -100,6 +100,10 @@ class Unreachable(RemoteError):
     """The server could not be reached (connection refused, DNS, TLS, timeout)."""
 
 
+class TooSlow(Unreachable):
+    """The server accepted the connection but did not answer within the read timeout."""
+
+
 class BadResponse(RemoteError):
     """The server answered 2xx but not with the JSON we expected (a proxy or login page)."""
 
@@ -210,6 +214,7 @@ class Client:
         idempotent: bool,
         stream: bool = False,
         extra_headers: Mapping[str, str] | None = None,
+        retry_slow: bool = True,
     ) -> requests.Response:
         import requests
 
@@ -253,10 +258,10 @@ class Client:
                     hint="check the server address, that it is running, and the network",
                 ) from None
             except requests.exceptions.Timeout:
-                if attempt < self.retries and idempotent:
+                if attempt < self.retries and idempotent and retry_slow:
                     attempt += 1
                     continue
-                raise Unreachable(
+                raise TooSlow(
                     f"{self.name} did not answer {method} {shown} in time",
                     hint="the server is slow or overloaded; retry, or raise --timeout",
                 ) from None
@@ -285,8 +290,12 @@ class Client:
         body: Any = None,
         timeout: float | tuple[float, float] | None = None,
         idempotent: bool | None = None,
+        retry_slow: bool = True,
     ) -> Any:
-        """Send one call and return the decoded JSON answer (``{}`` for an empty body)."""
+        """Send one call and return the decoded JSON answer (``{}`` for an empty body).
+
+        ``retry_slow=False``: a read timeout is final (a call that blocks by design, like Argo
+        CD's ``?refresh=``, would only block again)."""
         method = method.upper()
         url = self.url(path, params)
         response = self._send(
@@ -295,6 +304,7 @@ class Client:
             body=body,
             timeout=timeout,
             idempotent=method in IDEMPOTENT if idempotent is None else idempotent,
+            retry_slow=retry_slow,
         )
         return _decode(response, f"{self.name} {method} {redact(url)}")
 
@@ -323,6 +333,8 @@ class Client:
             timeout=(self.connect_timeout, read_timeout),
             idempotent=True,
             stream=True,
+            # Argo CD gzips when asked; a compressed stream can hold events back in a buffer
+            extra_headers={"Accept-Encoding": "identity"},
         )
         what = f"{self.name} stream {redact(url)}"
         try:

@@ -216,3 +216,27 @@ def test_action_body_is_a_bare_json_string(tmp_path: Path, server: FakeServer) -
         "namespace": ["prod"], "resourceName": ["web"], "group": ["argoproj.io"],
         "version": ["v1alpha1"], "kind": ["Rollout"],
     }  # fmt: skip
+
+
+def test_refresh_that_blocks_too_long_falls_back_to_a_plain_get(
+    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def get(r: Request) -> tuple[object, ...]:
+        if "refresh" in r.query:
+            release.wait(5)  # ?refresh= blocks until the controller reconciles
+        return (200, APP)
+
+    server.routes[("GET", "/api/v1/applications/web")] = get
+    monkeypatch.setattr(argocd, "REFRESH_TIMEOUT", 0.3)
+    api = argocd.connect(
+        resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
+    )
+    try:
+        assert api.refresh("web").name == "web"
+    finally:
+        release.set()
+    assert [("refresh" in r.query) for r in server.requests] == [True, False]  # not retried
