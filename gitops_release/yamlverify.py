@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitops_release.yamlspans import STR_TAG, Span, YamlError, compose_all
+from gitops_release.yamlspans import STR_TAG, Span, YamlError, compose_documents
 
 _PLAIN_SAFE = re.compile(r"^[\w.:/@+=~-]+$")
 _PROPS = re.compile(r"(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")
@@ -96,33 +96,107 @@ def render(span: Span, value: str, text: str) -> str:
 
 
 def verify(old_text: str, new_text: str, edits: list[FieldEdit], *, source: str) -> None:
-    """Raise YamlError unless ``new_text`` is ``old_text`` with exactly ``edits`` applied."""
+    """Raise YamlError unless ``new_text`` is ``old_text`` with exactly ``edits`` applied.
+
+    Bytes: everything outside the spans is compared. Data: each document holding an edit is
+    re-composed from the new text and compared node by node with the old one. Documents
+    without an edit are byte-identical, and their boundaries cannot move: every token is one
+    line, and its document must still compose as exactly one document."""
     expected: dict[int, FieldEdit] = {}
+    shifts: list[tuple[int, int]] = []  # (old position after an edit, total shift from there)
     pos = delta = 0
     for edit in edits:
         start, end = edit.span.start, edit.span.end
         if old_text[pos:start] != new_text[pos + delta : start + delta]:
             raise _failed(source, edit, "bytes outside the edited spans changed")
-        new_start = start + delta + (1 if edit.insert else 0)
-        expected[new_start] = edit
+        if "\n" in edit.token or "\r" in edit.token:
+            raise _failed(source, edit, "a new value must be one line")
+        expected[start + delta + (1 if edit.insert else 0)] = edit
         delta += len(edit.token) - (end - start)
+        shifts.append((end, delta))
         pos = end
     if old_text[pos:] != new_text[pos + delta :] or len(new_text) != len(old_text) + delta:
         raise _failed(source, edits[-1], "bytes after the last edit changed")
-    try:
-        new_docs = compose_all(new_text, source=source)
-    except YamlError as err:
-        raise _failed(source, edits[0], f"the result does not parse: {err.message}") from None
-    old_docs = compose_all(old_text, source=source)
-    if len(old_docs) != len(new_docs):
-        raise _failed(source, edits[0], "the number of documents changed")
-    seen: set[tuple[int, int]] = set()
+
+    def moved(old_pos: int) -> int:
+        """Where an old position (outside every span) is in the new text."""
+        shift = 0
+        for after, total in shifts:
+            if old_pos >= after:
+                shift = total
+        return old_pos + shift
+
+    docs = compose_documents(old_text, source=source)
     found: set[int] = set()
-    for old_root, new_root in zip(old_docs, new_docs, strict=True):
-        _compare(old_root, new_root, new_text, expected, found, seen, source)
+    begin = 0
+    for number, doc in enumerate(docs):
+        end = len(old_text) if number == len(docs) - 1 else doc.end
+        touched = [e for e in edits if begin <= e.span.start < end]
+        if touched:
+            entries = _root_entries(doc.root, end)
+            checked = bool(entries)
+            for entry_begin, entry_end, key, value in entries:
+                if checked and any(entry_begin <= e.span.start < entry_end for e in touched):
+                    region = (moved(entry_begin), moved(entry_end))
+                    checked = _check_region((key, value), new_text, region, expected, found, source)
+            if not checked:
+                region = (moved(begin), moved(end))
+                if not _check_region(doc.root, new_text, region, expected, found, source):
+                    raise _failed(source, touched[0], "a document boundary moved")
+        begin = doc.end
     missing = [e for start, e in expected.items() if start not in found]
     if missing:
         raise _failed(source, missing[0], "the edited value is not where it was expected")
+
+
+def _root_entries(root: Node | None, end: int) -> list[tuple[int, int, Node, Node]]:
+    """Regions of the top-level entries of a block mapping whose keys are plain scalars at
+    column 0: each region is a YAML document on its own, so a big values file is re-read one
+    entry at a time. Empty when the document has another shape (it is then re-read whole)."""
+    if not isinstance(root, MappingNode) or root.flow_style or len(root.value) < 2:
+        return []
+    keys = [key for key, _ in root.value]
+    if any(not isinstance(k, ScalarNode) or k.start_mark.column != 0 or k.style for k in keys):
+        return []
+    starts = [k.start_mark.index for k in keys] + [end]
+    return [(starts[i], starts[i + 1], k, v) for i, (k, v) in enumerate(root.value)]
+
+
+def _check_region(
+    old: Node | tuple[Node, Node] | None,
+    new_text: str,
+    region: tuple[int, int],
+    expected: dict[int, FieldEdit],
+    found: set[int],
+    source: str,
+) -> bool:
+    """Compose ``new_text[begin:end]`` and compare it with ``old``: a whole document, or one
+    (key, value) entry of the root mapping. For an entry, False when the region cannot be read
+    on its own (an alias to an anchor in another entry, say): the caller reads more."""
+    begin, end = region
+    text = new_text[begin:end]
+    local = {start - begin: e for start, e in expected.items() if begin <= start < end}
+    entry = isinstance(old, tuple)
+    try:
+        again = compose_documents(text, source=source)
+    except YamlError as err:
+        if entry or not local:
+            return False
+        edit = next(iter(local.values()))
+        raise _failed(source, edit, f"the result does not parse: {err.message}") from None
+    if len(again) != 1:
+        return False
+    root = again[0].root
+    hits: set[int] = set()
+    if isinstance(old, tuple):
+        if not isinstance(root, MappingNode) or len(root.value) != 1:
+            return False
+        _compare(old[0], root.value[0][0], text, local, hits, source)
+        _compare(old[1], root.value[0][1], text, local, hits, source)
+    else:
+        _compare(old, root, text, local, hits, source)
+    found |= {start + begin for start in hits}
+    return True
 
 
 def _compare(
@@ -131,9 +205,9 @@ def _compare(
     new_text: str,
     expected: dict[int, FieldEdit],
     found: set[int],
-    seen: set[tuple[int, int]],
     source: str,
 ) -> None:
+    seen: set[tuple[int, int]] = set()
     stack: list[tuple[Node | None, Node | None]] = [(old, new)]
     while stack:
         a, b = stack.pop()
