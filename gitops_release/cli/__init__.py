@@ -20,7 +20,7 @@ __all__ = ["app", "main"]
 
 # Command modules register themselves on ``app`` when imported. Keep them light: heavy
 # libraries (GitPython, requests, ruamel.yaml) are imported inside the command functions.
-COMMAND_MODULES: tuple[str, ...] = ("scaffold", "lint", "bump", "control", "observe", "sandbox")
+COMMAND_MODULES: tuple[str, ...] = ("scaffold", "lint", "bump", "control", "appcmd", "observe", "sandbox")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"gitops_release.cli.{_name}")
 

@@ -1,0 +1,127 @@
+"""``app create --file`` (upsert) and ``app delete``: the Argo CD Application itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_release.cli.app import app
+from gitops_release.cli.argo_options import (
+    CONNECTION_HELP,
+    AppNamespaceOpt,
+    AuthTokenFileOpt,
+    CaBundleOpt,
+    GrpcWebOpt,
+    InsecureOpt,
+    PasswordStdinOpt,
+    PlaintextOpt,
+    ProjectOpt,
+    ServerOpt,
+    TimeoutOpt,
+    UsernameOpt,
+    connection,
+)
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.control import AppArg
+
+app_group = typer.Typer(
+    name="app",
+    help="Create or delete the Argo CD Application.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+app.add_typer(app_group, name="app")
+
+
+@app_group.command(
+    "create",
+    help=f"""Create or update (upsert) the Argo CD Application(s) in a manifest file.
+
+\b
+Examples:
+  gitops-release app create --file argocd/myapp.yaml
+  gitops-release app create --file argocd/myapp.yaml --output json
+
+{CONNECTION_HELP}""",
+)
+def app_create_command(
+    file: Annotated[Path, typer.Option("--file", "-f", help="Application manifest (YAML).")],
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import operate
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=None, app_namespace=None,
+    )  # fmt: skip
+    results = operate.app_create(conn, file, dry_run=dry_run)
+    text = "\n".join(f"application {r['name']} {r['action']}" for r in results)
+    out.emit(
+        text,
+        {
+            "applications": results,
+            "changed": any(r["action"] in ("created", "updated") for r in results),
+        },
+    )
+
+
+@app_group.command(
+    "delete",
+    help=f"""Delete an Argo CD Application (and, by default, the resources it manages).
+
+\b
+Examples:
+  gitops-release app delete myapp
+  gitops-release app delete myapp --no-cascade --wait
+
+{CONNECTION_HELP}""",
+)
+def app_delete_command(
+    name: AppArg,
+    cascade: Annotated[
+        bool, typer.Option("--cascade/--no-cascade", help="Also delete the app's resources.")
+    ] = True,
+    wait_gone: Annotated[
+        bool, typer.Option("--wait", help="Wait until the Application is gone.")
+    ] = False,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import operate
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+    )  # fmt: skip
+    gone = operate.app_delete(conn, name, cascade=cascade, wait=wait_gone)
+    state = "deleted" if gone or not wait_gone else "deleting"
+    out.emit(
+        f"application {name} {state}", {"app": name, "deleted": True, "gone": gone, "changed": True}
+    )
