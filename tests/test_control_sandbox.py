@@ -442,3 +442,17 @@ def test_status_before_the_first_sync_and_wait_naming_manual_sync(env: Env) -> N
     assert "Note:            Rollout default/bluegreen-rollout does not exist yet" in status
     code, _, err = env.cli("wait", "myapp", "--for", "synced", "--timeout", "1s")
     assert code == 6 and "auto-sync is off: run `gitops-release sync APP`" in err
+
+
+def test_promote_full_skips_the_pause(env: Env) -> None:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    env.bump("v2")
+    env.ok("wait", "myapp", "--for", "synced", "--timeout", "60s")
+    data = json.loads(
+        env.ok("promote", "myapp", "--full", "--wait", "--timeout", "60s", "-o", "json")
+    )
+    assert data["action"] == "promote-full" and data["changed"] is True
+    assert data["released"]["rollout"]["phase"] == "Healthy"
+    assert data["released"]["images"] == ["ikubernetes/myapp:v2"]
+    assert "Version: v2" in str(env.host("prod.myapp.com"))
