@@ -42,6 +42,7 @@ class App:
     fetched_at: float = float("-inf")
     op_started: float = 0.0
     hold_until: float = 0.0  # fault injection: keep the operation Running until then
+    multi_step: bool = False  # the running sync waits for health (several waves, or hooks)
     health: dict[Key, dict[str, str]] = field(default_factory=dict)
     fingerprint: str = ""
     stamp: int = 0
@@ -340,12 +341,11 @@ class AppController:
                     )
         self.cluster.reconcile()
         state["syncResult"] = {"resources": results, "revision": sha, "source": source}
-        state["multiStep"] = _multi_step(desired)
+        app.multi_step = _multi_step(desired) and not sync.get("dryRun")
 
     def _waiting_for(self, app: App, state: dict[str, Any]) -> str | None:
-        if not state.pop("multiStep", False) and not state.get("_waiting"):
+        if not app.multi_step:
             return None
-        state["_waiting"] = True
         for res in state["syncResult"]["resources"]:
             key = (res["group"], res["kind"], res["namespace"], res["name"])
             health = self.cluster.health(key)
@@ -359,8 +359,7 @@ class AppController:
 
     def _finish(self, app: App, phase: str, message: str) -> None:
         state = app.status["operationState"]
-        state.pop("_waiting", None)
-        state.pop("multiStep", None)
+        app.multi_step = False
         state.update(phase=phase, message=message, finishedAt=rfc3339(self.clock.now()))
         operation = state["operation"]
         sync = operation.get("sync") or {}

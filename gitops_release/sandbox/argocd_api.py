@@ -8,6 +8,7 @@ streams as JSON lines or SSE, and ``?refresh=`` blocking until the app is reconc
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,16 @@ class ArgoCDHandler(Handler):
 
     def before(self, path: str) -> bool:
         return self.sandbox.faults.before(self, path)
+
+    def send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """Argo CD compresses API answers when the client accepts gzip (--enable-gzip, default on)."""
+        accepts = "gzip" in (self.headers.get("Accept-Encoding") or "")
+        if accepts and self.url.path.startswith("/api/") and "json" in content_type:
+            body = gzip.compress(body)
+            headers = {**(headers or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        super().send(status, body, content_type, headers)
 
     # version and session -----------------------------------------------------------------
     @route("GET", "/api/version")

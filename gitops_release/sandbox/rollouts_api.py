@@ -8,6 +8,7 @@ and the connection closed without a reply.
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import TYPE_CHECKING
 
@@ -159,9 +160,31 @@ class RolloutsHandler(Handler):
                 self.error(str(err))
                 return
             self.sandbox.kick()
+        self._hang()
+
+    @route("PUT", R + "/rollouts/{ns}/{rollout}/set/{container}/{image}/{tag}")
+    def set_image(self, ns: str, rollout: str, container: str, image: str, tag: str) -> None:
+        self.json_body()
+        with self.sandbox.lock:
+            found = self._rollout(ns, rollout)
+            if found is None:
+                return
+            template = copy.deepcopy(found.spec.get("template") or {})
+            containers = (template.get("spec") or {}).get("containers") or []
+            target = [c for c in containers if c.get("name") == container]
+            if not target:
+                self.error(f"unable to find container named {container!r}")
+                return
+            target[0]["image"] = f"{image}:{tag}"
+            found.set_template(template)
+            self.sandbox.kick()
+        self._hang()
+
+    def _hang(self) -> None:
+        """The real server applies the change, then never answers (argo-rollouts#4956)."""
         deadline = time.monotonic() + UNDO_HOLD_SECONDS
         while self.sandbox.running and time.monotonic() < deadline:
-            time.sleep(0.05)  # the real server never answers (argo-rollouts#4956)
+            time.sleep(0.05)
         self.close_connection = True
 
     def unmatched(self, path: str, other_verb: bool) -> None:

@@ -191,7 +191,7 @@ def route(verb: str, pattern: str) -> Callable[[Callable[..., None]], Callable[.
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-        regex = regex.replace("(?P<rest>[^/]+)", "(?P<rest>.+)")
+        regex = regex.replace("(?P<image>[^/]+)", "(?P<image>.+)")  # {image=**}: may hold slashes
         fn.__dict__.setdefault("_routes", []).append((verb, re.compile(regex), pattern))
         return fn
 

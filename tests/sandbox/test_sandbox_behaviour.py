@@ -292,3 +292,57 @@ def test_kustomize_and_file_url_sources(sandbox: Sandbox, tmp_path: Path) -> Non
     app = api.get(APP + "?refresh=hard")
     assert app["status"]["sync"]["status"] == "Unknown"
     assert app["status"]["conditions"][0]["type"] == "ComparisonError"
+
+
+def test_multi_wave_sync_stays_running_while_the_rollout_is_paused(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    api, repo = start(sandbox, tmp_path)
+    until(lambda: health(api) == "Healthy")
+    text = (repo.app / "rollout.yaml").read_text()
+    text = text.replace(
+        "  name: bluegreen-rollout\n",
+        '  name: bluegreen-rollout\n  annotations:\n    argocd.argoproj.io/sync-wave: "1"\n',
+    )
+    (repo.app / "rollout.yaml").write_text(text)
+    repo.set_image("v2")
+    api.get(APP + "?refresh=normal")
+    until(lambda: health(api) == "Suspended")
+    time.sleep(0.1)  # 10 s of controller time: the operation must still be waiting
+    state = api.get(APP)["status"]["operationState"]
+    assert state["phase"] == "Running"
+    assert state["message"] == "waiting for healthy state of argoproj.io/Rollout/bluegreen-rollout"
+    api.call("POST", f"{APP}/resource/actions?{RO}", raw=b'"resume"')
+    until(
+        lambda: api.get(APP)["status"]["operationState"]["phase"] == "Succeeded",
+        what="sync done after promote",
+    )
+
+
+def test_set_image_applies_then_never_answers_and_gzip(sandbox: Sandbox, tmp_path: Path) -> None:
+    api, _ = start(sandbox, tmp_path)
+    until(lambda: health(api) == "Healthy")
+    dash = Http(sandbox.rollouts_url)
+    with pytest.raises(TimeoutError):
+        dash.call(
+            "PUT",
+            "/rollouts/api/v1/rollouts/default/bluegreen-rollout/set/myapp/docker.io/ikubernetes/myapp/v7",
+            {},
+            timeout=0.5,
+        )
+    assert dash.get(INFO)["containers"] == [
+        {"name": "myapp", "image": "docker.io/ikubernetes/myapp:v7"}
+    ]
+    url = urllib.parse.urlsplit(sandbox.argocd_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    conn.request(
+        "GET",
+        "/api/v1/applications",
+        headers={"Authorization": f"Bearer {sandbox.token}", "Accept-Encoding": "gzip"},
+    )
+    resp = conn.getresponse()
+    import gzip
+
+    assert resp.getheader("Content-Encoding") == "gzip"
+    assert json.loads(gzip.decompress(resp.read()))["items"][0]["metadata"]["name"] == "myapp"
+    conn.close()
