@@ -4,7 +4,7 @@ Values are inserted so that none can change the YAML structure, whatever it cont
 
 1. each rendered scalar is written plain only when that is unambiguous (and would still be a string
    for a YAML 1.1 reader such as Kubernetes' go-yaml: ``on``, ``no``, ``1e3`` are quoted), otherwise
-   double-quoted with escapes; placeholders in comments have line breaks removed;
+   double-quoted with escapes; placeholders in comments lose line breaks and unprintable characters;
 2. the result is parsed and compared, type for type, with the template parsed as it is and the
    values put in its scalars. Any difference (a value that broke out of its scalar, a placeholder
    in a key) is refused.
@@ -40,11 +40,24 @@ class TemplateError(UsageError):
     """A template that cannot be rendered safely (exit 2); names the file and line."""
 
 
+def _escape(char: str) -> str:
+    if char in ('"', "\\"):
+        return "\\" + char
+    if " " <= char <= "~":
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def quote_scalar(text: str) -> str:
-    """``text`` as a YAML scalar that reads back as exactly this string."""
+    """``text`` as a YAML scalar that reads back as exactly this string.
+
+    Plain when unambiguous, else double-quoted with everything outside printable ASCII escaped
+    (YAML's ``\\uXXXX``/``\\UXXXXXXXX``; JSON's surrogate pairs would not read back in YAML).
+    """
     if _PLAIN_SAFE.match(text) and not _SPECIAL.match(text) and not text.endswith(":"):
         return text
-    return json.dumps(text, ensure_ascii=True)
+    return '"' + "".join(_escape(c) for c in text) + '"'
 
 
 def _as_text(value: Value) -> str:
@@ -104,7 +117,8 @@ class _Template:
 
     def _comment(self, comment: str, number: int) -> str:
         def put(match: re.Match[str]) -> str:
-            return " ".join(_as_text(self.lookup(match.group(1), number)).split())
+            words = _as_text(self.lookup(match.group(1), number)).split()  # no line breaks
+            return "".join(c if c.isprintable() else "?" for c in " ".join(words))
 
         return _PLACEHOLDER.sub(put, comment)
 

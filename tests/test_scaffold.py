@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED, GitRemote, git
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from regen_schemas import generate
 
 from gitops_release import schemas, templating
@@ -709,3 +711,29 @@ def test_commit_outside_a_checkout_is_refused_before_writing(
     )
     assert code == 2 and "--commit" in err and "not a git checkout" in err
     assert list(plain.iterdir()) == []
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=st.text(max_size=40))
+def test_any_text_stays_inside_its_scalar(value: str) -> None:
+    """Property: whatever the string, the rendered YAML reads back with the same structure and
+    exactly that string where the placeholder was (validation is bypassed on purpose)."""
+    values: dict[str, str | int | bool | None] = {
+        "app": value,
+        "image": value,
+        "replicas": 2,
+        "revision_history_limit": 2,
+        "container_port": 80,
+        "auto_promote": False,
+        "preview_replica_count": 1,
+        "scale_down_delay_seconds": None,
+        "auto_promotion_seconds": None,
+    }
+    text = templating.render(ROLLOUT_TEMPLATE, values, source="rollout.yaml")
+    (rollout,) = [d for d in load_all(text) if d]
+    assert rollout["metadata"] == {"name": value}
+    assert rollout["spec"]["template"]["spec"]["containers"][0]["image"] == value
+    assert rollout["spec"]["strategy"]["blueGreen"]["previewService"] == f"{value}-preview"
+
+
+ROLLOUT_TEMPLATE = (default_templates() / "rollout.yaml").read_text()
