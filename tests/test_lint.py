@@ -310,3 +310,16 @@ def test_the_manual_gate_can_be_turned_off_in_gitops_release_toml(
     assert (code, out) == (0, "ok: myapp\n")
     code, out, _ = run(capsys, "lint", "myapp", "--strict", "--manual-gate")
     assert code == 1 and "warning: autoPromotionEnabled is true" in out
+
+
+def test_a_workload_ref_rollout_is_not_held_to_a_template(app_dir: Path) -> None:
+    files = {str(p): p.read_text() for p in app_dir.glob("*.yaml")}
+    rollout = str(app_dir / "rollout.yaml")
+    start = files[rollout].index("  template: #")
+    end = files[rollout].index("  strategy:")
+    files[rollout] = (
+        files[rollout][:start]
+        + "  workloadRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: myapp\n"
+        + files[rollout][end:]
+    )
+    assert [f.line() for f in lint_texts(files)] == []

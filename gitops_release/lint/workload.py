@@ -17,8 +17,11 @@ def check_rollouts(report: Report, *, manual_gate: bool) -> None:
     for rollout in report.of_kind("Rollout"):
         labels = rollout.get("spec", "template", "metadata", "labels") or {}
         match = rollout.get("spec", "selector", "matchLabels") or {}
+        # A Rollout with workloadRef takes its pods from a Deployment: no template to check here.
+        has_template = isinstance(rollout.get("spec", "template"), Mapping)
         if (
-            isinstance(match, Mapping)
+            has_template
+            and isinstance(match, Mapping)
             and isinstance(labels, Mapping)
             and not _selects(match, labels)
         ):
@@ -51,7 +54,10 @@ def check_rollouts(report: Report, *, manual_gate: bool) -> None:
                     f"{field_name} {ref!r} is not a Service in {files_summary(report.objects)}",
                 )
                 continue
-            _check_service(report, service, rollout, labels if isinstance(labels, Mapping) else {})
+            if has_template:
+                _check_service(
+                    report, service, rollout, labels if isinstance(labels, Mapping) else {}
+                )
         _check_promotion(report, rollout, blue_green, manual_gate)
 
 
