@@ -20,7 +20,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import git
 
@@ -266,7 +265,6 @@ class Workspace:
     temporary: bool = False
     base: str = ""
     """The commit the edit is made on (the remote tip after the last fetch)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def remote_ref(self) -> str:
@@ -303,9 +301,6 @@ class Workspace:
         self.run("add", "--", *paths, what="git add")
         self.run("commit", "--quiet", "--no-verify", "-m", message)
         return self.head()
-
-    def path(self, rel: str) -> Path:
-        return self.root / rel
 
 
 def _open_local(

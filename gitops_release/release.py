@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -209,12 +209,21 @@ def _matches(site: Any, req: BumpRequest) -> bool:
     return True
 
 
-def _select(all_sites: list[Any], req: BumpRequest, rel: str) -> list[Any]:
+def _select(
+    all_sites: list[Any], req: BumpRequest, rel: str, workload_refs: Sequence[Any] = ()
+) -> list[Any]:
     """The sites to edit; refuses (listing candidates) when the choice is not unique."""
     candidates = [s for s in all_sites if s.image is not None or s.problem]
     listing = "; ".join(s.describe() for s in candidates[:12])
     if not candidates:
-        raise UsageError(f"--app {rel}: no container image found in its YAML files")
+        hint = None
+        if workload_refs:
+            ref = workload_refs[0]
+            hint = (
+                f"the Rollout {ref.rollout or ''} in {ref.file} takes its pod template from "
+                f"{ref.kind} {ref.name} (workloadRef): point --app at the directory holding it"
+            )
+        raise UsageError(f"--app {rel}: no container image found in its YAML files", hint=hint)
     chosen = [s for s in candidates if _matches(s, req)]
     if not chosen:
         what = " and ".join(
@@ -238,6 +247,13 @@ def _select(all_sites: list[Any], req: BumpRequest, rel: str) -> list[Any]:
             hint=f"use --container NAME or --image-name REPO; candidates: {listing}",
         )
     return chosen
+
+
+def _workload_refs(yamledit: Any, texts: dict[str, Any]) -> list[Any]:
+    refs: list[Any] = []
+    for rel, source in texts.items():
+        refs += yamledit.find_workload_refs(source.text, source=rel)
+    return refs
 
 
 def _expect(expected: str, current: ImageRef) -> bool:
@@ -264,7 +280,8 @@ def make_edit(
             source = yamledit.read_text((root / rel).read_bytes(), source=rel)
             texts[rel] = source
             sites += yamledit.find_images(source.text, source=rel)
-        chosen = _select(sites, req, app_dir)
+        refs = [] if sites else _workload_refs(yamledit, texts)
+        chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
         if req.expect_current:
             for site in chosen:

@@ -322,3 +322,33 @@ def test_url_repo_with_a_file_path_and_odd_names(
     code, _, err = run(capsys, "v2", "--repo", repo.url, "--app", "apps/odd #1")
     assert code == 0, err
     assert "team/odd:v2" in git(repo.bare, "show", "main:apps/odd #1/rollout.yaml")
+
+
+def test_diverged_is_refused_naming_our_commit(
+    repo: GitRemote, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = repo.clone(tmp_path / "other")
+    (other / "theirs.txt").write_text("t\n")
+    git(other, "add", "theirs.txt")
+    git(other, "commit", "-q", "-m", "their commit")
+    git(other, "push", "-q", "origin", "main")
+    (repo.checkout / "mine.txt").write_text("m\n")
+    git(repo.checkout, "add", "mine.txt")
+    git(repo.checkout, "commit", "-q", "-m", "my local commit")
+    code, _, err = run(capsys, "v2", "--app", "apps/web")
+    assert code == 2
+    assert "diverged from origin/main" in err and "my local commit" in err
+
+
+def test_rollout_with_workload_ref_elsewhere_says_where_to_look(
+    git_remote: GitRemote, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n"
+        "  workloadRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web-base\n"
+    )
+    add_app(git_remote.checkout, "web", text=text)
+    monkeypatch.chdir(git_remote.checkout)
+    code, _, err = run(capsys, "v2", "--app", "apps/web")
+    assert code == 2
+    assert "Deployment web-base (workloadRef)" in err
