@@ -195,7 +195,7 @@ class ArgoCD:
             return self.get_app(name)
 
     def list_apps(self) -> list[Application]:
-        data = self.client.get("/api/v1/applications", params=self._q())
+        data = self.client.get("/api/v1/applications", params=self._q(projects=self.project))
         return [Application.from_json(item) for item in data.get("items") or []]
 
     def create_app(self, manifest: dict[str, Any], *, upsert: bool = True) -> Application:
