@@ -14,18 +14,17 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from gitops_release import appedit
 from gitops_release.config import Settings
-from gitops_release.errors import NotLanded, UsageError
-from gitops_release.images import ImageRef, is_reference, parse_image, resolve_target, validate_tag
+from gitops_release.errors import UsageError
+from gitops_release.images import is_reference, parse_image, validate_tag
 from gitops_release.output import Output, redact
-
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -47,14 +46,6 @@ class BumpRequest:
     record: Path | None = None
 
 
-@dataclass(frozen=True)
-class FileChange:
-    file: str
-    yaml_path: str
-    old: str
-    new: str
-
-
 @dataclass
 class BumpResult:
     app: str
@@ -72,7 +63,7 @@ class BumpResult:
     new_tag: str | None = None
     merge_request_branch: str | None = None
     dry_run: bool = False
-    changes: list[FileChange] = field(default_factory=list)
+    changes: list[appedit.FileChange] = field(default_factory=list)
     diff: str = ""
 
     def payload(self) -> dict[str, Any]:
@@ -101,22 +92,6 @@ class BumpResult:
         return "\n".join(lines)
 
 
-@dataclass
-class _Edit:
-    """One application of the edit on one tip: files written and what changed in them."""
-
-    paths: list[str]
-    changes: list[FileChange]
-    diffs: list[str]
-    target: ImageRef
-    previous: ImageRef | None
-    sha: str = ""
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
-
 def _check_request(req: BumpRequest, remote_repo: bool) -> None:
     if is_reference(req.tag_or_ref):
         parse_image(req.tag_or_ref, what="new image")
@@ -131,207 +106,6 @@ def _check_request(req: BumpRequest, remote_repo: bool) -> None:
             "--no-push with a repository URL would throw the commit away with the temporary clone",
             hint="use --dry-run to see the change, or --repo with a local checkout",
         )
-
-
-def _relative_app(app: str, root: Path, base: Path) -> str:
-    """``app`` as a clean POSIX path relative to ``root``; anything escaping it is refused."""
-    raw = Path(app).expanduser()
-    joined = raw if raw.is_absolute() else base / raw
-    try:
-        rel = Path(os.path.normpath(joined)).relative_to(os.path.normpath(root))
-    except ValueError:
-        raise UsageError(
-            f"--app {app}: outside the repository {root}",
-            hint="give a path inside the GitOps repository",
-        ) from None
-    resolved = (root / rel).resolve()
-    if not resolved.is_relative_to(root.resolve()):
-        raise UsageError(
-            f"--app {app}: resolves (through a symlink) to {resolved}, outside the repository",
-            hint="give a path inside the GitOps repository",
-        )
-    return rel.as_posix() if rel.parts else "."
-
-
-def _lexical_app(app: str) -> str:
-    """For a URL: a relative path that stays inside the repository."""
-    pure = PurePosixPath(app)
-    norm = os.path.normpath(app) if app else "."
-    if pure.is_absolute() or norm == ".." or norm.startswith("../"):
-        raise UsageError(
-            f"--app {app}: must be a relative path inside the repository",
-            hint="e.g. --app apps/myapp",
-        )
-    return PurePosixPath(norm).as_posix()
-
-
-def yaml_files(root: Path, rel: str) -> list[str]:
-    """YAML files of the app (a file or a directory, recursively), relative to ``root``."""
-    real_root = root.resolve()
-    start = root / rel
-    if not start.exists():
-        raise UsageError(
-            f"--app {rel}: no such file or directory in the repository",
-            hint="check the path (relative to the repository root) and --branch",
-        )
-    candidates = [start] if start.is_file() else sorted(start.rglob("*"))
-    found: list[str] = []
-    for path in candidates:
-        if path.suffix not in YAML_SUFFIXES or not (path.is_file() or path.is_symlink()):
-            continue
-        if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
-            continue
-        if not path.resolve().is_relative_to(real_root):
-            raise UsageError(
-                f"{path.relative_to(root)}: symlink to {path.resolve()}, outside the repository",
-                hint="refusing to edit files outside the repository",
-            )
-        found.append(path.relative_to(root).as_posix())
-    if not found:
-        raise UsageError(f"--app {rel}: no YAML files there", hint="point --app at the app dir")
-    return found
-
-
-def _app_name(rel: str) -> str:
-    path = PurePosixPath(rel)
-    if path.suffix in YAML_SUFFIXES:
-        path = path.parent
-    return path.name or "."
-
-
-def _matches(site: Any, req: BumpRequest) -> bool:
-    if req.container and site.container != req.container:
-        return False
-    if req.image_name:
-        ref = site.image
-        names = set(site.names) | ({ref.repository} if ref is not None else set())
-        return req.image_name in names
-    return True
-
-
-def _select(
-    all_sites: list[Any], req: BumpRequest, rel: str, workload_refs: Sequence[Any] = ()
-) -> list[Any]:
-    """The sites to edit; refuses (listing candidates) when the choice is not unique."""
-    candidates = [s for s in all_sites if s.image is not None or s.problem]
-    listing = "; ".join(s.describe() for s in candidates[:12])
-    if not candidates:
-        hint = None
-        if workload_refs:
-            ref = workload_refs[0]
-            hint = (
-                f"the Rollout {ref.rollout or ''} in {ref.file} takes its pod template from "
-                f"{ref.kind} {ref.name} (workloadRef): point --app at the directory holding it"
-            )
-        raise UsageError(f"--app {rel}: no container image found in its YAML files", hint=hint)
-    chosen = [s for s in candidates if _matches(s, req)]
-    if not chosen:
-        what = " and ".join(
-            f
-            for f in (
-                req.container and f"container {req.container!r}",
-                req.image_name and f"image {req.image_name!r}",
-            )
-            if f
-        )
-        raise UsageError(f"--app {rel}: no {what} found", hint=f"candidates: {listing}")
-    broken = [s for s in chosen if s.problem]
-    if broken and (req.container or req.image_name or all(s.problem for s in chosen)):
-        site = broken[0]
-        raise UsageError(f"{site.file}:{site.line}: {site.problem}", hint="nothing was changed")
-    chosen = [s for s in chosen if not s.problem]
-    names = sorted({s.image.name for s in chosen})
-    if len(names) > 1:
-        raise UsageError(
-            f"--app {rel}: {len(names)} image repositories ({', '.join(names)}); say which",
-            hint=f"use --container NAME or --image-name REPO; candidates: {listing}",
-        )
-    return chosen
-
-
-def _workload_refs(yamledit: Any, texts: dict[str, Any]) -> list[Any]:
-    refs: list[Any] = []
-    for rel, source in texts.items():
-        refs += yamledit.find_workload_refs(source.text, source=rel)
-    return refs
-
-
-def _expect(expected: str, current: ImageRef) -> bool:
-    if is_reference(expected):
-        return str(current) == expected or str(current.with_tag(current.tag or "")) == expected
-    return current.tag == expected
-
-
-def make_edit(
-    root: Path,
-    app_dir: str,
-    files: list[str],
-    req: BumpRequest,
-    where: Callable[[], str],
-    write: bool,
-) -> Callable[[int], _Edit]:
-    """The edit, by meaning, as a callback ``gitpush.land`` can re-run on a new tip."""
-    from gitops_release import yamledit
-
-    def apply(_attempt: int) -> _Edit:
-        texts: dict[str, Any] = {}
-        sites: list[Any] = []
-        for rel in files:
-            source = yamledit.read_text((root / rel).read_bytes(), source=rel)
-            texts[rel] = source
-            sites += yamledit.find_images(source.text, source=rel)
-        refs = [] if sites else _workload_refs(yamledit, texts)
-        chosen = _select(sites, req, app_dir, refs)
-        previous = chosen[0].image
-        if req.expect_current:
-            for site in chosen:
-                if not _expect(req.expect_current, site.image):
-                    raise NotLanded(
-                        f"--expect-current {req.expect_current}, but {site.file}:{site.line} "
-                        f"{site.yaml_path} is {site.current} on {where()}",
-                        hint="someone else released in between; check, then run again",
-                    )
-        target = resolve_target(previous, req.tag_or_ref, req.digest)
-        edit = _Edit([], [], [], target, previous)
-        for rel in files:
-            mine = [s for s in chosen if s.file == rel]
-            if not mine:
-                continue
-            result = yamledit.apply_image(
-                texts[rel].text, mine, target, source=rel, all_aliases=req.all_aliases
-            )
-            if not result.changed:
-                continue
-            edit.paths.append(rel)
-            edit.diffs.append(yamledit.unified_diff(texts[rel].text, result.text, rel))
-            for change in result.changes:
-                path = change.edits[0].path if len(change.edits) == 1 else change.site.yaml_path
-                edit.changes.append(FileChange(rel, path, change.old, change.new))
-            if write:
-                (root / rel).write_bytes(texts[rel].encode(result.text))
-        return edit
-
-    return apply
-
-
-def commit_message(req: BumpRequest, app: str, path: str, edit: _Edit) -> str:
-    previous, target = edit.previous, edit.target
-    old = _short(previous) if previous else "?"
-    new = _short(target)
-    subject = req.message or f"release({app}): {target.name} {old} -> {new}"
-    if req.skip_ci and "[skip ci]" not in subject:
-        subject += " [skip ci]"
-    trailers = [f"Release-App: {app}", f"Release-Path: {path}", f"Release-Image: {target}"]
-    if previous:
-        trailers.append(f"Release-Previous: {previous}")
-    return subject + "\n\n" + "\n".join(trailers) + "\n"
-
-
-def _short(ref: ImageRef) -> str:
-    text = ref.tag or ""
-    if ref.digest:
-        text += f"@{ref.digest[:19]}"
-    return text or "latest"
 
 
 def bump_image(
@@ -350,7 +124,7 @@ def bump_image(
     opener = open_workspace or gitrepo.open_workspace
     remote_repo = gitrepo.is_url(req.repo)
     _check_request(req, remote_repo)
-    app_arg = _lexical_app(req.app) if remote_repo else req.app
+    app_arg = appedit.lexical_app(req.app) if remote_repo else req.app
     if remote_repo:
         out.progress(f"cloning {gitrepo.strip_credentials(req.repo)} (partial, sparse: {app_arg})")
     with opener(
@@ -362,11 +136,11 @@ def bump_image(
         fetch=not req.dry_run,
     ) as ws:
         base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
-        rel = _relative_app(app_arg, ws.root, base)
-        files = yaml_files(ws.root, rel)
-        app = _app_name(rel if rel != "." else ws.root.name)
+        rel = appedit.relative_app(app_arg, ws.root, base)
+        files = appedit.yaml_files(ws.root, rel)
+        app = appedit.app_name(rel if rel != "." else ws.root.name)
         where = lambda: f"{ws.remote}/{ws.branch} at {ws.base[:8]}"  # noqa: E731
-        apply = make_edit(ws.root, rel, files, req, where, write=not req.dry_run)
+        apply = appedit.make_edit(ws.root, rel, files, req, where, write=not req.dry_run)
         result = BumpResult(
             app=app,
             repo=ws.display_url,
@@ -390,7 +164,7 @@ def bump_image(
             edit, landed = gitpush.land(
                 ws,
                 apply=apply,
-                message=lambda e: commit_message(req, app, rel, e),
+                message=lambda e: appedit.commit_message(req, app, rel, e),
                 push=not req.no_push,
                 merge_request=mr,
                 policy=policy,

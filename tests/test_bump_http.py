@@ -16,7 +16,7 @@ import pytest
 
 from gitops_release import config, gitrepo, output, release
 from gitops_release.cli import main
-from gitops_release.errors import RemoteError
+from gitops_release.errors import NotLanded, RemoteError
 from gitops_release.gitpush import RetryPolicy
 from gitops_release.sandbox.gitserver import GitServer
 from tests.conftest import git
@@ -107,7 +107,7 @@ def test_still_rejected_after_retries_exits_5(server: GitServer, tmp_path: Path)
     req = release.BumpRequest("v2", app="apps/web", repo=url)
     settings = config.resolve({}, environ={"GITOPS_RELEASE_GIT_TOKEN": TOKEN}, cwd=tmp_path)
     policy = RetryPolicy(attempts=3, sleep=lambda _s: None)
-    with pytest.raises(release.NotLanded, match="still rejected after 3 attempt"):
+    with pytest.raises(NotLanded, match="still rejected after 3 attempt"):
         release.bump_image(req, settings=settings, out=output.Output(err=io.StringIO()), policy=policy)
     assert server.races == 3
 
