@@ -263,7 +263,7 @@ def _register(action_name: str, summary: str, examples: str) -> None:
             app_namespace=app_namespace, output=output,
         )  # fmt: skip
 
-    app.command(action_name, help=f"{summary}\n\n\\b\nExamples:\n{examples}\n\n{CONNECTION_HELP}")(
+    app.command(action_name, help=f"{summary}\n\n\b\nExamples:\n{examples}\n\n{CONNECTION_HELP}")(
         command
     )
 

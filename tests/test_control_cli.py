@@ -1,0 +1,59 @@
+"""CLI wiring of the Argo CD commands: help with examples, no secret flags, usage errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_release.cli import main
+
+COMMANDS = [
+    ["sync"], ["wait"], ["promote"], ["abort"], ["retry"], ["restart"],
+    ["status"], ["list"], ["history"], ["app", "create"], ["app", "delete"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_has_examples_and_connection_notes(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Examples:\n" in out and "gitops-release " in out.split("Examples:")[1]
+    assert "\\b" not in out
+    assert "ARGOCD_AUTH_TOKEN" in out
+
+
+def test_no_flag_takes_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "myapp", "--auth-token", "secret-value"]) == 2
+    assert "No such option" in capsys.readouterr().err
+
+
+def test_missing_server_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "myapp", "--output", "json"]) == 2
+    assert "no Argo CD server given (pass --server, set ARGOCD_SERVER" in capsys.readouterr().err
+
+
+def test_bad_duration_and_target(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARGOCD_SERVER", "http://127.0.0.1:9")
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "tok")
+    assert main(["wait", "myapp", "--timeout", "soon"]) == 2
+    assert "invalid duration 'soon'" in capsys.readouterr().err
+    assert main(["wait", "myapp", "--for", "done"]) == 2
+
+
+def test_unreachable_server_is_exit_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    monkeypatch.setenv("ARGOCD_SERVER", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "tok")
+    monkeypatch.setenv("GITOPS_RELEASE_HTTP_RETRIES", "0")
+    assert main(["list", "--debug"]) == 4
+    assert f"cannot reach Argo CD at http://127.0.0.1:{port}" in capsys.readouterr().err
