@@ -39,7 +39,16 @@ def redact(text: str) -> str:
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
-    return _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
+    return _URL_CREDENTIALS.sub(_mask_credentials, text)
+
+
+def _mask_credentials(match: re.Match[str]) -> str:
+    """``user:password@`` anywhere, and any user part of an http(s) URL (a token may stand there
+    alone); ``ssh://git@host`` keeps its user, which is not a secret."""
+    scheme, cred = match.group("scheme"), match.group("cred")
+    if ":" in cred or scheme.lower() in ("http://", "https://"):
+        return f"{scheme}{REDACTED}@"
+    return match.group(0)
 
 
 def redact_data(data: Any) -> Any:

@@ -96,3 +96,27 @@ def test_start_up_does_not_load_heavy_libraries() -> None:
         [sys.executable, "-c", "import json\n" + probe], capture_output=True, text=True, check=True
     )
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_command_map_names_every_registered_command() -> None:
+    """main() imports only the module of the command being run: the map must be complete."""
+    from gitops_release import cli
+
+    cli.load_commands()
+    registered = {c.name or c.callback.__name__ for c in cli.app.registered_commands if c.callback}
+    registered |= {g.name for g in cli.app.registered_groups if g.name}
+    assert registered == set(cli.COMMANDS)
+    for name, module in cli.COMMANDS.items():
+        owners = {
+            c.callback.__module__
+            for c in cli.app.registered_commands
+            if c.name == name and c.callback
+        }
+        owners |= {
+            c.callback.__module__
+            for g in cli.app.registered_groups
+            if g.name == name and g.typer_instance
+            for c in g.typer_instance.registered_commands
+            if c.callback
+        }
+        assert owners == {f"gitops_release.cli.{module}"}, name

@@ -45,6 +45,14 @@ def test_redaction_of_registered_secret_and_url_credentials() -> None:
     redacted = output.redact(text)
     assert "s3cr3t" not in redacted
     assert redacted.startswith("push to https://***@gitlab.example.com/g/r.git")
+    assert (
+        output.redact("https://glpat-abcdef@gitlab.example.com/x.git")
+        == "https://***@gitlab.example.com/x.git"
+    )
+    assert (
+        output.redact("ssh://git@gitlab.example.com/x.git") == "ssh://git@gitlab.example.com/x.git"
+    )
+    assert output.redact("ssh://git:pw@host/x.git") == "ssh://***@host/x.git"
 
 
 def test_output_json_mode_and_progress_to_stderr() -> None:

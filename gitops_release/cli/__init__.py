@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 
 from gitops_release.cli.app import app
@@ -20,9 +19,47 @@ __all__ = ["app", "main"]
 
 # Command modules register themselves on ``app`` when imported. Keep them light: heavy
 # libraries (GitPython, requests, ruamel.yaml) are imported inside the command functions.
-COMMAND_MODULES: tuple[str, ...] = ("scaffold", "lint", "bump", "control", "appcmd", "observe", "sandbox")
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"gitops_release.cli.{_name}")
+# Only the module of the command being run is imported (building every command costs about as
+# much as importing typer itself, bench/startup.py); --help, completion and unknown names load all.
+COMMANDS: dict[str, str] = {
+    "scaffold": "scaffold",
+    "lint": "lint",
+    "bump-image": "bump",
+    "app": "appcmd",
+    "sync": "control",
+    "wait": "control",
+    "promote": "control",
+    "abort": "control",
+    "retry": "control",
+    "restart": "control",
+    "status": "observe",
+    "list": "observe",
+    "history": "observe",
+    "sandbox": "sandbox",
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
+
+
+def _requested(args: Sequence[str]) -> str | None:
+    """The command named on the command line (root options take no values)."""
+    return next((arg for arg in args if not arg.startswith("-")), None)
+
+
+def load_commands(args: Sequence[str] = ()) -> None:
+    """Import the command module(s) needed to run ``args``; all of them when in doubt."""
+    import os
+
+    name = _requested(args)
+    completing = any(key.endswith("_COMPLETE") and key.startswith("_") for key in os.environ)
+    modules = (COMMANDS[name],) if name in COMMANDS and not completing else COMMAND_MODULES
+    for module in modules:
+        importlib.import_module(f"gitops_release.cli.{module}")
+
+
+def _print_traceback() -> None:
+    import traceback  # costs ~25 ms at start-up: only when --debug needs it
+
+    traceback.print_exc()
 
 
 def _error(line: str) -> None:
@@ -34,12 +71,13 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
     import typer
 
     args = list(sys.argv[1:] if argv is None else argv)
+    load_commands(args)
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except ReleaseError as err:
         if state.debug:
-            traceback.print_exc()
+            _print_traceback()
         _error(str(err))
         return int(err.exit_code)
     except typer.Abort:  # click turns KeyboardInterrupt into Abort
@@ -57,7 +95,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
             show()
             return code
         if state.debug:
-            traceback.print_exc()
+            _print_traceback()
         else:
             _error(
                 f"internal error: {type(err).__name__}: {err} (this is a bug; rerun with --debug for the traceback)"
