@@ -329,7 +329,8 @@ def watch_status(
     number of views printed. Runs until Ctrl-C, or for ``duration`` seconds."""
     import json
 
-    from gitops_release.views import render_status, status_json
+    from gitops_release.output import color_enabled
+    from gitops_release.views import colorize, render_status, status_json
 
     deadline = None if duration is None else time.monotonic() + duration
     tty = bool(getattr(out.out, "isatty", lambda: False)())
@@ -341,6 +342,8 @@ def watch_status(
         key = json.dumps({**data, "reconciled_at": ""}, sort_keys=True)  # not a change
         if tty and not out.json_mode:
             text = render_status(view, conn.now())
+            if color_enabled(out.out):
+                text = colorize(text)
             out.out.write("\033[H\033[2J" + text)
             out.out.flush()
             printed += 1

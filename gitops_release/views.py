@@ -361,3 +361,30 @@ def render_history(rows: list[HistoryRow]) -> str:
         )
     text = tabwrite(table)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+_COLORS = {
+    ICON_OK: "32",
+    ICON_BAD: "31",
+    ICON_WARNING: "31",
+    ICON_PROGRESSING: "33",
+    ICON_PAUSED: "90",
+    ICON_NEUTRAL: "90",
+}
+_TAG_COLORS = {"stable": "32", "active": "32", "preview": "34"}
+
+
+def colorize(text: str) -> str:
+    """Status icons and INFO tags in colour, as kubectl-argo-rollouts does (applied after the
+    layout, so the columns stay aligned)."""
+    import re
+
+    def icon(match: re.Match[str]) -> str:
+        return f"\033[{_COLORS[match[1]]}m{match[1]}\033[0m{match[2]}"
+
+    text = re.sub(rf"([{''.join(_COLORS)}])( )", icon, text)
+    return re.sub(
+        r"(?<=[ ,(])(stable|active|preview)(?=[,)\n])",
+        lambda m: f"\033[{_TAG_COLORS[m[1]]}m{m[1]}\033[0m",
+        text,
+    )

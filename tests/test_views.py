@@ -312,3 +312,13 @@ def test_list_table() -> None:
         "myapp  Synced     Healthy  3f2c1a9   myapp    BlueGreen  Healthy  2/2\n"
         "other  OutOfSync  Missing  -         -        -          -        -\n"
     )
+
+
+def test_colour_keeps_the_columns() -> None:
+    import re
+
+    plain = views.render_rollout(paused(), NOW)
+    coloured = views.colorize(plain)
+    assert "\033[32m✔\033[0m Healthy" in coloured and "\033[34mpreview\033[0m" in coloured
+    assert "\033[32mstable\033[0m,\033[32mactive\033[0m" in coloured
+    assert re.sub(r"\033\[\d+m", "", coloured) == plain

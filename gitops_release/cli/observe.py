@@ -68,8 +68,9 @@ def status_command(
 ) -> None:
 
     from gitops_release import observe
+    from gitops_release.output import color_enabled
     from gitops_release.rollouts import Via as DomainVia
-    from gitops_release.views import render_status, status_json
+    from gitops_release.views import colorize, render_status, status_json
     from gitops_release.wait import parse_duration
 
     out = make_output(output)
@@ -92,7 +93,8 @@ def status_command(
         )
         return
     view = observe.status_view(conn, name, rollout=rollout, via=domain_via, namespace=namespace)
-    out.emit(render_status(view, conn.now()).rstrip("\n"), status_json(view))
+    text = render_status(view, conn.now()).rstrip("\n")
+    out.emit(colorize(text) if color_enabled(out.out) else text, status_json(view))
 
 
 @app.command(
