@@ -52,12 +52,10 @@ def parse_rfc3339(text: str) -> datetime:
 
 
 def human_duration(seconds: float) -> str:
-    """Like Kubernetes' duration.HumanDuration as kubectl prints ages: 16s, 2m57s, 10m, 3h59m."""
-    s = int(seconds)
-    if s < 0:
-        s = 0
+    """k8s.io/apimachinery duration.HumanDuration, as kubectl prints ages: 70s, 2m57s, 10m, 3h59m."""
+    s = max(0, int(seconds))
     if s < 60 * 2:
-        return f"{s}s" if s < 60 else f"{s // 60}m{s % 60}s" if s % 60 else f"{s // 60}m"
+        return f"{s}s"
     minutes = s // 60
     if minutes < 10:
         return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
@@ -68,4 +66,7 @@ def human_duration(seconds: float) -> str:
         return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
     if hours < 48:
         return f"{hours}h"
-    return f"{hours // 24}d"
+    days = hours // 24
+    if hours < 24 * 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    return f"{days}d"

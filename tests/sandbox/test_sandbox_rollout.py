@@ -229,3 +229,55 @@ def test_undo_and_restart() -> None:
     assert d.phase == ("Healthy", "")
     after = {p.name for rs in d.ro.replicasets for p in rs.pods}
     assert not pods & after
+
+
+def test_rollout_info_renders_like_kubectl_argo_rollouts_get() -> None:
+    import re
+
+    from gitops_release.sandbox.rolloutinfo import render_tree, rollout_info
+
+    d = Driver(manifest("ikubernetes/myapp:v1"))
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:v2"))
+    d.step(10)
+    text = render_tree(rollout_info(d.ro, "7"), d.clock.now())
+    header, tree = text.split("\n\n")
+    assert header == (
+        "Name:            bluegreen-rollout\n"
+        "Namespace:       default\n"
+        "Status:          ॥ Paused\n"
+        "Message:         BlueGreenPause\n"
+        "Strategy:        BlueGreen\n"
+        "Images:          ikubernetes/myapp:v1 (stable, active)\n"
+        "                 ikubernetes/myapp:v2 (preview)\n"
+        "Replicas:\n"
+        "  Desired:       2\n"
+        "  Current:       3\n"
+        "  Updated:       1\n"
+        "  Ready:         2\n"
+        "  Available:     2"
+    )
+    shape = [
+        re.sub(r"bluegreen-rollout-[0-9a-z]+(-[0-9a-z]{5})?", "NAME", line)
+        for line in tree.splitlines()
+    ]
+    shape = [re.sub(r"\s+", " ", line).strip() for line in shape]
+    assert shape == [
+        "NAME KIND STATUS AGE INFO",
+        "⟳ bluegreen-rollout Rollout ॥ Paused 20s",
+        "├──# revision:2",
+        "│ └──⧉ NAME ReplicaSet ✔ Healthy 10s preview",
+        "│ └──□ NAME Pod ✔ Running 10s ready:1/1",
+        "└──# revision:1",
+        "└──⧉ NAME ReplicaSet ✔ Healthy 20s stable,active",
+        "├──□ NAME Pod ✔ Running 20s ready:1/1",
+        "└──□ NAME Pod ✔ Running 20s ready:1/1",
+    ]
+    d.ro.promote(full=False)
+    d.step(8)
+    text = render_tree(rollout_info(d.ro, "8"), d.clock.now())
+    assert re.search(r"ReplicaSet  ✔ Healthy  28s  delay:2\ds", text), text
+    assert (
+        "Images:          ikubernetes/myapp:v1\n                 ikubernetes/myapp:v2 (stable, active)"
+        in text
+    )
