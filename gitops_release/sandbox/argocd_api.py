@@ -129,10 +129,18 @@ class ArgoCDHandler(Handler):
         with self.sandbox.lock:
             names = self.query.get("name") or []
             projects = self.query.get("projects") or self.query.get("project") or []
+            wanted = dict(
+                term.split("=", 1) for term in self.q("selector").split(",") if "=" in term
+            )
             items = [
                 self.sandbox.apps.view(a, with_health=False)
                 for n, a in sorted(self.sandbox.apps.apps.items())
-                if (not names or n in names) and (not projects or a.spec.get("project") in projects)
+                if (not names or n in names)
+                and (not projects or a.spec.get("project") in projects)
+                and all(
+                    (a.obj["metadata"].get("labels") or {}).get(k.strip()) == v.strip()
+                    for k, v in wanted.items()
+                )
             ]
             self.json(
                 200, {"metadata": {"resourceVersion": str(self.sandbox.apps.stamp)}, "items": items}
@@ -163,6 +171,23 @@ class ArgoCDHandler(Handler):
             self.sandbox.refresh(name, hard=refresh == "hard")
         with self.sandbox.lock:
             app = self._app(name)
+            self.json(200, self.sandbox.apps.view(app))
+
+    @route("PUT", A + "/{name}")
+    def update_app(self, name: str) -> None:
+        """PUT /api/v1/applications/{application.metadata.name}: replace spec, labels, annotations."""
+        body = self.json_body()
+        if not isinstance(body, dict) or (body.get("metadata") or {}).get("name", name) != name:
+            raise GrpcError(
+                INVALID_ARGUMENT, "application name in the body does not match the path"
+            )
+        with self.sandbox.lock:
+            self._app(name)
+            body.setdefault("metadata", {})["name"] = name
+            app = self.sandbox.apps.create(body, upsert=True)
+        self.sandbox.apps.load_source(name)
+        with self.sandbox.lock:
+            self.sandbox.apps.reconcile(app)
             self.json(200, self.sandbox.apps.view(app))
 
     @route("DELETE", A + "/{name}")

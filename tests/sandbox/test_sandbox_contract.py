@@ -160,6 +160,15 @@ def test_argocd_responses_match_the_spec(deployed: tuple[Sandbox, Http]) -> None
     )
     validate("argocd", "/api/v1/session", "POST", status, answer)
     assert status == 200 and Http(sb.argocd_url, answer["token"]).get("/api/v1/applications")
+    current = api.get("/api/v1/applications/myapp")
+    labelled = {"metadata": {"name": "myapp", "labels": {"team": "web"}}, "spec": current["spec"]}
+    status, answer = api.call("PUT", "/api/v1/applications/myapp", labelled)
+    assert status == 200 and answer["metadata"]["labels"] == {"team": "web"}
+    validate("argocd", "/api/v1/applications/{application.metadata.name}", "PUT", status, answer)
+    assert [
+        a["metadata"]["name"] for a in api.get("/api/v1/applications?selector=team%3Dweb")["items"]
+    ] == ["myapp"]
+    assert api.get("/api/v1/applications?selector=team%3Dother")["items"] == []
     spec = api.get("/api/v1/applications/myapp")["spec"]
     spec.pop("syncPolicy")
     status, answer = api.call(
