@@ -42,6 +42,8 @@ class App:
     fetched_at: float = float("-inf")
     op_started: float = 0.0
     hold_until: float = 0.0  # fault injection: keep the operation Running until then
+    snapshot: str = ""  # the last comparison result, to tell a real change
+    compared_fetch: float = float("-inf")
     multi_step: bool = False  # the running sync waits for health (several waves, or hooks)
     health: dict[Key, dict[str, str]] = field(default_factory=dict)
     fingerprint: str = ""
@@ -207,21 +209,34 @@ class AppController:
         status["sync"] = sync
         status["resources"] = resources
         status["sourceType"] = app.kind
-        status["reconciledAt"] = rfc3339(self.clock.now())
         status["resourceHealthSource"] = "appTree"
         status["controllerNamespace"] = NAMESPACE
         images = sorted({i for o in app.desired for i in images_of(o)})
         status["summary"] = {"images": images} if images else {}
         if app.error:
+            message = f"Failed to load target state: {app.error}"
+            previous_conditions = status.get("conditions") or [{}]
+            since = previous_conditions[0].get("lastTransitionTime")
+            if previous_conditions[0].get("message") != message:
+                since = rfc3339(self.clock.now())
             status["conditions"] = [
-                {
-                    "type": "ComparisonError",
-                    "message": f"Failed to load target state: {app.error}",
-                    "lastTransitionTime": rfc3339(self.clock.now()),
-                }
+                {"type": "ComparisonError", "message": message, "lastTransitionTime": since}
             ]
         else:
             status.pop("conditions", None)
+        # reconciledAt moves when the controller really compared: after a fetch (poll, refresh)
+        # or when the result changed; not on every tick, or watchers would see a flood.
+        snapshot = json.dumps(
+            [
+                {k: v for k, v in status.items() if k != "reconciledAt"},
+                sorted(map(str, app.health.items())),
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        if snapshot != app.snapshot or app.fetched_at != app.compared_fetch:
+            status["reconciledAt"] = rfc3339(self.clock.now())
+            app.snapshot, app.compared_fetch = snapshot, app.fetched_at
 
     def _auto_sync(self, app: App) -> None:
         policy = (app.spec.get("syncPolicy") or {}).get("automated")

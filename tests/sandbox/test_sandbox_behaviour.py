@@ -346,3 +346,31 @@ def test_set_image_applies_then_never_answers_and_gzip(sandbox: Sandbox, tmp_pat
     assert resp.getheader("Content-Encoding") == "gzip"
     assert json.loads(gzip.decompress(resp.read()))["items"][0]["metadata"]["name"] == "myapp"
     conn.close()
+
+
+def test_a_steady_app_is_quiet_on_the_watch_until_the_next_poll(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    api, _ = start(sandbox, tmp_path)
+    until(lambda: health(api) == "Healthy" and "operation" not in api.get(APP))
+    sandbox.apps.poll_seconds = 1e9  # no poll inside the quiet window, however slow the machine
+    time.sleep(0.2)
+    url = urllib.parse.urlsplit(sandbox.argocd_url)
+    conn = http.client.HTTPConnection(
+        url.hostname, url.port, timeout=0.6
+    )  # 60 s of controller time
+    conn.request(
+        "GET",
+        "/api/v1/stream/applications?name=myapp",
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+    )
+    resp = conn.getresponse()
+    first = json.loads(resp.readline())["result"]
+    assert first["type"] == "ADDED"
+    with pytest.raises(TimeoutError):
+        resp.readline()  # nothing changed, so nothing is sent (reconciledAt only moves on a compare)
+    conn.close()
+    before = api.get(APP)["status"]["reconciledAt"]
+    sandbox.apps.poll_seconds = 180
+    sandbox.advance(181)
+    until(lambda: api.get(APP)["status"]["reconciledAt"] != before, what="the poll reconciles")
