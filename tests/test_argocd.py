@@ -240,3 +240,20 @@ def test_refresh_that_blocks_too_long_falls_back_to_a_plain_get(
     finally:
         release.set()
     assert [("refresh" in r.query) for r in server.requests] == [True, False]  # not retried
+
+
+def test_tls_settings(tmp_path: Path) -> None:
+    env = {
+        "ARGOCD_SERVER": "argocd.example.com:443",
+        "ARGOCD_AUTH_TOKEN": "tok",
+        "ARGOCD_OPTS": "--insecure",
+    }
+    assert argocd.connect(resolve(env, tmp_path)).client.verify is False
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    api = argocd.connect(resolve({**env, "ARGOCD_OPTS": ""}, tmp_path, ca_bundle=str(bundle)))
+    assert (
+        api.client.verify == str(bundle) and api.client.base_url == "https://argocd.example.com:443"
+    )
+    with pytest.raises(UsageError, match=r"--ca-bundle .*: no such file"):
+        argocd.connect(resolve(env, tmp_path, ca_bundle=str(tmp_path / "missing.pem")))
