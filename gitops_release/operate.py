@@ -242,14 +242,13 @@ def wait(
         from gitops_release.images import parse_image
 
         parse_image(image, what="--image")
-    waiter = Waiter(
-        conn.argocd(),
-        name,
-        target,
-        Expect(revision=revision, images=(image,) if image else ()),
-        rollout_name=rollout,
-        out=out,
-    )
+    api = conn.argocd()
+    expect = Expect(revision=revision, images=(image,) if image else ())
+    if revision:
+        from gitops_release.revisions import git_contains
+
+        expect.contains = git_contains(api.get_app(name), conn.settings)
+    waiter = Waiter(api, name, target, expect, rollout_name=rollout, out=out)
     return waiter.run(conn.timeout)
 
 

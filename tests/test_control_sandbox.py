@@ -456,3 +456,33 @@ def test_promote_full_skips_the_pause(env: Env) -> None:
     assert data["released"]["rollout"]["phase"] == "Healthy"
     assert data["released"]["images"] == ["ikubernetes/myapp:v2"]
     assert "Version: v2" in str(env.host("prod.myapp.com"))
+
+
+def test_wait_for_a_commit_accepts_a_later_tip_that_contains_it(env: Env) -> None:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    v2 = env.bump("v2")
+    (env.repo / "myapp" / "NOTES.md").write_text("another team's change on top\n")
+    env.git("add", ".")
+    env.git("commit", "-qm", "unrelated change")
+    env.git("push", "-q", "origin", "main")
+    data = json.loads(
+        env.ok(
+            "wait",
+            "myapp",
+            "--for",
+            "preview-ready",
+            "--revision",
+            v2,
+            "--timeout",
+            "60s",
+            "-o",
+            "json",
+        )
+    )
+    assert data["revision"] == v2 and data["images"] == ["ikubernetes/myapp:v2"]
+    # a commit that is not in the synced history never satisfies it
+    code, _, err = env.cli(
+        "wait", "myapp", "--for", "synced", "--revision", "0" * 40, "--timeout", "1s"
+    )
+    assert code == 6 and "has not synced revision 000000000000 yet" in err
