@@ -44,7 +44,9 @@ class App:
     hold_until: float = 0.0  # fault injection: keep the operation Running until then
     snapshot: str = ""  # the last comparison result, to tell a real change
     compared_fetch: float = float("-inf")
-    multi_step: bool = False  # the running sync waits for health (several waves, or hooks)
+    multi_step: bool = False
+    fail_syncs: int = 0  # fault injection: the next N sync operations fail
+    fail_message: str = ""  # the running sync waits for health (several waves, or hooks)
     health: dict[Key, dict[str, str]] = field(default_factory=dict)
     fingerprint: str = ""
     stamp: int = 0
@@ -279,6 +281,12 @@ class AppController:
             self._finish(app, "Failed", "Operation terminated")
             return
         if now < app.op_started + SYNC_SECONDS or now < app.hold_until:
+            return
+        if app.fail_syncs and "syncResult" not in state:
+            app.fail_syncs -= 1  # fault injection: the apply is refused
+            self._finish(
+                app, "Failed", f"one or more objects failed to apply, reason: {app.fail_message}"
+            )
             return
         if "syncResult" not in state:
             self._apply(app, state)

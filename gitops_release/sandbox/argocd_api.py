@@ -369,3 +369,25 @@ class ArgoCDHandler(Handler):
             with self.sandbox.lock:
                 self.sandbox.lock.wait(timeout=0.5)
         self.end_stream()
+
+    @route("GET", "/api/v1/stream/applications/{name}/resource-tree")
+    def watch_tree(self, name: str) -> None:
+        """The whole tree each time it changes (nothing at all for a missing app)."""
+        self.authenticate()
+        sse = self.start_stream()
+        last = ""
+        while self.sandbox.running:
+            with self.sandbox.lock:
+                app = self.sandbox.apps.apps.get(name)
+                tree = {"nodes": self.sandbox.cluster.tree_nodes(name)} if app else None
+            text = json.dumps(tree, sort_keys=True)
+            try:
+                if tree is not None and text != last:
+                    last = text
+                    self.stream_message({"result": tree}, sse)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                return
+            with self.sandbox.lock:
+                self.sandbox.lock.wait(timeout=0.5)
+        self.end_stream()

@@ -15,7 +15,9 @@ Endpoints (JSON bodies; no auth, loopback only):
   ``{"kind": "drop-stream", "count": 1, "after": 1}`` (the next N watch streams are cut after
   ``after`` events, without the closing chunk);
   ``{"kind": "operation-in-progress", "app": "myapp", "seconds": 60}`` (a sync operation that
-  stays Running for that much controller time: sync and rollback get 400 code 9).
+  stays Running for that much controller time: sync and rollback get 400 code 9);
+  ``{"kind": "sync-fails", "app": "myapp", "count": 1, "message": "..."}`` (the next N sync
+  operations end ``Failed``: "one or more objects failed to apply, reason: ...").
 - ``POST /sandbox/api/v1/time/advance`` ``{"seconds": 30}``: jump controller time forward.
 - ``POST /sandbox/api/v1/reset`` ``{"all": true}``: clear faults and failing images; with
   ``all``, delete every Application and live object too.
@@ -158,6 +160,12 @@ class ControlHandler(Handler):
             self.sandbox.faults.add(Rule(kind, count, after=int(body.get("after", 1))))
         elif kind == "operation-in-progress":
             self.sandbox.hold_operation(str(body.get("app") or ""), float(body.get("seconds", 60)))
+        elif kind == "sync-fails":
+            self.sandbox.fail_syncs(
+                str(body.get("app") or ""),
+                int(body.get("count", 1)),
+                str(body.get("message") or ""),
+            )
         else:
             raise GrpcError(INVALID_ARGUMENT, f"unknown fault kind {kind!r}")
         self.json(200, {"faults": self.sandbox.faults.describe()})

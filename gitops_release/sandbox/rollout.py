@@ -211,6 +211,8 @@ class Rollout:
             return
         auto = bg.get("autoPromotionEnabled", True) is not False
         auto_seconds = int(bg.get("autoPromotionSeconds") or 0)
+        if status.get("promoteFull"):
+            status.pop("pauseConditions", None)  # full promotion skips and clears the pause
         if (not auto or auto_seconds > 0) and not fast and not status.get("promoteFull"):
             if not status.get("controllerPause"):
                 status["pauseConditions"] = [

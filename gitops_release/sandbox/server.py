@@ -290,7 +290,21 @@ class Sandbox:
         if kind == "operation-in-progress":
             self.hold_operation(str(params["app"]), float(params.get("seconds", 60)))
             return
+        if kind == "sync-fails":
+            self.fail_syncs(
+                str(params["app"]), int(params.get("count", 1)), str(params.get("message", ""))
+            )
+            return
         self.faults.add(Rule(kind, int(params.pop("count", 1)), **params))
+
+    def fail_syncs(self, app_name: str, count: int = 1, message: str = "") -> None:
+        """The next ``count`` sync operations of the app end Failed (as a refused apply would)."""
+        with self.lock:
+            app = self.apps.find(app_name)
+            app.fail_syncs = count
+            app.fail_message = message or (
+                'admission webhook "validate.sandbox" denied the request: injected failure'
+            )
 
     def hold_operation(self, app_name: str, seconds: float) -> None:
         with self.lock:

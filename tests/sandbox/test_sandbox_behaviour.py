@@ -374,3 +374,26 @@ def test_a_steady_app_is_quiet_on_the_watch_until_the_next_poll(
     sandbox.apps.poll_seconds = 180
     sandbox.advance(181)
     until(lambda: api.get(APP)["status"]["reconciledAt"] != before, what="the poll reconciles")
+
+
+def test_injected_sync_failure_ends_the_operation_failed(sandbox: Sandbox, tmp_path: Path) -> None:
+    api, repo = start(sandbox, tmp_path)
+    until(lambda: health(api) == "Healthy" and "operation" not in api.get(APP))
+    Http(sandbox.argocd_url).call(
+        "POST",
+        "/sandbox/api/v1/faults",
+        {"kind": "sync-fails", "app": "myapp", "message": "quota exceeded"},
+    )
+    sha = repo.set_image("v2")
+    api.get(APP + "?refresh=normal")
+    until(lambda: api.get(APP)["status"]["operationState"]["phase"] == "Failed", what="failed sync")
+    app = api.get(APP)
+    state = app["status"]["operationState"]
+    assert state["message"] == "one or more objects failed to apply, reason: quota exceeded"
+    assert state["operation"]["sync"]["revision"] == sha and "finishedAt" in state
+    assert app["status"]["sync"]["status"] == "OutOfSync"
+    assert [h["revision"] for h in app["status"]["history"]] != [sha]
+    time.sleep(0.1)
+    assert "operation" not in api.get(APP)  # auto-sync does not retry a failed revision by itself
+    assert api.call("POST", APP + "/sync", {})[0] == 200  # a manual sync does
+    until(lambda: health(api) == "Suspended", what="v2 preview after the manual sync")
