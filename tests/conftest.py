@@ -109,7 +109,8 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
       "http-500")``, ``clear_image()``, ``inject("http-error", status=503, count=3,
       path="/api/v1/applications")``, ``inject("latency", seconds=0.2, count=5, path="/api/")``,
       ``inject("drop-stream", count=1, after=1)``, ``hold_operation(app, seconds)``,
-      ``reset(everything=False)``; the same over HTTP at ``/sandbox/api/v1`` (see
+      ``fail_syncs(app, count=1, message="...")``, ``reset(everything=False)``; ``requests`` lists
+      every API request answered as (verb, route template); the same over HTTP at ``/sandbox/api/v1`` (see
       ``gitops_release/sandbox/control.py``).
     """
     sb = Sandbox(SandboxConfig(time_scale=0.01, state_dir=tmp_path / "sandbox-state"))

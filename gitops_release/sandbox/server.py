@@ -155,11 +155,15 @@ class Sandbox:
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> Sandbox:
-        git_base = self.git_server.start()
-        self.git_url = f"{git_base}/git"
-        self.git.auth[git_base + "/"] = self.git_token
-        api = self._serve(ApiHandler, self.config.port)
-        ingress = self._serve(IngressHandler, self.config.ingress_port)
+        try:
+            git_base = self.git_server.start()
+            self.git_url = f"{git_base}/git"
+            self.git.auth[git_base + "/"] = self.git_token
+            api = self._serve(ApiHandler, self.config.port)
+            ingress = self._serve(IngressHandler, self.config.ingress_port)
+        except BaseException:
+            self.stop()  # nothing half-started is left behind (a port in use, say)
+            raise
         self.argocd_url = self.rollouts_url = api
         self.ingress_url = ingress
         self.running = True
@@ -181,8 +185,7 @@ class Sandbox:
         return f"http://{host!s}:{bound}"
 
     def stop(self) -> None:
-        if not self.running and not self._servers:
-            return
+        """Stop every server and thread (idempotent, also after a failed start)."""
         self.running = False
         self._stop.set()
         with self.lock:

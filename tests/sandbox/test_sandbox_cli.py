@@ -95,3 +95,20 @@ def test_demo_plays_the_guide_and_stops_everything(capsys: pytest.CaptureFixture
         time.sleep(0.05)  # request threads finish their last reply
     left = set(threading.enumerate()) - before
     assert left == set(), [t.name for t in left]
+
+
+def test_a_port_in_use_is_a_usage_error_and_leaves_nothing_running(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    before = set(threading.enumerate())
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["sandbox", "up", "--port", str(busy.getsockname()[1])]) == 2
+    assert "Address already in use" in capsys.readouterr().err
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(threading.enumerate()) - before == set()
