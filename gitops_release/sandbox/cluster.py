@@ -202,9 +202,18 @@ class Cluster:
 
     # ingress -----------------------------------------------------------------------------
     def route(self, host: str) -> tuple[ReplicaSet | None, bool]:
-        """The ReplicaSet behind ``host`` per the IngressRoutes, and whether any route matched."""
+        """The ReplicaSet behind ``host`` per the Traefik IngressRoutes (or plain Ingresses), and
+        whether any route matched."""
         host = host.split(":")[0].lower()
         for (group, kind, ns, _), live in self.objects.items():
+            if kind == "Ingress" and group == "networking.k8s.io":
+                for rule in (live.manifest.get("spec") or {}).get("rules") or []:
+                    if str(rule.get("host", "")).lower() != host:
+                        continue
+                    for path in (rule.get("http") or {}).get("paths") or []:
+                        service = ((path.get("backend") or {}).get("service") or {}).get("name")
+                        return self._service_target(ns, str(service)), True
+                continue
             if kind != "IngressRoute" or not group.startswith("traefik."):
                 continue
             for route in (live.manifest.get("spec") or {}).get("routes") or []:

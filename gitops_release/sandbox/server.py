@@ -147,7 +147,8 @@ class Sandbox:
         )
         self.running = False
         self.requests: list[tuple[str, str]] = []
-        """(verb, route template) of every API request answered, e.g. ("GET", "/api/v1/applications/{name}")."""
+        """(verb, route template) of every API request answered, e.g. ("GET", "/api/v1/applications/{name}");
+        a path no route matched is recorded as ``unmatched:<path>``."""
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

@@ -119,6 +119,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if self.before(path):
                     method(self, **match.groupdict())
                 return
+            record = getattr(self.server, "record", None)
+            if callable(record):
+                record(verb, f"unmatched:{path}")
             self.unmatched(path, other_verb)
         except GrpcError as err:
             self.grpc_error(err)
