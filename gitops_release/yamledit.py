@@ -233,6 +233,9 @@ def apply_image(
     return EditResult(new_text, tuple(changes))
 
 
+_NULLS = ("~", "null", "Null", "NULL")
+
+
 def _still_there(text: str, span: Span) -> bool:
     """A cheap check that ``span`` was found in this very text."""
     token = text[span.start : span.end]
@@ -241,7 +244,7 @@ def _still_there(text: str, span: Span) -> bool:
     if span.style in ("'", '"'):
         return len(token) >= 2 and token[0] == token[-1] == span.style
     if span.style == "" and "\n" not in token and "\r" not in token:
-        return token == span.value
+        return token == span.value or (not span.value and token in _NULLS)
     return bool(token)
 
 
@@ -303,9 +306,9 @@ def _plan_split_name(site: ImageSite, new: ImageRef, where: str) -> list[tuple[s
         if prefix is not None:
             return [("prefix", new.name)]
         raise YamlError(f"{where} has no repository key", hint="add `repository:`")
-    if prefix is None or not prefix.value:
+    if prefix is None:
         return [("repository", new.name)]
-    if new.name.startswith(prefix.value + "/"):
+    if prefix.value and new.name.startswith(prefix.value + "/"):
         return [("repository", new.name[len(prefix.value) + 1 :])]
     return [("prefix", new.registry or ""), ("repository", new.repository)]
 

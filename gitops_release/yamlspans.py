@@ -250,9 +250,17 @@ class _Entry:
     merged: bool
 
 
-def mapping_entries(node: MappingNode, duplicates: set[str]) -> dict[str, _Entry]:
+def mapping_entries(
+    node: MappingNode,
+    duplicates: set[str],
+    _seen: frozenset[int] = frozenset(),
+    shadowed: list[tuple[str, _Entry]] | None = None,
+) -> dict[str, _Entry]:
     """Keys of a mapping with merge keys (``<<``) applied (own keys win); string keys only.
-    Duplicated own keys are added to ``duplicates``."""
+    Duplicated own keys are added to ``duplicates``. Each merged mapping counts once, so
+    chains of merges stay linear."""
+    if len(_seen) > 64:
+        raise YamlError("merge keys (<<) nested too deeply to edit safely")
     own: dict[str, _Entry] = {}
     merged: dict[str, _Entry] = {}
     for key, value in node.value:
@@ -261,13 +269,16 @@ def mapping_entries(node: MappingNode, duplicates: set[str]) -> dict[str, _Entry
         if key.tag == "tag:yaml.org,2002:merge" or (key.value == "<<" and key.style is None):
             sources = value.value if isinstance(value, SequenceNode) else [value]
             for source in sources:
-                if isinstance(source, MappingNode):
-                    for name, entry in mapping_entries(source, duplicates).items():
+                if isinstance(source, MappingNode) and id(source) not in _seen:
+                    _seen = _seen | {id(source)}
+                    for name, entry in mapping_entries(source, duplicates, _seen).items():
                         merged.setdefault(name, _Entry(entry.key, entry.value, entry.owner, True))
             continue
         name = str(key.value)
         if name in own:
             duplicates.add(name)
+            if shadowed is not None:
+                shadowed.append((name, own[name]))
         own[name] = _Entry(key, value, node, False)
     return {**merged, **own}
 
@@ -321,6 +332,7 @@ class Locator:
         self.counts = count_references(root)
         self.sites: list[ImageSite] = []
         self.seen_spans: set[tuple[int, int]] = set()
+        self.walked: set[int] = set()
 
     def is_shared(self, node: Node) -> bool:
         return self.counts.get(id(node), 1) > 1
@@ -338,7 +350,8 @@ class Locator:
         if self.text[start : start + 1] in ("&", "!"):
             props = _PROPERTIES_RE.match(self.text, start)
             start = props.end() if props else start
-        return self._span(start, end, str(node.value), node.style or "", in_flow, shared)
+        value = "" if node.tag == NULL_TAG else str(node.value)  # `~`, `null`: no value yet
+        return self._span(start, end, value, node.style or "", in_flow, shared)
 
     def _span(self, start: int, end: int, value: str, style: str, flow: bool, shared: bool) -> Span:
         line_start = self.text.rfind("\n", 0, start) + 1
@@ -348,6 +361,9 @@ class Locator:
     def walk(self, node: Node, ctx: _Context, depth: int = 0) -> None:
         if depth > 200:
             raise YamlError(f"{self.source}: YAML nested too deeply to edit safely")
+        if id(node) in self.walked:
+            return  # reached again through an alias: walked once (aliases are never expanded)
+        self.walked.add(id(node))
         ctx = ctx.child("", shared=self.is_shared(node)) if self.is_shared(node) else ctx
         if isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
@@ -356,7 +372,8 @@ class Locator:
         if not isinstance(node, MappingNode):
             return
         duplicates: set[str] = set()
-        entries = mapping_entries(node, duplicates)
+        shadowed: list[tuple[str, _Entry]] = []
+        entries = mapping_entries(node, duplicates, shadowed=shadowed)
         is_object = "kind" in entries and "apiVersion" in entries
         if is_object:
             kind = scalar_text(entries["kind"].value) or ctx.kind
@@ -366,7 +383,7 @@ class Locator:
         if roles:
             self.split_site(entries, duplicates, roles, ctx)
         used = {key for _, key in roles}
-        for name, entry in entries.items():
+        for name, entry in [*shadowed, *entries.items()]:
             if name in used:
                 continue
             if is_object and name in ("status", "metadata"):

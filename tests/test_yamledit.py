@@ -105,3 +105,256 @@ def test_workload_ref_is_reported() -> None:
 def test_diff_is_unified() -> None:
     diff = unified_diff("a: 1\n", "a: 2\n", "x.yaml")
     assert diff.splitlines()[:2] == ["--- a/x.yaml", "+++ b/x.yaml"]
+
+
+# --- synthetic cases the corpus lacks -----------------------------------------------------
+
+
+def edit_all(text: str, new: str, **kwargs: bool) -> str:
+    sites = find_images(text, source="f.yaml")
+    return apply_image(text, sites, parse_image(new), source="f.yaml", **kwargs).text
+
+
+def test_flow_style_container_lists() -> None:
+    text = (
+        "kind: Deployment\napiVersion: apps/v1\nspec:\n  template:\n    spec:\n"
+        "      containers: [{name: app, image: nginx:1.19}, {name: side, image: 'busybox'}]\n"
+    )
+    sites = find_images(text, source="d.yaml")
+    assert [(s.container, s.current, s.field("image").in_flow) for s in sites] == [  # type: ignore[union-attr]
+        ("app", "nginx:1.19", True),
+        ("side", "busybox", True),
+    ]
+    new = apply_image(text, sites[:1], parse_image("nginx:1.20"), source="d.yaml").text
+    assert new == text.replace("nginx:1.19", "nginx:1.20")
+
+
+def test_flow_kustomize_tag_that_would_be_a_float_is_quoted() -> None:
+    text = "images: [{name: app, newTag: v1}]  # pinned\n"
+    (site,) = find_images(text, source="kustomization.yaml")
+    assert (site.form, site.current) == ("kustomize", "app:v1")
+    result = apply_image(text, [site], parse_image("app:1.20"), source="kustomization.yaml")
+    assert result.text == 'images: [{name: app, newTag: "1.20"}]  # pinned\n'
+
+
+def test_merge_key_image_is_shared_and_refused_unless_all_aliases() -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n"
+        "    - &base {name: a, image: nginx:1}\n"
+        "    - <<: *base\n      name: b\n"
+        "    - <<: *base\n      name: c\n      image: redis:7  # own image\n"
+    )
+    sites = find_images(text, source="pod.yaml")
+    assert [(s.container, s.current, s.shared) for s in sites] == [
+        ("a", "nginx:1", True),
+        ("c", "redis:7", False),
+    ]
+    with pytest.raises(YamlError, match="anchor") as err:
+        apply_image(text, sites[:1], parse_image("nginx:2"), source="pod.yaml")
+    assert err.value.exit_code == 2
+    both = apply_image(text, sites[:1], parse_image("nginx:2"), source="pod.yaml", all_aliases=True)
+    assert both.text == text.replace("nginx:1}", "nginx:2}")
+    own = apply_image(text, sites[1:], parse_image("redis:8"), source="pod.yaml")
+    assert own.text == text.replace("redis:7", "redis:8")
+
+
+def test_anchor_and_alias_of_an_image_value() -> None:
+    text = "a:\n  image: &img nginx:1\nb:\n  image: *img\n"
+    (site,) = find_images(text, source="v.yaml")  # one node, reached twice: one site
+    assert site.shared and site.field("image").start == text.index("nginx")  # type: ignore[union-attr]
+    with pytest.raises(YamlError, match="all-aliases"):
+        apply_image(text, [site], parse_image("nginx:2"), source="v.yaml")
+    assert edit_all(text, "nginx:2", all_aliases=True) == text.replace("nginx:1", "nginx:2")
+
+
+def test_crlf_multi_document_with_comments_on_the_image_line() -> None:
+    text = (
+        "# header\r\n---\r\napiVersion: v1\r\nkind: Pod\r\nspec:\r\n  containers:\r\n"
+        '  - name: a\r\n    image: "reg.example.com:5000/team/app:v1"   # {"$imagepolicy": "x"}\r\n'
+        "...\r\n---\r\nkind: Service\r\napiVersion: v1\r\nspec: {ports: [{port: 80}]}"
+    )
+    new = edit_all(text, "reg.example.com:5000/team/app:v2")
+    assert new == text.replace("app:v1", "app:v2")
+    assert new.endswith("[{port: 80}]}")  # still no final newline
+
+
+def test_non_ascii_and_bom_round_trip_bytes() -> None:
+    text = '# Größe ✓ 中文\nimage:\n  repository: nginx # 注释\n  tag: "1.0"\n'
+    data = b"\xef\xbb\xbf" + text.encode()
+    source = read_text(data, source="values.yaml")
+    sites = find_images(source.text, source="values.yaml")
+    result = apply_image(source.text, sites, parse_image("nginx:1.1"), source="values.yaml")
+    assert source.encode(result.text) == data.replace(b'"1.0"', b'"1.1"')
+
+
+def test_duplicate_key_on_the_path_is_refused_elsewhere_allowed() -> None:
+    dup_image = "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: a\n    image: x:1\n    image: x:2\n"
+    (site,) = find_images(dup_image, source="p.yaml")
+    assert site.problem and "duplicate key 'image'" in site.problem
+    with pytest.raises(YamlError, match="duplicate key"):
+        apply_image(dup_image, [site], parse_image("x:3"), source="p.yaml")
+    dup_path = (
+        "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - {name: a, image: x:1}\nspec: {}\n"
+    )
+    (site,) = find_images(dup_path, source="p.yaml")
+    assert site.problem and "duplicate key 'spec'" in site.problem
+    dup_elsewhere = "kind: Pod\napiVersion: v1\nmetadata: {name: a, name: b}\nspec:\n  containers:\n  - {name: a, image: x:1}\n"
+    assert edit_all(dup_elsewhere, "x:2") == dup_elsewhere.replace("x:1", "x:2")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['"${IMAGE}"', '"{{ .Values.image }}"', "'<image>'", "$REGISTRY/app:$TAG", '"repo/app:${TAG}"'],
+)
+def test_placeholders_are_refused(value: str) -> None:
+    text = f"kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: a\n    image: {value}\n"
+    (site,) = find_images(text, source="p.yaml")
+    assert site.problem and "placeholder" in site.problem
+    with pytest.raises(YamlError, match="placeholder"):
+        apply_image(text, [site], parse_image("x:2"), source="p.yaml")
+
+
+def test_unquoted_helm_template_is_not_an_image_site() -> None:
+    # `{{ .Values.image }}` unquoted is a YAML flow mapping, not a string: nothing to edit.
+    text = "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: a\n    image: {{ .Values.image }}\n"
+    assert find_images(text, source="p.yaml") == []
+
+
+@pytest.mark.parametrize("tag", ["1.20", "010", "true", "yes", "1e3", "0x1F", "null", "Y", "1_000"])
+def test_plain_tags_that_would_change_type_are_quoted(tag: str) -> None:
+    text = "image:\n  repository: app\n  tag: v1  # chart default\n"
+    sites = find_images(text, source="values.yaml")
+    result = apply_image(text, sites, parse_image(f"app:{tag}"), source="values.yaml")
+    assert result.text == f'image:\n  repository: app\n  tag: "{tag}"  # chart default\n'
+
+
+def test_plain_string_tags_stay_plain() -> None:
+    text = "image:\n  repository: app\n  tag: v1\n"
+    sites = find_images(text, source="values.yaml")
+    for tag in ("v2", "1.2.3", "2024-01-02-abc", "latest", "sha-1a2b3c"):
+        result = apply_image(text, sites, parse_image(f"app:{tag}"), source="values.yaml")
+        assert result.text == f"image:\n  repository: app\n  tag: {tag}\n"
+
+
+def test_quote_styles_are_kept() -> None:
+    text = "a:\n  image: 'nginx:1'\nb:\n  image: \"nginx:1\"\nc:\n  image: nginx:1\n"
+    assert edit_all(text, "nginx:2") == text.replace("nginx:1", "nginx:2")
+
+
+def test_digest_policy() -> None:
+    digest = "sha256:" + "a" * 64
+    other = "sha256:" + "b" * 64
+    ref = f"kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: a\n    image: nginx:1@{digest}\n"
+    (site,) = find_images(ref, source="p.yaml")
+    assert site.image is not None and site.image.digest == digest
+    # a tag bump drops the stale digest (it would win at pull time) ...
+    assert edit_all(ref, "nginx:2") == ref.replace(f"nginx:1@{digest}", "nginx:2")
+    # ... unless a new one is given
+    assert edit_all(ref, f"nginx:2@{other}") == ref.replace(f"nginx:1@{digest}", f"nginx:2@{other}")
+    helm = f'image:\n  registry: docker.io\n  repository: bitnami/nginx\n  tag: "1"\n  digest: "{digest}"\n'
+    (site,) = find_images(helm, source="values.yaml")
+    assert site.current == f"docker.io/bitnami/nginx:1@{digest}"
+    assert edit_all(helm, "docker.io/bitnami/nginx:2") == helm.replace('"1"', '"2"').replace(
+        f'"{digest}"', '""'
+    )
+    sha = 'image:\n  repository: busybox\n  tag: "1"\n  sha: ""\n'
+    assert edit_all(sha, f"busybox:2@{other}") == sha.replace('"1"', '"2"').replace(
+        'sha: ""', f'sha: "{"b" * 64}"'
+    )
+    kust = f"images:\n- name: app\n  newTag: v1\n  digest: {digest}\n"
+    assert edit_all(kust, "app:v2") == kust.replace("v1", "v2").replace(digest, '""')
+    no_digest_key = "image:\n  repository: app\n  tag: v1\n"
+    with pytest.raises(YamlError, match="no digest key"):
+        edit_all(no_digest_key, f"app:v2@{other}")
+
+
+def test_helm_value_forms() -> None:
+    text = (
+        'frontend:\n  image: "ghcr.io/team/web:1.0"\n'
+        "api:\n  image:\n    registry: ghcr.io\n    repository: team/api\n    tag: 1.0.0\n"
+        "global:\n  hub: docker.io/istio\n  tag: 1.22.0\n  proxy:\n    image: proxyv2\n"
+        "worker:\n  image:\n    name: team/worker\n    tag: latest\n"
+        "traefik:\n  image:\n    registry:  # default\n    repository:\n    tag:\n"
+    )
+    sites = find_images(text, source="values.yaml")
+    assert [(s.yaml_path, s.form, s.current) for s in sites] == [
+        ("frontend.image", "reference", "ghcr.io/team/web:1.0"),
+        ("api.image", "split", "ghcr.io/team/api:1.0.0"),
+        ("global", "split", "docker.io/istio:1.22.0"),
+        ("global.proxy.image", "reference", "proxyv2"),
+        ("worker.image", "split", "team/worker:latest"),
+        ("traefik.image", "split", ""),
+    ]
+    # a new repository under the same registry changes only the repository
+    result = apply_image(
+        text, [sites[1]], parse_image("ghcr.io/team/api2:1.1"), source="values.yaml"
+    )
+    assert result.text == text.replace("team/api\n", "team/api2\n").replace(
+        "tag: 1.0.0", 'tag: "1.1"'
+    )
+    # empty (null) values get a value inserted after the colon; the comment stays
+    result = apply_image(
+        text, [sites[5]], parse_image("docker.io/traefik:v3.1"), source="values.yaml"
+    )
+    assert result.text.endswith(
+        "registry: docker.io  # default\n    repository: traefik\n    tag: v3.1\n"
+    )
+
+
+def test_cronjob_and_commented_out_images() -> None:
+    text = (
+        "apiVersion: batch/v1\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n"
+        "        spec:\n          containers:\n          - name: job\n            image: busybox:1.28\n"
+        "            # image: busybox:1.27\n"
+    )
+    (site,) = find_images(text, source="c.yaml")
+    assert site.yaml_path == "spec.jobTemplate.spec.template.spec.containers[0].image"
+    assert edit_all(text, "busybox:1.29") == text.replace("busybox:1.28", "busybox:1.29")
+
+
+def test_registry_port_is_not_a_tag() -> None:
+    text = "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: a\n    image: localhost:5000/app\n"
+    (site,) = find_images(text, source="p.yaml")
+    assert site.image is not None and (site.image.registry, site.image.tag) == (
+        "localhost:5000",
+        None,
+    )
+    assert edit_all(text, "localhost:5000/app:v2") == text.replace("/app\n", "/app:v2\n")
+
+
+def test_stale_sites_are_refused() -> None:
+    sites = find_images(ROLLOUT, source="f.yaml")
+    changed = "# one more line\n" + ROLLOUT
+    with pytest.raises(YamlError, match="stale"):
+        apply_image(changed, sites, parse_image("x:1"), source="f.yaml")
+
+
+def test_utf16_is_refused() -> None:
+    with pytest.raises(YamlError, match="UTF-16"):
+        read_text("a: 1\n".encode("utf-16"), source="u.yaml")
+
+
+def test_alias_bomb_is_bounded() -> None:
+    import tracemalloc
+
+    lines = ['a0: &a0 {image: "nginx:1"}']
+    for level in range(1, 12):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    text = "\n".join(lines) + "\n"  # 10**11 leaves if expanded
+    tracemalloc.start()
+    sites = find_images(text, source="bomb.yaml")
+    result = apply_image(text, sites, parse_image("nginx:2"), source="bomb.yaml", all_aliases=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(sites) == 1 and sites[0].shared
+    assert result.text == text.replace("nginx:1", "nginx:2")
+    assert peak < 20_000_000
+
+
+def test_null_values_are_filled_in() -> None:
+    text = "image:\n  repository: app\n  tag: ~\n  digest: null  # none\n"
+    (site,) = find_images(text, source="values.yaml")
+    assert site.current == "app" and site.problem is None
+    digest = "sha256:" + "c" * 64
+    assert edit_all(text, f"app:v2@{digest}") == text.replace("~", "v2").replace("null", digest)
