@@ -175,6 +175,21 @@ def _expect(expected: str, current: ImageRef) -> bool:
     return current.tag == expected
 
 
+def may_hold_images(text: str) -> bool:
+    """False when ``text`` cannot hold an image site, so it need not be parsed (an app directory
+    is mostly Services, IngressRoutes and ConfigMaps; parsing is the slow part of a bump).
+
+    Every site ``yamledit.find_images`` reports needs one of these words: an ``image``/``images``
+    key (or a key ending in ``image``), a ``*containers`` list, or a ``tag`` next to a
+    ``repository``/``hub`` (Helm values). tests/test_bump_files.py checks it on the corpus."""
+    low = text.lower()
+    return (
+        "image" in low
+        or "containers" in low
+        or ("tag" in low and ("repository" in low or "hub" in low))
+    )
+
+
 def make_edit(
     root: Path,
     app_dir: str,
@@ -192,7 +207,8 @@ def make_edit(
         for rel in files:
             source = yamledit.read_text((root / rel).read_bytes(), source=rel)
             texts[rel] = source
-            sites += yamledit.find_images(source.text, source=rel)
+            if may_hold_images(source.text):
+                sites += yamledit.find_images(source.text, source=rel)
         refs = [] if sites else _workload_refs(yamledit, texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image

@@ -227,6 +227,7 @@ def land(
         sha = ws.commit(list(edit.paths), message(edit))
         if not push:
             return edit, Landed(sha, False, attempt, target)
+        progress(f"committed {sha[:8]}; pushing to {target} on {ws.display_url}")
         try:
             outcome = push_refspec(ws.run, ws.remote, refspec, options)
             if outcome.ok:

@@ -18,13 +18,17 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_release import appedit
 from gitops_release.config import Settings
 from gitops_release.errors import UsageError
+from gitops_release.gitauth import strip_credentials
 from gitops_release.images import is_reference, parse_image, validate_tag
 from gitops_release.output import Output, redact
+
+if TYPE_CHECKING:
+    from gitops_release.gitpush import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def bump_image(
     settings: Settings | None = None,
     out: Output | None = None,
     open_workspace: Callable[..., AbstractContextManager[Any]] | None = None,
-    policy: Any = None,
+    policy: RetryPolicy | None = None,
 ) -> BumpResult:
     """Change the image of ``req.app`` to ``req.tag_or_ref`` in Git, commit and push."""
     from gitops_release import gitpush, gitrepo
@@ -126,7 +130,7 @@ def bump_image(
     _check_request(req, remote_repo)
     app_arg = appedit.lexical_app(req.app) if remote_repo else req.app
     if remote_repo:
-        out.progress(f"cloning {gitrepo.strip_credentials(req.repo)} (partial, sparse: {app_arg})")
+        out.progress(f"cloning {strip_credentials(req.repo)} (partial, sparse: {app_arg})")
     with opener(
         req.repo,
         app_path=app_arg,
@@ -139,7 +143,10 @@ def bump_image(
         rel = appedit.relative_app(app_arg, ws.root, base)
         files = appedit.yaml_files(ws.root, rel)
         app = appedit.app_name(rel if rel != "." else ws.root.name)
-        where = lambda: f"{ws.remote}/{ws.branch} at {ws.base[:8]}"  # noqa: E731
+
+        def where() -> str:
+            return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
+
         apply = appedit.make_edit(ws.root, rel, files, req, where, write=not req.dry_run)
         result = BumpResult(
             app=app,

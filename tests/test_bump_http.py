@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gitops_release import config, gitrepo, output, release
+from gitops_release import config, gitauth, gitrepo, output, release
 from gitops_release.cli import main
 from gitops_release.errors import NotLanded, RemoteError
 from gitops_release.gitpush import RetryPolicy
@@ -44,10 +44,8 @@ def seed(server: GitServer, tmp_path: Path, apps: list[str], name: str = "team/g
         (work / "apps" / app / "service.yaml").write_text(SERVICE)
     git(work, "add", ".")
     git(work, "commit", "-q", "-m", "seed")
-    env = {**os.environ, **gitrepo.git_environ(gitrepo.Credentials("oauth2", TOKEN))}
-    subprocess.run(
-        ["git", "push", "-q", server.url(name), "main"], cwd=work, env=env, check=True
-    )
+    env = {**os.environ, **gitauth.git_environ(gitauth.Credentials("oauth2", TOKEN))}
+    subprocess.run(["git", "push", "-q", server.url(name), "main"], cwd=work, env=env, check=True)
     return server.url(name)
 
 
@@ -69,7 +67,10 @@ def bare(server: GitServer) -> Path:
 
 
 def test_push_over_http_with_token(
-    server: GitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: GitServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = seed(server, tmp_path, ["web"])
     assert main(["bump-image", "v2", "--repo", url, "--app", "apps/web"]) == 4  # no token
@@ -84,7 +85,10 @@ def test_push_over_http_with_token(
 
 
 def test_lost_races_are_re_anchored_and_other_commits_kept(
-    server: GitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: GitServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = seed(server, tmp_path, ["web"])
     monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", TOKEN)
@@ -108,12 +112,17 @@ def test_still_rejected_after_retries_exits_5(server: GitServer, tmp_path: Path)
     settings = config.resolve({}, environ={"GITOPS_RELEASE_GIT_TOKEN": TOKEN}, cwd=tmp_path)
     policy = RetryPolicy(attempts=3, sleep=lambda _s: None)
     with pytest.raises(NotLanded, match="still rejected after 3 attempt"):
-        release.bump_image(req, settings=settings, out=output.Output(err=io.StringIO()), policy=policy)
+        release.bump_image(
+            req, settings=settings, out=output.Output(err=io.StringIO()), policy=policy
+        )
     assert server.races == 3
 
 
 def test_remote_gone_mid_push_exits_5_and_unreachable_exits_4(
-    server: GitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: GitServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = seed(server, tmp_path, ["web"])
     monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", TOKEN)
@@ -141,7 +150,9 @@ def test_eight_processes_on_eight_apps_all_land(server: GitServer, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_two_compare_and_swap_processes_exactly_one_lands(server: GitServer, tmp_path: Path) -> None:
+def test_two_compare_and_swap_processes_exactly_one_lands(
+    server: GitServer, tmp_path: Path
+) -> None:
     url = seed(server, tmp_path, ["web"])
     procs = [
         cli(tag, "--repo", url, "--app", "apps/web", "--expect-current", "v1")
@@ -171,7 +182,10 @@ def _keeping_evidence(found: dict[str, str], *args: Any, **kwargs: Any) -> Itera
 
 
 def test_secret_canary(
-    server: GitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: GitServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = seed(server, tmp_path, ["web"])
     host = url.removeprefix("http://")

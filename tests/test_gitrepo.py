@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_release import gitrepo
+from gitops_release import gitauth, gitrepo
 from gitops_release.config import resolve
 from gitops_release.errors import NotLanded, RemoteError, UsageError
 from tests.conftest import GitRemote, git
@@ -87,17 +87,17 @@ def test_push_branch_detached_is_usage_error(git_remote: GitRemote) -> None:
 
 
 def test_split_url_credentials_moves_them_out_of_the_url() -> None:
-    url, creds = gitrepo.split_url_credentials("https://bot:tok%40en@git.example:8443/g/r.git")
+    url, creds = gitauth.split_url_credentials("https://bot:tok%40en@git.example:8443/g/r.git")
     assert url == "https://git.example:8443/g/r.git"
     assert creds is not None and (creds.user, creds.token) == ("bot", "tok@en")
-    url, creds = gitrepo.split_url_credentials("https://glpat-abcdef@git.example/r.git")
+    url, creds = gitauth.split_url_credentials("https://glpat-abcdef@git.example/r.git")
     assert url == "https://git.example/r.git"
     assert creds is not None and (creds.user, creds.token) == ("oauth2", "glpat-abcdef")
-    assert gitrepo.split_url_credentials("/srv/r.git") == ("/srv/r.git", None)
+    assert gitauth.split_url_credentials("/srv/r.git") == ("/srv/r.git", None)
 
 
 def test_git_environ_appends_to_existing_config_count() -> None:
-    env = gitrepo.git_environ(gitrepo.Credentials("oauth2", "t0ken"), {"GIT_CONFIG_COUNT": "2"})
+    env = gitauth.git_environ(gitauth.Credentials("oauth2", "t0ken"), {"GIT_CONFIG_COUNT": "2"})
     count = int(env["GIT_CONFIG_COUNT"])
     assert "GIT_CONFIG_KEY_0" not in env and "GIT_CONFIG_KEY_1" not in env
     pairs = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(2, count)}
