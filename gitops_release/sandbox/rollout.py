@@ -24,6 +24,7 @@ from gitops_release.sandbox.replicaset import (
     ReplicaSet,
     Timing,
 )
+from gitops_release.sandbox.rolloutstatus import calculate_phase, set_condition
 
 
 class RolloutError(Exception):
@@ -383,64 +384,15 @@ class Rollout:
         )
 
     def _phase(self) -> None:
-        """rolloututil.CalculateRolloutPhase."""
-        status, spec = self.status, self.spec
-        replicas = int(spec.get("replicas", 1))
-        phase, message = "Healthy", ""
-        degraded = [
-            c
-            for c in status.get("conditions", [])
-            if c["reason"] in ("RolloutAborted", "ProgressDeadlineExceeded")
-            and c["status"] == "False"
-        ]
-        if degraded:
-            phase, message = "Degraded", f"{degraded[0]['reason']}: {degraded[0]['message']}"
-        elif spec.get("paused"):
-            phase, message = "Paused", "manually paused"
-        elif status.get("pauseConditions"):
-            phase, message = "Paused", status["pauseConditions"][0]["reason"]
-        elif spec.get("restartAt") and status.get("restartedAt") != spec["restartAt"]:
-            phase, message = "Progressing", "rollout is restarting"
-        elif status.get("updatedReplicas", 0) < replicas:
-            phase, message = "Progressing", "more replicas need to be updated"
-        elif status.get("availableReplicas", 0) < status.get("updatedReplicas", 0):
-            phase, message = "Progressing", "updated replicas are still becoming available"
-        elif status["blueGreen"].get("activeSelector") != status.get("currentPodHash"):
-            phase, message = "Progressing", "active service cutover pending"
-        elif status.get("stableRS") != status.get("currentPodHash"):
-            phase, message = "Progressing", "waiting for analysis to complete"
-        status["phase"] = phase
+        phase, message = calculate_phase(self.spec, self.status)
+        self.status["phase"] = phase
         if message:
-            status["message"] = message
+            self.status["message"] = message
         else:
-            status.pop("message", None)
+            self.status.pop("message", None)
 
     def _condition(self, kind: str, state: str, reason: str, message: str) -> None:
-        conditions: list[dict[str, Any]] = self.status.setdefault("conditions", [])
-        stamp = rfc3339(self.clock.now())
-        for condition in conditions:
-            if condition["type"] == kind:
-                if (condition["status"], condition["reason"], condition["message"]) != (
-                    state,
-                    reason,
-                    message,
-                ):
-                    if condition["status"] != state:
-                        condition["lastTransitionTime"] = stamp
-                    condition.update(
-                        status=state, reason=reason, message=message, lastUpdateTime=stamp
-                    )
-                return
-        conditions.append(
-            {
-                "type": kind,
-                "status": state,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": stamp,
-                "lastUpdateTime": stamp,
-            }
-        )
+        set_condition(self.status, kind, state, reason, message, rfc3339(self.clock.now()))
 
     def _rs(self, pod_hash: str) -> ReplicaSet | None:
         return next((r for r in self.replicasets if r.hash == pod_hash), None)
