@@ -183,12 +183,14 @@ def compose_documents(text: str, *, source: str) -> tuple[Document, ...]:
 def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     yaml = YAML(typ="safe", pure=True)
-    constructor, parser = yaml.get_constructor_parser(text)
-    composer = constructor.composer
+    parser = None
     docs: list[Document] = []
     try:
+        constructor, parser = yaml.get_constructor_parser(text)
+        composer = constructor.composer
         # Composer.compose_document, keeping the DOCUMENT-END event's position.
         while composer.check_node():
             composer.anchors = {}
@@ -202,13 +204,24 @@ def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = (err.problem or err.context or "invalid YAML").strip()
         raise YamlError(f"{where}: {problem}", hint="fix the YAML syntax first") from None
+    except ReaderError as err:
+        at = err.position if isinstance(err.position, int) else 0
+        line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        code = (
+            err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "?")
+        )
+        raise YamlError(
+            f"{source}:{line}:{column}: character U+{code:04X} is not allowed in YAML",
+            hint="remove control characters from the file",
+        ) from None
     except YAMLError as err:
         lines = str(err).strip().splitlines()
         raise YamlError(f"{source}: {lines[0] if lines else 'invalid YAML'}") from None
     except RecursionError:
         raise YamlError(f"{source}: YAML nested too deeply to read safely") from None
     finally:
-        parser.dispose()
+        if parser is not None:
+            parser.dispose()
 
 
 def count_references(root: Node) -> dict[int, int]:

@@ -358,3 +358,8 @@ def test_null_values_are_filled_in() -> None:
     assert site.current == "app" and site.problem is None
     digest = "sha256:" + "c" * 64
     assert edit_all(text, f"app:v2@{digest}") == text.replace("~", "v2").replace("null", digest)
+
+
+def test_control_characters_are_a_yaml_error_with_position() -> None:
+    with pytest.raises(YamlError, match=r"c.yaml:2:4: character U\+0000 is not allowed"):
+        find_images("a: 1\nb: \x00\n", source="c.yaml")

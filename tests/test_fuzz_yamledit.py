@@ -1,0 +1,339 @@
+"""Fuzz ``yamledit`` with Hypothesis.
+
+1. Random YAML files (workloads of every kind, kustomizations, Helm values; multi-document; random
+   indentation, dash offsets, flow or block container lists, quote styles, comments on the image
+   line, blank lines, CRLF, BOM, ``---``/``...``, missing final newline) with images in known
+   places: bumping one changes only the spliced spans, and the file re-parses to the intended
+   data (the old data with exactly that value replaced).
+2. Broken input (random text, random bytes, mutated valid files): the editor raises nothing but
+   its own YamlError.
+
+``FUZZ_EXAMPLES`` raises the number of examples (default kept small for the everyday run).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gitops_release.images import ImageRef, parse_image, resolve_target
+from gitops_release.yamledit import (
+    EditResult,
+    YamlError,
+    apply_image,
+    find_images,
+    load_all,
+    read_text,
+)
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+WORKLOADS = {
+    "Deployment": ("apps/v1", ["spec", "template", "spec"]),
+    "StatefulSet": ("apps/v1", ["spec", "template", "spec"]),
+    "DaemonSet": ("apps/v1", ["spec", "template", "spec"]),
+    "Rollout": ("argoproj.io/v1alpha1", ["spec", "template", "spec"]),
+    "Job": ("batch/v1", ["spec", "template", "spec"]),
+    "CronJob": ("batch/v1", ["spec", "jobTemplate", "spec", "template", "spec"]),
+    "Pod": ("v1", ["spec"]),
+}
+names = st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6).map(lambda s: "c" + s)
+tags = st.one_of(
+    st.from_regex(r"\A[a-z0-9][a-z0-9.-]{0,12}\Z"),
+    st.sampled_from(
+        ["1.20", "010", "true", "yes", "1e3", "null", "v1", "latest", "2.0.0-rc.1", "1_000"]
+    ),
+)
+digests = st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: f"sha256:{h}")
+repositories = st.lists(names, min_size=1, max_size=3).map("/".join)
+registries = st.one_of(
+    st.none(), st.sampled_from(["ghcr.io", "docker.io", "reg.example.com:5000", "localhost:5000"])
+)
+comments = st.one_of(
+    st.just(""), st.sampled_from(["  # pinned", ' # {"$imagepolicy": "ns:p"}', "   # größe ✓ 中文"])
+)
+
+
+@st.composite
+def images(draw: st.DrawFn) -> str:
+    ref = ImageRef(draw(repositories), draw(registries), draw(st.one_of(st.none(), tags)))
+    if draw(st.booleans()) and draw(st.booleans()):
+        ref = ref.with_tag(ref.tag or "v1", draw(digests))
+    return str(ref)
+
+
+def scalar(draw: st.DrawFn, value: str, *, flow: bool = False) -> str:
+    """``value`` written so that it reads back as the string ``value``."""
+    plain_safe = re.fullmatch(r"[a-z][a-z0-9./:@_-]*", value) and not re.fullmatch(
+        r"(?i)(y|n|yes|no|on|off|true|false|null)", value
+    )
+    style = draw(st.sampled_from(["plain", "single", "double"]))
+    if style == "plain" and plain_safe and not (flow and any(c in value for c in ",[]{}")):
+        return value
+    if style == "single":
+        return "'" + value.replace("'", "''") + "'"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class Doc:
+    lines: list[str]
+    # (path in the loaded data, image as written) for every image in the document
+    images: list[tuple[tuple[Any, ...], str]]
+    form: str
+
+
+@st.composite
+def workload(draw: st.DrawFn) -> Doc:
+    kind = draw(st.sampled_from(sorted(WORKLOADS)))
+    api, path = WORKLOADS[kind]
+    ind = draw(st.sampled_from([2, 4]))
+    dash = draw(st.sampled_from([0, ind]))  # `- ` at the key's column, or indented
+    lines = [f"apiVersion: {api}", f"kind: {kind}", "metadata:", f"{' ' * ind}name: app"]
+    found: list[tuple[tuple[Any, ...], str]] = []
+    depth = 0
+    for key in path:
+        lines.append(f"{' ' * ind * depth}{key}:")
+        depth += 1
+    pad = " " * ind * depth
+    for list_key in draw(st.sampled_from([["containers"], ["initContainers", "containers"]])):
+        containers = draw(
+            st.lists(st.tuples(names, images()), min_size=1, max_size=3, unique_by=lambda c: c[0])
+        )
+        if draw(st.booleans()):  # flow style
+            items = ", ".join(
+                f"{{name: {n}, image: {scalar(draw, i, flow=True)}}}" for n, i in containers
+            )
+            lines.append(f"{pad}{list_key}: [{items}]{draw(comments)}")
+        else:
+            lines.append(f"{pad}{list_key}:")
+            for name, image in containers:
+                lines.append(f"{pad}{' ' * dash}- name: {name}")
+                if draw(st.booleans()):
+                    lines.append("")
+                lines.append(f"{pad}{' ' * dash}  image: {scalar(draw, image)}{draw(comments)}")
+                lines.append(f"{pad}{' ' * dash}  ports: [{{containerPort: 80}}]")
+        for index, (_, image) in enumerate(containers):
+            found.append(((*tuple(path), list_key, index, "image"), image))
+    lines += [
+        "status:",
+        f"{' ' * ind}containerStatuses:",
+        f"{' ' * ind}- image: status/not-ours:v0",
+    ]
+    return Doc(lines, found, "reference")
+
+
+@st.composite
+def values(draw: st.DrawFn) -> Doc:
+    registry = draw(st.sampled_from(["docker.io", "ghcr.io"]))
+    repository = draw(repositories)
+    tag = draw(tags)
+    ind = " " * draw(st.sampled_from([2, 4]))
+    lines = [
+        "# Default values",
+        "replicaCount: 1",
+        "",
+        f"image:{draw(comments)}",
+        f"{ind}registry: {scalar(draw, registry)}",
+        f"{ind}repository: {scalar(draw, repository)}{draw(comments)}",
+        f"{ind}tag: {scalar(draw, tag)}{draw(comments)}",
+        f"{ind}pullPolicy: IfNotPresent",
+        "service: {type: ClusterIP, port: 80}",
+    ]
+    return Doc(lines, [(("image",), f"{registry}/{repository}:{tag}")], "split")
+
+
+@st.composite
+def kustomization(draw: st.DrawFn) -> Doc:
+    name = draw(repositories)
+    new_name = draw(st.one_of(st.none(), repositories))
+    tag = draw(tags)
+    lines = [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "resources:",
+        "- rollout.yaml",
+        "images:",
+    ]
+    lines.append(f"- name: {scalar(draw, name)}")
+    if new_name:
+        lines.append(f"  newName: {scalar(draw, new_name)}{draw(comments)}")
+    lines.append(f"  newTag: {scalar(draw, tag)}{draw(comments)}")
+    return Doc(lines, [(("images", 0), f"{new_name or name}:{tag}")], "kustomize")
+
+
+@dataclass
+class File:
+    data: bytes
+    docs: list[Doc]
+
+
+@st.composite
+def files(draw: st.DrawFn) -> File:
+    docs = draw(st.lists(st.one_of(workload(), values(), kustomization()), min_size=1, max_size=3))
+    if any(d.form == "kustomize" for d in docs):
+        docs = [next(d for d in docs if d.form == "kustomize")]  # a kustomization is a file
+    parts: list[str] = []
+    if draw(st.booleans()):
+        parts.append("---")
+    for index, doc in enumerate(docs):
+        if index:
+            parts.append(draw(st.sampled_from(["---", "...\n---", "--- # next"])))
+        parts += doc.lines
+    text = "\n".join(parts)
+    if draw(st.booleans()):
+        text += "\n"
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    data = text.encode()
+    if draw(st.booleans()):
+        data = b"\xef\xbb\xbf" + data
+    return File(data, docs)
+
+
+def spliced(old: str, result: EditResult) -> str:
+    edits = sorted((e for c in result.changes for e in c.edits), key=lambda e: e.span.start)
+    out, pos = [], 0
+    for edit in edits:
+        assert edit.span.start >= pos
+        out += [old[pos : edit.span.start], edit.token]
+        pos = edit.span.end
+    return "".join(out) + old[pos:]
+
+
+def put(data: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+
+
+@FUZZ
+@given(files(), st.data())
+def test_an_edit_changes_only_its_spans_and_reads_back_as_intended(
+    file: File, data: st.DataObject
+) -> None:
+    source = read_text(file.data, source="f.yaml")
+    text = source.text
+    sites = find_images(text, source="f.yaml")
+    expected = [(n, path, image) for n, doc in enumerate(file.docs) for path, image in doc.images]
+    assert [s.current for s in sites] == [image for _, _, image in expected]
+    assert all(s.problem is None and not s.shared for s in sites)
+    number = data.draw(st.integers(0, len(sites) - 1))
+    site = sites[number]
+    doc_index, path, image = expected[number]
+    current = parse_image(image)
+    new = resolve_target(
+        current,
+        data.draw(tags),
+        data.draw(st.one_of(st.none(), digests)) if site.form == "reference" else None,
+    )
+
+    result = apply_image(text, [site], new, source="f.yaml")
+
+    assert result.text == spliced(text, result)  # bytes outside the spans are untouched
+    assert source.encode(result.text).startswith(b"\xef\xbb\xbf") == source.bom
+    assert ("\r\n" in result.text) == ("\r\n" in text)
+    before = load_all(text, source="f.yaml")
+    after = load_all(result.text, source="f.yaml")
+    want = copy.deepcopy(before)
+    if site.form == "reference":
+        put(want[doc_index], path, str(new))
+    elif site.form == "split":
+        put(want[doc_index], (*path, "tag"), new.tag)
+    else:
+        put(want[doc_index], (*path, "newTag"), new.tag)
+        if new.digest:
+            put(want[doc_index], (*path, "digest"), new.digest)
+    if new == current:
+        assert not result.changed and result.text == text
+    else:
+        assert after == want
+        (again,) = [
+            s
+            for s in find_images(result.text, source="f.yaml")
+            if s.yaml_path == site.yaml_path and s.document == site.document
+        ]
+        assert again.image == new
+
+
+def _mutate(text: str, cuts: list[tuple[int, int, str]]) -> str:
+    for position, length, insert in cuts:
+        at = position % (len(text) + 1)
+        text = text[:at] + insert + text[at + length :]
+    return text
+
+
+@FUZZ
+@given(
+    files(),
+    st.lists(
+        st.tuples(
+            st.integers(0, 10_000),
+            st.integers(0, 4),
+            st.sampled_from(
+                [
+                    "",
+                    ":",
+                    "-",
+                    "'",
+                    '"',
+                    "&a ",
+                    "*a",
+                    "\n",
+                    "  ",
+                    "{",
+                    "]",
+                    "#",
+                    "<<: ",
+                    "---\n",
+                    "\t",
+                    "\x00",
+                    "%",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    tags,
+)
+def test_mutated_files_raise_only_yaml_errors(
+    file: File, cuts: list[tuple[int, int, str]], tag: str
+) -> None:
+    text = _mutate(file.data.decode("utf-8-sig"), cuts)
+    try:
+        sites = find_images(text, source="m.yaml")
+        for site in sites:
+            ref = site.image or parse_image("example.com/app:v1")
+            result = apply_image(text, [site], ref.with_tag(tag), source="m.yaml", all_aliases=True)
+            assert result.text == spliced(text, result)
+    except YamlError as err:
+        assert err.exit_code == 2 and "\n" not in err.message
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    )
+)
+def test_random_input_raises_only_yaml_errors(data: bytes) -> None:
+    try:
+        source = read_text(data, source="r.yaml")
+        for site in find_images(source.text, source="r.yaml"):
+            ref = site.image or parse_image("example.com/app:v1")
+            apply_image(source.text, [site], ref.with_tag("v2"), source="r.yaml", all_aliases=True)
+    except YamlError as err:
+        assert err.exit_code == 2
