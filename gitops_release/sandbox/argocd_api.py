@@ -20,6 +20,7 @@ from gitops_release.sandbox.wire import (
     FAILED_PRECONDITION,
     INVALID_ARGUMENT,
     UNAUTHENTICATED,
+    UNKNOWN,
     GrpcError,
     route,
 )
@@ -242,6 +243,16 @@ class ArgoCDHandler(ArgoCDStreams):
             nodes = self.sandbox.cluster.tree_nodes(app.name)
         hosts = [{"name": "sandbox", "resourcesInfo": [], "systemInfo": {"architecture": "amd64"}}]
         self.json(200, {"nodes": nodes, "hosts": hosts})
+
+    @route("GET", A + "/{name}/revisions/{revision}/metadata")
+    def revision_metadata(self, name: str, revision: str) -> None:
+        with self.sandbox.lock:
+            url = str(self._app(name).source.get("repoURL", ""))
+        try:
+            meta = self.sandbox.git.metadata(self.sandbox.git.mirror(url), revision)
+        except SourceError as err:
+            raise GrpcError(UNKNOWN, f"rpc error: code = Unknown desc = {err}") from None
+        self.json(200, meta)
 
     @route("GET", A + "/{name}/managed-resources")
     def managed(self, name: str) -> None:

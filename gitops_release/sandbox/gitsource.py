@@ -135,3 +135,14 @@ class GitSource:
             files[name[len(prefix) :]] = batch[start : start + size]
             pos = start + size + 1
         return files
+
+    def metadata(self, mirror: Path, revision: str) -> dict[str, object]:
+        """RevisionMetadata of a commit: author, date, message, tags."""
+        sha = self.resolve(mirror, revision)
+        out = self._git(mirror, "show", "-s", "--format=%an <%ae>%x00%cI%x00%B", sha).decode()
+        author, date, message = out.split("\0", 2)
+        tags = self._git(mirror, "tag", "--points-at", sha).decode().split()
+        meta: dict[str, object] = {"author": author, "date": date, "message": message.strip()}
+        if tags:
+            meta["tags"] = tags
+        return meta

@@ -142,6 +142,12 @@ def test_argocd_responses_match_the_spec(deployed: tuple[Sandbox, Http]) -> None
         validate("argocd", template, verb, status, answer)
     app = api.get("/api/v1/applications/myapp")
     assert app["status"]["history"][0]["id"] == 0  # int64 on the wire: a number
+    sha = app["status"]["sync"]["revision"]
+    meta = api.get(f"/api/v1/applications/myapp/revisions/{sha}/metadata")
+    assert meta["message"] == "update v2" and meta["author"] == "Test Author <author@example.com>"
+    validate(
+        "argocd", "/api/v1/applications/{name}/revisions/{revision}/metadata", "GET", 200, meta
+    )
     assert isinstance(app["metadata"]["generation"], int)
     # v2 actions, session, sync, terminate, rollback (auto-sync off), delete
     v2 = {
@@ -345,6 +351,28 @@ def test_watch_streams_json_lines_and_sse(deployed: tuple[Sandbox, Http]) -> Non
     assert ctype == "text/event-stream"
     assert frame.startswith(b"data: {") and frame.endswith(b" \n\n")
     validate("argocd", "/api/v1/stream/applications", "GET", 200, json.loads(frame[6:]))
+    _, line = _first_line(sb, "/api/v1/stream/applications/myapp/resource-tree", auth)
+    tree = json.loads(line)
+    assert {n["kind"] for n in tree["result"]["nodes"]} >= {
+        "Rollout",
+        "ReplicaSet",
+        "Pod",
+        "Service",
+    }
+    validate(
+        "argocd", "/api/v1/stream/applications/{applicationName}/resource-tree", "GET", 200, tree
+    )
+    fields = "result.type,result.application.metadata.name,result.application.status.health"
+    _, line = _first_line(sb, f"/api/v1/stream/applications?name=myapp&fields={fields}", auth)
+    event = json.loads(line)
+    assert event["result"]["type"] == "ADDED"
+    assert event["result"]["application"].keys() == {"metadata", "status"}
+    assert event["result"]["application"]["metadata"] == {"name": "myapp"}
+    assert event["result"]["application"]["status"].keys() == {"health"}
+    _, line = _first_line(
+        sb, "/api/v1/stream/applications?name=myapp&fields=-result.application.status", auth
+    )
+    assert "status" not in json.loads(line)["result"]["application"]
     ctype, line = _first_line(
         sb, "/rollouts/api/v1/rollouts/default/bluegreen-rollout/info/watch", {}
     )
