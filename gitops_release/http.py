@@ -402,3 +402,44 @@ def _reason(err: Exception) -> str:
         if marker in text:
             text = text.split(marker, 1)[1]
     return redact(text.strip("()' ")[:160])
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One answer to a smoke-check GET: any status is an answer, not an error."""
+
+    status: int
+    body: str
+
+
+def probe(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 5.0,
+    verify: bool | str = True,
+    max_body: int = 65536,
+) -> Probe:
+    """A plain GET of an application URL (smoke checks: ``deploy --check``, ``verify``).
+
+    No retries here (the caller retries until its own deadline) and no JSON decoding; a ``Host``
+    in ``headers`` reaches a virtual host through an ingress address. Unreachable raises
+    :class:`Unreachable`."""
+    import requests
+
+    try:
+        with requests.get(
+            url,
+            headers=dict(headers or {}),
+            timeout=(min(timeout, 5.0), timeout),
+            verify=verify,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            body = response.raw.read(max_body, decode_content=True) or b""
+            return Probe(response.status_code, body.decode("utf-8", "replace"))
+    except requests.exceptions.RequestException as err:
+        raise Unreachable(
+            f"cannot reach {redact(url)}: {_reason(err)}",
+            hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",
+        ) from None

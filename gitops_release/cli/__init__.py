@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "list": "observe",
     "history": "observe",
     "sandbox": "sandbox",
+    "deploy": "deploy",
+    "verify": "deploy",
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 

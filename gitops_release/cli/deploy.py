@@ -1,0 +1,276 @@
+"""``deploy``, ``verify`` and ``rollback``: the release flow as commands."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_release.cli.app import app
+from gitops_release.cli.argo_options import (
+    CONNECTION_HELP,
+    AppNamespaceOpt,
+    AuthTokenFileOpt,
+    CaBundleOpt,
+    GrpcWebOpt,
+    InsecureOpt,
+    PasswordStdinOpt,
+    PlaintextOpt,
+    ProjectOpt,
+    RolloutOpt,
+    ServerOpt,
+    TimeoutOpt,
+    UsernameOpt,
+    connection,
+)
+from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.errors import EXIT_CODE_HELP
+
+
+class OnFailureChoice(enum.StrEnum):
+    revert = "revert"
+    abort_only = "abort-only"
+    none = "none"
+
+
+class RollbackVia(enum.StrEnum):
+    git = "git"
+    argocd_history = "argocd-history"
+
+
+ExpectOpt = Annotated[
+    str | None,
+    typer.Option("--expect", help="Regular expression the body must contain.", show_default=False),
+]
+StatusOpt = Annotated[
+    int | None,
+    typer.Option("--status", help="Expected HTTP status. [default: any 2xx]", show_default=False),
+]
+IngressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ingress-url",
+        help="Reach the hosts through this ingress address, sending the host as the Host header.",
+        show_default=False,
+    ),
+]
+CheckTimeoutOpt = Annotated[
+    str,
+    typer.Option("--check-timeout", help="Retry each smoke check this long (90s, 2m)."),
+]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option("--record", help="Write a JSON release record to this file.", show_default=False),
+]
+DotenvOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dotenv",
+        help="Write RELEASE_COMMIT, PREVIOUS_TAG, NEW_TAG, PREVIEW_URL, PROD_URL, ROLLOUT_REVISION (GitLab dotenv report).",
+        show_default=False,
+    ),
+]
+
+DEPLOY_HELP = f"""Release TAG_OR_REF of an app: Git write, Argo CD, preview, checks, optional promotion.
+
+APP (--app) is the Argo CD Application: its source says which repository, path and branch hold
+the image (--repo/--path override). Steps, each shown on stderr:
+
+\b
+  0. refuse if another release of the app is in progress (exit 5; --supersede replaces it),
+     or if the Application overrides the image itself (exit 2)
+  1. write the image to Git and push (the bump-image options apply)
+  2. refresh Argo CD, sync unless auto-sync will, wait for preview-ready on our commit and image
+  3. smoke checks: --check preview|prod|URL (repeatable), --expect REGEX, --status CODE
+  4. --promote: promote, wait for released, check prod
+  5. on failure: abort, write the stable image back to Git ([skip ci]), wait until Healthy on it,
+     exit 1 (6 on timeout); --on-failure abort-only|none does less
+
+Re-running a deploy that succeeded changes nothing; after an interruption it continues.
+Before promotion a `prod` check only asks for a good status (prod still serves the old version).
+The Git token comes from GITOPS_RELEASE_GIT_TOKEN, never a flag.
+
+\b
+Examples:
+  gitops-release deploy v2 --app myapp
+  gitops-release deploy v2 --app myapp --check preview --expect 'Version: v2' --promote
+  gitops-release deploy v2 --app myapp --check preview --ingress-url http://traefik.internal \\
+      --record release.json --dotenv deploy.env
+
+\b
+Exit codes:
+{EXIT_CODE_HELP}
+
+{CONNECTION_HELP}"""
+
+
+@app.command("deploy", help=DEPLOY_HELP, no_args_is_help=True)
+def deploy_command(
+    tag_or_ref: Annotated[
+        str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
+    ],
+    app_name: Annotated[str, typer.Option("--app", help="Argo CD Application name (required).")],
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Promote after the checks and wait for released.")
+    ] = False,
+    check: Annotated[
+        list[str] | None,
+        typer.Option("--check", help="preview, prod or a URL to smoke-check (repeatable)."),
+    ] = None,
+    expect: ExpectOpt = None,
+    status: StatusOpt = None,
+    ingress_url: IngressOpt = None,
+    check_timeout: CheckTimeoutOpt = "60s",
+    on_failure: Annotated[
+        OnFailureChoice,
+        typer.Option(
+            "--on-failure", help="revert: abort and write stable back to Git; abort-only; none."
+        ),
+    ] = OnFailureChoice.revert,
+    supersede: Annotated[
+        bool, typer.Option("--supersede", help="Replace a release of the app still in progress.")
+    ] = False,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="Override the app's Git repository (URL or checkout).",
+            show_default=False,
+        ),
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option(
+            "--path", help="Override the app's path in the repository.", show_default=False
+        ),
+    ] = None,
+    container: Annotated[
+        str | None,
+        typer.Option("--container", help="Edit the container with this name.", show_default=False),
+    ] = None,
+    image_name: Annotated[
+        str | None,
+        typer.Option(
+            "--image-name", help="Edit the image with this repository.", show_default=False
+        ),
+    ] = None,
+    digest: Annotated[
+        str | None,
+        typer.Option("--digest", help="Pin the new image to sha256:... too.", show_default=False),
+    ] = None,
+    expect_current: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-current",
+            help="Only if Git holds this tag now (else exit 5).",
+            show_default=False,
+        ),
+    ] = None,
+    skip_ci: Annotated[
+        bool, typer.Option("--skip-ci", help="Add [skip ci] to the commit.")
+    ] = False,
+    merge_request: Annotated[
+        bool, typer.Option("--merge-request", help="Open a merge request instead of pushing.")
+    ] = False,
+    record: RecordOpt = None,
+    dotenv: DotenvOpt = None,
+    rollout: RolloutOpt = None,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import deploy
+    from gitops_release.wait import parse_duration
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+    )  # fmt: skip
+    result = deploy.deploy(
+        conn,
+        deploy.DeployRequest(
+            tag_or_ref=tag_or_ref, app=app_name, repo=repo, path=path, rollout=rollout,
+            container=container, image_name=image_name, digest=digest,
+            expect_current=expect_current, skip_ci=skip_ci, merge_request=merge_request,
+            promote=promote, supersede=supersede, checks=tuple(check or ()), expect=expect,
+            status=status, ingress_url=ingress_url, check_timeout=parse_duration(check_timeout),
+            on_failure=deploy.OnFailure(on_failure.value), record=record, dotenv=dotenv,
+        ),
+        out=out,
+    )  # fmt: skip
+    out.emit(result.text(), result.payload())
+
+
+@app.command(
+    "verify",
+    help=f"""Smoke-check an app's preview or prod host: the human gate before a promote.
+
+The hosts come from the app's IngressRoutes (the one routed to the preview Service, the one
+routed to the active Service). Each check is retried until --check-timeout; exit 1 when one
+still fails, saying what it got.
+
+\b
+Examples:
+  gitops-release verify myapp --preview --expect 'Version: v2'
+  gitops-release verify myapp --prod --status 200 --ingress-url http://127.0.0.1:8080
+
+{CONNECTION_HELP}""",
+    no_args_is_help=True,
+)
+def verify_command(
+    name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Check the preview (test) host.")
+    ] = False,
+    prod: Annotated[bool, typer.Option("--prod", help="Check the prod host.")] = False,
+    expect: ExpectOpt = None,
+    status: StatusOpt = None,
+    ingress_url: IngressOpt = None,
+    check_timeout: CheckTimeoutOpt = "60s",
+    rollout: RolloutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import deploy
+    from gitops_release.errors import UsageError
+    from gitops_release.wait import parse_duration
+
+    if not (preview or prod):
+        raise UsageError("verify needs --preview, --prod or both")
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
+    )  # fmt: skip
+    targets = tuple(t for t, on in (("preview", preview), ("prod", prod)) if on)
+    results = deploy.verify(
+        conn, name, targets=targets, expect=expect, status=status, ingress_url=ingress_url,
+        check_timeout=parse_duration(check_timeout), rollout=rollout, out=out,
+    )  # fmt: skip
+    text = "\n".join(f"{r.check}: {r.url}: ok ({r.detail})" for r in results)
+    out.emit(text, {"app": name, "checks": [r.payload() for r in results], "ok": True})

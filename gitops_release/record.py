@@ -1,0 +1,53 @@
+"""What a release leaves behind for the next job: the JSON record and the GitLab dotenv file.
+
+The dotenv file is for ``artifacts: reports: dotenv``: plain ``KEY=value`` lines, no quotes (GitLab
+reads the value up to the end of the line as is), one line per key, every key always present.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from gitops_release.errors import UsageError
+from gitops_release.output import redact
+
+DOTENV_KEYS = (
+    "RELEASE_COMMIT",
+    "PREVIOUS_TAG",
+    "NEW_TAG",
+    "PREVIEW_URL",
+    "PROD_URL",
+    "ROLLOUT_REVISION",
+)
+
+
+def dotenv_text(values: Mapping[str, object]) -> str:
+    lines = []
+    for key in DOTENV_KEYS:
+        value = values.get(key)
+        text = "" if value is None else redact(str(value))
+        lines.append(f"{key}={' '.join(text.split())}")
+    return "\n".join(lines) + "\n"
+
+
+def write_dotenv(path: Path, values: Mapping[str, object]) -> None:
+    """Write the dotenv file atomically (a job reading it never sees half of it)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(dotenv_text(values), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        raise UsageError(f"--dotenv {path}: cannot write: {err.strerror}") from None
+
+
+def read_dotenv(text: str) -> dict[str, str]:
+    """Parse ``KEY=value`` lines (what GitLab does with the report)."""
+    found = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.startswith("#"):
+            found[key.strip()] = value
+    return found

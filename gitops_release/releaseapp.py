@@ -1,0 +1,257 @@
+"""The Argo CD Application being released, and the steps every release flow shares.
+
+``deploy``, ``abort`` (with the revert) and ``rollback`` all do the same few things: read the
+app's source and its Rollout, write an image to Git (through :func:`release.bump_image`, so the
+push loop and the commit trailers are the same as ``bump-image``'s), make Argo CD take the
+commit at once (refresh; sync unless auto-sync will), and wait for a target state pinned to that
+commit and image. They live here once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_release import http
+from gitops_release.appmodel import Application, Rollout
+from gitops_release.argocd import ResourceRef
+from gitops_release.errors import RemoteError, UsageError
+from gitops_release.images import is_reference, parse_image
+from gitops_release.operate import IN_PROGRESS, Connection, wait_operation
+from gitops_release.output import Output
+from gitops_release.release import BumpRequest, BumpResult, bump_image
+from gitops_release.rollouts import Action, ActionResult, ArgoCDControl, find_rollout, run
+from gitops_release.wait import Expect, Outcome, Target, Waiter, image_matches
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which image in the app's files (the ``bump-image`` options)."""
+
+    container: str | None = None
+    image_name: str | None = None
+
+
+@dataclass
+class ReleaseApp:
+    conn: Connection
+    name: str
+    out: Output
+    repo: str | None = None
+    path: str | None = None
+    rollout_name: str | None = None
+    selection: Selection = field(default_factory=Selection)
+    app: Application = field(default_factory=lambda: Application(name=""))
+    raw: dict[str, Any] = field(default_factory=dict)
+    _ref: ResourceRef | None = None
+
+    def load(self) -> ReleaseApp:
+        self.raw = self.conn.argocd().get_app_json(self.name)
+        self.app = Application.from_json(self.raw)
+        return self
+
+    # -- source and Rollout ------------------------------------------------------------------
+    @property
+    def source(self) -> tuple[str, str, str | None]:
+        """(repository, app path, branch) for the Git write: the Application's, or overrides."""
+        repo = self.repo or self.app.repo_url
+        path = self.path or self.app.path or "."
+        if not repo:
+            raise UsageError(
+                f"application {self.name} has no Git source (a Helm chart repository?)",
+                hint="pass --repo and --path to say where its image is written",
+            )
+        branch = None if self.app.target_revision in ("", "HEAD") else self.app.target_revision
+        return repo, path, branch
+
+    def refuse_app_overrides(self) -> None:
+        """A kustomize ``images`` or Helm image parameter in the Application beats any Git edit."""
+        spec = self.raw.get("spec") or {}
+        sources = [spec.get("source")] if spec.get("source") else list(spec.get("sources") or [])
+        for source in sources:
+            if not isinstance(source, dict):
+                continue
+            images = (source.get("kustomize") or {}).get("images") or []
+            params = [
+                str(p.get("name"))
+                for p in (source.get("helm") or {}).get("parameters") or []
+                if isinstance(p, dict) and "image" in str(p.get("name", "")).lower()
+            ]
+            where = (
+                f"spec.source.kustomize.images ({', '.join(map(str, images))})"
+                if images
+                else f"spec.source.helm.parameters ({', '.join(params)})"
+                if params
+                else None
+            )
+            if where:
+                raise UsageError(
+                    f"application {self.name} overrides the image in Argo CD itself: {where}; "
+                    "a Git change would not take effect",
+                    hint="remove the override from the Application (keep the image in Git)",
+                )
+
+    @property
+    def ref(self) -> ResourceRef:
+        if self._ref is None:
+            self._ref = find_rollout(self.app, name=self.rollout_name)
+        return self._ref
+
+    def has_rollout(self) -> bool:
+        return self.rollout_name is not None or any(r.kind == "Rollout" for r in self.app.resources)
+
+    def rollout(self) -> Rollout | None:
+        """The live Rollout, or None before it exists."""
+        if not self.has_rollout():
+            return None
+        try:
+            return self.conn.argocd().rollout(self.name, self.ref)
+        except (http.BadRequest, http.NotFound):
+            return None
+        except RemoteError as err:
+            if "no live" in err.message:
+                return None
+            raise
+
+    def stable_image(self, ro: Rollout | None, like: str | None = None) -> str | None:
+        """The image the stable ReplicaSet runs (the one like ``like`` when it has several)."""
+        if ro is None or not ro.stable_rs:
+            return None
+        try:
+            rs = self.conn.argocd().replica_set(
+                self.name, f"{ro.name}-{ro.stable_rs}", ro.namespace
+            )
+        except RemoteError:
+            return None
+        return pick_image(rs.images, like)
+
+    def rollout_revision(self, ro: Rollout | None) -> int | None:
+        if ro is None or not ro.current_pod_hash:
+            return None
+        try:
+            rs = self.conn.argocd().replica_set(
+                self.name, f"{ro.name}-{ro.current_pod_hash}", ro.namespace
+            )
+        except RemoteError:
+            return None
+        return rs.revision or None
+
+    def urls(self, ro: Rollout | None) -> tuple[str, str]:
+        from gitops_release.observe import urls
+
+        return urls(self.conn.argocd(), self.app, ro)
+
+    # -- Git ---------------------------------------------------------------------------------
+    def write_image(
+        self,
+        tag_or_ref: str,
+        *,
+        message: str | None = None,
+        skip_ci: bool = False,
+        expect_current: str | None = None,
+        merge_request: bool = False,
+        digest: str | None = None,
+    ) -> BumpResult:
+        repo, path, branch = self.source
+        return bump_image(
+            BumpRequest(
+                tag_or_ref=tag_or_ref,
+                app=path,
+                repo=repo,
+                branch=branch,
+                container=self.selection.container,
+                image_name=self.selection.image_name,
+                digest=digest,
+                expect_current=expect_current,
+                message=message,
+                skip_ci=skip_ci,
+                merge_request=merge_request,
+            ),
+            settings=self.conn.settings,
+            out=self.out,
+        )
+
+    # -- Argo CD -----------------------------------------------------------------------------
+    def take(self, commit: str | None, deadline: float) -> None:
+        """Make Argo CD take ``commit`` now: refresh, and sync unless auto-sync will."""
+        api = self.conn.argocd()
+        app = api.refresh(self.name)
+        if app.auto_sync:
+            self.out.progress(f"{self.name}: refreshed; auto-sync is on, Argo CD syncs it")
+            return
+        for attempt in range(20):
+            wait_operation(api, self.name, deadline, self.out)
+            try:
+                api.sync(self.name, revision=commit)
+            except http.BadRequest as err:
+                if IN_PROGRESS in err.server_message and time.monotonic() < deadline:
+                    self.conn.sleep(min(2.0, 0.2 * 2**attempt))
+                    continue
+                raise RemoteError(
+                    f"Argo CD refused to sync {self.name}: {err.server_message}",
+                    hint="check the app's sync policy and sync windows",
+                ) from None
+            self.out.progress(
+                f"{self.name}: refreshed and sync started{' at ' + commit[:12] if commit else ''}"
+            )
+            return
+
+    def reach(
+        self, target: Target, *, commit: str | None, image: str | None, deadline: float
+    ) -> Outcome:
+        from gitops_release.revisions import git_contains
+
+        expect = Expect(revision=commit, images=(image,) if image else ())
+        if commit:
+            expect.contains = git_contains(self.app, self.conn.settings)
+        self.out.progress(
+            f"{self.name}: waiting for {target.value}"
+            + (f" on {image}" if image else "")
+            + (f" at {commit[:12]}" if commit else "")
+        )
+        waiter = Waiter(
+            self.conn.argocd(),
+            self.name,
+            target,
+            expect,
+            rollout_name=self.ref.name if self.has_rollout() else None,
+            out=self.out,
+        )
+        return waiter.run(max(1.0, deadline - time.monotonic()))
+
+    def act(self, action: Action) -> ActionResult:
+        control = ArgoCDControl(self.conn.argocd(), self.name, self.ref)
+        result = run(control, action, sleep=self.conn.sleep)
+        self.out.progress(result.message)
+        return result
+
+
+def pick_image(images: tuple[str, ...] | list[str], like: str | None) -> str | None:
+    """The one image, or the one with the same repository as ``like``."""
+    if not images:
+        return None
+    if like and len(images) > 1:
+        try:
+            name = parse_image(like, what="image").name if is_reference(like) else None
+        except UsageError:
+            name = None
+        for image in images:
+            if name and parse_image(image, what="image").name == name:
+                return image
+    return images[0]
+
+
+def runs_tag(images: tuple[str, ...], tag_or_ref: str) -> bool:
+    """Does one of ``images`` already carry this tag (or exactly this reference)?"""
+    for image in images:
+        if is_reference(tag_or_ref):
+            if image_matches(image, tag_or_ref):
+                return True
+            continue
+        try:
+            if parse_image(image, what="image").tag == tag_or_ref:
+                return True
+        except UsageError:
+            continue
+    return False
