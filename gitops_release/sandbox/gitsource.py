@@ -8,7 +8,6 @@ state directory; a fetch updates it, ``resolve`` turns ``targetRevision`` into a
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import subprocess
@@ -78,19 +77,12 @@ class GitSource:
         remote = url
         if "://" not in url:
             remote = str(Path(url).resolve())
-        self._git(
-            mirror,
-            "fetch",
-            "-q",
-            "--prune",
-            "--force",
-            remote,
-            "+refs/heads/*:refs/heads/*",
-            "+refs/tags/*:refs/tags/*",
-            url=url,
-        )
-        with contextlib.suppress(SourceError):  # an empty remote has no HEAD
-            self._git(mirror, "fetch", "-q", "--force", remote, "+HEAD:refs/sandbox/HEAD", url=url)
+        refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        fetch = ("fetch", "-q", "--prune", "--force", remote)
+        try:  # one round trip when the remote has a HEAD
+            self._git(mirror, *fetch, *refspecs, "+HEAD:refs/sandbox/HEAD", url=url)
+        except SourceError:  # an empty remote (or one without HEAD)
+            self._git(mirror, *fetch, *refspecs, url=url)
         return mirror
 
     def resolve(self, mirror: Path, revision: str) -> str:
