@@ -181,9 +181,11 @@ def apply_image(
     The result is verified (re-parsed; only the intended scalars changed; bytes differ only
     inside their spans). Raises YamlError, returning nothing, when a site cannot be edited
     safely: its ``problem``, a value shared through an anchor (unless ``all_aliases``), a
-    missing ``tag``/``digest`` key in a split image, stale sites, or a failed verification.
+    missing key that cannot be added (see ``ImageSite.slot``), stale sites, or a failed
+    verification. A missing ``tag``/``digest``/``newName``/``newTag`` key is added as a new
+    line at the mapping's indentation (or ``, key: value`` in a flow mapping).
     """
-    edits: dict[int, FieldEdit] = {}
+    edits: dict[tuple[int, str], FieldEdit] = {}
     changes: list[Change] = []
     for site in sites:
         if site.problem:
@@ -191,27 +193,22 @@ def apply_image(
         planned = _plan(site, new, source)
         site_edits: list[FieldEdit] = []
         for role, value in planned:
-            span = site.field(role)
-            assert span is not None
-            if not _still_there(text, span):
-                raise YamlError(
-                    f"{source}: image sites are stale (the text changed since find_images)"
-                )
-            if value == span.value:
+            edit = _field_edit(text, site, role, value, source)
+            if edit is None:
                 continue
-            if span.shared and not all_aliases:
+            if edit.span.shared and not all_aliases:
                 raise YamlError(
-                    f"{source}:{span.line}:{span.column}: {site.path_of(role)} is shared through a YAML anchor/alias or merge key; "
-                    "editing it would also change every alias",
+                    f"{source}:{edit.span.line}:{edit.span.column}: {edit.path} is shared through "
+                    "a YAML anchor/alias or merge key; editing it would also change every alias",
                     hint="pass --all-aliases to change them all, or write the value out in place",
                 )
-            edit = FieldEdit(role, site.path_of(role), span, value, render(span, value, text))
-            previous = edits.get(span.start)
+            key = (edit.span.start, edit.new_key or "")
+            previous = edits.get(key)
             if previous is not None and previous.value != value:
                 raise YamlError(
-                    f"{source}:{span.line}: two sites want different values at {edit.path}"
+                    f"{source}:{edit.span.line}: two sites want different values at {edit.path}"
                 )
-            edits[span.start] = edit
+            edits[key] = edit
             site_edits.append(edit)
         if site_edits:
             changes.append(
@@ -219,7 +216,7 @@ def apply_image(
             )
     if not edits:
         return EditResult(text, ())
-    ordered = sorted(edits.values(), key=lambda e: e.span.start)
+    ordered = sorted(edits.values(), key=lambda e: e.span.start)  # stable: inserts keep order
     pieces: list[str] = []
     pos = 0
     for edit in ordered:
@@ -234,6 +231,39 @@ def apply_image(
 
 
 _NULLS = ("~", "null", "Null", "NULL")
+_KEYS = {"tag": "tag", "digest": "digest", "newTag": "newTag", "newName": "newName"}
+
+
+def _field_edit(text: str, site: ImageSite, role: str, value: str, source: str) -> FieldEdit | None:
+    """The edit that writes ``value`` as ``role`` of ``site`` (None: nothing to do)."""
+    span = site.field(role)
+    if span is not None:
+        if not _still_there(text, span):
+            raise YamlError(f"{source}: image sites are stale (the text changed since find_images)")
+        if value == span.value:
+            return None
+        token = render(span, value, text)
+        return FieldEdit(
+            role, site.path_of(role), span, value, token, None, 1 if span.style == "null" else 0
+        )
+    if not value:
+        return None  # nothing to clear
+    key = _KEYS.get(role)
+    slot = site.slot
+    if key is None or slot is None:
+        name = key or role
+        raise YamlError(
+            f"{source}:{site.line}: {site.yaml_path} has no {name} key and one cannot be added safely here",
+            hint=f"add `{name}:` to {site.yaml_path} by hand; nothing was changed",
+        )
+    if slot.at > len(text) or (slot.suffix and text[slot.at - 1 : slot.at] != "\n"):
+        raise YamlError(f"{source}: image sites are stale (the text changed since find_images)")
+    column = slot.at - text.rfind("\n", 0, slot.at)
+    span = Span(slot.at, slot.at, "", "insert", slot.line, column, slot.in_flow, slot.shared)
+    value_token = render(Span(0, 0, "", "", 0, 0, slot.in_flow), value, text)
+    head = f"{slot.prefix}{key}: "
+    token = head + value_token + slot.suffix
+    return FieldEdit(role, f"{site.yaml_path}.{key}", span, value, token, key, len(head))
 
 
 def _still_there(text: str, span: Span) -> bool:
@@ -259,31 +289,16 @@ def _plan(site: ImageSite, new: ImageRef, source: str) -> list[tuple[str, str]]:
         name = site.field("name")
         current_name = (site.field("newName") or name or Span(0, 0, "", "", 0, 0)).value
         if new.name != _name_of(current_name):
-            if "newName" not in roles and new.name != _name_of(name.value if name else ""):
-                raise YamlError(
-                    f"{where} has no newName key",
-                    hint="add `newName:` to the entry, or keep the repository",
-                )
-            if "newName" in roles:
-                plan.append(("newName", new.name))
+            plan.append(("newName", new.name))
         tag_role = "newTag"
     else:
         plan += _plan_split_name(site, new, where)
         tag_role = "tag"
     if new.tag is not None:
-        if tag_role not in roles:
-            raise YamlError(
-                f"{where} has no {tag_role} key", hint=f"add `{tag_role}:` next to the image name"
-            )
         plan.append((tag_role, new.tag))
     elif new.digest is None and tag_role in roles:
         plan.append((tag_role, ""))
     if new.digest is not None:
-        if "digest" not in roles:
-            raise YamlError(
-                f"{where} has no digest key for {new.digest}",
-                hint="add `digest:` or bump by tag only",
-            )
         plan.append(("digest", new.digest.split(":", 1)[1] if site.digest_hex_only else new.digest))
     elif "digest" in roles:
         plan.append(("digest", ""))  # a stale digest would win over the new tag at pull time
@@ -315,7 +330,7 @@ def _plan_split_name(site: ImageSite, new: ImageRef, where: str) -> list[tuple[s
 
 def _resolved(site: ImageSite, planned: dict[str, str]) -> str:
     """The full reference the site resolves to after the planned writes."""
-    values = {role: planned.get(role, span.value) for role, span in site.fields}
+    values = {role: span.value for role, span in site.fields} | planned
     if site.form == "reference":
         return values["image"]
     if site.form == "kustomize":

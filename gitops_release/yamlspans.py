@@ -60,6 +60,20 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """Where a missing key of an image mapping can be added: ``prefix + "key: value" + suffix``
+    is inserted at ``at`` (a new line at the keys' indentation after the mapping's last line in
+    block style, ``, key: value`` before the closing brace in flow style)."""
+
+    at: int
+    prefix: str
+    suffix: str
+    line: int
+    in_flow: bool
+    shared: bool
+
+
+@dataclass(frozen=True)
 class ImageSite:
     """One place an image is written. ``fields`` maps a role to the span holding it.
 
@@ -91,6 +105,9 @@ class ImageSite:
     """Why this site cannot be edited (placeholder, duplicate key, alias, invalid value), or None."""
     key_paths: tuple[tuple[str, str], ...] = field(default=())
     """Role -> YAML path of that field (for messages and change reports)."""
+    slot: Slot | None = None
+    """Where a missing ``tag``/``digest``/``newName``/``newTag`` key can be added (split and
+    kustomize forms), or None when the mapping's shape does not allow a safe insertion."""
 
     @property
     def line(self) -> int:
@@ -394,7 +411,7 @@ class Locator:
         last = ctx.path.rsplit(".", 1)[-1].split("[", 1)[0]
         roles = _split_roles(entries, last.lower().endswith("image"))
         if roles:
-            self.split_site(entries, duplicates, roles, ctx)
+            self.split_site(node, entries, duplicates, roles, ctx)
         used = {key for _, key in roles}
         for name, entry in [*shadowed, *entries.items()]:
             if name in used:
@@ -466,8 +483,33 @@ class Locator:
             )
         )
 
+    def slot(self, node: MappingNode, shared: bool) -> Slot | None:
+        """Where a new key can be added to ``node``: after its last entry, when that entry's
+        value is a one-line scalar (so "the end of its line" is well defined)."""
+        if not node.value:
+            return None
+        first_key, _ = node.value[0]
+        _, last = node.value[-1]
+        if not isinstance(last, ScalarNode) or last.style in ("|", ">") or not last.value:
+            return None
+        end = last.end_mark.index
+        shared = shared or self.is_shared(node)
+        line = self.text.count("\n", 0, end) + 1
+        if node.flow_style:
+            return Slot(end, ", ", "", line, True, shared)
+        if "\n" in self.text[last.start_mark.index : end]:
+            return None  # a multi-line scalar: keep it simple
+        indent = " " * first_key.start_mark.column
+        newline = self.text.find("\n", end)
+        if newline == -1:
+            eol = "\r\n" if "\r\n" in self.text else "\n"
+            return Slot(len(self.text), eol + indent, "", line, False, shared)
+        eol = "\r\n" if self.text[newline - 1 : newline] == "\r" else "\n"
+        return Slot(newline + 1, indent, eol, line + 1, False, shared)
+
     def split_site(
         self,
+        node: MappingNode,
         entries: dict[str, _Entry],
         duplicates: set[str],
         roles: list[tuple[str, str]],
@@ -508,6 +550,7 @@ class Locator:
                 hex_only,
                 problem,
                 tuple(key_paths),
+                self.slot(node, ctx.shared),
             )
         )
 
@@ -558,6 +601,7 @@ class Locator:
                     False,
                     item_problem,
                     tuple(key_paths),
+                    self.slot(item, shared),
                 )
             )
 

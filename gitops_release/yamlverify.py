@@ -31,11 +31,16 @@ class FieldEdit:
     span: Span
     value: str
     token: str
+    new_key: str | None = None
+    """Set when the key itself is added (``span`` is then empty, at the mapping's slot)."""
+    value_offset: int = 0
+    """Where the value starts inside ``token`` (1 after an empty ``key:``; after ``key: ``)."""
 
     @property
-    def insert(self) -> bool:
-        """An absent value (``key:``) gets `` value`` inserted after its colon."""
-        return self.span.style == "null"
+    def position(self) -> int:
+        """A position inside the mapping being edited (an added line starts right after the
+        mapping's last line, which may be where the next entry or document began)."""
+        return self.span.start - 1 if self.new_key else self.span.start
 
 
 @lru_cache(maxsize=2)
@@ -109,9 +114,10 @@ def verify(old_text: str, new_text: str, edits: list[FieldEdit], *, source: str)
         start, end = edit.span.start, edit.span.end
         if old_text[pos:start] != new_text[pos + delta : start + delta]:
             raise _failed(source, edit, "bytes outside the edited spans changed")
-        if "\n" in edit.token or "\r" in edit.token:
+        body = edit.token.strip("\r\n") if edit.new_key else edit.token  # an added line
+        if "\n" in body or "\r" in body:
             raise _failed(source, edit, "a new value must be one line")
-        expected[start + delta + (1 if edit.insert else 0)] = edit
+        expected[start + delta + edit.value_offset] = edit
         delta += len(edit.token) - (end - start)
         shifts.append((end, delta))
         pos = end
@@ -131,12 +137,12 @@ def verify(old_text: str, new_text: str, edits: list[FieldEdit], *, source: str)
     begin = 0
     for number, doc in enumerate(docs):
         end = len(old_text) if number == len(docs) - 1 else doc.end
-        touched = [e for e in edits if begin <= e.span.start < end]
+        touched = [e for e in edits if begin <= e.position < end]
         if touched:
             entries = _root_entries(doc.root, end)
             checked = bool(entries)
             for entry_begin, entry_end, key, value in entries:
-                if checked and any(entry_begin <= e.span.start < entry_end for e in touched):
+                if checked and any(entry_begin <= e.position < entry_end for e in touched):
                     region = (moved(entry_begin), moved(entry_end))
                     checked = _check_region((key, value), new_text, region, expected, found, source)
             if not checked:
@@ -231,14 +237,29 @@ def _compare(
                     )
             elif a.value != b.value or str(a.tag) != str(b.tag):
                 raise _changed(source, b, f"{a.value!r} became {b.value!r}")
-        elif isinstance(a, (MappingNode, SequenceNode)):
+        elif isinstance(a, MappingNode):
+            pairs = b.value
+            if len(pairs) > len(a.value):  # keys the edit added: check them, set them aside
+                added = [(k, v) for k, v in pairs if _added(k, v, new_text, expected)]
+                for _, value in added:
+                    stack.append((value, value))  # a scalar compared with itself: value check
+                pairs = [p for p in pairs if p not in added]
+            if len(a.value) != len(pairs) or str(a.tag) != str(b.tag):
+                raise _changed(source, b, "a mapping changed size or type")
+            for (ka, va), (kb, vb) in zip(a.value, pairs, strict=True):
+                stack += [(ka, kb), (va, vb)]
+        elif isinstance(a, SequenceNode):
             if len(a.value) != len(b.value) or str(a.tag) != str(b.tag):
-                raise _changed(source, b, "a collection changed size or type")
-            if isinstance(a, MappingNode):
-                for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True):
-                    stack += [(ka, kb), (va, vb)]
-            else:
-                stack += list(zip(a.value, b.value, strict=True))
+                raise _changed(source, b, "a sequence changed size or type")
+            stack += list(zip(a.value, b.value, strict=True))
+
+
+def _added(key: Node, value: Node, new_text: str, expected: dict[int, FieldEdit]) -> bool:
+    """Is (key, value) a key the edit added (at the expected place, with the expected name)?"""
+    if not isinstance(key, ScalarNode) or not isinstance(value, ScalarNode):
+        return False
+    edit = expected.get(_value_start(new_text, value))
+    return edit is not None and edit.new_key is not None and key.value == edit.new_key
 
 
 def _value_start(text: str, node: Node) -> int:

@@ -233,38 +233,44 @@ def test_an_edit_changes_only_its_spans_and_reads_back_as_intended(
     site = sites[number]
     doc_index, path, image = expected[number]
     current = parse_image(image)
-    new = resolve_target(
-        current,
-        data.draw(tags),
-        data.draw(st.one_of(st.none(), digests)) if site.form == "reference" else None,
-    )
+    target = data.draw(tags)
+    if data.draw(st.booleans()) and data.draw(st.booleans()):  # sometimes a new repository too
+        target = f"{data.draw(registries) or 'ghcr.io'}/{data.draw(repositories)}:{target}"
+    new = resolve_target(current, target, data.draw(st.one_of(st.none(), digests)))
 
     result = apply_image(text, [site], new, source="f.yaml")
 
     assert result.text == spliced(text, result)  # bytes outside the spans are untouched
     assert source.encode(result.text).startswith(b"\xef\xbb\xbf") == source.bom
     assert ("\r\n" in result.text) == ("\r\n" in text)
+    if new == current:
+        assert not result.changed and result.text == text
+        return
     before = load_all(text, source="f.yaml")
     after = load_all(result.text, source="f.yaml")
     want = copy.deepcopy(before)
     if site.form == "reference":
         put(want[doc_index], path, str(new))
-    elif site.form == "split":
-        put(want[doc_index], (*path, "tag"), new.tag)
     else:
-        put(want[doc_index], (*path, "newTag"), new.tag)
-        if new.digest:
-            put(want[doc_index], (*path, "digest"), new.digest)
-    if new == current:
-        assert not result.changed and result.text == text
-    else:
-        assert after == want
-        (again,) = [
-            s
-            for s in find_images(result.text, source="f.yaml")
-            if s.yaml_path == site.yaml_path and s.document == site.document
-        ]
-        assert again.image == new
+        # the image mapping: old keys kept (values may change), only image keys added
+        old_map, new_map = get(before[doc_index], path), get(after[doc_index], path)
+        assert list(new_map)[: len(old_map)] == list(old_map)
+        assert set(new_map) - set(old_map) <= {"tag", "digest", "newName", "newTag"}
+        assert all(isinstance(new_map[k], str) for k in set(new_map) - {"pullPolicy"})
+        put(want[doc_index], path, new_map)
+    assert after == want  # nothing else changed
+    (again,) = [
+        s
+        for s in find_images(result.text, source="f.yaml")
+        if s.yaml_path == site.yaml_path and s.document == site.document
+    ]
+    assert again.image == new
+
+
+def get(data: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
 
 
 def _mutate(text: str, cuts: list[tuple[int, int, str]]) -> str:

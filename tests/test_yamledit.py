@@ -263,9 +263,10 @@ def test_digest_policy() -> None:
     )
     kust = f"images:\n- name: app\n  newTag: v1\n  digest: {digest}\n"
     assert edit_all(kust, "app:v2") == kust.replace("v1", "v2").replace(digest, '""')
-    no_digest_key = "image:\n  repository: app\n  tag: v1\n"
-    with pytest.raises(YamlError, match="no digest key"):
-        edit_all(no_digest_key, f"app:v2@{other}")
+    no_digest_key = "image:\n  repository: app\n  tag: v1  # t\nnext: 1\n"
+    assert edit_all(no_digest_key, f"app:v2@{other}") == no_digest_key.replace(
+        "v1  # t\n", f"v2  # t\n  digest: {other}\n"
+    )
 
 
 def test_helm_value_forms() -> None:
@@ -363,3 +364,26 @@ def test_null_values_are_filled_in() -> None:
 def test_control_characters_are_a_yaml_error_with_position() -> None:
     with pytest.raises(YamlError, match=r"c.yaml:2:4: character U\+0000 is not allowed"):
         find_images("a: 1\nb: \x00\n", source="c.yaml")
+
+
+def test_missing_keys_are_added_in_the_mapping_style() -> None:
+    digest = "sha256:" + "d" * 64
+    block = "images:\r\n  - name: app # the app\r\n    newTag: v1\r\n---\r\n"
+    (site,) = find_images(block, source="kustomization.yaml")
+    result = apply_image(
+        block, [site], parse_image(f"ghcr.io/x/app:1.20@{digest}"), source="k.yaml"
+    )
+    assert result.text == (
+        'images:\r\n  - name: app # the app\r\n    newTag: "1.20"\r\n'
+        f"    newName: ghcr.io/x/app\r\n    digest: {digest}\r\n---\r\n"
+    )
+    flow = "images: [{name: app, newTag: v1}]"
+    assert (
+        edit_all(flow, f"app:v2@{digest}")
+        == f"images: [{{name: app, newTag: v2, digest: {digest}}}]"
+    )
+    at_eof = "image:\n  repository: app"
+    assert edit_all(at_eof, "app:1.0") == 'image:\n  repository: app\n  tag: "1.0"'
+    nested_last = "image:\n  repository: app\n  extra:\n    a: 1\n"
+    with pytest.raises(YamlError, match="cannot be added safely"):
+        edit_all(nested_last, "app:v2")

@@ -60,6 +60,7 @@ def _index() -> dict[str, list[str]]:
 
 
 INDEX = _index()
+COUNTS: Counter[str] = Counter()
 INDEX_IMAGES = sum(len(v) for v in INDEX.values())
 
 
@@ -138,7 +139,10 @@ def _check_edit(text: str, site: ImageSite, result: EditResult) -> None:
     for change in result.changes:
         assert change.site == site and change.new != change.old
         for edit in change.edits:
-            assert "\n" not in edit.token and "\r" not in edit.token
+            body = edit.token.strip("\r\n") if edit.new_key else edit.token  # an added line
+            assert "\n" not in body and "\r" not in body
+            tally = "keys added" if edit.new_key else "scalars replaced"
+            COUNTS[tally] += 1
 
 
 def _check_together(
@@ -147,11 +151,11 @@ def _check_together(
     """All of a file's (unshared) edits spliced together by this test, then read back whole:
     the editor re-finds every site with its new reference, and (files up to 50 KB) the data
     equals the old data with exactly the edited values replaced (as strings)."""
-    edits = {e.span.start: e for _, _, r in edited for c in r.changes for e in c.edits}
+    edits = {(e.span.start, e.new_key): e for _, _, r in edited for c in r.changes for e in c.edits}
     out, pos = [], 0
-    for start in sorted(edits):
-        out += [text[pos:start], edits[start].token]
-        pos = edits[start].span.end
+    for key in sorted(edits, key=lambda k: k[0]):
+        out += [text[pos : key[0]], edits[key].token]
+        pos = edits[key].span.end
     combined = "".join(out) + text[pos:]
     after = {(s.document, s.yaml_path): s for s in find_images(combined, source=name)}
     for site, new, _ in edited:
@@ -232,6 +236,8 @@ def test_every_corpus_image_is_found_and_edited(count: int) -> None:
         assert source.encode(text) == (CORPUS / name).read_bytes()
     print(f"\ncorpus: {len(INDEX)} files, {count} INDEX images")
     for key, value in sorted(tally.items()):
+        print(f"  {key}: {value}")
+    for key, value in sorted(COUNTS.items()):
         print(f"  {key}: {value}")
     for key, value in sorted(refused.items()):
         print(f"  refused ({key}): {value}")
