@@ -75,7 +75,12 @@ def up(
     if state_dir is not None and state_dir.exists() and not state_dir.is_dir():
         raise UsageError(f"--state-dir: {state_dir} is not a directory")
     config = SandboxConfig(
-        host=host, port=port, ingress_port=ingress_port, state_dir=state_dir, time_scale=time_scale
+        host=host,
+        port=port,
+        ingress_port=ingress_port,
+        state_dir=state_dir,
+        time_scale=time_scale,
+        verbose=True,  # request and sync lines on stderr
     )
     try:
         run_up(config, env_file=env_file)

@@ -26,6 +26,9 @@ class Operations:
     git: GitSource
     clock: Clock
 
+    def events(self, line: str) -> None:
+        """Hook: the sandbox logs operation results on stderr (``sandbox up``)."""
+
     def _render(
         self, mirror: Any, sha: str, source: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], str]:
@@ -182,6 +185,7 @@ class Operations:
         state.update(phase=phase, message=message, finishedAt=rfc3339(self.clock.now()))
         operation = state["operation"]
         sync = operation.get("sync") or {}
+        self.events(f"{app.name}: sync to {str(sync.get('revision', ''))[:7]} {phase}: {message}")
         if phase == "Succeeded" and not sync.get("dryRun"):
             history = app.status.setdefault("history", [])
             history.append(

@@ -101,6 +101,8 @@ class Sandbox:
         self.apps = AppController(
             self.cluster, self.git, self.clock, self.lock, self.config.poll_seconds
         )
+        if self.config.verbose:
+            self.apps.events = self.log  # type: ignore[method-assign]
         self.running = False
         self.requests: list[tuple[str, str]] = []
         """(verb, route template) of every API request answered, e.g. ("GET", "/api/v1/applications/{name}");
@@ -192,6 +194,10 @@ class Sandbox:
 
     def export_lines(self) -> list[str]:
         return [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
+
+    def log(self, line: str) -> None:
+        if self.config.verbose:
+            print(f"sandbox: {line}", file=sys.stderr, flush=True)
 
     # the controller loop -----------------------------------------------------------------
     def _loop(self) -> None:
