@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,11 +152,14 @@ class EditResult:
         return bool(self.changes)
 
 
+_LINES = re.compile(r"[^\n]*\n|[^\n]+")
+
+
 def unified_diff(old: str, new: str, path: str) -> str:
     """A ``git diff``-style unified diff of one file (for ``--dry-run``)."""
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
+        _LINES.findall(old),  # split on \n only, as git does (not on \u2028, \x0c...)
+        _LINES.findall(new),
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
     )

@@ -441,7 +441,8 @@ class Locator:
                 continue
             name_entry = entries.get("name")
             container = scalar_text(name_entry.value) if name_entry else None
-            dup = f"duplicate key 'image' at {ctx.path}[{index}]" if "image" in duplicates else None
+            twice = sorted({"image", "name"} & duplicates)
+            dup = f"duplicate key {twice[0]!r} at {ctx.path}[{index}]" if twice else None
             child = ctx.child(f"[{index}]", shared=self.is_shared(item), problem=dup)
             self.reference_site(image, child.child("image"), container)
 

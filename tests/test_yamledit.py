@@ -103,8 +103,15 @@ def test_workload_ref_is_reported() -> None:
 
 
 def test_diff_is_unified() -> None:
-    diff = unified_diff("a: 1\n", "a: 2\n", "x.yaml")
-    assert diff.splitlines()[:2] == ["--- a/x.yaml", "+++ b/x.yaml"]
+    diff = unified_diff("a: 1\n# \u2028 x\n", "a: 2\n# \u2028 x\n", "x.yaml")
+    assert diff.split("\n")[:5] == [
+        "--- a/x.yaml",
+        "+++ b/x.yaml",
+        "@@ -1,2 +1,2 @@",
+        "-a: 1",
+        "+a: 2",
+    ]
+    assert unified_diff("a: 1", "a: 2", "x.yaml").endswith("+a: 2\n\\ No newline at end of file\n")
 
 
 # --- synthetic cases the corpus lacks -----------------------------------------------------
