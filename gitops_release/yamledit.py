@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_release.images import ImageRef
-from gitops_release.yamlspans import ImageSite, Span, WorkloadRef, YamlError, locate
+from gitops_release.imagesites import ImageSite, Slot, Span, WorkloadRef
+from gitops_release.yamlspans import YamlError, locate
 from gitops_release.yamlverify import FieldEdit, render, verify
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "EditResult",
     "FieldEdit",
     "ImageSite",
+    "Slot",
     "SourceText",
     "Span",
     "WorkloadRef",
