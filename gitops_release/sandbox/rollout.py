@@ -143,6 +143,12 @@ class Rollout:
         blue_green = status.setdefault("blueGreen", {})
         stable = status.get("stableRS")
 
+        if spec.get("paused"):  # a manual pause: nothing moves until it is lifted
+            for rs in self.replicasets:
+                rs.refresh_failing(policy)
+            self._counts(new_rs, now)
+            self._phase()
+            return
         if not stable:
             self._first_revision(new_rs, replicas, now, policy)
         elif status.get("abort") and current != stable:

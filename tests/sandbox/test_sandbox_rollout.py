@@ -281,3 +281,31 @@ def test_rollout_info_renders_like_kubectl_argo_rollouts_get() -> None:
         "Images:          ikubernetes/myapp:v1\n                 ikubernetes/myapp:v2 (stable, active)"
         in text
     )
+
+
+def test_a_manual_pause_holds_everything_until_resumed() -> None:
+    from gitops_release.sandbox.actions import list_actions, run_action
+
+    d = Driver(manifest("ikubernetes/myapp:v1"))
+    d.step(10)
+    actions = {a["name"]: a.get("disabled", False) for a in list_actions(d.ro.to_object("1"))}
+    assert actions == {
+        "abort": True,
+        "pause": True,
+        "promote-full": True,
+        "restart": False,
+        "resume": True,
+        "retry": True,
+        "skip-current-step": True,
+    }
+    d.ro.apply(manifest("ikubernetes/myapp:v2"))
+    run_action(d.ro, "pause")
+    d.step(20)
+    assert d.phase == ("Paused", "manually paused")
+    assert d.tree() == [(2, 0, 0, ""), (1, 2, 2, "stable,active")]
+    run_action(d.ro, "resume")
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    run_action(d.ro, "promote-full")
+    d.step(10)
+    assert d.phase == ("Healthy", "")
