@@ -19,6 +19,7 @@ Where images live (``reference/yaml-editing.md`` section 6):
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,6 +67,7 @@ def compose_documents(text: str, *, source: str) -> tuple[Document, ...]:
 @lru_cache(maxsize=4)
 def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
     from ruamel.yaml import YAML
+    from ruamel.yaml.docinfo import DocInfo, version
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.reader import ReaderError
 
@@ -73,15 +75,21 @@ def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
     parser = None
     docs: list[Document] = []
     try:
+        # What YAML.load_all does around Composer.compose_document (a DocInfo per document
+        # records its %YAML directive), keeping the DOCUMENT-END event's position.
+        yaml.doc_infos.append(DocInfo(requested_version=version(yaml.version)))
+        yaml.tags = {}
         constructor, parser = yaml.get_constructor_parser(text)
         composer = constructor.composer
-        # Composer.compose_document, keeping the DOCUMENT-END event's position.
         while composer.check_node():
             composer.anchors = {}
             parser.get_event()
-            root = composer.compose_node(None, None)
+            with warnings.catch_warnings():  # a reused anchor name is legal YAML: no noise
+                warnings.simplefilter("ignore")
+                root = composer.compose_node(None, None)
             end = parser.get_event().end_mark.index
             docs.append(Document(root, end))
+            yaml.doc_infos.append(DocInfo(requested_version=version(yaml.version)))
         return tuple(docs)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -103,6 +111,11 @@ def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
         raise YamlError(f"{source}: {lines[0] if lines else 'invalid YAML'}") from None
     except RecursionError:
         raise YamlError(f"{source}: YAML nested too deeply to read safely") from None
+    except Exception as err:  # the parser's own bugs on odd input: still "cannot read"
+        raise YamlError(
+            f"{source}: the YAML parser failed ({type(err).__name__}: {err})",
+            hint="simplify the file around its directives or anchors; nothing was changed",
+        ) from None
     finally:
         if parser is not None:
             parser.dispose()

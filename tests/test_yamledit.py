@@ -394,3 +394,42 @@ def test_missing_keys_are_added_in_the_mapping_style() -> None:
     nested_last = "image:\n  repository: app\n  extra:\n    a: 1\n"
     with pytest.raises(YamlError, match="cannot be added safely"):
         edit_all(nested_last, "app:v2")
+
+
+def test_json_manifest_keeps_its_quoting() -> None:
+    text = '{"apiVersion": "v1", "kind": "Pod",\n "spec": {"containers": [{"name": "a", "image": "nginx:1"}]}}'
+    assert edit_all(text, "nginx:1.20") == text.replace('"nginx:1"', '"nginx:1.20"')
+
+
+def test_directives_document_markers_and_cross_entry_aliases() -> None:
+    text = (
+        "%YAML 1.1\n--- # values\ncommon: &tag v1\nimage:\n  repository: app\n  tag: *tag\n"
+        "other:\n  image:\n    repository: other\n    tag: v1 # own\n...\n# trailing comment\n"
+    )
+    sites = find_images(text, source="values.yaml")
+    assert [(s.yaml_path, s.current, s.shared) for s in sites] == [
+        ("image", "app:v1", True),
+        ("other.image", "other:v1", False),
+    ]
+    result = apply_image(text, sites[1:], parse_image("other:v2"), source="values.yaml")
+    assert result.text == text.replace("v1 # own", "v2 # own")
+    result = apply_image(text, sites[:1], parse_image("app:v2"), source="values.yaml", all_aliases=True)
+    assert result.text == text.replace("&tag v1", "&tag v2")
+
+
+def test_two_sites_with_one_target_in_one_call() -> None:
+    text = (
+        "kind: Deployment\napiVersion: apps/v1\nspec:\n  template:\n    spec:\n      containers:\n"
+        "      - {name: a, image: ghcr.io/t/app:v1}\n      - {name: b, image: ghcr.io/t/app:v1}\n"
+    )
+    sites = find_images(text, source="d.yaml")
+    result = apply_image(text, sites, parse_image("ghcr.io/t/app:v2"), source="d.yaml")
+    assert result.text == text.replace(":v1}", ":v2}")
+    assert [(c.site.container, c.old, c.new) for c in result.changes] == [
+        ("a", "ghcr.io/t/app:v1", "ghcr.io/t/app:v2"),
+        ("b", "ghcr.io/t/app:v1", "ghcr.io/t/app:v2"),
+    ]
+    assert [e.path for c in result.changes for e in c.edits] == [
+        "spec.template.spec.containers[0].image",
+        "spec.template.spec.containers[1].image",
+    ]
