@@ -106,7 +106,7 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
       ``repo_url(name)`` and ``git_env()`` (env vars that let plain ``git push`` authenticate);
     - ``env()``: the same variables ``sandbox up`` prints (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN, ...);
     - control: ``advance(seconds)`` (controller time), ``fail_image(image, "never-ready" |
-      "http-500")``, ``clear_image()``, ``inject("http-error", status=503, count=3,
+      "pull-error" | "http-500")``, ``clear_image()``, ``inject("http-error", status=503, count=3,
       path="/api/v1/applications")``, ``inject("latency", seconds=0.2, count=5, path="/api/")``,
       ``inject("drop-stream", count=1, after=1)``, ``hold_operation(app, seconds)``,
       ``fail_syncs(app, count=1, message="...")``, ``reset(everything=False)``; ``requests`` lists

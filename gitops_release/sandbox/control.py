@@ -4,8 +4,9 @@ Endpoints (JSON bodies; no auth, loopback only):
 
 - ``GET  /sandbox/api/v1/state``: controller time, apps, rollouts, failing images, pending faults.
 - ``POST /sandbox/api/v1/images/fail`` ``{"image": "ikubernetes/myapp:v3", "mode": "never-ready"}``
-  (pods never become ready: CrashLoopBackOff, ProgressDeadlineExceeded after 600 s) or
-  ``"mode": "http-500"`` (pods ready, the ingress answers 500). ``DELETE .../images/fail?image=``
+  (pods never become ready: CrashLoopBackOff, ProgressDeadlineExceeded after 600 s),
+  ``"mode": "pull-error"`` (ErrImagePull then ImagePullBackOff, as for a tag that does not exist)
+  or ``"mode": "http-500"`` (pods ready, the ingress answers 500). ``DELETE .../images/fail?image=``
   clears one image (no ``image``: all).
 - ``POST /sandbox/api/v1/faults`` one of:
   ``{"kind": "http-error", "status": 503, "count": 3, "path": "/api/v1/applications"}``
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from gitops_release.sandbox.server import Sandbox
 
 C = "/sandbox/api/v1"
-IMAGE_MODES = ("never-ready", "http-500")
+IMAGE_MODES = ("never-ready", "pull-error", "http-500")
 _PROXY_PAGE = "<html><head><title>{0} {1}</title></head><body><center><h1>{0} {1}</h1></center></body></html>\n"
 
 

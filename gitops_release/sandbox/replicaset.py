@@ -14,7 +14,8 @@ REVISION = "rollout.argoproj.io/revision"
 SCALE_DOWN_DEADLINE = "argo-rollouts.argoproj.io/scale-down-deadline"
 HASH_LABEL = "rollouts-pod-template-hash"
 
-# How an image misbehaves: "never-ready" (CrashLoopBackOff) or "http-500" (ready, answers 500).
+# How an image misbehaves: "never-ready" (CrashLoopBackOff), "pull-error" (ImagePullBackOff)
+# or "http-500" (ready, answers 500).
 ImagePolicy = Callable[[str], str | None]
 
 
@@ -41,6 +42,16 @@ class Pod:
         age = now - self.created
         if age < timing.pod_start:
             return "ContainerCreating", False, 0
+        if self.failing == "pull-error":  # a tag that does not exist
+            return (
+                (
+                    "ErrImagePull"
+                    if age < timing.pod_start + timing.pod_ready
+                    else "ImagePullBackOff"
+                ),
+                False,
+                0,
+            )
         if self.failing == "never-ready":
             restarts = int((age - timing.pod_start) // timing.crash_backoff)
             return ("CrashLoopBackOff" if restarts else "Running"), False, restarts

@@ -28,7 +28,7 @@ def _pod_icon(status: str) -> str:
         return "✔"
     if status in ("Failed", "CrashLoopBackOff") or status.startswith(("ExitCode:", "Signal:")):
         return "✖"
-    if status == "ImagePullBackOff" or status.endswith("Error"):
+    if status in ("ImagePullBackOff", "ErrImagePull") or status.endswith("Error"):
         return "⚠"
     return "◌"
 

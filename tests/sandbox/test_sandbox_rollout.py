@@ -309,3 +309,18 @@ def test_a_manual_pause_holds_everything_until_resumed() -> None:
     run_action(d.ro, "promote-full")
     d.step(10)
     assert d.phase == ("Healthy", "")
+
+
+def test_a_tag_that_does_not_exist_shows_image_pull_back_off() -> None:
+    from gitops_release.sandbox.rolloutinfo import rollout_info
+
+    d = Driver(manifest("ikubernetes/myapp:v1"), failing={"ikubernetes/myapp:nope": "pull-error"})
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:nope"))
+    d.step(2)
+    pod = rollout_info(d.ro, "1")["replicaSets"][0]["pods"][0]
+    assert (pod["status"], pod["icon"], pod["ready"]) == ("ErrImagePull", "⚠", "0/1")
+    d.step(10)
+    pod = rollout_info(d.ro, "1")["replicaSets"][0]["pods"][0]
+    assert (pod["status"], pod["icon"]) == ("ImagePullBackOff", "⚠")
+    assert d.phase == ("Progressing", "more replicas need to be updated")
