@@ -267,6 +267,14 @@ class ArgoCD:
             idempotent=True,  # an action sets a field to a value: repeating it changes nothing
         )
 
+    def rollback(self, name: str, history_id: int) -> Application:
+        """Argo CD's history rollback (refused with auto-sync on; Git is left as it is)."""
+        body: dict[str, Any] = {"id": history_id, "prune": False}
+        if self.app_namespace:
+            body["appNamespace"] = self.app_namespace
+        data = self._app_call(name, "POST", f"/api/v1/applications/{name}/rollback", body=body)
+        return Application.from_json(data)
+
     def revision_metadata(self, name: str, revision: str) -> dict[str, Any]:
         """Author, date and message of a Git revision as Argo CD's repo server sees it ({} when
         the server cannot tell: a Helm chart version, an old server)."""

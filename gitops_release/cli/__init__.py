@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "sandbox": "sandbox",
     "deploy": "deploy",
     "verify": "deploy",
+    "rollback": "deploy",
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 

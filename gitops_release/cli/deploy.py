@@ -274,3 +274,74 @@ def verify_command(
     )  # fmt: skip
     text = "\n".join(f"{r.check}: {r.url}: ok ({r.detail})" for r in results)
     out.emit(text, {"app": name, "checks": [r.payload() for r in results], "ok": True})
+
+
+@app.command(
+    "rollback",
+    help=f"""Roll an app back through Git: write the previous (or --to) image, push, wait.
+
+The previous image is read from the Release-Image / Release-Previous trailers of the app's
+commits (images a revert moved away from are skipped). The new Git commit carries [skip ci].
+It waits for preview-ready (a fast rollback to a ReplicaSet still inside its scale-down delay
+goes straight to released), and with --promote for released.
+
+--via argocd-history uses Argo CD's own history rollback instead: only for apps without
+auto-sync (Argo CD refuses it otherwise), and Git keeps the newer image until someone changes it.
+
+\b
+Examples:
+  gitops-release rollback myapp
+  gitops-release rollback myapp --to v1 --promote --record rollback.json
+  gitops-release rollback myapp --via argocd-history
+
+{CONNECTION_HELP}""",
+    no_args_is_help=True,
+)
+def rollback_command(
+    name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Tag or image to go back to. [default: the previous release]",
+            show_default=False,
+        ),
+    ] = None,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Promote and wait for released.")
+    ] = False,
+    via: Annotated[
+        RollbackVia,
+        typer.Option(
+            "--via", help="git (a commit, the default) or argocd-history (no auto-sync only)."
+        ),
+    ] = RollbackVia.git,
+    record: RecordOpt = None,
+    rollout: RolloutOpt = None,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import rollback
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+    )  # fmt: skip
+    result = rollback.rollback(
+        conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,
+        rollout=rollout, record=record, out=out,
+    )  # fmt: skip
+    out.emit(result.message, result.payload())

@@ -1,0 +1,266 @@
+"""GitOps-consistent ``abort`` and ``rollback``: Git stays the truth.
+
+- ``abort APP``: the Rollout's abort action first (traffic stays on stable at once), then the
+  stable image written back to Git (``[skip ci]``), so Argo CD and Git agree again and the
+  Degraded state clears; then wait until the app is Healthy on stable. ``--no-revert`` only aborts.
+- ``rollback APP [--to TAG]``: a Git change to the previous (or named) image. "Previous" is read
+  from the ``Release-Image`` / ``Release-Previous`` trailers of the app's commits, newest first,
+  skipping images a revert commit moved away from (failed releases). Then refresh, wait for
+  ``preview-ready`` and, with ``--promote``, ``released`` (a fast rollback, whose old ReplicaSet
+  is still inside its scale-down delay, goes straight to released, which counts too).
+- ``--via argocd-history``: Argo CD's own history rollback, for teams without auto-sync (Argo CD
+  refuses it with auto-sync on). It leaves Git on the newer image: the command says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_release.appmodel import Rollout
+from gitops_release.errors import UsageError
+from gitops_release.images import parse_image
+from gitops_release.operate import Connection
+from gitops_release.output import Output
+from gitops_release.releaseapp import ReleaseApp, pick_image, runs_tag
+from gitops_release.rollouts import Action
+from gitops_release.wait import Target
+
+_SEP, _END = "\x1f", "\x1e"
+DEPTH = 200
+
+
+@dataclass
+class GitResult:
+    app: str
+    action: str
+    outcome: str
+    changed: bool = False
+    from_image: str = ""
+    to_image: str = ""
+    commit: str = ""
+    argocd_revision: str = ""
+    message: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _tag(image: str) -> str:
+    if not image:
+        return "?"
+    try:
+        return parse_image(image, what="image").tag or image
+    except UsageError:
+        return image
+
+
+def abort(
+    conn: Connection,
+    name: str,
+    *,
+    revert: bool = True,
+    rollout: str | None = None,
+    record: Path | None = None,
+    out: Output,
+) -> GitResult:
+    """Abort the update, then (by default) write the stable image back to Git and wait Healthy."""
+    rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
+    ro = rel.rollout()
+    if ro is None:
+        raise UsageError(f"application {name}: its Rollout does not exist yet: nothing to abort")
+    new = pick_image(ro.images, None) or ""
+    stable = rel.stable_image(ro, like=new) or ""
+    acted = rel.act(Action.abort)
+    result = GitResult(name, "abort", "aborted", acted.changed, new, stable, message=acted.message)
+    if revert and stable and not runs_tag(ro.images, stable):
+        deadline = time.monotonic() + conn.timeout
+        landed = rel.write_image(
+            stable,
+            skip_ci=True,
+            message=f"revert({name}): back to {_tag(stable)} after abort of {_tag(new)} [skip ci]",
+        )
+        result.changed = result.changed or landed.changed
+        result.commit = landed.commit or ""
+        out.progress(f"wrote {stable} back to Git; waiting for {name} to be Healthy on it")
+        rel.take(landed.commit, deadline)
+        outcome = rel.reach(Target.released, commit=landed.commit, image=stable, deadline=deadline)
+        result.argocd_revision = outcome.app.revision
+        result.outcome = "reverted"
+        result.message = f"{name}: aborted {new}; Git and Argo CD back on {stable}, Healthy"
+    elif revert and not stable:
+        out.warn(f"{name}: no stable ReplicaSet image known: Git is left as it is")
+    _record(record, "abort", result)
+    return result
+
+
+def release_images(rel: ReleaseApp) -> list[tuple[str, str, bool]]:
+    """(Release-Image, Release-Previous, is a revert) of the app's commits, newest first."""
+    from gitops_release import gitrepo
+    from gitops_release.history import trailers
+
+    repo, path, branch = rel.source
+    fmt = _SEP.join(("%H", "%s", "%B")) + _END
+
+    def read(run: gitrepo.Git) -> list[tuple[str, str, bool]]:
+        status, text, _ = run.status("log", f"-n{DEPTH}", f"--format={fmt}", "--", path)
+        found = []
+        for chunk in text.split(_END) if status == 0 else []:
+            parts = chunk.strip().split(_SEP)
+            if len(parts) < 3:
+                continue
+            found_trailers = trailers(parts[2])
+            image = found_trailers.get("Release-Image", "")
+            if image:
+                revert = parts[1].startswith("revert(")
+                found.append((image, found_trailers.get("Release-Previous", ""), revert))
+        return found
+
+    if not gitrepo.is_url(repo):
+        return read(gitrepo.Git(Path(repo)))
+    with gitrepo.open_workspace(
+        repo, app_path=path, branch=branch, settings=rel.conn.settings
+    ) as ws:
+        ws.run("fetch", "--quiet", "--no-tags", f"--deepen={DEPTH}", what="fetch the app's history", remote=True)  # fmt: skip
+        return read(ws.run)
+
+
+def previous_image(entries: list[tuple[str, str, bool]], current: str) -> str | None:
+    """The newest image other than ``current`` that no revert moved away from."""
+    failed = {prev for _, prev, revert in entries if revert and prev}
+    for image, prev, _ in entries:
+        for candidate in (image, prev):
+            if candidate and candidate not in failed and not runs_tag((candidate,), current):
+                return candidate
+    return None
+
+
+def rollback(
+    conn: Connection,
+    name: str,
+    *,
+    to: str | None = None,
+    promote: bool = False,
+    via_history: bool = False,
+    rollout: str | None = None,
+    record: Path | None = None,
+    out: Output,
+) -> GitResult:
+    rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
+    ro = rel.rollout()
+    current = pick_image(ro.images, None) if ro is not None else None
+    deadline = time.monotonic() + conn.timeout
+    if via_history:
+        result = _via_history(rel, to, current or "", deadline)
+    else:
+        target = to
+        if target is None:
+            entries = release_images(rel)
+            current = current or (entries[0][0] if entries else None)
+            target = previous_image(entries, current or "")
+            if target is None:
+                raise UsageError(
+                    f"no earlier release of {name} found in the Git history of {rel.source[1]}",
+                    hint="name the image: --to TAG",
+                )
+        out.progress(f"rollback {name}: {_tag(current or '')} -> {_tag(target)} through Git")
+        landed = rel.write_image(
+            target,
+            skip_ci=True,
+            message=f"rollback({name}): {_tag(current or '')} -> {_tag(target)} [skip ci]",
+        )
+        result = GitResult(
+            name, "rollback", "preview-ready", landed.changed, current or "", landed.new
+        )
+        result.commit = landed.commit or ""
+        rel.take(landed.commit, deadline)
+        outcome = rel.reach(
+            Target.preview_ready, commit=landed.commit, image=landed.new, deadline=deadline
+        )
+        result.argocd_revision = outcome.app.revision
+        if outcome.rollout is not None and outcome.rollout.fully_promoted:
+            result.outcome = "released"
+    if promote and result.outcome != "released":
+        rel.act(Action.promote)
+        if via_history:
+            _poll_rollout(rel, result.to_image, deadline, released=True)
+        else:
+            commit = result.commit or None
+            rel.reach(Target.released, commit=commit, image=result.to_image, deadline=deadline)
+        result.outcome = "released"
+    result.message = f"{name}: rolled back to {result.to_image} ({result.outcome})" + (
+        "" if result.outcome == "released" else f"; promote with `gitops-release promote {name}`"
+    )
+    _record(record, "rollback", result)
+    return result
+
+
+def _via_history(rel: ReleaseApp, to: str | None, current: str, deadline: float) -> GitResult:
+    """Argo CD's history rollback: only without auto-sync, and Git keeps the newer image."""
+    from gitops_release.history import history_rows
+
+    api = rel.conn.argocd()
+    if rel.app.auto_sync:
+        raise UsageError(
+            f"application {rel.name} has auto-sync on: Argo CD refuses a history rollback (and it would leave Git stale)",
+            hint="roll back through Git instead: drop --via argocd-history",
+        )
+    rows = history_rows(api, rel.name, settings=rel.conn.settings, out=rel.out)
+    candidates = [r for r in rows if r.revision and r.revision != rel.app.revision]
+    if to is not None:
+        candidates = [r for r in candidates if r.image and runs_tag((r.image,), to)]
+    if not candidates:
+        raise UsageError(
+            f"no earlier deployment of {rel.name}{' on ' + to if to else ''} in Argo CD's history",
+            hint="see `gitops-release history APP`",
+        )
+    row = candidates[0]
+    rel.out.progress(
+        f"rolling back {rel.name} to history id {row.id} ({row.revision[:12]}) with Argo CD; "
+        "Git still holds the newer image and auto-sync stays off until Git is changed"
+    )
+    api.rollback(rel.name, row.id)
+    ro = _poll_rollout(rel, row.image, deadline, released=False)
+    to_image = row.image or pick_image(ro.images, None) or ""
+    result = GitResult(rel.name, "rollback", "preview-ready", True, current, to_image)
+    result.argocd_revision = row.revision
+    if ro.fully_promoted:
+        result.outcome = "released"
+    return result
+
+
+def _poll_rollout(rel: ReleaseApp, image: str, deadline: float, *, released: bool) -> Rollout:
+    """After a history rollback the app stays OutOfSync with its branch, so the revision-pinned
+    wait does not apply: follow the live Rollout itself (bounded)."""
+    from gitops_release.errors import Failed, TimedOut
+
+    state = "not read yet"
+    while time.monotonic() < deadline:
+        app = rel.conn.argocd().get_app(rel.name)
+        if app.operation is not None and app.operation.phase in ("Failed", "Error"):
+            raise Failed(
+                f"{rel.name}: rollback operation {app.operation.phase}: {app.operation.message}"
+            )
+        ro = rel.rollout()
+        if ro is not None:
+            state = f"rollout {ro.phase or 'Progressing'}: {ro.message or '-'} on {', '.join(ro.images)}"
+            on_image = not image or runs_tag(ro.images, image)
+            if ro.phase == "Degraded":
+                raise Failed(f"{rel.name}: {state}", hint="see `gitops-release status APP`")
+            if on_image and ro.fully_promoted and ro.phase == "Healthy":
+                return ro
+            if on_image and not released and "BlueGreenPause" in ro.pause_reasons:
+                return ro
+        rel.conn.sleep(0.5)
+    raise TimedOut(
+        f"timed out waiting for {rel.name} to roll back: {state}", hint="raise --timeout"
+    )
+
+
+def _record(path: Path | None, kind: str, result: GitResult) -> None:
+    if path is not None:
+        from gitops_release.release import write_record
+
+        write_record(path, kind, result.payload())
