@@ -173,6 +173,21 @@ def kustomization(draw: st.DrawFn) -> Doc:
     return Doc(lines, [(("images", 0), f"{new_name or name}:{tag}")], "kustomize")
 
 
+@st.composite
+def values_reference(draw: st.DrawFn) -> Doc:
+    """Helm values with whole references (``image: "repo:tag"``) nested at random depths."""
+    lines = ["# values"]
+    found: list[tuple[tuple[Any, ...], str]] = []
+    for key in draw(st.lists(names, min_size=1, max_size=3, unique=True)):
+        image = draw(images())
+        if draw(st.booleans()):
+            lines += [f"{key}:", f"  image: {scalar(draw, image)}{draw(comments)}", "  replicas: 2"]
+        else:
+            lines += [f"{key}: {{image: {scalar(draw, image, flow=True)}, replicas: 2}}"]
+        found.append(((key, "image"), image))
+    return Doc(lines, found, "reference")
+
+
 @dataclass
 class File:
     data: bytes
@@ -181,7 +196,13 @@ class File:
 
 @st.composite
 def files(draw: st.DrawFn) -> File:
-    docs = draw(st.lists(st.one_of(workload(), values(), kustomization()), min_size=1, max_size=3))
+    docs = draw(
+        st.lists(
+            st.one_of(workload(), values(), kustomization(), values_reference()),
+            min_size=1,
+            max_size=3,
+        )
+    )
     if any(d.form == "kustomize" for d in docs):
         docs = [next(d for d in docs if d.form == "kustomize")]  # a kustomization is a file
     parts: list[str] = []
@@ -347,3 +368,34 @@ def test_random_input_raises_only_yaml_errors(data: bytes) -> None:
             apply_image(source.text, [site], ref.with_tag("v2"), source="r.yaml", all_aliases=True)
     except YamlError as err:
         assert err.exit_code == 2
+
+
+@FUZZ
+@given(images(), images(), st.sampled_from([0, 2, 4]), tags)
+def test_shared_images_change_only_with_all_aliases(
+    first: str, second: str, dash: int, tag: str
+) -> None:
+    pad = " " * dash
+    text = (
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n"
+        f"  {pad}- &base\n  {pad}  name: a\n  {pad}  image: {first}\n"
+        f"  {pad}- <<: *base\n  {pad}  name: b\n"
+        f"  {pad}- <<: *base\n  {pad}  name: c\n  {pad}  image: {second}  # own\n"
+    )
+    sites = find_images(text, source="p.yaml")
+    assert [(s.container, s.current, s.shared) for s in sites] == [
+        ("a", first, True),
+        ("c", second, False),
+    ]
+    new = parse_image(first).with_tag(tag)
+    if new == parse_image(first):
+        return
+    try:
+        apply_image(text, sites[:1], new, source="p.yaml")
+        raise AssertionError("a shared image was edited without all_aliases")
+    except YamlError as err:
+        assert "anchor" in err.message
+    result = apply_image(text, sites[:1], new, source="p.yaml", all_aliases=True)
+    assert result.text == spliced(text, result)
+    pod = load_all(result.text, source="p.yaml")[0]
+    assert [c["image"] for c in pod["spec"]["containers"]] == [str(new), str(new), second]
