@@ -262,7 +262,7 @@ def _field_edit(text: str, site: ImageSite, role: str, value: str, source: str) 
             f"{source}:{site.line}: {site.yaml_path} has no {name} key and one cannot be added safely here",
             hint=f"add `{name}:` to {site.yaml_path} by hand; nothing was changed",
         )
-    if slot.at > len(text) or (slot.suffix and text[slot.at - 1 : slot.at] != "\n"):
+    if slot.at > len(text) or (slot.suffix and text[slot.at - 1 : slot.at] not in ("\n", "\r")):
         raise YamlError(f"{source}: image sites are stale (the text changed since find_images)")
     column = slot.at - text.rfind("\n", 0, slot.at)
     span = Span(slot.at, slot.at, "", "insert", slot.line, column, slot.in_flow, slot.shared)

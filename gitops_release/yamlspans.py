@@ -36,6 +36,7 @@ __all__ = ["ImageSite", "Slot", "Span", "WorkloadRef", "YamlError", "locate"]
 STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
 CONTAINER_KEYS = ("containers", "initContainers", "ephemeralContainers")
+_BREAK = re.compile(r"\r\n|\n|\r")  # the line breaks we write back (as found)
 _PROPERTIES_RE = re.compile(r"(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")
 
 
@@ -378,15 +379,15 @@ class Locator:
         line = self.text.count("\n", 0, end) + 1
         if node.flow_style:
             return Slot(end, ", ", "", line, True, shared)
-        if "\n" in self.text[last.start_mark.index : end]:
+        if _BREAK.search(self.text, last.start_mark.index, end):
             return None  # a multi-line scalar: keep it simple
         indent = " " * first_key.start_mark.column
-        newline = self.text.find("\n", end)
-        if newline == -1:
-            eol = "\r\n" if "\r\n" in self.text else "\n"
+        newline = _BREAK.search(self.text, end)
+        if newline is None:  # the last line of a file without a final line break
+            first = _BREAK.search(self.text)
+            eol = first.group() if first else "\n"
             return Slot(len(self.text), eol + indent, "", line, False, shared)
-        eol = "\r\n" if self.text[newline - 1 : newline] == "\r" else "\n"
-        return Slot(newline + 1, indent, eol, line + 1, False, shared)
+        return Slot(newline.end(), indent, newline.group(), line + 1, False, shared)
 
     def split_site(
         self,

@@ -459,3 +459,11 @@ def test_repeated_edits_leave_no_residue() -> None:
             text, sites, parse_image(f"ghcr.io/t/app:v{number}@{digest}"), source="values.yaml"
         ).text
     assert text.count("digest:") == 1 and text.count("\r\n") == source.text.count("\r\n") + 1
+
+
+def test_old_mac_line_endings_are_kept_when_a_key_is_added() -> None:
+    text = "image:\r  repository: app\r  pullPolicy: Always\rother: 1\r"
+    assert (
+        edit_all(text, "app:v2")
+        == "image:\r  repository: app\r  pullPolicy: Always\r  tag: v2\rother: 1\r"
+    )
