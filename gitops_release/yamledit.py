@@ -248,7 +248,7 @@ def _field_edit(text: str, site: ImageSite, role: str, value: str, source: str) 
             raise YamlError(f"{source}: image sites are stale (the text changed since find_images)")
         if value == span.value:
             return None
-        token = render(span, value, text)
+        token = render(span, value)
         return FieldEdit(
             role, site.path_of(role), span, value, token, None, 1 if span.style == "null" else 0
         )
@@ -266,7 +266,7 @@ def _field_edit(text: str, site: ImageSite, role: str, value: str, source: str) 
         raise YamlError(f"{source}: image sites are stale (the text changed since find_images)")
     column = slot.at - text.rfind("\n", 0, slot.at)
     span = Span(slot.at, slot.at, "", "insert", slot.line, column, slot.in_flow, slot.shared)
-    value_token = render(Span(0, 0, "", "", 0, 0, slot.in_flow), value, text)
+    value_token = render(Span(0, 0, "", "", 0, 0, slot.in_flow), value)
     head = f"{slot.prefix}{key}: "
     token = head + value_token + slot.suffix
     return FieldEdit(role, f"{site.yaml_path}.{key}", span, value, token, key, len(head))

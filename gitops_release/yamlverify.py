@@ -87,7 +87,7 @@ def double_quoted(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def render(span: Span, value: str, text: str) -> str:
+def render(span: Span, value: str) -> str:
     """The token that writes ``value`` where ``span`` is, keeping the quote style; a plain
     value that would change type (``1.20``, ``010``, ``true``) or cannot be plain is quoted."""
     if span.style == "'" and "\n" not in value and all(c.isprintable() for c in value):
