@@ -1,0 +1,173 @@
+"""The GitLab CI/CD component: its shape (what gitlab-ci-local ignores: environment, on_stop,
+resource_group) and a real run of a fixture pipeline that includes it, with gitlab-ci-local
+(shell executor, --shell-isolation) against a sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_release.record import DOTENV_KEYS, read_dotenv
+from gitops_release.sandbox.server import Sandbox
+from gitops_release.yamledit import load_all
+from tests.conftest import REPO_ROOT
+from tests.test_control_sandbox import Env, make_env
+from tests.test_deploy_sandbox import remote_image
+
+COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"
+FIXTURE = REPO_ROOT / "tests" / "gitlab" / "pipeline.yml"
+GCL = shutil.which("gitlab-ci-local")
+_INPUT = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
+
+
+def render(inputs: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(spec, jobs) of the component with ``inputs`` interpolated like GitLab does."""
+    text = COMPONENT.read_text(encoding="utf-8")
+    header, body = text.split("\n---\n", 1)
+    spec = load_all(header, source=str(COMPONENT))[0]["spec"]["inputs"]
+    values = {k: str(v.get("default", "")) for k, v in spec.items() if isinstance(v, dict)}
+    values.update(inputs)
+    missing = set(_INPUT.findall(body)) - set(values)
+    assert not missing, f"inputs used but not declared: {missing}"
+    rendered = _INPUT.sub(lambda m: values[m.group(1)], body)
+    return spec, load_all(rendered, source="rendered component")[0]
+
+
+def test_component_header_declares_the_inputs() -> None:
+    spec, _ = render({"app": "myapp"})
+    assert "default" not in spec["app"]  # required
+    for name in (
+        "tag",
+        "gitops-repo",
+        "argocd-server",
+        "checks",
+        "stage-deploy",
+        "stage-promote",
+        "image",
+    ):
+        assert name in spec, name
+    assert "TOKEN" not in json.dumps(spec).upper().replace("_TOKEN ", "")  # no secret as an input
+
+
+def test_rendered_jobs_environments_stop_and_resource_group() -> None:
+    _, jobs = render({"app": "shop"})
+    base = jobs[".gitops-release-job"]
+    assert base["resource_group"] == "gitops-shop"
+    deploy = jobs["deploy-preview"]
+    assert deploy["environment"] == {
+        "name": "shop/preview", "url": "$PREVIEW_URL", "on_stop": "abort", "action": "start"
+    }  # fmt: skip
+    assert deploy["artifacts"]["reports"]["dotenv"] == "deploy.env"
+    assert deploy["artifacts"]["when"] == "always"
+    assert "--dotenv deploy.env" in deploy["script"][0] and "--record" in deploy["script"][0]
+    promote = jobs["promote"]
+    assert promote["when"] == "manual" and promote["needs"] == ["deploy-preview"]
+    assert promote["environment"]["name"] == "shop/production"
+    assert promote["environment"]["url"] == "$PROD_URL"
+    assert jobs["abort"]["when"] == "manual"
+    assert jobs["abort"]["environment"] == {"name": "shop/preview", "action": "stop"}
+    assert jobs["rollback"]["when"] == "manual"
+    for name in ("deploy-preview", "promote", "abort", "rollback"):
+        assert jobs[name]["extends"] == ".gitops-release-job"
+    text = json.dumps(jobs)
+    assert "ARGOCD_AUTH_TOKEN" not in text and "GIT_TOKEN" not in text  # only from CI variables
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+) -> tuple[Env, Path]:
+    if GCL is None or shutil.which("rsync") is None:
+        pytest.skip("gitlab-ci-local or rsync is not installed (.ci/run installs them)")
+    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
+    e.create_app()
+    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    proj = tmp_path / "ci-project"
+    (proj / "templates").mkdir(parents=True)
+    shutil.copy(COMPONENT, proj / "templates" / COMPONENT.name)
+    shutil.copy(FIXTURE, proj / ".gitlab-ci.yml")
+    variables = {
+        "ARGOCD_SERVER": sandbox.argocd_url,
+        "ARGOCD_AUTH_TOKEN": sandbox.token,
+        "GITOPS_RELEASE_GIT_TOKEN": sandbox.git_token,
+        "GITOPS_RELEASE_HTTP_RETRIES": "2",
+        "SANDBOX_INGRESS": sandbox.ingress_url,
+    }
+    # the CI/CD variables: a file, as a project's settings would hold them (never argv)
+    (proj / ".gitlab-ci-local-variables.yml").write_text(
+        "".join(f"{k}: {json.dumps(v)}\n" for k, v in variables.items())
+    )
+    for args in (
+        ("init", "-q", "-b", "main"),
+        ("remote", "add", "origin", "https://gitlab.example.com/team/ci-project.git"),
+        ("add", "templates", ".gitlab-ci.yml"),
+        ("commit", "-qm", "pipeline"),
+    ):
+        subprocess.run(["git", *args], cwd=proj, check=True, capture_output=True)
+    return e, proj
+
+
+def gcl(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "GITOPS_RELEASE_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [
+            GCL or "gitlab-ci-local",
+            "--shell-isolation",
+            "--force-shell-executor",
+            "--no-color",
+            *args,
+        ],
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def artifact(proj: Path, job: str, name: str) -> Path:
+    found = sorted((proj / ".gitlab-ci-local").rglob(name))
+    found = [p for p in found if job in str(p)] or found
+    assert found, f"no artifact {name} of {job}"
+    return found[0]
+
+
+def test_pipeline_deploy_preview_then_manual_promote(project: tuple[Env, Path]) -> None:
+    e, proj = project
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "deploy-preview")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "preview-ready" in run.stdout
+    record = json.loads(artifact(proj, "deploy-preview", "release-record.json").read_text())
+    assert record["outcome"] == "preview-ready" and record["new_tag"] == "v2"
+    dotenv = read_dotenv(artifact(proj, "deploy-preview", "deploy.env").read_text())
+    assert list(dotenv) == list(DOTENV_KEYS) and dotenv["PREVIEW_URL"] == "http://test.myapp.com"
+    assert "Version: v1" in str(e.host("prod.myapp.com"))
+    assert "Version: v2" in str(e.host("test.myapp.com"))
+    assert e.sb.token not in run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v2"
+
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "promote")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Version: v2" in str(e.host("prod.myapp.com"))
+
+
+def test_project_pipeline_includes_the_component_against_the_sandbox() -> None:
+    pipeline = load_all((REPO_ROOT / ".gitlab-ci.yml").read_text(), source=".gitlab-ci.yml")[0]
+    include = pipeline["include"][0]
+    assert include["local"] == "templates/blue-green-release.yml"
+    assert include["inputs"]["argocd-server"] == "$SANDBOX_ARGOCD_SERVER"
+    assert {"lint", "test", "build", "release-demo"} <= set(pipeline["stages"])
+    assert pipeline["promote"]["rules"][0]["when"] == "manual"
