@@ -331,6 +331,7 @@ def _clone(
     # A sparse index holds one entry per directory outside the cone instead of one per file:
     # on a 20,000-file monorepo it makes checkout and commit 3-5x faster.
     args += ["--no-checkout", "--sparse", "--depth=1", "--config", "index.sparse=true"]
+    args.append("--template=")  # no sample hooks to write now and delete afterwards
     if branch:
         args += ["--branch", branch]
     run(*args, "--", url, str(dest), what=f"clone {display}", remote=True)
