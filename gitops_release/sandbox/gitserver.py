@@ -461,6 +461,9 @@ class GitServer:
             self._state.race_writer = writer
             self._state.faults.append(Fault("race", n))
 
+    reject_next_pushes = race_next_pushes
+    """Alias: the rejection is a genuine non-fast-forward (stale old value), not a fake one."""
+
     def fail_next(self, n: int = 1, status: int = 503, *, pushes_only: bool = False) -> None:
         """Answer the next ``n`` requests (or pushes) with HTTP ``status``."""
         with self._state.lock:
