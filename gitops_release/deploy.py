@@ -334,6 +334,13 @@ def _recover(
     result.revert_commit = revert.commit or ""
     out.progress(f"wrote {stable} back to Git; waiting for {req.app} to be Healthy on it")
     rel.take(revert.commit, deadline)
+    outcome = rel.reach(Target.preview_ready, commit=revert.commit, image=stable, deadline=deadline)
+    if outcome.rollout is not None and not outcome.rollout.fully_promoted:
+        # the new version had been promoted: going back is a new update that pauses for promotion
+        out.progress(
+            f"{stable} is back in preview (the failed version had been promoted); promoting it"
+        )
+        rel.act(Action.promote)
     outcome = rel.reach(Target.released, commit=revert.commit, image=stable, deadline=deadline)
     result.argocd_revision = outcome.app.revision
     result.outcome = "reverted"
