@@ -253,11 +253,6 @@ def _open_local(
         raise UsageError(
             f"{top}: detached HEAD", hint="check out the branch to release on (git switch main)"
         )
-    if branch and branch != current:
-        raise UsageError(
-            f"{top}: checked out on {current!r}, but --branch says {branch!r}",
-            hint=f"git switch {branch}, or drop --branch",
-        )
     dirty = run("status", "--porcelain", "--untracked-files=no").splitlines()
     if dirty:
         files = ", ".join(line[3:] for line in dirty[:10]) + (" ..." if len(dirty) > 10 else "")
@@ -265,7 +260,16 @@ def _open_local(
             f"{top}: uncommitted changes in {files}",
             hint="commit or stash them first; bump-image commits only its own edit",
         )
-    remote = run.status("config", "--get", f"branch.{current}.remote")[1].strip() or "origin"
+    fmt = "%(upstream:remotename)%00%(upstream:remoteref)"
+    upstream = run("for-each-ref", f"--format={fmt}", f"refs/heads/{current}").split("\0")
+    remote = upstream[0] or "origin"
+    remote_branch = (upstream[1] if len(upstream) > 1 else "").removeprefix("refs/heads/")
+    remote_branch = remote_branch or current
+    if branch and branch not in (current, remote_branch):
+        raise UsageError(
+            f"{top}: checked out on {current!r}, but --branch says {branch!r}",
+            hint=f"git switch {branch}, or drop --branch",
+        )
     status, url, _ = run.status("remote", "get-url", remote)
     if status != 0:
         if allow_unpushed:
@@ -274,7 +278,7 @@ def _open_local(
             f"{top}: branch {current!r} has no remote to push to",
             hint="git remote add origin URL, or use --no-push",
         )
-    ws = Workspace(top, current, remote, strip_credentials(url.strip()), run)
+    ws = Workspace(top, remote_branch, remote, strip_credentials(url.strip()), run)
     if not fetch:
         ws.base = ws.head()
         return ws
@@ -288,7 +292,7 @@ def _open_local(
             state = "ahead of" if ws.is_ancestor(tip, head) else "diverged from"
             listed = "; ".join(ahead[:5]) + (" ..." if len(ahead) > 5 else "")
             raise UsageError(
-                f"{top}: {current} is {state} {remote}/{current} with unpushed commit(s): {listed}",
+                f"{top}: {current} is {state} {remote}/{remote_branch} with unpushed commit(s): {listed}",
                 hint="push or drop them first, or use --no-push to commit locally only",
             )
     ws.base = ws.head()

@@ -352,3 +352,21 @@ def test_rollout_with_workload_ref_elsewhere_says_where_to_look(
     code, _, err = run(capsys, "v2", "--app", "apps/web")
     assert code == 2
     assert "Deployment web-base (workloadRef)" in err
+
+
+def test_local_branch_tracking_a_differently_named_remote_branch(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo.checkout, "push", "-q", "origin", "main:release")
+    git(repo.checkout, "checkout", "-q", "-b", "rel", "--track", "origin/release")
+    main_tip = git(repo.bare, "rev-parse", "main")
+    code, out, err = run(capsys, "v2", "--app", "apps/web", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["branch"] == "release"
+    assert git(repo.bare, "rev-parse", "release") == data["commit"]
+    assert git(repo.bare, "rev-parse", "main") == main_tip
+    code, out, _ = run(capsys, "v2", "--app", "apps/web", "--branch", "release", "-o", "json")
+    assert code == 0 and json.loads(out)["changed"] is False
+    code, _, err = run(capsys, "v2", "--app", "apps/web", "--branch", "main")
+    assert code == 2 and "--branch says 'main'" in err
