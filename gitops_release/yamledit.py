@@ -269,7 +269,8 @@ def _field_edit(text: str, site: ImageSite, role: str, value: str, source: str) 
     value_token = render(Span(0, 0, "", "", 0, 0, slot.in_flow), value)
     head = f"{slot.prefix}{key}: "
     token = head + value_token + slot.suffix
-    return FieldEdit(role, f"{site.yaml_path}.{key}", span, value, token, key, len(head))
+    path = key if site.yaml_path == "(root)" else f"{site.yaml_path}.{key}"
+    return FieldEdit(role, path, span, value, token, key, len(head))
 
 
 def _still_there(text: str, span: Span) -> bool:

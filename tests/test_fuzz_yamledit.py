@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gitops_release.images import ImageRef, parse_image, resolve_target
@@ -399,3 +399,128 @@ def test_shared_images_change_only_with_all_aliases(
     assert result.text == spliced(text, result)
     pod = load_all(result.text, source="p.yaml")[0]
     assert [c["image"] for c in pod["spec"]["containers"]] == [str(new), str(new), second]
+
+
+KEYS = st.sampled_from(
+    [
+        "image",
+        "containers",
+        "initContainers",
+        "tag",
+        "repository",
+        "registry",
+        "hub",
+        "name",
+        "digest",
+        "images",
+        "newTag",
+        "newName",
+        "spec",
+        "template",
+        "metadata",
+        "status",
+        "app",
+    ]
+)
+LEAVES = st.one_of(
+    images(),
+    tags,
+    names,
+    st.integers(-5, 5),
+    st.booleans(),
+    st.none(),
+    st.just(""),
+    st.sampled_from(["${IMAGE}", "{{ .Values.tag }}", "1.20", "a b", "x: y", "#c", "- z"]),
+)
+IMAGE_MAPS = st.one_of(
+    st.fixed_dictionaries({"image": images()}, optional={"name": names, "tag": tags}),
+    st.fixed_dictionaries(
+        {"repository": repositories, "tag": tags},
+        optional={"registry": registries, "digest": st.one_of(digests, st.just("")), "x": LEAVES},
+    ),
+    st.fixed_dictionaries({"hub": registries, "tag": tags}, optional={"image": names}),
+    st.fixed_dictionaries(
+        {
+            "containers": st.lists(
+                st.fixed_dictionaries({"name": names, "image": images()}), min_size=1, max_size=2
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "images": st.lists(
+                st.fixed_dictionaries(
+                    {"name": repositories},
+                    optional={"newTag": tags, "newName": repositories, "digest": digests},
+                ),
+                min_size=1,
+                max_size=2,
+            )
+        }
+    ),
+)
+TREES = st.recursive(
+    LEAVES | IMAGE_MAPS,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(KEYS, children, max_size=4)
+        | st.dictionaries(KEYS, IMAGE_MAPS, min_size=1, max_size=2)
+    ),
+    max_leaves=25,
+)
+
+
+def _dump(tree: Any, flow: bool | None, indent: int, kind: str | None) -> str:
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = flow
+    yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
+    yaml.representer.ignore_aliases = lambda *args: True
+    if kind and isinstance(tree, dict):
+        tree = {"apiVersion": "v1", "kind": kind, **tree}
+    out = io.StringIO()
+    yaml.dump(tree, out)
+    return out.getvalue()
+
+
+def _path(path: str) -> list[Any]:
+    return [
+        int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    ]
+
+
+@FUZZ
+@given(
+    TREES,
+    st.sampled_from([None, True, False]),
+    st.sampled_from([2, 4]),
+    st.sampled_from([None, "Pod", "Kustomization"]),
+    tags,
+)
+def test_any_structure_edits_only_its_values(
+    tree: Any, flow: bool | None, indent: int, kind: str | None, tag: str
+) -> None:
+    text = _dump(tree, flow, indent, kind)
+    for site in find_images(text, source="t.yaml"):
+        if site.problem:
+            continue
+        ref = site.image
+        new = (
+            ref.with_tag(tag) if ref is not None and ref.name else parse_image(f"ghcr.io/x/y:{tag}")
+        )
+        try:
+            result = apply_image(text, [site], new, source="t.yaml", all_aliases=True)
+        except YamlError as err:
+            assert "cannot be added safely" in err.message  # the only refusal left here
+            continue
+        assert result.text == spliced(text, result)
+        want = load_all(text, source="t.yaml")
+        for change in result.changes:
+            for edit in change.edits:
+                keys = _path(edit.path)
+                put(want[site.document], tuple(keys), edit.value)
+        assert load_all(result.text, source="t.yaml") == want
+        event(f"edited a {site.form} site")
