@@ -326,25 +326,12 @@ def _recover(
         return
     deadline = time.monotonic() + max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
     why = "timed out" if isinstance(err, TimedOut) else "failed"
-    revert = rel.write_image(
-        stable,
-        skip_ci=True,
-        message=f"revert({req.app}): back to {_short(stable)} after {_short(result.new_image)} {why} [skip ci]\n\n{err.message}",
+    message = f"revert({req.app}): back to {_short(stable)} after {_short(result.new_image)} {why} [skip ci]"
+    result.revert_commit, outcome = rel.restore(
+        stable, message=f"{message}\n\n{err.message}", deadline=deadline
     )
-    result.revert_commit = revert.commit or ""
-    out.progress(f"wrote {stable} back to Git; waiting for {req.app} to be Healthy on it")
-    rel.take(revert.commit, deadline)
-    outcome = rel.reach(Target.preview_ready, commit=revert.commit, image=stable, deadline=deadline)
-    if outcome.rollout is not None and not outcome.rollout.fully_promoted:
-        # the new version had been promoted: going back is a new update that pauses for promotion
-        out.progress(
-            f"{stable} is back in preview (the failed version had been promoted); promoting it"
-        )
-        rel.act(Action.promote)
-    outcome = rel.reach(Target.released, commit=revert.commit, image=stable, deadline=deadline)
     result.argocd_revision = outcome.app.revision
     result.outcome = "reverted"
-    out.progress(f"{req.app} is Healthy on {stable} again; Git and Argo CD agree")
 
 
 def _short(image: str) -> str:

@@ -220,6 +220,28 @@ class ReleaseApp:
         )
         return waiter.run(max(1.0, deadline - time.monotonic()))
 
+    def restore(self, stable: str, *, message: str, deadline: float) -> tuple[str, Outcome]:
+        """Write ``stable`` back to Git (``[skip ci]``) and wait until the app is released on it.
+
+        After an abort that is immediate (the stable ReplicaSet is still active); after a
+        promoted release it is a new update, which pauses in preview and is promoted here."""
+        landed = self.write_image(stable, skip_ci=True, message=message)
+        self.out.progress(
+            f"wrote {stable} back to Git; waiting for {self.name} to be Healthy on it"
+        )
+        self.take(landed.commit, deadline)
+        outcome = self.reach(
+            Target.preview_ready, commit=landed.commit, image=stable, deadline=deadline
+        )
+        if outcome.rollout is not None and not outcome.rollout.fully_promoted:
+            self.out.progress(
+                f"{stable} is back in preview (the other version had been promoted); promoting it"
+            )
+            self.act(Action.promote)
+        outcome = self.reach(Target.released, commit=landed.commit, image=stable, deadline=deadline)
+        self.out.progress(f"{self.name} is Healthy on {stable} again; Git and Argo CD agree")
+        return landed.commit or "", outcome
+
     def act(self, action: Action) -> ActionResult:
         control = ArgoCDControl(self.conn.argocd(), self.name, self.ref)
         result = run(control, action, sleep=self.conn.sleep)

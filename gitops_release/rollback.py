@@ -77,16 +77,9 @@ def abort(
     result = GitResult(name, "abort", "aborted", acted.changed, new, stable, message=acted.message)
     if revert and stable and not runs_tag(ro.images, stable):
         deadline = time.monotonic() + conn.timeout
-        landed = rel.write_image(
-            stable,
-            skip_ci=True,
-            message=f"revert({name}): back to {_tag(stable)} after abort of {_tag(new)} [skip ci]",
-        )
-        result.changed = result.changed or landed.changed
-        result.commit = landed.commit or ""
-        out.progress(f"wrote {stable} back to Git; waiting for {name} to be Healthy on it")
-        rel.take(landed.commit, deadline)
-        outcome = rel.reach(Target.released, commit=landed.commit, image=stable, deadline=deadline)
+        message = f"revert({name}): back to {_tag(stable)} after abort of {_tag(new)} [skip ci]"
+        result.commit, outcome = rel.restore(stable, message=message, deadline=deadline)
+        result.changed = True
         result.argocd_revision = outcome.app.revision
         result.outcome = "reverted"
         result.message = f"{name}: aborted {new}; Git and Argo CD back on {stable}, Healthy"

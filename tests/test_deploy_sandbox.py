@@ -125,3 +125,31 @@ def test_failed_smoke_check_is_aborted_and_reverted(env: Env) -> None:
     assert "Version: v1" in str(env.host("prod.myapp.com"))
     data = json.loads(env.ok("status", "myapp", "-o", "json"))
     assert data["health"] == "Healthy"
+
+
+def test_rerun_after_an_interruption_continues_from_the_pushed_commit(env: Env) -> None:
+    v2 = env.bump("v2")  # as if a deploy was cut off right after its push
+    code, stdout, err = env.cli("deploy", "v2", "--app", "myapp", "--timeout", "60s", "-o", "json")
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert data["changed"] is False and data["outcome"] == "preview-ready"
+    assert data["argocd_revision"] == v2
+    assert "Git already holds ikubernetes/myapp:v2" in err
+    assert env.sb.git_token not in err and env.sb.token not in err
+
+
+def test_deploy_syncs_an_app_without_auto_sync(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+) -> None:
+    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
+    e.create_app(auto=False)
+    e.ok("sync", "myapp", "--timeout", "60s")
+    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    code, stdout, err = e.cli("deploy", "v2", "--app", "myapp", "--promote", "--timeout", "60s")
+    assert code == 0, err
+    assert "sync started at" in err and "released" in stdout
+    assert "Version: v2" in str(e.host("prod.myapp.com"))
