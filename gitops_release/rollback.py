@@ -25,7 +25,7 @@ from gitops_release.images import parse_image
 from gitops_release.operate import Connection
 from gitops_release.output import Output
 from gitops_release.releaseapp import ReleaseApp, pick_image, runs_tag
-from gitops_release.rollouts import Action
+from gitops_release.rollouts import Action, ActionResult, Via
 from gitops_release.wait import Target
 
 _SEP, _END = "\x1f", "\x1e"
@@ -62,31 +62,48 @@ def abort(
     name: str,
     *,
     revert: bool = True,
+    via: Via = Via.argocd,
     rollout: str | None = None,
+    namespace: str | None = None,
     record: Path | None = None,
     out: Output,
-) -> GitResult:
-    """Abort the update, then (by default) write the stable image back to Git and wait Healthy."""
-    rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
-    ro = rel.rollout()
-    if ro is None:
-        raise UsageError(f"application {name}: its Rollout does not exist yet: nothing to abort")
-    new = pick_image(ro.images, None) or ""
-    stable = rel.stable_image(ro, like=new) or ""
-    acted = rel.act(Action.abort)
+) -> tuple[ActionResult, GitResult]:
+    """Abort the update (any ``--via``), then by default write the stable image back to Git
+    (through the Argo CD Application's source) and wait until the app is Healthy on it."""
+    from gitops_release.operate import rollout_action
+
+    new = stable = ""
+    rel = None
+    if revert:
+        if not conn.settings.get("argocd_server"):
+            raise UsageError(
+                "abort writes the stable image back to Git through the Argo CD app, so it needs ARGOCD_SERVER",
+                hint="set ARGOCD_SERVER (or --server), or pass --no-revert to only abort",
+            )
+        rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
+        ro = rel.rollout()
+        if ro is None:
+            raise UsageError(
+                f"application {name}: its Rollout does not exist yet: nothing to abort"
+            )
+        new = pick_image(ro.images, None) or ""
+        stable = rel.stable_image(ro, like=new) or ""
+    acted, _ = rollout_action(
+        conn, name, Action.abort, via=via, rollout=rollout, namespace=namespace, out=out
+    )
     result = GitResult(name, "abort", "aborted", acted.changed, new, stable, message=acted.message)
-    if revert and stable and not runs_tag(ro.images, stable):
+    if rel is not None and stable and not runs_tag((new,), stable):
         deadline = time.monotonic() + conn.timeout
         message = f"revert({name}): back to {_tag(stable)} after abort of {_tag(new)} [skip ci]"
         result.commit, outcome = rel.restore(stable, message=message, deadline=deadline)
         result.changed = True
         result.argocd_revision = outcome.app.revision
         result.outcome = "reverted"
-        result.message = f"{name}: aborted {new}; Git and Argo CD back on {stable}, Healthy"
+        result.message = f"{acted.message}\n{name}: Git and Argo CD back on {stable}, Healthy"
     elif revert and not stable:
         out.warn(f"{name}: no stable ReplicaSet image known: Git is left as it is")
     _record(record, "abort", result)
-    return result
+    return acted, result
 
 
 def release_images(rel: ReleaseApp) -> list[tuple[str, str, bool]]:
