@@ -95,7 +95,7 @@ def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = (err.problem or err.context or "invalid YAML").strip()
+        problem = _one_line(err.problem or err.context or "invalid YAML")
         raise YamlError(f"{where}: {problem}", hint="fix the YAML syntax first") from None
     except ReaderError as err:
         at = err.position if isinstance(err.position, int) else 0
@@ -114,12 +114,16 @@ def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
         raise YamlError(f"{source}: YAML nested too deeply to read safely") from None
     except Exception as err:  # the parser's own bugs on odd input: still "cannot read"
         raise YamlError(
-            f"{source}: the YAML parser failed ({type(err).__name__}: {err})",
+            f"{source}: the YAML parser failed ({type(err).__name__}: {_one_line(str(err))})",
             hint="simplify the file around its directives or anchors; nothing was changed",
         ) from None
     finally:
         if parser is not None:
             parser.dispose()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300] or "invalid YAML"
 
 
 def count_references(root: Node) -> dict[int, int]:

@@ -524,3 +524,66 @@ def test_any_structure_edits_only_its_values(
                 put(want[site.document], tuple(keys), edit.value)
         assert load_all(result.text, source="t.yaml") == want
         event(f"edited a {site.form} site")
+
+
+def _corpus_texts() -> list[tuple[str, str]]:
+    from tests.conftest import SHARED
+
+    corpus = SHARED / "corpus" / "real"
+    found = []
+    for path in sorted(corpus.glob("*.y*ml")):
+        data = path.read_bytes()
+        if len(data) < 12_000:  # small files keep each example fast
+            found.append((path.name, data.decode("utf-8-sig")))
+    return found
+
+
+CORPUS_TEXTS = _corpus_texts()
+
+
+@FUZZ
+@given(
+    st.sampled_from(CORPUS_TEXTS) if CORPUS_TEXTS else st.just(("none", "a: 1\n")),
+    st.lists(
+        st.tuples(
+            st.integers(0, 12_000),
+            st.integers(0, 6),
+            st.sampled_from(
+                [
+                    "",
+                    ":",
+                    "- ",
+                    "'",
+                    '"',
+                    "&x ",
+                    "*x",
+                    "\n",
+                    "  ",
+                    "{",
+                    "[",
+                    "# ",
+                    "<<: *x\n",
+                    "---\n",
+                    "\t",
+                    "\\",
+                    "\u2028",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    tags,
+)
+def test_mutated_real_files_raise_only_yaml_errors(
+    named: tuple[str, str], cuts: list[tuple[int, int, str]], tag: str
+) -> None:
+    name, text = named
+    text = _mutate(text, cuts)
+    try:
+        for site in find_images(text, source=name):
+            ref = site.image or parse_image("example.com/app:v1")
+            result = apply_image(text, [site], ref.with_tag(tag), source=name, all_aliases=True)
+            assert result.text == spliced(text, result)
+    except YamlError as err:
+        assert err.exit_code == 2 and "\n" not in err.message
