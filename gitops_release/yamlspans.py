@@ -303,9 +303,7 @@ class Locator:
                 continue
             if is_object and name in ("status", "metadata"):
                 continue  # live state and last-applied-configuration are not ours to edit
-            dup = (
-                f"duplicate key {name!r} at {ctx.child(name).path}" if name in duplicates else None
-            )
+            dup = _duplicate(name, ctx.child(name).path) if name in duplicates else None
             child = ctx.child(name, shared=entry.merged, problem=dup)
             if name in CONTAINER_KEYS and isinstance(entry.value, SequenceNode):
                 self.containers(entry.value, child)
@@ -327,7 +325,7 @@ class Locator:
             name_entry = entries.get("name")
             container = scalar_text(name_entry.value) if name_entry else None
             twice = sorted({"image", "name"} & duplicates)
-            dup = f"duplicate key {twice[0]!r} at {ctx.path}[{index}]" if twice else None
+            dup = _duplicate(twice[0], f"{ctx.path}[{index}]") if twice else None
             child = ctx.child(f"[{index}]", shared=self.is_shared(item), problem=dup)
             self.reference_site(image, child.child("image"), container)
 
@@ -338,9 +336,9 @@ class Locator:
         self.seen_spans.update(spans)
         self.sites.append(site)
 
-    def check(self, current: str, line: int, path: str) -> str | None:
+    def check(self, current: str, path: str) -> str | None:
         try:
-            parse_image(current, what=f"{self.source}:{line} {path}")
+            parse_image(current, what=path)
         except UsageError as err:
             return err.message
         return None
@@ -351,7 +349,7 @@ class Locator:
             return  # `image: 3` or `image: ""` is not an image
         span = self.span(entry, ctx.shared)
         problem = ctx.problem or _value_problem(span, ctx.path)
-        problem = problem or self.check(value, span.line, ctx.path)
+        problem = problem or self.check(value, ctx.path)
         self.add(
             ImageSite(
                 self.source,
@@ -411,7 +409,7 @@ class Locator:
             fields.append((role, span))
             key_paths.append((role, path))
             if key in duplicates:
-                problem = problem or f"duplicate key {key!r} at {path}"
+                problem = problem or _duplicate(key, path)
             problem = problem or _value_problem(span, path)
         values = {role: span.value for role, span in fields}
         name = "/".join(v for v in (values.get("prefix", ""), values.get("repository", "")) if v)
@@ -421,7 +419,7 @@ class Locator:
         if digest:
             current += f"@sha256:{digest}" if hex_only else f"@{digest}"
         if problem is None and name:
-            problem = self.check(current, fields[0][1].line, ctx.path)
+            problem = self.check(current, ctx.path)
         self.add(
             ImageSite(
                 self.source,
@@ -444,7 +442,7 @@ class Locator:
         images = entries.get("images")
         if images is None or not isinstance(images.value, SequenceNode):
             return
-        problem = "duplicate key 'images'" if "images" in duplicates else None
+        problem = _duplicate("images", "images") if "images" in duplicates else None
         for index, item in enumerate(images.value.value):
             if not isinstance(item, MappingNode):
                 continue
@@ -465,14 +463,14 @@ class Locator:
                 fields.append((key, span))
                 key_paths.append((key, f"{path}.{key}"))
                 if key in item_dups:
-                    item_problem = item_problem or f"duplicate key {key!r} at {path}"
+                    item_problem = item_problem or _duplicate(key, path)
                 item_problem = item_problem or _value_problem(span, f"{path}.{key}")
             values = {role: span.value for role, span in fields}
             current = values.get("newName") or values.get("name", "")
             current += f":{values['newTag']}" if values.get("newTag") else ""
             current += f"@{values['digest']}" if values.get("digest") else ""
             if item_problem is None:
-                item_problem = self.check(current, fields[0][1].line, path)
+                item_problem = self.check(current, path)
             self.add(
                 ImageSite(
                     self.source,
@@ -498,6 +496,10 @@ def _object_name(entries: dict[str, _Entry]) -> str | None:
         return None
     name = mapping_entries(meta.value, set()).get("name")
     return scalar_text(name.value) if name else None
+
+
+def _duplicate(key: str, path: str) -> str:
+    return f"duplicate key {key!r} at {path}: remove one (Kubernetes silently keeps the last)"
 
 
 def _value_problem(span: Span, path: str) -> str | None:
