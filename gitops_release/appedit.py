@@ -212,15 +212,16 @@ def make_edit(
         refs = [] if sites else _workload_refs(yamledit, texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
+        target = resolve_target(previous, req.tag_or_ref, req.digest)
         if req.expect_current:
             for site in chosen:
-                if not _expect(req.expect_current, site.image):
+                # already at the target: a re-run of a landed compare-and-swap changes nothing
+                if not _expect(req.expect_current, site.image) and site.image != target:
                     raise NotLanded(
                         f"--expect-current {req.expect_current}, but {site.file}:{site.line} "
                         f"{site.yaml_path} is {site.current} on {where()}",
                         hint="someone else released in between; check, then run again",
                     )
-        target = resolve_target(previous, req.tag_or_ref, req.digest)
         edit = Edit([], [], [], target, previous)
         for rel in files:
             mine = [s for s in chosen if s.file == rel]

@@ -104,6 +104,8 @@ class DeployResult:
 
     def text(self) -> str:
         where = f" (preview {self.preview_url})" if self.preview_url else ""
+        if self.outcome == "merge-request":
+            return f"{self.app}: merge request opened for {self.new_image}; Argo CD deploys it once merged"
         if self.outcome == "preview-ready":
             return f"{self.app}: {self.new_image} is preview-ready{where}; promote with `gitops-release promote {self.app}`"
         return f"{self.app}: {self.new_image} released" + (
@@ -186,10 +188,21 @@ def _deploy(
     # 1. Git
     out.progress(f"step 1/4: write {req.tag_or_ref} to Git")
     t = time.monotonic()
-    bump = rel.write_image(
-        req.tag_or_ref, skip_ci=req.skip_ci, expect_current=req.expect_current,
-        merge_request=req.merge_request, digest=req.digest,
-    )  # fmt: skip
+    # Two deploys can pass the check above at the same moment: unless told otherwise, the Git
+    # write is a compare-and-swap on the image that check saw, so only one of them lands.
+    guard = req.expect_current or (None if req.supersede else _tag_of(stable) or None)
+    try:
+        bump = rel.write_image(
+            req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
+            merge_request=req.merge_request, digest=req.digest,
+        )  # fmt: skip
+    except NotLanded as err:
+        if req.expect_current or guard is None or not err.message.startswith("--expect-current"):
+            raise
+        raise NotLanded(
+            f"another release of {req.app} landed in Git meanwhile: {err.message.split(', but ', 1)[-1]}",
+            hint="promote or abort it first, or pass --supersede to replace it",
+        ) from None
     result.timings["git"] = round(time.monotonic() - t, 2)
     result.changed = bump.changed
     result.new_image = bump.new
