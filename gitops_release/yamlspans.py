@@ -259,8 +259,14 @@ class Locator:
         in_flow = bool(entry.owner.flow_style)
         if node.tag == NULL_TAG and node.style is None and not node.value:
             # `key:` with no value: the node's marks point at the next token; insert after ':'.
-            start = self.text.index(":", entry.key.end_mark.index) + 1
-            return self._span(start, start, "", "null", in_flow, shared)
+            colon = self.text.find(":", entry.key.end_mark.index)
+            if colon == -1 or colon >= max(node.start_mark.index, entry.key.end_mark.index + 1):
+                line = entry.key.start_mark.line + 1
+                raise YamlError(
+                    f"{self.source}:{line}: key {entry.key.value!r} has no value and no ':' to put one after",
+                    hint="write it as `key:` (not `? key`)",
+                )
+            return self._span(colon + 1, colon + 1, "", "null", in_flow, shared)
         start, end = node.start_mark.index, node.end_mark.index
         if self.text[start : start + 1] in ("&", "!"):
             props = _PROPERTIES_RE.match(self.text, start)

@@ -467,3 +467,10 @@ def test_old_mac_line_endings_are_kept_when_a_key_is_added() -> None:
         edit_all(text, "app:v2")
         == "image:\r  repository: app\r  pullPolicy: Always\r  tag: v2\rother: 1\r"
     )
+
+
+def test_explicit_key_without_value_is_a_yaml_error() -> None:
+    with pytest.raises(YamlError, match="has no value"):
+        find_images("image:\n  repository: app\n  ? tag\n", source="v.yaml")
+    text = "image:\n  repository: app\n  ? tag\n  :\n"
+    assert edit_all(text, "app:v2") == "image:\n  repository: app\n  ? tag\n  : v2\n"
