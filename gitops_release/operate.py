@@ -43,7 +43,12 @@ class Connection:
     def settings(self) -> config.Settings:
         if self._settings is None:
             env = os.environ if self.environ is None else self.environ
-            fallback = argocd_mod.read_cli_config(env)
+            has_server = self.flags.get("argocd_server") or env.get("ARGOCD_SERVER")
+            has_auth = (
+                self.token_file or self.flags.get("argocd_username") or env.get("ARGOCD_AUTH_TOKEN")
+            )
+            # the argocd CLI's config is step 4: read (and parse) it only when it can matter
+            fallback = {} if has_server and has_auth else argocd_mod.read_cli_config(env)
             self._settings = config.resolve(self.flags, environ=env, fallback=fallback)
         return self._settings
 

@@ -57,3 +57,28 @@ def test_unreachable_server_is_exit_4(
     monkeypatch.setenv("GITOPS_RELEASE_HTTP_RETRIES", "0")
     assert main(["list", "--debug"]) == 4
     assert f"cannot reach Argo CD at http://127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_falls_back_to_the_argocd_cli_config(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    import os
+    from pathlib import Path
+
+    from tests.fake_http import FakeServer
+
+    server = FakeServer()
+    server.routes[("GET", "/api/v1/applications")] = lambda r: (200, {"items": []})
+    server.start()
+    try:
+        host = server.url.removeprefix("http://")
+        config = Path(os.environ["HOME"]) / ".config" / "argocd" / "config"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            f"contexts:\n- name: {host}\n  server: {host}\n  user: {host}\ncurrent-context: {host}\n"
+            f"servers:\n- server: {host}\n  plain-text: true\nusers:\n- name: {host}\n  auth-token: from-cli-config\n"
+        )
+        assert main(["list"]) == 0
+        assert server.requests[0].headers["authorization"] == "Bearer from-cli-config"
+    finally:
+        server.stop()
