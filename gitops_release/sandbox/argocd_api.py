@@ -96,7 +96,7 @@ class ArgoCDHandler(ArgoCDStreams):
 
     @route("POST", "/api/v1/session")
     def login(self) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         username, password = str(body.get("username") or ""), str(body.get("password") or "")
         if not username and not password:
             raise GrpcError(UNAUTHENTICATED, "no credentials supplied")
@@ -205,7 +205,7 @@ class ArgoCDHandler(ArgoCDStreams):
 
     @route("POST", A + "/{name}/sync")
     def sync(self, name: str) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         with self.sandbox.lock:
             app = self._app(name, str(body.get("project") or ""))
             source = dict(app.source)
@@ -230,7 +230,7 @@ class ArgoCDHandler(ArgoCDStreams):
 
     @route("POST", A + "/{name}/rollback")
     def rollback(self, name: str) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         with self.sandbox.lock:
             app = self._app(name, str(body.get("project") or ""))
             self.sandbox.apps.rollback(app, body, self.user)
@@ -315,7 +315,7 @@ class ArgoCDHandler(ArgoCDStreams):
 
     @route("POST", A + "/{name}/resource/actions/v2")
     def run_action_v2(self, name: str) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         query = {
             k: str(body.get(k) or "")
             for k in ("namespace", "resourceName", "version", "group", "kind")

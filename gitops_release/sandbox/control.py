@@ -128,7 +128,7 @@ class ControlHandler(Handler):
 
     @route("POST", C + "/images/fail")
     def fail_image(self) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         self.sandbox.fail_image(
             str(body.get("image") or ""), str(body.get("mode") or "never-ready")
         )
@@ -141,7 +141,7 @@ class ControlHandler(Handler):
 
     @route("POST", C + "/faults")
     def fault(self) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         kind = str(body.get("kind") or "")
         count = int(body.get("count", 1))
         if kind == "http-error":
@@ -173,12 +173,12 @@ class ControlHandler(Handler):
 
     @route("POST", C + "/time/advance")
     def advance(self) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         self.sandbox.advance(float(body.get("seconds", 0)))
         self.json(200, {"time": self.sandbox.clock.seconds()})
 
     @route("POST", C + "/reset")
     def reset(self) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         self.sandbox.reset(everything=bool(body.get("all")))
         self.json(200, {})

@@ -111,7 +111,7 @@ class RolloutsHandler(Handler):
         self.end_stream()
 
     def _mutate(self, ns: str, name: str, verb: str) -> None:
-        body = self.json_body() or {}
+        body = self.json_object()
         with self.sandbox.lock:
             rollout = self._rollout(ns, name)
             if rollout is None:

@@ -34,7 +34,7 @@ from gitops_release.sandbox.gitsource import GitSource
 from gitops_release.sandbox.ingress import IngressHandler
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
-from gitops_release.sandbox.wire import collect_routes
+from gitops_release.sandbox.wire import GrpcError, collect_routes
 
 
 class ApiHandler(ArgoCDHandler, RolloutsHandler, ControlHandler):
@@ -48,6 +48,12 @@ class ApiHandler(ArgoCDHandler, RolloutsHandler, ControlHandler):
 
     def before(self, path: str) -> bool:
         return self.sandbox.faults.before(self, path)
+
+    def grpc_error(self, err: GrpcError) -> None:
+        if self.url.path.startswith("/rollouts/"):  # DefaultHTTPProtoErrorHandler: no "error" key
+            self.json(err.http_status, {"code": err.code, "message": err.message})
+        else:
+            super().grpc_error(err)
 
 
 ApiHandler.routes = collect_routes(ApiHandler)

@@ -4,9 +4,12 @@ the two stream framings (JSON lines, and Server-Sent Events with ``Accept: text/
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import re
+import sys
+import traceback
 import urllib.parse
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -85,6 +88,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError as err:
             raise GrpcError(INVALID_ARGUMENT, f"invalid character in request body: {err}") from None
 
+    def json_object(self) -> dict[str, Any]:
+        """A JSON object body (``{}`` when empty), as the gateway decodes a request message."""
+        body = self.json_body()
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            kind = {list: "array", str: "string", bool: "bool"}.get(type(body), "number")
+            raise GrpcError(
+                INVALID_ARGUMENT, f"json: cannot unmarshal {kind} into Go value of type object"
+            )
+        return body
+
     # dispatch ----------------------------------------------------------------------------
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -127,6 +142,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.grpc_error(err)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as err:  # a sandbox bug: say so like the server would (code 2, HTTP 500)
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.grpc_error(
+                    GrpcError(UNKNOWN, f"sandbox internal error: {type(err).__name__}: {err}")
+                )
 
     def before(self, path: str) -> bool:
         """Hook: auth and fault injection; return False when a reply was already sent."""

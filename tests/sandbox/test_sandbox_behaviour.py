@@ -397,3 +397,31 @@ def test_injected_sync_failure_ends_the_operation_failed(sandbox: Sandbox, tmp_p
     assert "operation" not in api.get(APP)  # auto-sync does not retry a failed revision by itself
     assert api.call("POST", APP + "/sync", {})[0] == 200  # a manual sync does
     until(lambda: health(api) == "Suspended", what="v2 preview after the manual sync")
+
+
+def test_malformed_bodies_are_400_and_a_sandbox_bug_is_a_500_not_a_hang_up(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, _ = start(sandbox, tmp_path)
+    status, body = api.call("POST", APP + "/sync", [1, 2])
+    assert (status, body["code"]) == (400, 3) and "cannot unmarshal array" in body["message"]
+    status, body = api.call("POST", APP + "/sync", raw=b"{not json")
+    assert (status, body["code"]) == (400, 3)
+    status, body = Http(sandbox.rollouts_url).call(
+        "PUT", "/rollouts/api/v1/rollouts/default/bluegreen-rollout/promote", "x"
+    )
+    assert (status, body) == (
+        400,
+        {"code": 3, "message": "json: cannot unmarshal string into Go value of type object"},
+    )
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sandbox.cluster, "tree_nodes", broken)
+    status, body = api.call("GET", APP + "/resource-tree")
+    assert (status, body["code"], body["message"]) == (
+        500,
+        2,
+        "sandbox internal error: RuntimeError: boom",
+    )
