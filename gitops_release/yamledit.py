@@ -75,6 +75,8 @@ def load_all(text: str, *, source: str = "<string>") -> list[Any]:
     except YAMLError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid YAML"
         raise YamlError(f"{source}: {first}") from None
+    except RecursionError:
+        raise YamlError(f"{source}: YAML nested too deeply to read safely") from None
 
 
 # --- bytes <-> text ------------------------------------------------------------------------

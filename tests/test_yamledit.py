@@ -10,6 +10,7 @@ from gitops_release.yamledit import (
     apply_image,
     find_images,
     find_workload_refs,
+    load_all,
     read_text,
     unified_diff,
 )
@@ -474,3 +475,18 @@ def test_explicit_key_without_value_is_a_yaml_error() -> None:
         find_images("image:\n  repository: app\n  ? tag\n", source="v.yaml")
     text = "image:\n  repository: app\n  ? tag\n  :\n"
     assert edit_all(text, "app:v2") == "image:\n  repository: app\n  ? tag\n  : v2\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000 + "]" * 5000,
+        "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 400)),
+        "- " * 3000 + "x",
+    ],
+)
+def test_deep_nesting_is_a_yaml_error(text: str) -> None:
+    with pytest.raises(YamlError, match="nested too deeply"):
+        find_images(text, source="deep.yaml")
+    with pytest.raises(YamlError, match="nested too deeply"):
+        load_all(text, source="deep.yaml")
