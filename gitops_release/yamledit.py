@@ -1,5 +1,5 @@
-"""YAML: read it, find images in it by meaning, and change them byte-exactly (with ``yamlspans``,
-the only importers of ruamel.yaml).
+"""YAML: read it, find images in it by meaning, and change them byte-exactly (with ``yamlspans``
+and ``yamlverify``, the only importers of ruamel.yaml).
 
 Reading (``load_all``) builds plain Python data for checks such as ``lint``.
 
@@ -19,8 +19,16 @@ Typical use (the caller owns files and git)::
 
 Digest policy (see ``images.resolve_target``): a digest pins content and wins over the tag at
 pull time, so writing a new image without a digest clears a stale one: the ``@sha256:...`` part of a
-reference, a Helm ``digest``/``sha`` value, a kustomize ``digest`` value (set to ``""``). A new
-digest needs a place to go: a split image without a ``digest`` key is refused.
+reference, a Helm ``digest``/``sha`` value, a kustomize ``digest`` value (set to ``""``).
+
+Missing keys: a split or kustomize image without the key a new value needs (``tag``, ``digest``,
+``newName``, ``newTag``) gets it as one new line at the mapping's indentation, after its last
+entry (``, key: value`` in a flow mapping); when the mapping's shape makes that unsafe (its last
+value is a nested block), the edit is refused with the key to add by hand.
+
+Quoting: the scalar's quote style is kept; a plain value that would read back as something other
+than a string under YAML 1.1 or 1.2 (``1.20``, ``010``, ``true``, ``yes``, ``1e3``) is written in
+double quotes.
 """
 
 from __future__ import annotations
