@@ -60,6 +60,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if callable(log):
             log(f"{self.address_string()} {format % args}")
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header on the sandbox's clock: the same (scaled) time as every timestamp
+        in the answers, as a real server's Date and its objects' times share one clock."""
+        sandbox = getattr(self.server, "sandbox", None)
+        if timestamp is None and sandbox is not None:
+            timestamp = sandbox.clock.now().timestamp()
+        return super().date_time_string(timestamp)
+
     # request parsing ---------------------------------------------------------------------
     @property
     def url(self) -> urllib.parse.SplitResult:

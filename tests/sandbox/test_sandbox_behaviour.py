@@ -425,3 +425,18 @@ def test_malformed_bodies_are_400_and_a_sandbox_bug_is_a_500_not_a_hang_up(
         2,
         "sandbox internal error: RuntimeError: boom",
     )
+
+
+def test_the_date_header_is_on_the_controller_clock(sandbox: Sandbox) -> None:
+    import email.utils
+
+    sandbox.advance(3600)
+    url = urllib.parse.urlsplit(sandbox.argocd_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    conn.request("GET", "/api/version")
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    served = email.utils.parsedate_to_datetime(resp.getheader("Date", ""))
+    assert abs((served - sandbox.clock.now()).total_seconds()) < 600  # 6 s of wall time
+    assert (served - sandbox.clock.at(0)).total_seconds() >= 3600
