@@ -145,7 +145,7 @@ def artifact(proj: Path, job: str, name: str) -> Path:
     return found[0]
 
 
-def test_pipeline_deploy_preview_then_manual_promote(project: tuple[Env, Path]) -> None:
+def test_pipeline_deploy_preview_manual_promote_and_rollback(project: tuple[Env, Path]) -> None:
     e, proj = project
     run = gcl(proj, "--variable", "RELEASE_TAG=v2", "deploy-preview")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -162,6 +162,25 @@ def test_pipeline_deploy_preview_then_manual_promote(project: tuple[Env, Path]) 
     run = gcl(proj, "--variable", "RELEASE_TAG=v2", "promote")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Version: v2" in str(e.host("prod.myapp.com"))
+    assert json.loads(artifact(proj, "promote", "promote-record.json").read_text())["changed"]
+
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "--variable", "ROLLBACK_TO=v1", "rollback")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v1"
+    assert "Version: v1" in str(e.host("prod.myapp.com"))
+    record = json.loads(artifact(proj, "rollback", "rollback-record.json").read_text())
+    assert record["outcome"] == "released" and record["to_image"] == "ikubernetes/myapp:v1"
+
+
+def test_job_scripts_are_posix_sh() -> None:
+    _, jobs = render({"app": "myapp"})
+    sh = shutil.which("dash") or shutil.which("sh")
+    assert sh
+    for name, job in jobs.items():
+        for key in ("before_script", "script"):
+            for line in job.get(key) or []:
+                proc = subprocess.run([sh, "-n", "-c", line], capture_output=True, text=True)
+                assert proc.returncode == 0, f"{name}.{key}: {line!r}: {proc.stderr}"
 
 
 def test_project_pipeline_includes_the_component_against_the_sandbox() -> None:
