@@ -206,7 +206,7 @@ def apply_image(
     for site in sites:
         if site.problem:
             raise YamlError(f"{source}:{site.line}: {site.problem}", hint="nothing was changed")
-        planned = _plan(site, new, source)
+        planned = _plan(site, new)
         site_edits: list[FieldEdit] = []
         for role, value in planned:
             edit = _field_edit(text, site, role, value, source)
@@ -247,7 +247,7 @@ def apply_image(
 
 
 _NULLS = ("~", "null", "Null", "NULL")
-_KEYS = {"tag": "tag", "digest": "digest", "newTag": "newTag", "newName": "newName"}
+_KEYS = {k: k for k in ("repository", "tag", "digest", "newTag", "newName")}
 
 
 def _field_edit(text: str, site: ImageSite, role: str, value: str, source: str) -> FieldEdit | None:
@@ -295,9 +295,8 @@ def _still_there(text: str, span: Span) -> bool:
     return bool(token)
 
 
-def _plan(site: ImageSite, new: ImageRef, source: str) -> list[tuple[str, str]]:
+def _plan(site: ImageSite, new: ImageRef) -> list[tuple[str, str]]:
     """(role, new value) for every field of ``site`` that ``new`` determines."""
-    where = f"{source}:{site.line}: {site.yaml_path}"
     if site.form == "reference":
         return [("image", str(new))]
     roles = {role for role, _ in site.fields}
@@ -309,7 +308,7 @@ def _plan(site: ImageSite, new: ImageRef, source: str) -> list[tuple[str, str]]:
             plan.append(("newName", new.name))
         tag_role = "newTag"
     else:
-        plan += _plan_split_name(site, new, where)
+        plan += _plan_split_name(site, new)
         tag_role = "tag"
     if new.tag is not None:
         plan.append((tag_role, new.tag))
@@ -328,16 +327,15 @@ def _name_of(reference: str) -> str:
     return ref[:colon] if colon > slash else ref
 
 
-def _plan_split_name(site: ImageSite, new: ImageRef, where: str) -> list[tuple[str, str]]:
+def _plan_split_name(site: ImageSite, new: ImageRef) -> list[tuple[str, str]]:
     prefix = site.field("prefix")
     repo = site.field("repository")
     current = "/".join(s.value for s in (prefix, repo) if s is not None and s.value)
     if new.name == current:
         return []
     if repo is None:
-        if prefix is not None:
-            return [("prefix", new.name)]
-        raise YamlError(f"{where} has no repository key", hint="add `repository:`")
+        # `{hub, tag}`: the hub is the whole name; `{tag}` alone: a repository key is added
+        return [("prefix" if prefix is not None else "repository", new.name)]
     if prefix is None:
         return [("repository", new.name)]
     if prefix.value and new.name.startswith(prefix.value + "/"):

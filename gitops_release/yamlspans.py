@@ -424,6 +424,8 @@ class Locator:
         hex_only = dict((r, k) for r, k in roles).get("digest") == "sha" and ":" not in digest
         if digest:
             current += f"@sha256:{digest}" if hex_only else f"@{digest}"
+        if not name:
+            current = ""  # the chart names the image elsewhere: nothing to resolve here
         if problem is None and name:
             problem = self.check(current, ctx.path)
         self.add(
