@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
     args = list(sys.argv[1:] if argv is None else argv)
     load_commands(args)
     command = typer.main.get_command(app)
+    previous = _interrupt_on_sigterm()
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except ReleaseError as err:
@@ -104,4 +105,29 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
                 f"internal error: {type(err).__name__}: {err} (this is a bug; rerun with --debug for the traceback)"
             )
         return int(ExitCode.INTERNAL)
+    finally:
+        _restore_sigterm(previous)
     return int(result) if isinstance(result, int) else 0
+
+
+def _interrupt_on_sigterm() -> object:
+    """SIGTERM (a cancelled CI job, a stopped pod) unwinds like Ctrl-C: the commit we made but
+    did not push is dropped, a temporary clone removed, and the exit code is 130. Python's
+    default for SIGTERM is to die on the spot, leaving a local checkout ahead of its remote."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _restore_sigterm(previous: object) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
