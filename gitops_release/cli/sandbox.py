@@ -28,6 +28,13 @@ def up(
     port: Annotated[
         int, typer.Option("--port", help="Argo CD + Rollouts API port (0: a free one).")
     ] = 0,
+    git_port: Annotated[
+        int,
+        typer.Option(
+            "--git-port",
+            help="Git server port (0: a free one); fix it with --state-dir to keep repo URLs across restarts.",
+        ),
+    ] = 0,
     ingress_port: Annotated[
         int, typer.Option("--ingress-port", help="Ingress port (0: a free one).")
     ] = 0,
@@ -35,7 +42,7 @@ def up(
         Path | None,
         typer.Option(
             "--state-dir",
-            help="Where git repositories and caches live (default: a temporary dir, removed at exit).",
+            help="Keep git repositories and Applications here across restarts (default: a temporary dir, removed at exit).",
         ),
     ] = None,
     time_scale: Annotated[
@@ -69,7 +76,11 @@ def up(
         raise UsageError(
             f"--time-scale: must be > 0, got {time_scale}", hint="try --time-scale 0.01"
         )
-    for name, value in (("--port", port), ("--ingress-port", ingress_port)):
+    for name, value in (
+        ("--port", port),
+        ("--ingress-port", ingress_port),
+        ("--git-port", git_port),
+    ):
         if not 0 <= value <= 65535:
             raise UsageError(f"{name}: {value} is not a TCP port", hint="use 0 for a free port")
     if state_dir is not None and state_dir.exists() and not state_dir.is_dir():
@@ -78,6 +89,7 @@ def up(
         host=host,
         port=port,
         ingress_port=ingress_port,
+        git_port=git_port,
         state_dir=state_dir,
         time_scale=time_scale,
         verbose=True,  # request and sync lines on stderr

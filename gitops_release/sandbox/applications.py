@@ -139,7 +139,7 @@ class AppController(Operations):
                 entry = resource_entry(owned.manifest, key, "OutOfSync")
                 entry["requiresPruning"] = True
                 resources.append(entry)
-        if app.error:
+        if app.error or app.fetched_at == float("-inf"):  # not compared with Git yet
             sync_status = "Unknown"
         else:
             sync_status = (

@@ -154,6 +154,7 @@ class ArgoCDHandler(ArgoCDStreams):
             raise GrpcError(INVALID_ARGUMENT, "application is required")
         with self.sandbox.lock:
             app = self.sandbox.apps.create(body, upsert=self.q("upsert") == "true")
+            self.sandbox.save_apps()
             name = app.name
         if self.q("validate") != "false":
             self.sandbox.apps.load_source(name)
@@ -185,6 +186,7 @@ class ArgoCDHandler(ArgoCDStreams):
             self._app(name)
             body.setdefault("metadata", {})["name"] = name
             app = self.sandbox.apps.create(body, upsert=True)
+            self.sandbox.save_apps()
         self.sandbox.apps.load_source(name)
         with self.sandbox.lock:
             self.sandbox.apps.reconcile(app)
@@ -200,6 +202,7 @@ class ArgoCDHandler(ArgoCDStreams):
         with self.sandbox.lock:
             self._app(name)
             self.sandbox.apps.delete(name, cascade)
+            self.sandbox.save_apps()
             self.sandbox.lock.notify_all()
         self.json(200, {})
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import json
 import secrets
 import shlex
 import shutil
@@ -100,9 +101,12 @@ class Sandbox:
         self.auth = Auth(self.admin_password)
         self.token = self.auth.issue()
         self.git_server = GitServer(
-            self.state_dir / "git", token=self.git_token, lifetime=10 * 365 * 86400.0,
-            host=self.config.host, port=self.config.git_port,
-        )  # fmt: skip
+            self.state_dir / "git",
+            token=self.git_token,
+            lifetime=10 * 365 * 86400.0,
+            host=self.config.host,
+            port=self.config.git_port,
+        )
         self.git = GitSource(self.state_dir / "cache")
         self.apps = AppController(
             self.cluster, self.git, self.clock, self.lock, self.config.poll_seconds
@@ -119,6 +123,48 @@ class Sandbox:
         self.argocd_url = self.rollouts_url = self.ingress_url = self.git_url = ""
 
     # lifecycle ---------------------------------------------------------------------------
+    @property
+    def _apps_file(self) -> Path:
+        return self.state_dir / "applications.json"
+
+    def save_apps(self) -> None:
+        """With ``--state-dir``, remember the Applications (spec, labels) across restarts; the
+        cluster itself starts empty again and auto-sync (or a sync) redeploys."""
+        if self._own_state:
+            return
+        with self.lock:
+            saved = [
+                {
+                    "metadata": {
+                        k: v
+                        for k, v in a.obj["metadata"].items()
+                        if k in ("name", "labels", "annotations")
+                    },
+                    "spec": a.spec,
+                }
+                for a in self.apps.apps.values()
+            ]
+        temp = self._apps_file.with_suffix(".tmp")
+        temp.write_text(json.dumps({"gitBase": self.git_url, "applications": saved}, indent=1))
+        temp.replace(self._apps_file)
+
+    def _load_apps(self) -> None:
+        """Applications saved by a previous run; URLs of its git server now point at this one."""
+        if self._own_state or not self._apps_file.exists():
+            return
+        saved = json.loads(self._apps_file.read_text())
+        old_base = str(saved.get("gitBase") or "")
+        with self.lock:
+            for obj in saved.get("applications") or []:
+                source = (obj.get("spec") or {}).get("source") or {}
+                url = str(source.get("repoURL", ""))
+                if old_base and url.startswith(old_base + "/"):
+                    source["repoURL"] = self.git_url + url[len(old_base) :]
+                self.apps.create(obj, upsert=True)
+        for name in list(self.apps.apps):
+            self.apps.load_source(name)
+        self.kick()
+
     def start(self) -> Sandbox:
         try:
             git_base = self.git_server.start()
@@ -131,6 +177,7 @@ class Sandbox:
             raise
         self.argocd_url = self.rollouts_url = api
         self.ingress_url = ingress
+        self._load_apps()
         self.running = True
         loop = threading.Thread(target=self._loop, name="sandbox-controller", daemon=True)
         loop.start()

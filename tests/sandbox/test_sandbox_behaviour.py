@@ -440,3 +440,25 @@ def test_the_date_header_is_on_the_controller_clock(sandbox: Sandbox) -> None:
     served = email.utils.parsedate_to_datetime(resp.getheader("Date", ""))
     assert abs((served - sandbox.clock.now()).total_seconds()) < 600  # 6 s of wall time
     assert (served - sandbox.clock.at(0)).total_seconds() >= 3600
+
+
+def test_state_dir_keeps_repositories_and_applications_across_restarts(tmp_path: Path) -> None:
+    from gitops_release.sandbox.server import SandboxConfig
+
+    state = tmp_path / "state"
+    first = Sandbox(SandboxConfig(time_scale=0.01, state_dir=state)).start()
+    try:
+        api, _ = start(first, tmp_path)
+        until(lambda: health(api) == "Healthy")
+    finally:
+        first.stop()
+    second = Sandbox(SandboxConfig(time_scale=0.01, state_dir=state)).start()
+    try:
+        api = Http(second.argocd_url, second.token)
+        app = api.get(APP)
+        assert app["spec"]["source"]["repoURL"] == second.repo_url("gitops")
+        until(lambda: health(api) == "Healthy", what="redeployed after the restart")
+        assert host(second.ingress_url, "prod.myapp.com")[1].startswith("Hello MyApp | Version: v1")
+    finally:
+        second.stop()
+    assert (state / "applications.json").exists()
