@@ -3,12 +3,14 @@ v1 live, bump to v2 (preview paused), promote, roll back to v1 through Git, v3 a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sandbox_helpers import GitOpsRepo, Http, application, host, until
 
-from gitops_release.sandbox.server import Sandbox
+from gitops_release.sandbox.server import Sandbox, SandboxConfig
 
 RO = "namespace=default&resourceName=bluegreen-rollout&group=argoproj.io&kind=Rollout&version=v1alpha1"
 INFO = "/rollouts/api/v1/rollouts/default/bluegreen-rollout/info"
@@ -30,6 +32,16 @@ def tree(api: Http) -> list[tuple[int, str, int, str]]:
         )
         for rs in info["replicaSets"]
     ]
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """At 1/20 speed: the 30 s scale-down delay lasts 1.5 s, long enough to be seen under load."""
+    sb = Sandbox(SandboxConfig(time_scale=0.05, state_dir=tmp_path / "sandbox-state")).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
 
 
 def test_guide_scenario(sandbox: Sandbox, tmp_path: Path) -> None:
