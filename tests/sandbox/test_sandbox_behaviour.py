@@ -37,8 +37,11 @@ def start(
 def test_auto_sync_polls_git_without_a_refresh(sandbox: Sandbox, tmp_path: Path) -> None:
     api, repo = start(sandbox, tmp_path)
     until(lambda: health(api) == "Healthy")
+    sandbox.apps.poll_seconds = 1e9  # however slow the machine, no poll before we look
     sha = repo.set_image("v2")
+    time.sleep(0.05)
     assert api.get(APP)["status"]["sync"].get("revision") != sha  # not yet: no refresh
+    sandbox.apps.poll_seconds = 180
     sandbox.advance(180)  # Argo CD's reconciliation timeout
     until(
         lambda: api.get(APP)["status"]["sync"].get("revision") == sha,
