@@ -10,6 +10,7 @@ Where the server and the token come from (DESIGN.md section 3, config.py for the
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,21 @@ from gitops_release.errors import RemoteError, UsageError
 from gitops_release.output import register_secret
 
 REFRESH_TIMEOUT = 60.0
+_APP_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def check_app_name(name: str) -> str:
+    """An Application name goes into URL paths: anything but a Kubernetes name (lowercase
+    letters, digits, '-', '.') is refused before a request is made, so ``a/sync`` or ``..``
+    can never address another endpoint."""
+    if _APP_NAME.fullmatch(name):
+        return name
+    hint = (
+        "for an app in another namespace pass --app-namespace NS"
+        if "/" in name
+        else "a name is lowercase letters, digits, '-' and '.', at most 253 characters"
+    )
+    raise UsageError(f"invalid application name {name!r}", hint=hint)
 
 
 @dataclass(frozen=True)
@@ -137,6 +153,7 @@ class ArgoCD:
     def _app_call(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
         """A call on one app: a 403 without a project is asked again with one, so that a
         missing app says "not found" instead of a bare "permission denied"."""
+        check_app_name(name)
         params = dict(kwargs.pop("params", None) or {})
         try:
             return self.client.request(method, path, params=self._q(**params), **kwargs)

@@ -193,7 +193,7 @@ def test_the_guides_sequence(slow_env: Env) -> None:
     e.bump("v3")
     e.ok("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
     assert "Version: v3" in str(e.host("test.myapp.com"))
-    out = e.ok("abort", "myapp")
+    out = e.ok("abort", "myapp", "--no-revert")  # the action alone (the default also reverts Git)
     assert "abort done" in out
     status = e.ok("status", "myapp")
     assert (
@@ -332,7 +332,7 @@ def test_abort_retry_and_restart_through_the_dashboard(env: Env) -> None:
     env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
     env.bump("v2")
     env.ok("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
-    out = env.ok("abort", "myapp", "--via", "dashboard")
+    out = env.ok("abort", "myapp", "--via", "dashboard", "--no-revert")
     assert "abort done" in out
     out = env.ok("retry", "myapp", "--via", "dashboard")
     assert "retry done" in out

@@ -268,12 +268,79 @@ def _register(action_name: str, summary: str, examples: str) -> None:
     )
 
 
-_register(
+@app.command(
     "abort",
-    "Abort the Rollout's update: traffic stays on (or goes back to) the stable ReplicaSet, the "
-    "preview is scaled down, the Rollout is Degraded until Git matches again. Confirms it happened.",
-    "  gitops-release abort myapp\n  gitops-release abort myapp --via dashboard --rollouts-server http://127.0.0.1:3100",
+    help=f"""Abort the Rollout's update, then write the stable image back to Git.
+
+The abort action puts traffic back on the stable ReplicaSet at once and scales the preview down;
+the Rollout stays Degraded while Git still asks for the aborted image. So, by default, the stable
+image is then committed to the app's source ([skip ci]) and the command waits until Argo CD and
+the Rollout are Healthy on it: Git and the cluster agree again. --no-revert only aborts.
+
+\b
+Examples:
+  gitops-release abort myapp
+  gitops-release abort myapp --record abort.json --output json
+  gitops-release abort myapp --no-revert --via dashboard --rollouts-server http://127.0.0.1:3100
+
+{CONNECTION_HELP}""",
 )
+def abort_command(
+    name: AppArg,
+    no_revert: Annotated[
+        bool, typer.Option("--no-revert", help="Only abort; leave Git as it is.")
+    ] = False,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record", help="Write a JSON release record to this file.", show_default=False
+        ),
+    ] = None,
+    via: ViaOpt = Via.argocd,
+    rollout: RolloutOpt = None,
+    namespace: NamespaceOpt = None,
+    rollouts_server: RolloutsServerOpt = None,
+    timeout: TimeoutOpt = None,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release import rollback
+    from gitops_release.cli.outcomes import action_payload
+    from gitops_release.rollouts import Via as DomainVia
+
+    out = make_output(output)
+    conn = connection(
+        server=server, auth_token_file=auth_token_file, username=username,
+        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
+        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
+        rollouts_server=rollouts_server,
+    )  # fmt: skip
+    acted, result = rollback.abort(
+        conn,
+        name,
+        revert=not no_revert,
+        via=DomainVia(via.value),
+        rollout=rollout,
+        namespace=namespace,
+        record=record,
+        out=out,
+    )
+    payload = action_payload(name, acted, None)
+    payload["changed"] = acted.changed or result.changed
+    payload["revert"] = result.payload()
+    out.emit(result.message or acted.message, payload)
+
+
 _register(
     "retry",
     "Retry an aborted Rollout: the preview scales up again and pauses for promotion.",
