@@ -386,7 +386,10 @@ class Locator:
         shared = shared or self.is_shared(node)
         line = self.text.count("\n", 0, end) + 1
         if node.flow_style:
-            return Slot(end, ", ", "", line, True, shared)
+            # `{a: 1}` can take `, b: 2`; a brace-less single pair in a flow sequence
+            # (`[a: 1]`) cannot (it would become a second item)
+            braced = self.text[node.end_mark.index - 1 : node.end_mark.index] == "}"
+            return Slot(end, ", ", "", line, True, shared) if braced else None
         if _BREAK.search(self.text, last.start_mark.index, end):
             return None  # a multi-line scalar: keep it simple
         indent = " " * first_key.start_mark.column

@@ -492,3 +492,14 @@ def test_deep_nesting_is_a_yaml_error(text: str) -> None:
         load_all(text, source="deep.yaml")  # 400 levels still load; deeper is a YamlError
     except YamlError as err:
         assert "nested too deeply" in err.message
+
+
+def test_braceless_flow_pair_takes_no_new_key() -> None:
+    text = "kind: Kustomization\nimages: [name: app, {name: other, newTag: v1}]\n"
+    sites = find_images(text, source="k.yaml")
+    assert [s.current for s in sites] == ["app", "other:v1"]
+    with pytest.raises(YamlError, match="cannot be added safely"):
+        apply_image(text, sites[:1], parse_image("app:v2"), source="k.yaml")
+    assert edit_all(text.replace("name: app, ", ""), "other:v2") == text.replace(
+        "name: app, ", ""
+    ).replace("v1", "v2")
