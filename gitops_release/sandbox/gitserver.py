@@ -27,6 +27,7 @@ import http.server
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -324,7 +325,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             assert proc.stdin is not None and proc.stdout is not None
             writer = threading.Thread(target=_feed, args=(proc.stdin, body), daemon=True)
             writer.start()
-            status = self._relay(proc.stdout)
+            try:
+                status = self._relay(proc.stdout)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client went away mid-answer: stop the backend, forget the connection.
+                proc.kill()
+                self.close_connection = True
+                status = 499
             writer.join()
             proc.wait()
         return status
@@ -372,6 +379,15 @@ def _feed(stdin: Any, body: bytes) -> None:
         stdin.close()
 
 
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client hanging up is not the server's problem
+        super().handle_error(request, client_address)
+
+
 class GitServer:
     """Start with :meth:`start` (returns the base URL), stop with :meth:`stop` or a ``with`` block."""
 
@@ -390,7 +406,7 @@ class GitServer:
         self.lifetime = lifetime
         self._address = (host, port)
         self._state = _State(self.root, token, auth_fetch, find_backend())
-        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
         self.base_url = ""
@@ -398,8 +414,7 @@ class GitServer:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> str:
         handler = type("Handler", (_Handler,), {"state": self._state})
-        httpd = http.server.ThreadingHTTPServer(self._address, handler)
-        httpd.daemon_threads = True
+        httpd = _HTTPServer(self._address, handler)
         self._httpd = httpd
         host, port = httpd.server_address[:2]
         self.base_url = f"http://{host!s}:{port}"
