@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from gitops_release.errors import NotLanded, RemoteError
+from gitops_release.errors import NotLanded, ReleaseError, RemoteError
 from gitops_release.gitrepo import Workspace
 from gitops_release.output import redact
 
@@ -230,7 +230,7 @@ def land(
         progress(f"committed {sha[:8]}; pushing to {target} on {ws.display_url}")
         try:
             outcome = push_refspec(ws.run, ws.remote, refspec, options)
-            if outcome.ok:
+            if outcome.ok or (outcome.refused is PushRefused.LOST and _landed_anyway(ws, sha)):
                 return edit, Landed(sha, True, attempt, target)
             remaining = policy.budget - (policy.clock() - start)
             if (
@@ -256,6 +256,15 @@ def land(
             raise
         _drop_own_commit(ws, sha, onto=tip)
         ws.base = tip
+
+
+def _landed_anyway(ws: Workspace, sha: str) -> bool:
+    """After the remote hung up mid-push: did our commit land? (A fetch tells; if the remote is
+    still gone, we cannot know and say so.)"""
+    try:
+        return ws.fetch() == sha
+    except ReleaseError:
+        return False
 
 
 def _drop_own_commit(ws: Workspace, sha: str, onto: str | None = None) -> None:

@@ -134,6 +134,22 @@ def test_remote_gone_mid_push_exits_5_and_unreachable_exits_4(
     assert "clone" in capsys.readouterr().err
 
 
+def test_hang_up_after_the_push_landed_is_confirmed_by_a_fetch(
+    server: GitServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = seed(server, tmp_path, ["web"])
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", TOKEN)
+    server.drop_next_pushes(1, after_apply=True)
+    assert main(["bump-image", "v2", "--repo", url, "--app", "apps/web", "-o", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pushed"] and data["attempts"] == 1
+    assert git(bare(server), "rev-parse", "main") == data["commit"]
+    assert [r.status for r in server.log if r.path.endswith("/git-receive-pack")] == [0]
+
+
 @pytest.mark.slow
 def test_eight_processes_on_eight_apps_all_land(server: GitServer, tmp_path: Path) -> None:
     apps = [f"app{i}" for i in range(8)]

@@ -72,6 +72,7 @@ class Fault:
     count: int
     pushes_only: bool = True
     status: int = 503
+    after_apply: bool = False
 
 
 @dataclass
@@ -146,6 +147,26 @@ def land_concurrent_commit(repo: Path, ref: str) -> str:
         ).strip()
     _git(repo, "update-ref", ref, commit, tip)
     return commit
+
+
+def _apply_push(backend: str, root: Path, path: str, body: bytes, headers: Any) -> None:
+    """Run receive-pack on a push request and throw its answer away."""
+    env = {
+        **_base_env(),
+        "GIT_PROJECT_ROOT": str(root),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "CONTENT_TYPE": headers.get("Content-Type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_USER": "git",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.receivepack",
+        "GIT_CONFIG_VALUE_0": "true",
+    }
+    if headers.get("Git-Protocol"):
+        env["GIT_PROTOCOL"] = headers["Git-Protocol"]
+    subprocess.run([backend], input=body, env=env, capture_output=True, check=False)
 
 
 def _pushed_refs(body: bytes) -> list[str]:
@@ -264,6 +285,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if fault and fault.kind == "drop":
                 # Start an answer, then hang up: a client cannot silently retry after that.
                 status = 0
+                if fault.after_apply:  # the push lands, the answer never arrives
+                    _apply_push(self.state.backend, self.state.root, path, body, self.headers)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-git-receive-pack-result")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -484,10 +507,11 @@ class GitServer:
         with self._state.lock:
             self._state.faults.append(Fault("status", n, pushes_only=pushes_only, status=status))
 
-    def drop_next_pushes(self, n: int = 1) -> None:
-        """Hang up on the next ``n`` push requests after reading them (the remote gone mid-push)."""
+    def drop_next_pushes(self, n: int = 1, *, after_apply: bool = False) -> None:
+        """Hang up on the next ``n`` push requests (the remote gone mid-push): before applying
+        them, or (``after_apply``) after the push landed but before the client hears so."""
         with self._state.lock:
-            self._state.faults.append(Fault("drop", n))
+            self._state.faults.append(Fault("drop", n, after_apply=after_apply))
 
     @property
     def races(self) -> int:
