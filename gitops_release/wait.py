@@ -173,6 +173,15 @@ def judge_rollout(
     return Verdict(done=True)
 
 
+def _state_key(app: Application) -> tuple[str, ...]:
+    """What, in the Application, says the live state may have moved."""
+    op = app.operation
+    resources = tuple(
+        f"{r.kind}/{r.name}={r.status}/{r.health}/{r.health_message}" for r in app.resources
+    )
+    return (app.revision, app.sync_status, app.health, op.phase if op else "", *resources)
+
+
 @dataclass
 class Outcome:
     app: Application
@@ -196,6 +205,7 @@ class Waiter:
     _last_missing: str = ""
     _last_progress: float = 0.0
     _rollout: Rollout | None = None
+    _detail: tuple[tuple[str, ...], float, Verdict] | None = None
 
     def _say(self, text: str) -> None:
         if self.out is not None:
@@ -233,6 +243,21 @@ class Waiter:
         verdict = judge_app(self.target, app, self.expect, ref.name if ref else None)
         if verdict.failed or not (verdict.needs_detail or force_detail):
             return verdict
+        key = _state_key(app)
+        if (
+            not force_detail
+            and self._detail is not None
+            and self._detail[0] == key
+            and self.clock() - self._detail[1] < DETAIL_POLL
+        ):
+            return self._detail[2]  # nothing moved since the last look: do not ask again yet
+        detail = self._evaluate_detail(app, ref, verdict, force_detail=force_detail)
+        self._detail = (key, self.clock(), detail)
+        return detail
+
+    def _evaluate_detail(
+        self, app: Application, ref: ResourceRef | None, verdict: Verdict, *, force_detail: bool
+    ) -> Verdict:
         if ref is None:
             if self.target is Target.released and app.health != "Healthy":
                 return Verdict(missing=f"app health {app.health}")
