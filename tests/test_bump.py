@@ -370,3 +370,39 @@ def test_local_branch_tracking_a_differently_named_remote_branch(
     assert code == 0 and json.loads(out)["changed"] is False
     code, _, err = run(capsys, "v2", "--app", "apps/web", "--branch", "main")
     assert code == 2 and "--branch says 'main'" in err
+
+
+def test_re_anchor_on_a_bare_remote_when_a_hook_lands_a_commit_first(
+    repo: GitRemote, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-receive hook moves main under our push twice (git then says 'cannot lock ref');
+    bump-image drops only its commit, re-applies the edit on the new tip and lands."""
+    counter = tmp_path / "raced"
+    hook = repo.bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "cat > /dev/null\n"
+        f'n=$(cat {counter} 2>/dev/null || echo 0); [ "$n" -ge 2 ] && exit 0\n'
+        f"echo $((n+1)) > {counter}\n"
+        "unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n"
+        "tip=$(git rev-parse refs/heads/main)\n"
+        'blob=$(echo "other $n" | git hash-object -w --stdin)\n'
+        "export GIT_INDEX_FILE=$(mktemp)\n"
+        "git read-tree $tip && git update-index --add --cacheinfo 100644,$blob,other-$n.txt\n"
+        'c=$(git commit-tree $(git write-tree) -p $tip -m "other writer $n")\n'
+        "git update-ref refs/heads/main $c $tip\n"
+    )
+    hook.chmod(0o755)
+    code, out, err = run(capsys, "v2", "--app", "apps/web", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["attempts"] == 3
+    assert err.count("re-applying the edit") == 2
+    log = git(repo.bare, "log", "--format=%s", "main").splitlines()
+    assert log[:3] == [
+        "release(web): registry.example.com:5000/team/web v1 -> v2",
+        "other writer 1",
+        "other writer 0",
+    ]
+    assert git(repo.checkout, "rev-parse", "HEAD") == data["commit"]
+    assert git(repo.checkout, "status", "--porcelain") == ""
