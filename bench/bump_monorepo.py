@@ -308,21 +308,22 @@ def main() -> int:
             for transport, url in urls.items():
                 for kind, fn in kinds.items():
                     samples[(transport, kind)].append(timed(lambda fn=fn, url=url: fn(url)))
-        print(f"medians of {args.runs} runs (wall time, seconds):")
         ok = True
-        for transport in urls:
-            tool, floor, tuned, full = (
-                statistics.median(samples[(transport, k)])
-                for k in ("tool", "floor", "tuned", "full")
-            )
-            ok = ok and tool / floor <= 1.3 and full / tool >= 10
-            print(
-                f"  {transport:<5} tool {tool:6.3f}  floor {floor:6.3f}  tuned floor {tuned:6.3f}"
-                f"  full clone {full:6.3f}\n"
-                f"        tool/floor {tool / floor:4.2f}x (target <= 1.3)"
-                f"   tool/tuned floor {tool / tuned:4.2f}x"
-                f"   full/tool {full / tool:5.1f}x (target >= 10)"
-            )
+        for label, pick in (("median", statistics.median), ("minimum", min)):
+            print(f"{label} of {args.runs} runs (wall time, seconds):")
+            for transport in urls:
+                tool, floor, tuned, full = (
+                    pick(samples[(transport, k)]) for k in ("tool", "floor", "tuned", "full")
+                )
+                if label == "median":
+                    ok = ok and tool / floor <= 1.3 and full / tool >= 10
+                print(
+                    f"  {transport:<5} tool {tool:6.3f}  floor {floor:6.3f}  tuned floor {tuned:6.3f}"
+                    f"  full clone {full:6.3f}\n"
+                    f"        tool/floor {tool / floor:4.2f}x (target <= 1.3)"
+                    f"   tool/tuned floor {tool / tuned:4.2f}x"
+                    f"   full/tool {full / tool:5.1f}x (target >= 10)"
+                )
         print("targets met" if ok else "targets NOT met")
     finally:
         server.stop()
