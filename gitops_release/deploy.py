@@ -119,6 +119,10 @@ def _check_input(req: DeployRequest) -> None:
     else:
         validate_tag(req.tag_or_ref, what="new tag")
     smoke.compile_expect(req.expect)
+    from gitops_release.record import check_writable
+
+    check_writable(req.record, "--record")
+    check_writable(req.dotenv, "--dotenv")
 
 
 def _new_tag(tag_or_ref: str) -> str:

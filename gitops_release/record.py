@@ -32,6 +32,22 @@ def dotenv_text(values: Mapping[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_writable(path: Path | None, flag: str) -> None:
+    """Refuse an output file that cannot be written before anything is done (exit 2): found
+    only after the push, the release would have landed and still exit 2 "nothing done"."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory", hint="name a file")
+    parent = path.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UsageError(
+            f"{flag} {path}: cannot write: {parent} is not a writable directory",
+            hint="create the directory first, or name another file",
+        )
+
+
 def write_dotenv(path: Path, values: Mapping[str, object]) -> None:
     """Write the dotenv file atomically (a job reading it never sees half of it)."""
     path = Path(path)

@@ -103,6 +103,9 @@ def _check_request(req: BumpRequest, remote_repo: bool) -> None:
         validate_tag(req.tag_or_ref, what="new tag")
     if req.expect_current and not is_reference(req.expect_current):
         validate_tag(req.expect_current, what="--expect-current")
+    from gitops_release.record import check_writable
+
+    check_writable(req.record, "--record")
     if req.no_push and req.merge_request:
         raise UsageError("--no-push and --merge-request contradict each other")
     if req.no_push and remote_repo:
