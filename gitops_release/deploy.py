@@ -226,7 +226,15 @@ def _deploy(
     except (Failed, TimedOut) as err:
         result.reason = err.message
         result.outcome = "timed-out" if isinstance(err, TimedOut) else "failed"
-        _recover(rel, req, result, out, stable or bump.old, err)
+        try:
+            _recover(rel, req, result, out, stable or bump.old, err)
+        except ReleaseError as again:
+            result.outcome = "recovery-failed"
+            raise ReleaseError(
+                f"{err.message}; then going back to stable failed too: {again.message}",
+                hint=again.hint or f"see `gitops-release status {req.app}`",
+                exit_code=again.exit_code,
+            ) from None
         raise
 
 
