@@ -1,0 +1,112 @@
+"""Secrets (issue 7, part 4): canary tokens go through the failure paths of the other scenarios
+(and a few more, with ``--debug`` tracebacks, records and dotenv files); afterwards no output,
+record, dotenv, ``.git/config``, reflog, commit or process argument list holds them, in clear
+or base64 (the form an ``Authorization: Basic`` header carries)."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+from rel_common import (
+    ARGO_CANARY,
+    EVIDENCE,
+    GIT_CANARY,
+    Check,
+    run_main,
+    seed_repo,
+)
+from rel_sandbox import SandboxApp
+
+from gitops_release.sandbox.gitserver import GitServer
+
+
+def _forms(secret: str) -> set[str]:
+    forms = {secret, base64.b64encode(secret.encode()).decode()}
+    for user in ("oauth2", "sandbox", "bot", "git"):
+        forms.add(base64.b64encode(f"{user}:{secret}".encode()).decode())
+    return forms
+
+
+def more_paths(work: Path) -> None:
+    """Failure paths with tracebacks (``--debug``), credentials inside URLs, a failing deploy
+    writing its record and dotenv file."""
+    srv = GitServer(work / "srv", GIT_CANARY, lifetime=120)
+    srv.start()
+    try:
+        url = srv.url("team/gitops.git")
+        seed_repo(url, work / "seed", ["web"], GIT_CANARY)
+        host = url.removeprefix("http://")
+        wrong = GIT_CANARY + "-wrong"
+        EVIDENCE.secret(wrong)
+        record = work / "bump.json"
+        runs = [
+            (["bump-image", "v2", "--repo", f"http://oauth2:{GIT_CANARY}@{host}", "--app", "apps/web",
+              "--record", str(record), "-o", "json"], {}),
+            (["bump-image", "v3", "--repo", f"http://bot:{GIT_CANARY}@{host}", "--app", "apps/nope", "--debug"], {}),
+            (["bump-image", "v3", "--repo", url, "--app", "apps/web", "--debug"], {"GITOPS_RELEASE_GIT_TOKEN": wrong}),
+            (["bump-image", "v3", "--repo", url + "-missing", "--app", "apps/web", "--debug"], {"GITOPS_RELEASE_GIT_TOKEN": GIT_CANARY}),
+            (["bump-image", "v3", "--repo", f"http://{GIT_CANARY}@{host}", "--app", "apps/web",
+              "--expect-current", "v1", "--record", str(record), "--debug"], {}),
+            (["status", "web", "--server", "http://127.0.0.1:9", "--debug"], {"ARGOCD_AUTH_TOKEN": ARGO_CANARY}),
+        ]  # fmt: skip
+        for args, env in runs:
+            run_main(args, f"secrets/{args[0]} {' '.join(args[1:3])}", env=env)
+            EVIDENCE.files(f"secrets/record after {args[1]}", record)
+        srv.drop_next_pushes(1)
+        run_main(["bump-image", "v4", "--repo", url, "--app", "apps/web", "--debug"],
+                 "secrets/dropped push", env={"GITOPS_RELEASE_GIT_TOKEN": GIT_CANARY})  # fmt: skip
+        EVIDENCE.git("secrets remote", srv.root / "team/gitops.git")
+    finally:
+        srv.stop()
+    with SandboxApp(work / "deploy") as sa:
+        sa.sb.fail_image("ikubernetes/myapp:v2", "http-500")
+        files = work / "deploy.json", work / "deploy.env"
+        sa.cli(
+            "deploy", "v2", "--app", "myapp", "--check", "preview", "--ingress-url",
+            sa.sb.ingress_url, "--check-timeout", "1s", "--timeout", "60s", "--record",
+            str(files[0]), "--dotenv", str(files[1]), "--debug", label="secrets/failing deploy",
+        )  # fmt: skip
+        EVIDENCE.files("secrets/deploy record and dotenv", *files)
+
+
+def _git_texts(path: Path) -> list[tuple[str, str]]:
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=path, capture_output=True, text=True, errors="replace"
+        ).stdout
+
+    config = path / "config" if (path / "config").is_file() else path / ".git" / "config"
+    return [
+        (".git/config", config.read_text(errors="replace") if config.is_file() else ""),
+        ("reflog", run("log", "-g", "--all", "--format=%H %gs %B")),
+        ("commits", run("log", "--all", "-p", "--format=%H %an %B")),
+        ("refs", run("for-each-ref")),
+    ]
+
+
+def scan() -> list[Check]:
+    """One check per path (a scenario's command or git directory), plus the process table."""
+    forms = set().union(*(_forms(s) for s in EVIDENCE.secrets))
+    by_label: dict[str, list[str]] = {}
+    for label, text in EVIDENCE.texts:
+        by_label.setdefault(label, []).append(text)
+    for label, path in EVIDENCE.git_dirs:
+        if path.exists():
+            for what, text in _git_texts(path):
+                by_label.setdefault(f"{label}: {what}", []).append(text)
+    checks = []
+    for label, texts in sorted(by_label.items()):
+        leaks = [f for f in forms for t in texts if f in t]
+        checks.append(Check("secrets", label, not leaks, len(leaks), f"{len(leaks)} leak(s)"))
+    checks.append(
+        Check(
+            "secrets",
+            "/proc/*/cmdline during pushes",
+            not EVIDENCE.cmdline_leaks and EVIDENCE.cmdline_samples > 0,
+            len(EVIDENCE.cmdline_leaks),
+            f"{EVIDENCE.cmdline_samples} argument lists read; leaks: {EVIDENCE.cmdline_leaks[:2]}",
+        )
+    )
+    return checks
