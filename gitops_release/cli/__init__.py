@@ -74,6 +74,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
     import typer
 
     args = list(sys.argv[1:] if argv is None else argv)
+    state.debug = False  # --debug is sticky within a run, never from one in-process run to the next
     load_commands(args)
     command = typer.main.get_command(app)
     previous = _interrupt_on_sigterm()

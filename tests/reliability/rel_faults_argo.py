@@ -158,7 +158,7 @@ def killed_between_push_and_sync(work: Path, sig: signal.Signals) -> list[Check]
     """``deploy`` on a manual-sync app, its sync call held by latency; the signal arrives once
     its commit is on the remote."""
     with SandboxApp(work, auto_sync=False) as sa:
-        sa.sb.inject("latency", seconds=3.0, count=1, path="/api/v1/applications/myapp/sync")
+        sa.sb.inject("latency", seconds=1.5, count=1, path="/api/v1/applications/myapp/sync")
         before = git(sa.bare, "rev-parse", "main")
         proc = spawn(DEPLOY, sa.env)
         deadline = time.monotonic() + 60

@@ -18,3 +18,14 @@ def test_every_case_is_rejected_cleanly(tmp_path: Path) -> None:
     assert len(checks) == len(rel_badinput.CASES)
     failed = [f"{c.name}: {c.detail}" for c in checks if not c.held]
     assert not failed, "\n".join(failed)
+
+
+def test_debug_does_not_leak_into_the_next_in_process_run(tmp_path: Path) -> None:
+    """Found by the bench's fuzzing after the secrets paths: one ``--debug`` run made every later
+    ``main()`` in the process print a traceback above its one error line."""
+    from rel_common import one_error_line, run_main
+
+    first = run_main(["bump-image", "v 2", "--app", "x", "--debug"], "debug", cwd=tmp_path)
+    assert first.code == 2 and "Traceback" in first.err
+    second = run_main(["bump-image", "v 2", "--app", "x"], "no debug", cwd=tmp_path)
+    assert second.code == 2 and one_error_line(second.err)
