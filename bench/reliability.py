@@ -8,7 +8,7 @@
 
 Exits 0 only when every category held everything. ``-v`` prints each failed check.
 
-Usage: python bench/reliability.py [--fuzz-seconds 60] [-v]
+Usage: python bench/reliability.py [--fuzz-seconds 45] [-v]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _safe(fn: Callable[[Path], list[Check]], work: Path, category: str) -> list[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fuzz-seconds", type=float, default=60.0)
+    parser.add_argument("--fuzz-seconds", type=float, default=45.0)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     results: dict[str, list[Check]] = {k: [] for k in WORDS}

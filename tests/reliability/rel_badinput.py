@@ -383,7 +383,11 @@ def run_cases(work: Path, cases: list[Case] | None = None) -> list[Check]:
         git(work, "clone", "-q", str(bare), str(checkout))
         if case.setup:
             case.setup(checkout)
-        checks.append(_run(case, checkout, bare, lambda: "", {}))
+        tokens: dict[str, str | None] = {
+            "GITOPS_RELEASE_GIT_TOKEN": GIT_CANARY,  # the canaries ride along every failure
+            "ARGOCD_AUTH_TOKEN": ARGO_CANARY,
+        }
+        checks.append(_run(case, checkout, bare, lambda: "", tokens))
     argo_cases = [c for c in cases if c.argo]
     if argo_cases:
         with SandboxApp(work / "argo") as sa, html_proxy() as proxy:
