@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rel_common import Check, Result, finish, git, spawn
+from rel_faults_git import scan_cmdlines
 from rel_sandbox import SandboxApp
 
 V1, V2 = "ikubernetes/myapp:v1", "ikubernetes/myapp:v2"
@@ -165,15 +166,18 @@ def killed_between_push_and_sync(work: Path, sig: signal.Signals) -> list[Check]
         while git(sa.bare, "rev-parse", "main") == before and time.monotonic() < deadline:
             if proc.poll() is not None:
                 break
-            time.sleep(0.02)
+            scan_cmdlines(f"deploy {sig.name}")
         time.sleep(0.3)  # refresh answered, the sync request in flight
         proc.send_signal(sig)
+        killed = time.monotonic()
         first = finish(proc, f"faults/deploy {sig.name}")
         expected = 130 if sig == signal.SIGTERM else -signal.SIGKILL
         if first.code == expected:
             first = Result(0, first.out, first.err)  # the named state for a killed process
         name = f"deploy {sig.name} between push and sync"
-        return [_end(name, sa, first, (0,), f"faults/deploy {sig.name}")]
+        check = _end(name, sa, first, (0,), f"faults/deploy {sig.name}")
+        time.sleep(max(0.0, killed + 2.0 - time.monotonic()))  # the held sync request ends
+        return [check]
 
 
 def sigterm_push_sync(work: Path) -> list[Check]:

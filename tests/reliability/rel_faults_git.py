@@ -172,8 +172,12 @@ def killed_mid_push(work: Path, sig: signal.Signals, local: bool) -> list[Check]
             git(work, "clone", "-q", scene.url, str(checkout), env=git_env(GIT_CANARY))
             EVIDENCE.git(f"faults/{name} checkout", checkout)
         repo = [] if local else ["--repo", scene.url]
+        tmpdir = work / "tmp"  # where the temporary clone goes
+        tmpdir.mkdir()
         proc = spawn(
-            ["bump-image", "v2", *repo, "--app", "apps/web"], ENV, checkout if local else None
+            ["bump-image", "v2", *repo, "--app", "apps/web"],
+            {**ENV, "TMPDIR": str(tmpdir)},
+            checkout if local else None,
         )
         deadline = time.monotonic() + 60
         while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -190,6 +194,10 @@ def killed_mid_push(work: Path, sig: signal.Signals, local: bool) -> list[Check]
         expected = 130 if sig == signal.SIGTERM else -signal.SIGKILL
         ok = res.code == expected and started.exists()
         detail = f"exit {res.code} {res.err.strip()[-160:]}"
+        left = list(tmpdir.glob("gitops-release-*"))
+        if sig == signal.SIGTERM:  # unwound: the temporary clone is removed
+            ok = ok and not left
+        detail += f"; temporary clones left: {len(left)}"
         if local:
             # the checkout is left as found (or holding the landed change), never ahead of it
             tip = git(scene.bare, "rev-parse", "main")
