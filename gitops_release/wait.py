@@ -316,7 +316,9 @@ class Waiter:
                         yield app
                         if self.clock() >= deadline:
                             return
-                except (http.NotFound, http.BadResponse) as err:
+                except (http.NotFound, http.BadResponse, http.ServerError) as err:
+                    # the stream is an optimisation: a proxy or server failing it (5xx after
+                    # the client's retries) must not fail a wait that polling can finish
                     self._say(f"watch stream unavailable ({err}); polling every {POLL:.0f}s")
                     streaming = False
                     continue

@@ -59,6 +59,14 @@ def argocd_5xx_outage(work: Path) -> list[Check]:
         return [check]
 
 
+def argocd_5xx_on_the_watch(work: Path) -> list[Check]:
+    """The burst hits the wait itself (the watch stream), after the push."""
+    with SandboxApp(work) as sa:
+        sa.sb.inject("http-error", status=503, count=4, path="/api/v1/stream")
+        first = sa.cli(*DEPLOY, label="faults/5xx on the watch")
+        return [_end("Argo CD 5xx on the watch stream", sa, first, (0,), "faults/5xx watch")]
+
+
 @contextlib.contextmanager
 def short_client_timeouts(seconds: float) -> Iterator[None]:
     """The HTTP client's read timeout (30 s) and the refresh timeout (60 s) cut down, so that
@@ -191,6 +199,7 @@ def sigkill_push_sync(work: Path) -> list[Check]:
 SCENARIOS = [
     argocd_5xx_burst,
     argocd_5xx_outage,
+    argocd_5xx_on_the_watch,
     latency_beyond_timeout,
     connection_resets,
     watch_stream_cut,
