@@ -67,6 +67,25 @@ def argocd_5xx_on_the_watch(work: Path) -> list[Check]:
         return [_end("Argo CD 5xx on the watch stream", sa, first, (0,), "faults/5xx watch")]
 
 
+def deploy_push_rejected(work: Path) -> list[Check]:
+    """Other writers land commits on the branch during deploy's push (3 lost races): the
+    compare-and-swap on the app's image still lets deploy re-anchor and land."""
+    with SandboxApp(work) as sa:
+        sa.sb.git_server.race_next_pushes(3)
+        first = sa.cli(*DEPLOY, label="faults/deploy rejected x3")
+        ok = first.err.count("re-applying the edit") == 3
+        check = _end("deploy: push rejected 3 times", sa, first, (0,), "faults/deploy rejected")
+        check.held = check.held and ok
+        return [check]
+
+
+def deploy_git_gone_mid_push(work: Path) -> list[Check]:
+    with SandboxApp(work) as sa:
+        sa.sb.git_server.drop_next_pushes(1)
+        first = sa.cli(*DEPLOY, label="faults/deploy drop")
+        return [_end("deploy: git server hangs up mid-push", sa, first, (5,), "faults/deploy drop")]
+
+
 @contextlib.contextmanager
 def short_client_timeouts(seconds: float) -> Iterator[None]:
     """The HTTP client's read timeout (30 s) and the refresh timeout (60 s) cut down, so that
@@ -200,6 +219,8 @@ SCENARIOS = [
     argocd_5xx_burst,
     argocd_5xx_outage,
     argocd_5xx_on_the_watch,
+    deploy_push_rejected,
+    deploy_git_gone_mid_push,
     latency_beyond_timeout,
     connection_resets,
     watch_stream_cut,
