@@ -39,7 +39,9 @@ def _time(cmd: list[str]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
     commands = {
@@ -50,7 +52,7 @@ def main() -> int:
     }
     env_note = "NO_COLOR" in os.environ
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for name, cmd in commands.items():  # warm the page cache and .pyc files
+    for cmd in commands.values():  # warm the page cache and .pyc files
         _time(cmd)
     for _ in range(args.runs):
         for name, cmd in commands.items():
