@@ -145,7 +145,7 @@ def artifact(proj: Path, job: str, name: str) -> Path:
     return found[0]
 
 
-def test_pipeline_deploy_preview_manual_promote_and_rollback(project: tuple[Env, Path]) -> None:
+def test_pipeline_deploy_preview_promote_rollback_abort(project: tuple[Env, Path]) -> None:
     e, proj = project
     run = gcl(proj, "--variable", "RELEASE_TAG=v2", "deploy-preview")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -170,6 +170,20 @@ def test_pipeline_deploy_preview_manual_promote_and_rollback(project: tuple[Env,
     assert "Version: v1" in str(e.host("prod.myapp.com"))
     record = json.loads(artifact(proj, "rollback", "rollback-record.json").read_text())
     assert record["outcome"] == "released" and record["to_image"] == "ikubernetes/myapp:v1"
+
+    # a new release in preview, then the manual abort job: stable again in Git and cluster
+    run = gcl(proj, "--variable", "RELEASE_TAG=v3", "deploy-preview")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v3"
+    assert "Version: v3" in str(e.host("test.myapp.com"))
+    run = gcl(proj, "--variable", "RELEASE_TAG=v3", "abort")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v1"
+    status = json.loads(e.ok("status", "myapp", "-o", "json"))
+    assert status["health"] == "Healthy" and status["revision"] == e.git("rev-parse", "HEAD")
+    assert "Version: v1" in str(e.host("prod.myapp.com"))
+    record = json.loads(artifact(proj, "abort", "abort-record.json").read_text())
+    assert record["outcome"] == "reverted" and record["to_image"] == "ikubernetes/myapp:v1"
 
 
 def test_job_scripts_are_posix_sh() -> None:
