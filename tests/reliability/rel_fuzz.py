@@ -130,20 +130,27 @@ _ARITY: dict[int, Callable[[Callable[..., None]], Callable[..., None]]] = {
 }
 
 
-def budgeted(work: Path, seconds: float, chunk: int = 100) -> list[Check]:
-    """Every property in rounds of ``chunk`` examples until ``seconds`` are spent."""
+def budgeted(work: Path, seconds: float, slice_seconds: float = 1.0) -> list[Check]:
+    """Every property in rounds until ``seconds`` are spent, each getting about the same time
+    per round (a fast property runs more examples than the CLI one)."""
     all_props = props(work)
     passed = dict.fromkeys((p.name for p in all_props), 0)
+    chunk = dict.fromkeys(passed, 20)
     failed: dict[str, str] = {}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and len(failed) < len(all_props):
         for prop in all_props:
             if prop.name in failed or time.monotonic() >= deadline:
                 continue
+            start = time.monotonic()
             try:
-                passed[prop.name] += run(prop, chunk)
+                ran = run(prop, chunk[prop.name])
             except Exception as err:  # a falsified property: its message names the example
                 failed[prop.name] = f"{type(err).__name__}: {str(err)[:300]}"
+                continue
+            passed[prop.name] += ran
+            rate = ran / max(1e-3, time.monotonic() - start)
+            chunk[prop.name] = max(10, min(5000, int(rate * slice_seconds)))
     checks = []
     for name, count in passed.items():
         checks.append(Check("fuzz", f"{name} x{count}", name not in failed, int(name in failed),
