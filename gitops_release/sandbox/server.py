@@ -72,6 +72,13 @@ class _Server(http.server.ThreadingHTTPServer):
         if self.sandbox.config.verbose:
             print(f"sandbox: {line}", file=sys.stderr, flush=True)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (a killed CLI, a cut watch) is not the server's
+        # problem: no traceback on stderr, as a real Argo CD logs nothing for it either.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 @dataclass
 class SandboxConfig:

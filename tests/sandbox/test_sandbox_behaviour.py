@@ -465,3 +465,29 @@ def test_state_dir_keeps_repositories_and_applications_across_restarts(tmp_path:
     finally:
         second.stop()
     assert (state / "applications.json").exists()
+
+
+def test_a_client_hanging_up_leaves_no_traceback_but_real_errors_still_show(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A killed CLI or a cut watch must not print a BrokenPipe traceback on the sandbox's
+    stderr (found by the reliability suite); a real bug in a handler still does."""
+    import http.server
+
+    from gitops_release.sandbox.server import _Server
+
+    server = _Server(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    try:
+        for hang_up in (BrokenPipeError(), ConnectionResetError()):
+            try:
+                raise hang_up
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert "Traceback" not in capfd.readouterr().err
+        try:
+            raise ValueError("a handler bug")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: a handler bug" in capfd.readouterr().err
+    finally:
+        server.server_close()
