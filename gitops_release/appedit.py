@@ -49,8 +49,19 @@ class Edit:
         return bool(self.changes)
 
 
+def _refuse_empty(app: str) -> None:
+    # An empty --app is nearly always an unset CI variable; silently editing the whole
+    # repository would be the wrong guess. The root must be asked for as ".".
+    if not app.strip():
+        raise UsageError(
+            "--app is empty (an unset variable?)",
+            hint="give the app directory, e.g. --app apps/myapp, or --app . for the repository root",
+        )
+
+
 def relative_app(app: str, root: Path, base: Path) -> str:
     """``app`` as a clean POSIX path relative to ``root``; anything escaping it is refused."""
+    _refuse_empty(app)
     raw = Path(app).expanduser()
     joined = raw if raw.is_absolute() else base / raw
     try:
@@ -71,6 +82,7 @@ def relative_app(app: str, root: Path, base: Path) -> str:
 
 def lexical_app(app: str) -> str:
     """For a URL: a relative path that stays inside the repository."""
+    _refuse_empty(app)
     pure = PurePosixPath(app)
     norm = os.path.normpath(app) if app else "."
     if pure.is_absolute() or norm == ".." or norm.startswith("../"):

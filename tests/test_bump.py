@@ -210,6 +210,19 @@ def test_paths_escaping_the_repository_are_refused(
     assert (outside / "rollout.yaml").read_text() == ROLLOUT.format(name="evil")
 
 
+def test_empty_app_is_refused_not_taken_as_the_whole_repository(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = git(repo.checkout, "rev-parse", "HEAD")
+    for app in ("", "  "):
+        code, _, err = run(capsys, "v2", "--app", app)
+        assert code == 2, repr(app)
+        assert "--app is empty" in err and "--app ." in err
+    code, _, err = run(capsys, "v2", "--repo", repo.bare.as_uri(), "--app", "")
+    assert code == 2 and "--app is empty" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == before
+
+
 def test_expect_current_mismatch_exits_5_naming_both(
     repo: GitRemote, capsys: pytest.CaptureFixture[str]
 ) -> None:
