@@ -323,3 +323,19 @@ def test_a_workload_ref_rollout_is_not_held_to_a_template(app_dir: Path) -> None
         + files[rollout][end:]
     )
     assert [f.line() for f in lint_texts(files)] == []
+
+
+def test_a_rollout_without_blue_green_is_a_finding(
+    capsys: pytest.CaptureFixture[str], app_dir: Path
+) -> None:
+    """A canary Rollout is valid for Argo Rollouts, but not for a blue-green release: say so
+    instead of passing it (found by the reliability suite's bad-input table)."""
+    rollout = app_dir / "rollout.yaml"
+    text = rollout.read_text()
+    start = text.index("  strategy:\n")
+    rollout.write_text(
+        text[:start] + "  strategy:\n    canary:\n      steps:\n        - setWeight: 20\n"
+    )
+    code, out_text, err = run(capsys, "lint", str(app_dir))
+    assert code == 1
+    assert f"{rollout}: Rollout/myapp: spec.strategy has no blueGreen (canary)" in out_text + err

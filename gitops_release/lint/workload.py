@@ -33,6 +33,14 @@ def check_rollouts(report: Report, *, manual_gate: bool) -> None:
         _check_images(report, rollout)
         blue_green = rollout.get("spec", "strategy", "blueGreen")
         if not isinstance(blue_green, Mapping):
+            strategy = rollout.get("spec", "strategy")
+            kinds = sorted(strategy) if isinstance(strategy, Mapping) else []
+            report.add(
+                rollout.file,
+                rollout.label,
+                f"spec.strategy has no blueGreen ({', '.join(kinds) or 'none'}): the preview, promote "
+                "and abort flow of gitops-release needs a blue-green Rollout",
+            )
             continue
         refs = [("activeService", blue_green.get("activeService"))]
         if blue_green.get("previewService"):
