@@ -54,7 +54,14 @@ def load_commands(args: Sequence[str] = ()) -> None:
 
     name = _requested(args)
     completing = any(key.endswith("_COMPLETE") and key.startswith("_") for key in os.environ)
-    modules = (COMMANDS[name],) if name in COMMANDS and not completing else COMMAND_MODULES
+    if completing:
+        modules = COMMAND_MODULES
+    elif name in COMMANDS:
+        modules = (COMMANDS[name],)
+    elif name is None and "--version" in args:
+        modules = ()  # eager: answered before any command would be looked at
+    else:
+        modules = COMMAND_MODULES
     for module in modules:
         importlib.import_module(f"gitops_release.cli.{module}")
 
