@@ -111,3 +111,20 @@ def test_command_map_names_every_registered_command() -> None:
             if c.callback
         }
         assert owners == {f"gitops_release.cli.{module}"}, name
+
+
+def test_version_and_a_named_command_load_only_what_they_need() -> None:
+    probe = (
+        "import sys, io, json, contextlib\n"
+        "from gitops_release.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--version'])\n"
+        "    after_version = sorted(m for m in sys.modules if m.startswith('gitops_release.cli.'))\n"
+        "    main(['lint', '--help'])\n"
+        "    after_lint = sorted(m for m in sys.modules if m.startswith('gitops_release.cli.'))\n"
+        "print(json.dumps([after_version, after_lint]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    after_version, after_lint = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert after_version == ["gitops_release.cli.app", "gitops_release.cli.common"]
+    assert after_lint == [*after_version, "gitops_release.cli.lint"]
