@@ -1,11 +1,14 @@
 """``gitops-release sandbox demo``: the guide's whole story on a fresh in-process sandbox.
 
-It plays the user: scaffold ``myapp`` (image ``ikubernetes/myapp:v1``), push with plain git,
-create the Application over the API, then v1 live on both hosts, bump to v2 (preview paused:
-prod v1, test v2), promote (both v2), roll back to v1 through Git and promote, bump to v3 and
-abort (prod keeps serving, test stops). Each step prints what a user would see, including the
-``kubectl argo rollouts get rollout`` tree, and checks it; the exit code is 0 only when every
-check passed. Everything it starts is stopped before it returns.
+It plays the user with the tool's own commands, each run as a separate ``gitops-release``
+process (so this package still shares no code with the client): ``scaffold`` ``myapp`` (image
+``ikubernetes/myapp:v1``) and push with plain git, ``app create`` (v1 live on both hosts),
+``deploy v2`` (preview paused: prod v1, test v2), ``promote --wait`` (both v2), ``rollback --to
+v1`` and promote, ``deploy v3`` then ``abort`` (prod keeps serving v1; Git is written back to v1,
+so the app is Healthy again), and a ``deploy v4`` whose smoke check fails (aborted and reverted on
+its own). Each step prints what a user would see, including the ``kubectl argo rollouts get
+rollout`` tree, and checks it; the exit code is 0 only when every check passed. Everything it
+starts is stopped before it returns.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -22,17 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from gitops_release.sandbox.manifests import load_yaml_all
 from gitops_release.sandbox.rolloutinfo import render_tree
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
 
 APP = "myapp"
 PROD, TEST = "prod.myapp.com", "test.myapp.com"
 INFO = f"/rollouts/api/v1/rollouts/default/{APP}/info"
-ACTIONS = (
-    f"/api/v1/applications/{APP}/resource/actions?namespace=default&resourceName={APP}"
-    "&group=argoproj.io&kind=Rollout&version=v1alpha1"
-)
 
 
 class DemoFailed(Exception):
@@ -88,6 +87,35 @@ class Demo:
         self.say(f"$ curl -H 'Host: {host}' $SANDBOX_INGRESS\n  {status} {text}")
         return status, text
 
+    def tool(self, *args: str, show: str | None = None) -> tuple[int, str]:
+        """Run ``gitops-release ARGS`` as its own process, like a user; print what it says."""
+        env = {
+            **self.env,
+            **{k: v for k, v in self.sb.env().items() if k.startswith(("ARGOCD_", "ROLLOUTS_"))},
+            "GITOPS_RELEASE_GIT_TOKEN": self.sb.git_token,
+            "NO_COLOR": "1",
+        }
+        self.say(f"$ gitops-release {show or ' '.join(args)}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "gitops_release", *args],
+            cwd=self.work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=max(60.0, self.wait_seconds * 4),
+        )
+        for line in (proc.stderr + proc.stdout).splitlines():
+            self.say(f"  {line}".rstrip())
+        return proc.returncode, proc.stdout
+
+    def git_image(self) -> str:
+        """The image the GitOps repository's tip holds for myapp (fetched afresh)."""
+        self.git("fetch", "-q", self.repo_url, "main")
+        text = self.git("show", f"FETCH_HEAD:{APP}/rollout.yaml")
+        found = re.search(r"image:\s*(\S+)", text)
+        return found[1] if found else ""
+
     def git(self, *args: str) -> str:
         proc = subprocess.run(
             ["git", *args], cwd=self.work, env=self.env, capture_output=True, text=True, check=False
@@ -129,28 +157,12 @@ class Demo:
         )
         return app
 
-    def set_image(self, tag: str) -> None:
-        rollout = self.work / APP / "rollout.yaml"
-        text = rollout.read_text()
-        rollout.write_text(re.sub(r"ikubernetes/myapp:[\w.-]+", f"ikubernetes/myapp:{tag}", text))
-        self.say(
-            f"$ sed -i 's/myapp:.*/myapp:{tag}/' {APP}/rollout.yaml && git commit -am 'update {tag}' && git push"
-        )
-        self.git("commit", "-q", "-am", f"update {tag}")
-        pushed = self.git("push", self.repo_url, "HEAD:main")
-        self.say("  " + "\n  ".join(line.strip() for line in pushed.splitlines()[-2:]))
-        self.api("GET", f"/api/v1/applications/{APP}?refresh=normal")  # no 3-minute poll
-
     def rollout_phase(self) -> tuple[str, str]:
         try:
             info = self.info()
         except urllib.error.HTTPError:  # the dashboard answers 500 until the Rollout exists
             return "Missing", ""
         return str(info.get("status")), str(info.get("message", ""))
-
-    def action(self, name: str) -> None:
-        self.say(f"$ argocd app actions run {APP} {name} --kind Rollout")
-        self.api("POST", ACTIONS, raw=json.dumps(name).encode())
 
     # the story ---------------------------------------------------------------------------
     def run(self) -> bool:
@@ -160,45 +172,33 @@ class Demo:
         self.promote_v2()
         self.rollback_v1()
         self.abort_v3()
+        self.failing_v4()
         passed = sum(ok for _, ok in self.checks)
         self.say(f"\n{passed}/{len(self.checks)} checks passed")
         return passed == len(self.checks)
 
     def scaffold_and_push(self) -> None:
-        from gitops_release.appspec import AppSpec  # the user's side: the tool's own scaffold
-        from gitops_release.scaffold import render, write_files
-
         self.step("1. scaffold myapp and push it (SANDBOX_GIT)")
-        spec = AppSpec(
-            app=APP,
-            image="ikubernetes/myapp:v1",
-            prod_host=PROD,
-            preview_host=TEST,
-            repo_url=self.repo_url,
-            target_revision="main",
-        )
-        files = render(spec)
-        write_files(self.work, files)
-        self.say(
-            f"$ gitops-release scaffold {APP} --image ikubernetes/myapp:v1 --prod-host {PROD} --preview-host {TEST}"
-        )
-        for name in files:
-            self.say(f"  wrote {name}")
         self.git("init", "-q", "-b", "main")
+        code, _ = self.tool(
+            "scaffold", APP, "--image", "ikubernetes/myapp:v1", "--prod-host", PROD,
+            "--preview-host", TEST, "--repo-url", self.repo_url, "--target-revision", "main",
+        )  # fmt: skip
         self.git("add", ".")
         self.git("commit", "-q", "-m", f"add {APP}")
         self.say("$ git add . && git commit -m 'add myapp' && git push")
         pushed = self.git("push", self.repo_url, "HEAD:main")
         self.say("  " + "\n  ".join(line.strip() for line in pushed.splitlines()[-2:]))
-        self.check("scaffolded files pushed", bool(files))
+        self.check(
+            "scaffolded files pushed",
+            code == 0 and (self.work / APP / "rollout.yaml").is_file(),
+        )
 
     def create_app(self) -> None:
         self.step("2. create the Argo CD Application: v1 goes live on both hosts")
-        text = (self.work / "argocd" / f"{APP}.yaml").read_text()
-        application = load_yaml_all(text, f"argocd/{APP}.yaml")[0]
-        self.say(f"$ argocd app create -f argocd/{APP}.yaml")
-        self.api("POST", "/api/v1/applications?upsert=true", application)
-        ok = self.wait(
+        code, _ = self.tool("app", "create", "--file", f"argocd/{APP}.yaml")
+        code2, _ = self.tool("wait", APP, "--for", "released", "--timeout", "60s")
+        ok = code == code2 == 0 and self.wait(
             "v1 released",
             lambda: self.rollout_phase()[0] == "Healthy" and self._app_is("Synced", "Healthy"),
         )
@@ -218,10 +218,16 @@ class Demo:
             health,
         )
 
+    def deploy(self, tag: str, *extra: str) -> tuple[int, str]:
+        args = ("deploy", tag, "--app", APP, "--check", "preview", "--expect", f"Version: {tag}")
+        ingress = ("--ingress-url", self.sb.ingress_url, "--timeout", "60s", *extra)
+        show = f"deploy {tag} --app {APP} --check preview --expect 'Version: {tag}' --ingress-url $SANDBOX_INGRESS"
+        return self.tool(*args, *ingress, show=" ".join([show, *extra]))
+
     def release_v2(self) -> None:
-        self.step("3. bump to v2: the preview comes up and pauses (BlueGreenPause)")
-        self.set_image("v2")
-        ok = self.wait(
+        self.step("3. deploy v2: Git bump, the preview comes up and pauses (BlueGreenPause)")
+        code, _ = self.deploy("v2")
+        ok = code == 0 and self.wait(
             "preview paused", lambda: self.rollout_phase() == ("Paused", "BlueGreenPause")
         )
         app = self.show_app()
@@ -250,8 +256,8 @@ class Demo:
 
     def promote_v2(self) -> None:
         self.step("4. promote: v2 becomes active, v1 scales down after scaleDownDelaySeconds")
-        self.action("resume")
-        ok = self.wait("v2 promoted", lambda: self.rollout_phase()[0] == "Healthy")
+        code, _ = self.tool("promote", APP, "--wait", "--timeout", "60s")
+        ok = code == 0 and self.wait("v2 promoted", lambda: self.rollout_phase()[0] == "Healthy")
         self.show_tree()
         prod, test = self.curl(PROD), self.curl(TEST)
         self.check(
@@ -265,8 +271,8 @@ class Demo:
 
     def rollback_v1(self) -> None:
         self.step("5. roll back to v1 through Git, then promote")
-        self.set_image("v1")
-        ok = self.wait(
+        code, _ = self.tool("rollback", APP, "--to", "v1", "--timeout", "60s")
+        ok = code == 0 and self.wait(
             "rollback preview paused", lambda: self.rollout_phase() == ("Paused", "BlueGreenPause")
         )
         info = self.show_tree()
@@ -278,37 +284,59 @@ class Demo:
             and "Version: v2" in prod[1]
             and "Version: v1" in test[1],
         )
-        self.action("resume")
-        ok = self.wait("v1 promoted", lambda: self.rollout_phase()[0] == "Healthy")
+        code, _ = self.tool("promote", APP, "--wait", "--timeout", "60s")
+        ok = code == 0 and self.wait("v1 promoted", lambda: self.rollout_phase()[0] == "Healthy")
         self.show_tree()
         prod, test = self.curl(PROD), self.curl(TEST)
         self.check(
-            "both hosts say v1 again", ok and "Version: v1" in prod[1] and "Version: v1" in test[1]
+            "both hosts say v1 again, Git holds v1",
+            ok
+            and "Version: v1" in prod[1]
+            and "Version: v1" in test[1]
+            and self.git_image() == "ikubernetes/myapp:v1",
         )
 
     def abort_v3(self) -> None:
-        self.step("6. bump to v3 and abort: prod keeps serving v1, test stops")
-        self.set_image("v3")
-        ok = self.wait(
+        self.step("6. deploy v3, then abort: prod keeps v1, Git is written back to v1")
+        code, _ = self.deploy("v3")
+        ok = code == 0 and self.wait(
             "v3 preview paused", lambda: self.rollout_phase() == ("Paused", "BlueGreenPause")
         )
-        self.curl(TEST)
-        self.action("abort")
-        degraded = ("Degraded", "RolloutAborted: Rollout aborted update to revision 4")
-        ok = ok and self.wait("aborted", lambda: self.rollout_phase() == degraded)
-        stopped = self.wait(
-            "preview scaled down", lambda: self.info()["replicaSets"][0]["status"] == "ScaledDown"
-        )
+        prod, test = self.curl(PROD), self.curl(TEST)
+        ok = ok and "Version: v1" in prod[1] and "Version: v3" in test[1]
+        code, _ = self.tool("abort", APP, "--timeout", "60s")
         app = self.show_app()
         self.show_tree()
-        prod, test = self.curl(PROD), self.curl(TEST)
+        prod = self.curl(PROD)
         self.check(
-            "rollout Degraded: RolloutAborted: Rollout aborted update to revision 4",
-            ok and app["status"]["health"]["status"] == "Degraded",
+            "abort: prod still says v1; Git back on v1; app Synced and Healthy",
+            ok
+            and code == 0
+            and "Version: v1" in prod[1]
+            and self.git_image() == "ikubernetes/myapp:v1"
+            and app["status"]["health"]["status"] == "Healthy"
+            and app["status"]["sync"]["status"] == "Synced",
         )
         self.check(
-            "prod still says v1, test answers 503",
-            stopped and "Version: v1" in prod[1] and test[0] == 503,
+            "Argo CD runs the Git tip",
+            app["status"]["sync"].get("revision") == self.git("rev-parse", "FETCH_HEAD"),
+        )
+
+    def failing_v4(self) -> None:
+        self.step(
+            "7. deploy v4, which answers 500: the smoke check fails, deploy aborts and reverts"
+        )
+        self.sb.fail_image("ikubernetes/myapp:v4", "http-500")
+        self.say("(sandbox: ikubernetes/myapp:v4 answers HTTP 500)")
+        code, _ = self.deploy("v4", "--check-timeout", "2s")
+        app = self.show_app()
+        prod = self.curl(PROD)
+        self.check(
+            "deploy exits 1; Git back on v1; app Healthy; prod says v1",
+            code == 1
+            and self.git_image() == "ikubernetes/myapp:v1"
+            and app["status"]["health"]["status"] == "Healthy"
+            and "Version: v1" in prod[1],
         )
 
 
