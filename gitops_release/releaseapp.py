@@ -10,7 +10,7 @@ commit and image. They live here once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops_release import http
@@ -65,8 +65,9 @@ class ReleaseApp:
         branch = None if self.app.target_revision in ("", "HEAD") else self.app.target_revision
         return repo, path, branch
 
-    def refuse_app_overrides(self) -> None:
-        """A kustomize ``images`` or Helm image parameter in the Application beats any Git edit."""
+    def app_overrides(self) -> str | None:
+        """Where the Application itself sets the image (kustomize ``images`` or a Helm image
+        parameter), which beats any Git edit; None when it does not."""
         spec = self.raw.get("spec") or {}
         sources = [spec.get("source")] if spec.get("source") else list(spec.get("sources") or [])
         for source in sources:
@@ -78,19 +79,21 @@ class ReleaseApp:
                 for p in (source.get("helm") or {}).get("parameters") or []
                 if isinstance(p, dict) and "image" in str(p.get("name", "")).lower()
             ]
-            where = (
-                f"spec.source.kustomize.images ({', '.join(map(str, images))})"
-                if images
-                else f"spec.source.helm.parameters ({', '.join(params)})"
-                if params
-                else None
+            if images:
+                return f"spec.source.kustomize.images ({', '.join(map(str, images))})"
+            if params:
+                return f"spec.source.helm.parameters ({', '.join(params)})"
+        return None
+
+    def refuse_app_overrides(self) -> None:
+        """A kustomize ``images`` or Helm image parameter in the Application beats any Git edit."""
+        where = self.app_overrides()
+        if where:
+            raise UsageError(
+                f"application {self.name} overrides the image in Argo CD itself: {where}; "
+                "a Git change would not take effect",
+                hint="remove the override from the Application (keep the image in Git)",
             )
-            if where:
-                raise UsageError(
-                    f"application {self.name} overrides the image in Argo CD itself: {where}; "
-                    "a Git change would not take effect",
-                    hint="remove the override from the Application (keep the image in Git)",
-                )
 
     @property
     def ref(self) -> ResourceRef:
@@ -277,3 +280,22 @@ def runs_tag(images: tuple[str, ...], tag_or_ref: str) -> bool:
         except UsageError:
             continue
     return False
+
+
+def bump_from_application(
+    conn: Connection, name: str, req: BumpRequest, *, out: Output
+) -> BumpResult:
+    """``bump-image --argocd-app NAME``: the repository, path and branch come from the
+    Application's source (``--repo``/``--app``/``--branch`` given as well override them). Warns
+    when the Application overrides the image itself, since the Git bump would then not show."""
+    rel = ReleaseApp(conn, name, out, repo=req.repo or None, path=req.app or None).load()
+    repo, path, branch = rel.source
+    where = rel.app_overrides()
+    if where:
+        out.warn(
+            f"application {name} overrides the image in Argo CD itself: {where}; "
+            "this Git change will not take effect until that override is removed"
+        )
+    out.progress(f"{name}: {repo} path {path}" + (f" on {branch}" if branch else ""))
+    resolved = replace(req, repo=repo, app=path, branch=req.branch or branch)
+    return bump_image(resolved, settings=conn.settings, out=out)

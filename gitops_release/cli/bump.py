@@ -8,12 +8,27 @@ from typing import Annotated
 import typer
 
 from gitops_release.cli.app import app
+from gitops_release.cli.argo_options import (
+    AppNamespaceOpt,
+    AuthTokenFileOpt,
+    CaBundleOpt,
+    GrpcWebOpt,
+    InsecureOpt,
+    PasswordStdinOpt,
+    PlaintextOpt,
+    ProjectOpt,
+    ServerOpt,
+    UsernameOpt,
+    connection,
+)
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 
 HELP = """Change an app's image in the GitOps repository, commit and push.
 
 TAG_OR_REF is a tag (v2: the repository part stays) or a full reference
-(registry:5000/team/app:v2@sha256:...). --app is a directory (or one file) inside the repository.
+(registry:5000/team/app:v2@sha256:...). --app is a directory (or one file) inside the repository;
+or --argocd-app NAME takes the repository, path and branch from that Argo CD Application (and
+warns when the Application overrides the image itself, which would hide a Git change).
 The file changes only inside the edited value: comments, quoting, layout and other documents stay
 byte for byte. A tag change drops a stale digest unless --digest gives the new one.
 
@@ -35,6 +50,7 @@ Examples:
   release bump-image registry.example.com/team/myapp:1.5.0 --app apps/myapp --container web
   GITOPS_RELEASE_GIT_TOKEN=... release bump-image v2 --repo https://gitlab.example.com/team/gitops.git --app apps/myapp
   release bump-image v2 --app apps/myapp --dry-run      # print the diff, change nothing
+  ARGOCD_AUTH_TOKEN=... release bump-image v2 --argocd-app myapp   # repo/path/branch from Argo CD
 
 \b
 Exit codes: 0 done or already at that value, 2 bad input / dirty tree / ambiguous image,
@@ -49,11 +65,22 @@ def bump_image_command(
         str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
     ],
     app_path: Annotated[
-        str, typer.Option("--app", help="App directory or file inside the repository (required).")
-    ],
+        str | None,
+        typer.Option(
+            "--app", help="App directory or file inside the repository (or use --argocd-app)."
+        ),
+    ] = None,
     repo: Annotated[
-        str, typer.Option("--repo", help="Local checkout (default .) or a git URL to clone.")
-    ] = ".",
+        str | None,
+        typer.Option("--repo", help="Local checkout (default .) or a git URL to clone."),
+    ] = None,
+    argocd_app: Annotated[
+        str | None,
+        typer.Option(
+            "--argocd-app",
+            help="Take repository, path and branch from this Argo CD Application's source.",
+        ),
+    ] = None,
     branch: Annotated[
         str | None,
         typer.Option("--branch", help="Branch to release on. [default: checkout's / remote HEAD]"),
@@ -101,30 +128,55 @@ def bump_image_command(
     dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
+    server: ServerOpt = None,
+    auth_token_file: AuthTokenFileOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    plaintext: PlaintextOpt = False,
+    grpc_web: GrpcWebOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    project: ProjectOpt = None,
+    app_namespace: AppNamespaceOpt = None,
 ) -> None:
     from gitops_release import config, release
 
     out = make_output(output)
     settings = config.resolve({"branch": branch})
-    result = release.bump_image(
-        release.BumpRequest(
-            tag_or_ref=tag_or_ref,
-            app=app_path,
-            repo=repo,
-            branch=settings.get("branch"),
-            container=container,
-            image_name=image_name,
-            digest=digest,
-            expect_current=expect_current,
-            message=message,
-            skip_ci=skip_ci,
-            no_push=no_push,
-            merge_request=merge_request,
-            all_aliases=all_aliases,
-            dry_run=dry_run,
-            record=record,
-        ),
-        settings=settings,
-        out=out,
+    if not argocd_app and app_path is None:
+        raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
+    request = release.BumpRequest(
+        tag_or_ref=tag_or_ref,
+        app=app_path or "",
+        repo=repo or ("" if argocd_app else "."),
+        branch=settings.get("branch"),
+        container=container,
+        image_name=image_name,
+        digest=digest,
+        expect_current=expect_current,
+        message=message,
+        skip_ci=skip_ci,
+        no_push=no_push,
+        merge_request=merge_request,
+        all_aliases=all_aliases,
+        dry_run=dry_run,
+        record=record,
     )
+    if argocd_app:
+        from gitops_release.releaseapp import bump_from_application
+
+        conn = connection(
+            server=server,
+            auth_token_file=auth_token_file,
+            username=username,
+            password_stdin=password_stdin,
+            insecure=insecure,
+            plaintext=plaintext,
+            ca_bundle=ca_bundle,
+            project=project,
+            app_namespace=app_namespace,
+        )
+        result = bump_from_application(conn, argocd_app, request, out=out)
+    else:
+        result = release.bump_image(request, settings=settings, out=out)
     out.emit(result.text(), result.payload())
