@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_release import smoke
-from gitops_release.errors import Failed, NotLanded, ReleaseError, TimedOut
+from gitops_release.errors import Failed, NotLanded, ReleaseError, TimedOut, UsageError
 from gitops_release.images import is_reference, parse_image, validate_tag
 from gitops_release.operate import Connection
 from gitops_release.output import Output
@@ -174,6 +174,14 @@ def _deploy(
     out.progress(f"deploy {req.tag_or_ref} to {req.app}: checking the app and its rollout")
     rel.refuse_app_overrides()
     ro = rel.rollout()
+    if ro is not None and ro.strategy != "BlueGreen":
+        # The target states (preview-ready, released) are blue-green ones: a canary Rollout
+        # would be called "released" while its steps still run.
+        raise UsageError(
+            f"rollout {ro.name} of {req.app} uses the {ro.strategy} strategy; deploy drives blue-green",
+            hint="give the Rollout strategy.blueGreen (see `gitops-release scaffold`), "
+            "or release it with bump-image and the Rollouts tools",
+        )
     if ro is not None:
         result.old_image = rel.stable_image(ro) or ""
         in_progress = (

@@ -137,3 +137,31 @@ def test_dotenv_is_plain_key_value_lines() -> None:
         "RELEASE_COMMIT=\nPREVIOUS_TAG=\nNEW_TAG=v2\nPREVIEW_URL=http://test.myapp.com\n"
         "PROD_URL=\nROLLOUT_REVISION=3\n"
     )
+
+
+def test_deploy_refuses_a_canary_rollout_and_writes_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+) -> None:
+    """preview-ready and released are blue-green states: a canary Rollout must not be called
+    released while its steps run (found by the reliability suite)."""
+    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
+    rollout = e.repo / "myapp" / "rollout.yaml"
+    text = rollout.read_text()
+    start, end = text.index("    blueGreen:"), text.index("  revisionHistoryLimit:")
+    rollout.write_text(
+        text[:start] + "    canary:\n      steps:\n      - setWeight: 20\n" + text[end:]
+    )
+    e.git("commit", "-qam", "canary")
+    e.git("push", "-q", "origin", "main")
+    e.create_app()
+    e.ok("wait", "myapp", "--for", "synced", "--timeout", "30s")
+    tip = e.git("rev-parse", "HEAD")
+    code, _, err = e.cli("deploy", "v2", "--app", "myapp", "--timeout", "30s")
+    assert code == 2, err
+    assert "uses the Canary strategy; deploy drives blue-green" in err
+    e.git("fetch", "-q", "origin")
+    assert e.git("rev-parse", "origin/main") == tip
