@@ -10,18 +10,10 @@ import typer
 from gitops_release.cli.app import app
 from gitops_release.cli.argo_options import (
     CONNECTION_HELP,
-    AppNamespaceOpt,
-    AuthTokenFileOpt,
-    CaBundleOpt,
-    GrpcWebOpt,
-    InsecureOpt,
-    PasswordStdinOpt,
-    PlaintextOpt,
-    ProjectOpt,
-    ServerOpt,
+    NO_OPTIONS,
+    ArgoOptions,
     TimeoutOpt,
-    UsernameOpt,
-    connection,
+    argo_options,
 )
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.control import AppArg
@@ -46,16 +38,10 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options(scoped=False)
 def app_create_command(
     file: Annotated[Path, typer.Option("--file", "-f", help="Application manifest (YAML).")],
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
@@ -63,11 +49,7 @@ def app_create_command(
     from gitops_release import operate
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=None, app_namespace=None,
-    )  # fmt: skip
+    conn = argo.connect()
     results = operate.app_create(conn, file, dry_run=dry_run)
     text = "\n".join(f"application {r['name']} {r['action']}" for r in results)
     out.emit(
@@ -90,6 +72,7 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def app_delete_command(
     name: AppArg,
     cascade: Annotated[
@@ -99,27 +82,14 @@ def app_delete_command(
         bool, typer.Option("--wait", help="Wait until the Application is gone.")
     ] = False,
     timeout: TimeoutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
     from gitops_release import operate
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
-    )  # fmt: skip
+    conn = argo.connect(timeout=timeout)
     gone = operate.app_delete(conn, name, cascade=cascade, wait=wait_gone)
     state = "deleted" if gone or not wait_gone else "deleting"
     out.emit(

@@ -6,8 +6,11 @@ password from stdin or ARGOCD_PASSWORD (argv is visible to every process on the 
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -116,3 +119,90 @@ def connection(
         "rollouts_server": rollouts_server,
     }
     return Connection(flags=flags, token_file=auth_token_file, password_stdin=password_stdin)
+
+
+@dataclass(frozen=True)
+class ArgoOptions:
+    """The Argo CD connection options of one command line, as given (no secret among them)."""
+
+    server: str | None = None
+    auth_token_file: Path | None = None
+    username: str | None = None
+    password_stdin: bool = False
+    insecure: bool = False
+    plaintext: bool = False
+    grpc_web: bool = False
+    ca_bundle: Path | None = None
+    project: str | None = None
+    app_namespace: str | None = None
+
+    def connect(
+        self, *, timeout: str | None = None, rollouts_server: str | None = None
+    ) -> Connection:
+        return connection(
+            server=self.server, auth_token_file=self.auth_token_file, username=self.username,
+            password_stdin=self.password_stdin, insecure=self.insecure, plaintext=self.plaintext,
+            ca_bundle=self.ca_bundle, project=self.project, app_namespace=self.app_namespace,
+            timeout=timeout, rollouts_server=rollouts_server,
+        )  # fmt: skip
+
+
+NO_OPTIONS = ArgoOptions()
+"""The default of a command's ``argo`` parameter (replaced by :func:`argo_options`)."""
+
+_OPTION_TYPES: dict[str, Any] = {
+    "server": ServerOpt,
+    "auth_token_file": AuthTokenFileOpt,
+    "username": UsernameOpt,
+    "password_stdin": PasswordStdinOpt,
+    "insecure": InsecureOpt,
+    "plaintext": PlaintextOpt,
+    "grpc_web": GrpcWebOpt,
+    "ca_bundle": CaBundleOpt,
+    "project": ProjectOpt,
+    "app_namespace": AppNamespaceOpt,
+}
+_UNSCOPED = ("project", "app_namespace")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def argo_options(*, scoped: bool = True) -> Callable[[F], F]:
+    """Give a command the Argo CD connection options, defined once here.
+
+    The command declares one parameter ``argo: ArgoOptions``; Typer sees, in its place, the
+    options ``--server`` ... ``--app-namespace`` (without ``--project``/``--app-namespace`` when
+    ``scoped`` is false), and the command receives them gathered into ``argo``.
+    """
+
+    def decorate(func: F) -> F:
+        sig = inspect.signature(func, eval_str=True)
+        names = [f.name for f in fields(ArgoOptions) if scoped or f.name not in _UNSCOPED]
+        options = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=ArgoOptions.__dataclass_fields__[name].default,
+                annotation=_OPTION_TYPES[name],
+            )
+            for name in names
+        ]
+        params: list[inspect.Parameter] = []
+        for param in sig.parameters.values():
+            if param.name == "argo":
+                params.extend(options)
+            else:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+        if len(params) == len(sig.parameters):
+            raise TypeError(f"{func.__name__} declares no 'argo' parameter")
+
+        def command(**kwargs: Any) -> Any:
+            argo = ArgoOptions(**{name: kwargs.pop(name) for name in names})
+            return func(**kwargs, argo=argo)
+
+        command.__name__, command.__doc__ = func.__name__, func.__doc__
+        command.__module__, command.__qualname__ = func.__module__, func.__qualname__
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command  # type: ignore[return-value]
+
+    return decorate

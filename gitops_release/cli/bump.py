@@ -8,19 +8,7 @@ from typing import Annotated
 import typer
 
 from gitops_release.cli.app import app
-from gitops_release.cli.argo_options import (
-    AppNamespaceOpt,
-    AuthTokenFileOpt,
-    CaBundleOpt,
-    GrpcWebOpt,
-    InsecureOpt,
-    PasswordStdinOpt,
-    PlaintextOpt,
-    ProjectOpt,
-    ServerOpt,
-    UsernameOpt,
-    connection,
-)
+from gitops_release.cli.argo_options import NO_OPTIONS, ArgoOptions, argo_options
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 
 HELP = """Change an app's image in the GitOps repository, commit and push.
@@ -60,6 +48,7 @@ still rejected after retries).
 
 
 @app.command("bump-image", help=HELP, no_args_is_help=True)
+@argo_options()
 def bump_image_command(
     tag_or_ref: Annotated[
         str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
@@ -128,16 +117,7 @@ def bump_image_command(
     dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
 ) -> None:
     from gitops_release import config, release
 
@@ -165,17 +145,7 @@ def bump_image_command(
     if argocd_app:
         from gitops_release.releaseapp import bump_from_application
 
-        conn = connection(
-            server=server,
-            auth_token_file=auth_token_file,
-            username=username,
-            password_stdin=password_stdin,
-            insecure=insecure,
-            plaintext=plaintext,
-            ca_bundle=ca_bundle,
-            project=project,
-            app_namespace=app_namespace,
-        )
+        conn = argo.connect()
         result = bump_from_application(conn, argocd_app, request, out=out)
     else:
         result = release.bump_image(request, settings=settings, out=out)

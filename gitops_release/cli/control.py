@@ -12,19 +12,11 @@ import typer
 from gitops_release.cli.app import app
 from gitops_release.cli.argo_options import (
     CONNECTION_HELP,
-    AppNamespaceOpt,
-    AuthTokenFileOpt,
-    CaBundleOpt,
-    GrpcWebOpt,
-    InsecureOpt,
-    PasswordStdinOpt,
-    PlaintextOpt,
-    ProjectOpt,
+    NO_OPTIONS,
+    ArgoOptions,
     RolloutOpt,
-    ServerOpt,
     TimeoutOpt,
-    UsernameOpt,
-    connection,
+    argo_options,
 )
 from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
 
@@ -81,6 +73,7 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def sync_command(
     name: AppArg,
     revision: Annotated[
@@ -94,16 +87,7 @@ def sync_command(
     ] = False,
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -111,11 +95,7 @@ def sync_command(
     from gitops_release.cli.outcomes import outcome_payload, outcome_text
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
-    )  # fmt: skip
+    conn = argo.connect(timeout=timeout)
     outcome = operate.sync(conn, name, revision=revision, prune=prune, rollout=rollout, out=out)
     out.emit(outcome_text(name, "synced", outcome), outcome_payload(name, "synced", outcome))
 
@@ -141,6 +121,7 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def wait_command(
     name: AppArg,
     target: Annotated[
@@ -155,16 +136,7 @@ def wait_command(
     ] = None,
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -173,11 +145,7 @@ def wait_command(
     from gitops_release.wait import Target
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
-    )  # fmt: skip
+    conn = argo.connect(timeout=timeout)
     goal = Target(target.value)
     outcome = operate.wait(
         conn, name, goal, revision=revision, image=image, rollout=rollout, out=out
@@ -195,15 +163,7 @@ def _action(
     wait_released: bool,
     timeout: str | None,
     rollouts_server: str | None,
-    server: str | None,
-    auth_token_file: Path | None,
-    username: str | None,
-    password_stdin: bool,
-    insecure: bool,
-    plaintext: bool,
-    ca_bundle: Path | None,
-    project: str | None,
-    app_namespace: str | None,
+    argo: ArgoOptions,
     output: OutputFormat,
 ) -> None:
     from gitops_release import operate
@@ -212,12 +172,7 @@ def _action(
     from gitops_release.rollouts import Via as DomainVia
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
-        rollouts_server=rollouts_server,
-    )  # fmt: skip
+    conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
     result, outcome = operate.rollout_action(
         conn,
         name,
@@ -235,6 +190,7 @@ def _action(
 
 
 def _register(action_name: str, summary: str, examples: str) -> None:
+    @argo_options()
     def command(
         name: AppArg,
         via: ViaOpt = Via.argocd,
@@ -242,25 +198,13 @@ def _register(action_name: str, summary: str, examples: str) -> None:
         namespace: NamespaceOpt = None,
         rollouts_server: RolloutsServerOpt = None,
         timeout: TimeoutOpt = None,
-        server: ServerOpt = None,
-        auth_token_file: AuthTokenFileOpt = None,
-        username: UsernameOpt = None,
-        password_stdin: PasswordStdinOpt = False,
-        insecure: InsecureOpt = False,
-        plaintext: PlaintextOpt = False,
-        grpc_web: GrpcWebOpt = False,
-        ca_bundle: CaBundleOpt = None,
-        project: ProjectOpt = None,
-        app_namespace: AppNamespaceOpt = None,
+        argo: ArgoOptions = NO_OPTIONS,
         output: OutputOpt = OutputFormat.text,
         debug: DebugOpt = False,
     ) -> None:
         _action(
             name, action_name, via=via, rollout=rollout, namespace=namespace, wait_released=False,
-            timeout=timeout, rollouts_server=rollouts_server, server=server,
-            auth_token_file=auth_token_file, username=username, password_stdin=password_stdin,
-            insecure=insecure, plaintext=plaintext, ca_bundle=ca_bundle, project=project,
-            app_namespace=app_namespace, output=output,
+            timeout=timeout, rollouts_server=rollouts_server, argo=argo, output=output,
         )  # fmt: skip
 
     app.command(action_name, help=f"{summary}\n\n\b\nExamples:\n{examples}\n\n{CONNECTION_HELP}")(
@@ -285,6 +229,7 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def abort_command(
     name: AppArg,
     no_revert: Annotated[
@@ -301,16 +246,7 @@ def abort_command(
     namespace: NamespaceOpt = None,
     rollouts_server: RolloutsServerOpt = None,
     timeout: TimeoutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -319,12 +255,7 @@ def abort_command(
     from gitops_release.rollouts import Via as DomainVia
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
-        rollouts_server=rollouts_server,
-    )  # fmt: skip
+    conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
     acted, result = rollback.abort(
         conn,
         name,
@@ -368,6 +299,7 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def promote_command(
     name: AppArg,
     full: Annotated[
@@ -381,23 +313,12 @@ def promote_command(
     namespace: NamespaceOpt = None,
     rollouts_server: RolloutsServerOpt = None,
     timeout: TimeoutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
     _action(
         name, "promote-full" if full else "promote", via=via, rollout=rollout, namespace=namespace,
         wait_released=wait_released, timeout=timeout, rollouts_server=rollouts_server,
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, output=output,
+        argo=argo, output=output,
     )  # fmt: skip

@@ -11,19 +11,11 @@ import typer
 from gitops_release.cli.app import app
 from gitops_release.cli.argo_options import (
     CONNECTION_HELP,
-    AppNamespaceOpt,
-    AuthTokenFileOpt,
-    CaBundleOpt,
-    GrpcWebOpt,
-    InsecureOpt,
-    PasswordStdinOpt,
-    PlaintextOpt,
-    ProjectOpt,
+    NO_OPTIONS,
+    ArgoOptions,
     RolloutOpt,
-    ServerOpt,
     TimeoutOpt,
-    UsernameOpt,
-    connection,
+    argo_options,
 )
 from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.errors import EXIT_CODE_HELP
@@ -107,6 +99,7 @@ Exit codes:
 
 
 @app.command("deploy", help=DEPLOY_HELP, no_args_is_help=True)
+@argo_options()
 def deploy_command(
     tag_or_ref: Annotated[
         str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
@@ -178,16 +171,7 @@ def deploy_command(
     dotenv: DotenvOpt = None,
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -195,11 +179,7 @@ def deploy_command(
     from gitops_release.wait import parse_duration
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
-    )  # fmt: skip
+    conn = argo.connect(timeout=timeout)
     result = deploy.deploy(
         conn,
         deploy.DeployRequest(
@@ -231,6 +211,7 @@ Examples:
 {CONNECTION_HELP}""",
     no_args_is_help=True,
 )
+@argo_options()
 def verify_command(
     name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
     preview: Annotated[
@@ -242,16 +223,7 @@ def verify_command(
     ingress_url: IngressOpt = None,
     check_timeout: CheckTimeoutOpt = "60s",
     rollout: RolloutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -262,11 +234,7 @@ def verify_command(
     if not (preview or prod):
         raise UsageError("verify needs --preview, --prod or both")
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
-    )  # fmt: skip
+    conn = argo.connect()
     targets = tuple(t for t, on in (("preview", preview), ("prod", prod)) if on)
     results = deploy.verify(
         conn, name, targets=targets, expect=expect, status=status, ingress_url=ingress_url,
@@ -297,6 +265,7 @@ Examples:
 {CONNECTION_HELP}""",
     no_args_is_help=True,
 )
+@argo_options()
 def rollback_command(
     name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
     to: Annotated[
@@ -319,27 +288,14 @@ def rollback_command(
     record: RecordOpt = None,
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
     from gitops_release import rollback
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace, timeout=timeout,
-    )  # fmt: skip
+    conn = argo.connect(timeout=timeout)
     result = rollback.rollback(
         conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,
         rollout=rollout, record=record, out=out,

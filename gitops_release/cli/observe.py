@@ -9,19 +9,11 @@ import typer
 from gitops_release.cli.app import app
 from gitops_release.cli.argo_options import (
     CONNECTION_HELP,
-    AppNamespaceOpt,
-    AuthTokenFileOpt,
-    CaBundleOpt,
-    GrpcWebOpt,
-    InsecureOpt,
-    PasswordStdinOpt,
-    PlaintextOpt,
-    ProjectOpt,
+    NO_OPTIONS,
+    ArgoOptions,
     RolloutOpt,
-    ServerOpt,
     TimeoutOpt,
-    UsernameOpt,
-    connection,
+    argo_options,
 )
 from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.control import AppArg, NamespaceOpt, RolloutsServerOpt, Via, ViaOpt
@@ -43,6 +35,7 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def status_command(
     name: AppArg,
     watch: Annotated[
@@ -53,16 +46,7 @@ def status_command(
     rollout: RolloutOpt = None,
     namespace: NamespaceOpt = None,
     rollouts_server: RolloutsServerOpt = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -74,12 +58,7 @@ def status_command(
     from gitops_release.wait import parse_duration
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
-        rollouts_server=rollouts_server,
-    )  # fmt: skip
+    conn = argo.connect(rollouts_server=rollouts_server)
     domain_via = DomainVia(via.value)
     if watch:
         observe.watch_status(
@@ -109,17 +88,9 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def list_command(
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -129,11 +100,7 @@ def list_command(
     from gitops_release.views import render_list
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
-    )  # fmt: skip
+    conn = argo.connect()
     rows = observe.list_rows(conn.argocd())
     out.emit(render_list(rows).rstrip("\n"), {"apps": [asdict(r) for r in rows]})
 
@@ -150,6 +117,7 @@ Examples:
 
 {CONNECTION_HELP}""",
 )
+@argo_options()
 def history_command(
     name: AppArg,
     repo: Annotated[
@@ -160,16 +128,7 @@ def history_command(
             show_default=False,
         ),
     ] = None,
-    server: ServerOpt = None,
-    auth_token_file: AuthTokenFileOpt = None,
-    username: UsernameOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    insecure: InsecureOpt = False,
-    plaintext: PlaintextOpt = False,
-    grpc_web: GrpcWebOpt = False,
-    ca_bundle: CaBundleOpt = None,
-    project: ProjectOpt = None,
-    app_namespace: AppNamespaceOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -179,10 +138,6 @@ def history_command(
     from gitops_release.views import render_history
 
     out = make_output(output)
-    conn = connection(
-        server=server, auth_token_file=auth_token_file, username=username,
-        password_stdin=password_stdin, insecure=insecure, plaintext=plaintext,
-        ca_bundle=ca_bundle, project=project, app_namespace=app_namespace,
-    )  # fmt: skip
+    conn = argo.connect()
     rows = history.history_rows(conn.argocd(), name, settings=conn.settings, repo=repo, out=out)
     out.emit(render_history(rows).rstrip("\n"), {"app": name, "history": [asdict(r) for r in rows]})
