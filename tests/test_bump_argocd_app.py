@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from gitops_release.sandbox.server import Sandbox
-from tests.test_control_sandbox import Env, make_env
+from tests.conftest import Env
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox: Sandbox,
-) -> Env:
-    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
-    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
-    e.create_app()
-    return e
+def env(git_env: Env) -> Env:
+    git_env.create_app()
+    return git_env
 
 
 def remote_rollout(e: Env) -> str:

@@ -11,20 +11,12 @@ import pytest
 from gitops_release.cli import main
 from gitops_release.record import dotenv_text, read_dotenv
 from gitops_release.sandbox.server import Sandbox
-from tests.test_control_sandbox import AUTO, Env, make_env
-from tests.test_deploy_sandbox import remote_image
+from tests.conftest import AUTO, Env, make_env, remote_image
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox: Sandbox,
-) -> Env:
-    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
-    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
-    return e
+def env(git_env: Env) -> Env:
+    return git_env
 
 
 def ready(e: Env) -> None:
@@ -33,7 +25,7 @@ def ready(e: Env) -> None:
 
 
 def test_app_level_image_override_is_refused_before_any_write(env: Env) -> None:
-    from tests.test_control_sandbox import APP_YAML
+    from tests.conftest import APP_YAML
 
     app_file = env.tmp / "app.yaml"
     kustomize = "    kustomize:\n      images: [ikubernetes/myapp:v9]\n"

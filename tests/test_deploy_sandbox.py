@@ -9,27 +9,12 @@ import pytest
 
 from gitops_release.record import DOTENV_KEYS, read_dotenv
 from gitops_release.sandbox.server import Sandbox
-from tests.test_control_sandbox import Env, make_env
+from tests.conftest import Env, make_env, remote_image
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox: Sandbox,
-) -> Env:
-    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
-    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
-    e.create_app()
-    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
-    return e
-
-
-def remote_image(e: Env) -> str:
-    e.git("pull", "-q", "origin", "main")
-    text = (e.repo / "myapp" / "rollout.yaml").read_text()
-    return next(line.split()[-1] for line in text.splitlines() if "image:" in line)
+def env(live_env: Env) -> Env:
+    return live_env
 
 
 def test_deploy_stops_at_preview_ready_then_rerun_is_a_noop(env: Env) -> None:

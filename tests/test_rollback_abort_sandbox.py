@@ -4,26 +4,15 @@ so Argo CD and Git agree and the app is Healthy again (``--no-revert`` only abor
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from gitops_release.sandbox.server import Sandbox
-from tests.test_control_sandbox import Env, make_env
-from tests.test_deploy_sandbox import remote_image
+from tests.conftest import Env, remote_image
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox: Sandbox,
-) -> Env:
-    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
-    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
-    e.create_app()
-    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+def env(live_env: Env) -> Env:
+    e = live_env
     e.ok("deploy", "v2", "--app", "myapp", "--timeout", "60s")
     assert "Version: v2" in str(e.host("test.myapp.com"))
     return e

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from gitops_release.rollback import previous_image
-from gitops_release.sandbox.server import Sandbox
-from tests.test_control_sandbox import Env, make_env
-from tests.test_deploy_sandbox import remote_image
+from tests.conftest import Env, remote_image
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox: Sandbox,
-) -> Env:
-    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
-    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
-    return e
+def env(git_env: Env) -> Env:
+    return git_env
 
 
 def released(e: Env) -> None:

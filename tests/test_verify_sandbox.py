@@ -6,7 +6,6 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -14,21 +13,14 @@ import pytest
 from gitops_release import smoke
 from gitops_release.errors import Failed, UsageError
 from gitops_release.output import Output
-from gitops_release.sandbox.server import Sandbox
-from tests.test_control_sandbox import Env, make_env
+from tests.conftest import Env
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox: Sandbox,
-) -> Env:
-    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
-    e.create_app()
-    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
-    return e
+def env(env: Env) -> Env:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    return env
 
 
 def test_verify_preview_and_prod(env: Env) -> None:
