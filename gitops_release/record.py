@@ -6,9 +6,12 @@ reads the value up to the end of the line as is), one line per key, every key al
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gitops_release.errors import UsageError
 from gitops_release.output import redact
@@ -67,3 +70,15 @@ def read_dotenv(text: str) -> dict[str, str]:
         if sep and key.strip() and not key.startswith("#"):
             found[key.strip()] = value
     return found
+
+
+def write_record(path: Path, kind: str, payload: dict[str, Any]) -> None:
+    """The JSON release record (``--record FILE``), written atomically, secrets redacted."""
+    record = {"kind": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **payload}
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(redact(json.dumps(record, indent=2)) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        raise UsageError(f"--record {path}: cannot write: {err.strerror}") from None

@@ -15,13 +15,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gitops_release"
 OWNERS = {
     "typer": ("gitops_release.cli",),
     "click": (),
-    "ruamel": ("gitops_release.yamledit", "gitops_release.yamlspans", "gitops_release.yamlverify"),
-    "git": ("gitops_release.gitrepo", "gitops_release.gitpush"),
-    "requests": ("gitops_release.http",),
+    "ruamel": ("gitops_release.yaml",),
+    "git": ("gitops_release.git",),
+    "requests": ("gitops_release.argo.http",),
+    "jsonschema": ("gitops_release.schemas",),
 }
 # What the sandbox may import from the package besides itself: the scaffold (its demo writes the
 # app as a user would). Everything else is the client, on the other side of the wire.
-SANDBOX_MAY_IMPORT = ("gitops_release", "gitops_release.scaffold", "gitops_release.appspec")
+SANDBOX_MAY_IMPORT = (
+    "gitops_release",
+    "gitops_release.scaffold.write",
+    "gitops_release.scaffold.spec",
+)
 
 
 def _module_name(path: Path) -> str:

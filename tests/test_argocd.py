@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops_release import argocd, config
+from gitops_release import config
+from gitops_release.argo import client as argocd
+from gitops_release.argo import connection
 from gitops_release.errors import RemoteError, UsageError
 from gitops_release.output import redact
 from tests.fake_http import FakeServer, Request
@@ -36,7 +38,9 @@ def server() -> Iterator[FakeServer]:
 
 
 def resolve(env: dict[str, str], tmp_path: Path, **flags: object) -> config.Settings:
-    return config.resolve(flags, environ=env, cwd=tmp_path, fallback=argocd.read_cli_config(env))
+    return config.resolve(
+        flags, environ=env, cwd=tmp_path, fallback=connection.read_cli_config(env)
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,12 +53,12 @@ def resolve(env: dict[str, str], tmp_path: Path, **flags: object) -> config.Sett
     ],
 )
 def test_server_url(given: str, plaintext: bool, url: str) -> None:
-    assert argocd.server_url(given, plaintext=plaintext) == url
+    assert connection.server_url(given, plaintext=plaintext) == url
 
 
 def test_server_url_refuses_other_schemes() -> None:
     with pytest.raises(UsageError):
-        argocd.server_url("grpc://argocd:443")
+        connection.server_url("grpc://argocd:443")
 
 
 def test_cli_config_current_context_is_the_fallback(tmp_path: Path) -> None:
@@ -81,7 +85,7 @@ def test_argocd_opts_plaintext(tmp_path: Path) -> None:
         "ARGOCD_OPTS": "--plaintext --grpc-web",
         "ARGOCD_AUTH_TOKEN": "t0k3n",
     }
-    api = argocd.connect(resolve(env, tmp_path))
+    api = connection.connect(resolve(env, tmp_path))
     assert api.client.base_url == "http://argocd:80"
     assert api.client.verify is True
 
@@ -89,14 +93,18 @@ def test_argocd_opts_plaintext(tmp_path: Path) -> None:
 def test_token_file_and_missing_credentials(tmp_path: Path, server: FakeServer) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("file-token-789\n")
-    api = argocd.connect(resolve({"ARGOCD_SERVER": server.url}, tmp_path), token_file=token_file)
+    api = connection.connect(
+        resolve({"ARGOCD_SERVER": server.url}, tmp_path), token_file=token_file
+    )
     assert api.client.token == "file-token-789"
     with pytest.raises(UsageError, match="no Argo CD credentials"):
-        argocd.connect(resolve({"ARGOCD_SERVER": server.url}, tmp_path))
+        connection.connect(resolve({"ARGOCD_SERVER": server.url}, tmp_path))
     with pytest.raises(UsageError, match="no Argo CD server"):
-        argocd.connect(resolve({}, tmp_path))
+        connection.connect(resolve({}, tmp_path))
     with pytest.raises(UsageError, match="needs a password"):
-        argocd.connect(resolve({"ARGOCD_SERVER": server.url}, tmp_path, argocd_username="admin"))
+        connection.connect(
+            resolve({"ARGOCD_SERVER": server.url}, tmp_path, argocd_username="admin")
+        )
 
 
 def test_session_login(tmp_path: Path, server: FakeServer) -> None:
@@ -115,10 +123,10 @@ def test_session_login(tmp_path: Path, server: FakeServer) -> None:
 
     server.routes[("POST", "/api/v1/session")] = session
     settings = resolve({"ARGOCD_SERVER": server.url}, tmp_path, argocd_username="admin")
-    api = argocd.connect(settings, password="s3cret-pass")
+    api = connection.connect(settings, password="s3cret-pass")
     assert api.client.token == "jwt-from-login"
     with pytest.raises(RemoteError, match="login as admin failed: Invalid username or password"):
-        argocd.connect(settings, password="wrong-pass")
+        connection.connect(settings, password="wrong-pass")
 
 
 APP = {
@@ -169,7 +177,7 @@ def test_typed_application_and_project_dance(tmp_path: Path, server: FakeServer)
         return (404, {"code": 5, "message": 'applications.argoproj.io "nope" not found'})
 
     server.routes[("GET", "/api/v1/applications/*")] = get
-    api = argocd.connect(
+    api = connection.connect(
         resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
     )
     app = api.get_app("web")
@@ -197,7 +205,7 @@ def test_forbidden_with_project_stays_forbidden(tmp_path: Path, server: FakeServ
         403,
         {"code": 7, "message": "permission denied: applications, get, team/secret"},
     )
-    api = argocd.connect(
+    api = connection.connect(
         resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
     )
     with pytest.raises(RemoteError, match="permission denied on application secret"):
@@ -206,7 +214,7 @@ def test_forbidden_with_project_stays_forbidden(tmp_path: Path, server: FakeServ
 
 def test_action_body_is_a_bare_json_string(tmp_path: Path, server: FakeServer) -> None:
     server.routes[("POST", "/api/v1/applications/web/resource/actions")] = lambda r: (200, {})
-    api = argocd.connect(
+    api = connection.connect(
         resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
     )
     api.run_action("web", argocd.ResourceRef("Rollout", "web", "prod"), "resume")
@@ -232,7 +240,7 @@ def test_refresh_that_blocks_too_long_falls_back_to_a_plain_get(
 
     server.routes[("GET", "/api/v1/applications/web")] = get
     monkeypatch.setattr(argocd, "REFRESH_TIMEOUT", 0.3)
-    api = argocd.connect(
+    api = connection.connect(
         resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
     )
     try:
@@ -248,12 +256,12 @@ def test_tls_settings(tmp_path: Path) -> None:
         "ARGOCD_AUTH_TOKEN": "tok",
         "ARGOCD_OPTS": "--insecure",
     }
-    assert argocd.connect(resolve(env, tmp_path)).client.verify is False
+    assert connection.connect(resolve(env, tmp_path)).client.verify is False
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
-    api = argocd.connect(resolve({**env, "ARGOCD_OPTS": ""}, tmp_path, ca_bundle=str(bundle)))
+    api = connection.connect(resolve({**env, "ARGOCD_OPTS": ""}, tmp_path, ca_bundle=str(bundle)))
     assert (
         api.client.verify == str(bundle) and api.client.base_url == "https://argocd.example.com:443"
     )
     with pytest.raises(UsageError, match=r"--ca-bundle .*: no such file"):
-        argocd.connect(resolve(env, tmp_path, ca_bundle=str(tmp_path / "missing.pem")))
+        connection.connect(resolve(env, tmp_path, ca_bundle=str(tmp_path / "missing.pem")))

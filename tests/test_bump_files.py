@@ -6,7 +6,8 @@ import contextlib
 
 import pytest
 
-from gitops_release import appedit, yamledit
+from gitops_release.release import edit as appedit
+from gitops_release.yaml import edit as yamledit
 from tests.conftest import SHARED
 
 CORPUS = SHARED / "corpus" / "real"

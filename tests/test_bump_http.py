@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
-from gitops_release import config, gitauth, gitrepo, output, release
+from gitops_release import config, output
 from gitops_release.cli import main
 from gitops_release.errors import NotLanded, RemoteError
-from gitops_release.gitpush import RetryPolicy
+from gitops_release.git import auth as gitauth
+from gitops_release.git import repo as gitrepo
+from gitops_release.git.push import RetryPolicy, push_branch
+from gitops_release.release import bump as release
 from gitops_release.sandbox.gitserver import GitServer
 from tests.conftest import git
 from tests.test_bump import ROLLOUT, SERVICE
@@ -247,7 +250,7 @@ def test_secret_canary(
     gitrepo.commit_paths(seed_dir, ["notes.txt"], "notes")
     wrong = {"GITOPS_RELEASE_GIT_TOKEN": TOKEN + "-wrong"}
     with pytest.raises(RemoteError) as caught:
-        gitrepo.push_branch(seed_dir, settings=config.resolve({}, environ=wrong, cwd=tmp_path))
+        push_branch(seed_dir, settings=config.resolve({}, environ=wrong, cwd=tmp_path))
     seen.append(str(caught.value))
     joined = "\n".join(seen)
     assert TOKEN not in joined

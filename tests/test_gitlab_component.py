@@ -17,7 +17,7 @@ import pytest
 
 from gitops_release.record import DOTENV_KEYS, read_dotenv
 from gitops_release.sandbox.server import Sandbox
-from gitops_release.yamledit import load_all
+from gitops_release.yaml.read import load_all
 from tests.conftest import REPO_ROOT, Env, make_env, remote_image
 
 COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"

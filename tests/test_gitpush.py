@@ -7,7 +7,7 @@ import random
 import pytest
 
 from gitops_release.errors import NotLanded, RemoteError
-from gitops_release.gitpush import PushRefused, RetryPolicy, classify, raise_for
+from gitops_release.git.push import PushRefused, RetryPolicy, classify, raise_for
 
 TO = "To https://gitlab.example.com/team/gitops.git\n"
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from gitops_release import gitauth, gitrepo
 from gitops_release.config import resolve
 from gitops_release.errors import NotLanded, RemoteError, UsageError
+from gitops_release.git import auth as gitauth
+from gitops_release.git import repo as gitrepo
+from gitops_release.git.push import push_branch
 from tests.conftest import GitRemote, git
 
 
@@ -50,7 +52,7 @@ def test_push_branch_pushes_to_origin(git_remote: GitRemote) -> None:
     co = git_remote.checkout
     (co / "f.txt").write_text("x\n")
     sha = gitrepo.commit_paths(co, ["f.txt"], "add f")
-    gitrepo.push_branch(co, settings=resolve({}, environ={}, cwd=co))
+    push_branch(co, settings=resolve({}, environ={}, cwd=co))
     assert git(git_remote.bare, "rev-parse", "main") == sha
 
 
@@ -64,7 +66,7 @@ def test_push_branch_behind_is_not_landed(git_remote: GitRemote, tmp_path: Path)
     (co / "f.txt").write_text("x\n")
     gitrepo.commit_paths(co, ["f.txt"], "add f")
     with pytest.raises(NotLanded, match="rejected"):
-        gitrepo.push_branch(co)
+        push_branch(co)
 
 
 def test_push_branch_hook_declined_is_remote_error(git_remote: GitRemote) -> None:
@@ -77,13 +79,13 @@ def test_push_branch_hook_declined_is_remote_error(git_remote: GitRemote) -> Non
     (co / "f.txt").write_text("x\n")
     gitrepo.commit_paths(co, ["f.txt"], "add f")
     with pytest.raises(RemoteError, match="protected branches"):
-        gitrepo.push_branch(co)
+        push_branch(co)
 
 
 def test_push_branch_detached_is_usage_error(git_remote: GitRemote) -> None:
     git(git_remote.checkout, "checkout", "-q", "--detach")
     with pytest.raises(UsageError, match="detached"):
-        gitrepo.push_branch(git_remote.checkout)
+        push_branch(git_remote.checkout)
 
 
 def test_split_url_credentials_moves_them_out_of_the_url() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gitops_release import http
+from gitops_release.argo import http
 from gitops_release.errors import ExitCode
 from gitops_release.output import register_secret
 from tests.fake_http import FakeServer, Request

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gitops_release.rollback import previous_image
+from gitops_release.release.rollback import previous_image
 from tests.conftest import Env, remote_image
 
 

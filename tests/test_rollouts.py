@@ -7,10 +7,10 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from gitops_release import rollouts
-from gitops_release.appmodel import Application, Rollout
+from gitops_release.argo import rollouts
+from gitops_release.argo.model import Application, Rollout
+from gitops_release.argo.types import Action
 from gitops_release.errors import Failed, RemoteError, UsageError
-from gitops_release.rollouts import Action
 from tests.fake_http import FakeServer
 
 

@@ -10,9 +10,9 @@ from typing import ClassVar
 
 import pytest
 
-from gitops_release import smoke
 from gitops_release.errors import Failed, UsageError
 from gitops_release.output import Output
+from gitops_release.release import smoke
 from tests.conftest import Env
 
 

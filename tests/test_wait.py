@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from gitops_release.appmodel import Application, ReplicaSet, Rollout
+from gitops_release.argo.model import Application, ReplicaSet, Rollout
+from gitops_release.argo.types import Target
+from gitops_release.argo.wait import Expect, judge_app, judge_rollout, parse_duration
 from gitops_release.errors import UsageError
-from gitops_release.wait import Expect, Target, judge_app, judge_rollout, parse_duration
 
 
 def app(

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from gitops_release import argocd, http
-from gitops_release.wait import Expect, Target, Waiter
+from gitops_release.argo import client as argocd
+from gitops_release.argo import http
+from gitops_release.argo.types import Target
+from gitops_release.argo.wait import Expect, Waiter
 from tests.fake_http import FakeServer, Request
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from gitops_release.images import parse_image
-from gitops_release.yamledit import (
-    YamlError,
+from gitops_release.yaml.edit import (
     apply_image,
     find_images,
     find_workload_refs,
-    load_all,
-    read_text,
     unified_diff,
 )
+from gitops_release.yaml.read import YamlError, load_all, read_text
 
 ROLLOUT = """\
 # the app

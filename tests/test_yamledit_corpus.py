@@ -18,15 +18,9 @@ from typing import Any
 import pytest
 
 from gitops_release.images import ImageRef, parse_image
-from gitops_release.yamledit import (
-    EditResult,
-    ImageSite,
-    YamlError,
-    apply_image,
-    find_images,
-    load_all,
-    read_text,
-)
+from gitops_release.yaml.edit import EditResult, apply_image, find_images
+from gitops_release.yaml.read import YamlError, load_all, read_text
+from gitops_release.yaml.sites import ImageSite
 from tests.conftest import SHARED
 
 CORPUS = SHARED / "corpus" / "real"

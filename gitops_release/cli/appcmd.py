@@ -46,7 +46,7 @@ def app_create_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import operate
+    from gitops_release.release import control as operate
 
     out = make_output(output)
     conn = argo.connect()
@@ -86,7 +86,7 @@ def app_delete_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import operate
+    from gitops_release.release import control as operate
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)

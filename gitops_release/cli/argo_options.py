@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from gitops_release.operate import Connection
+    from gitops_release.argo.connection import Connection
 
 CONNECTION_HELP = """\b
 Connection: --server or ARGOCD_SERVER (https://host, or the argocd CLI's host:port);
@@ -104,8 +104,8 @@ def connection(
     timeout: str | None = None,
     rollouts_server: str | None = None,
 ) -> Connection:
-    from gitops_release.operate import Connection
-    from gitops_release.wait import parse_duration
+    from gitops_release.argo.connection import Connection
+    from gitops_release.argo.wait import parse_duration
 
     flags = {
         "argocd_server": server,

@@ -119,7 +119,8 @@ def bump_image_command(
     debug: DebugOpt = False,
     argo: ArgoOptions = NO_OPTIONS,
 ) -> None:
-    from gitops_release import config, release
+    from gitops_release import config
+    from gitops_release.release import bump as release
 
     out = make_output(output)
     settings = config.resolve({"branch": branch})
@@ -143,7 +144,7 @@ def bump_image_command(
         record=record,
     )
     if argocd_app:
-        from gitops_release.releaseapp import bump_from_application
+        from gitops_release.release.app import bump_from_application
 
         conn = argo.connect()
         result = bump_from_application(conn, argocd_app, request, out=out)

@@ -91,8 +91,8 @@ def sync_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import operate
     from gitops_release.cli.outcomes import outcome_payload, outcome_text
+    from gitops_release.release import control as operate
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
@@ -140,9 +140,9 @@ def wait_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import operate
+    from gitops_release.argo.types import Target
     from gitops_release.cli.outcomes import outcome_payload, outcome_text
-    from gitops_release.wait import Target
+    from gitops_release.release import control as operate
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
@@ -166,10 +166,10 @@ def _action(
     argo: ArgoOptions,
     output: OutputFormat,
 ) -> None:
-    from gitops_release import operate
+    from gitops_release.argo.types import Action
+    from gitops_release.argo.types import Via as DomainVia
     from gitops_release.cli.outcomes import action_payload
-    from gitops_release.rollouts import Action
-    from gitops_release.rollouts import Via as DomainVia
+    from gitops_release.release import control as operate
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
@@ -250,9 +250,9 @@ def abort_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import rollback
+    from gitops_release.argo.types import Via as DomainVia
     from gitops_release.cli.outcomes import action_payload
-    from gitops_release.rollouts import Via as DomainVia
+    from gitops_release.release import rollback
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)

@@ -175,8 +175,9 @@ def deploy_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import deploy
-    from gitops_release.wait import parse_duration
+    from gitops_release.argo.wait import parse_duration
+    from gitops_release.release import deploy
+    from gitops_release.release.types import OnFailure
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
@@ -188,7 +189,7 @@ def deploy_command(
             expect_current=expect_current, skip_ci=skip_ci, merge_request=merge_request,
             promote=promote, supersede=supersede, checks=tuple(check or ()), expect=expect,
             status=status, ingress_url=ingress_url, check_timeout=parse_duration(check_timeout),
-            on_failure=deploy.OnFailure(on_failure.value), record=record, dotenv=dotenv,
+            on_failure=OnFailure(on_failure.value), record=record, dotenv=dotenv,
         ),
         out=out,
     )  # fmt: skip
@@ -227,9 +228,9 @@ def verify_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import deploy
+    from gitops_release.argo.wait import parse_duration
     from gitops_release.errors import UsageError
-    from gitops_release.wait import parse_duration
+    from gitops_release.release import deploy
 
     if not (preview or prod):
         raise UsageError("verify needs --preview, --prod or both")
@@ -292,7 +293,7 @@ def rollback_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import rollback
+    from gitops_release.release import rollback
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)

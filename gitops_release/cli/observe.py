@@ -51,11 +51,11 @@ def status_command(
     debug: DebugOpt = False,
 ) -> None:
 
-    from gitops_release import observe
+    from gitops_release.argo.types import Via as DomainVia
+    from gitops_release.argo.wait import parse_duration
     from gitops_release.output import color_enabled
-    from gitops_release.rollouts import Via as DomainVia
-    from gitops_release.views import colorize, render_status, status_json
-    from gitops_release.wait import parse_duration
+    from gitops_release.views import gather as observe
+    from gitops_release.views.render import colorize, render_status, status_json
 
     out = make_output(output)
     conn = argo.connect(rollouts_server=rollouts_server)
@@ -96,8 +96,8 @@ def list_command(
 ) -> None:
     from dataclasses import asdict
 
-    from gitops_release import observe
-    from gitops_release.views import render_list
+    from gitops_release.views import gather as observe
+    from gitops_release.views.render import render_list
 
     out = make_output(output)
     conn = argo.connect()
@@ -134,8 +134,8 @@ def history_command(
 ) -> None:
     from dataclasses import asdict
 
-    from gitops_release import history
-    from gitops_release.views import render_history
+    from gitops_release.views import history
+    from gitops_release.views.render import render_history
 
     out = make_output(output)
     conn = argo.connect()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_release.rollouts import ActionResult
-from gitops_release.wait import Outcome, format_duration
+from gitops_release.argo.rollouts import ActionResult
+from gitops_release.argo.wait import Outcome, format_duration
 
 
 def outcome_text(app: str, target: str, outcome: Outcome) -> str:

@@ -152,8 +152,8 @@ def scaffold_command(
     debug: DebugOpt = False,
 ) -> None:
     from gitops_release import config
-    from gitops_release.appspec import AppSpec
-    from gitops_release.scaffold import scaffold
+    from gitops_release.scaffold.spec import AppSpec
+    from gitops_release.scaffold.write import scaffold
 
     out = make_output(output)
     spec = AppSpec(

@@ -18,14 +18,14 @@ its preview ReplicaSet) happen only when the Application says the target may hav
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from gitops_release import http
-from gitops_release.appmodel import Application, ReplicaSet, Rollout
-from gitops_release.argocd import ArgoCD, ResourceRef
+from gitops_release.argo import http
+from gitops_release.argo.client import ArgoCD, ResourceRef
+from gitops_release.argo.model import Application, ReplicaSet, Rollout
+from gitops_release.argo.types import Target
 from gitops_release.errors import Failed, RemoteError, TimedOut, UsageError
 from gitops_release.output import Output
 
@@ -36,12 +36,6 @@ DETAIL_POLL = 1.0
 POLL = 2.0
 """Poll interval when the server has no watch stream."""
 PROGRESS_EVERY = 30.0
-
-
-class Target(enum.StrEnum):
-    synced = "synced"
-    preview_ready = "preview-ready"
-    released = "released"
 
 
 def same_revision(have: str, want: str) -> bool:
@@ -213,7 +207,7 @@ class Waiter:
 
     def _ref_for(self, app: Application) -> ResourceRef | None:
         if self._ref is None:
-            from gitops_release.rollouts import find_rollout
+            from gitops_release.argo.rollouts import find_rollout
 
             if not any(r.kind == "Rollout" for r in app.resources):
                 if self.target is Target.preview_ready:

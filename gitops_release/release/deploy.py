@@ -18,27 +18,21 @@ image, and the waits start from whatever state they find.
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops_release import smoke
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.types import Target
 from gitops_release.errors import Failed, NotLanded, ReleaseError, TimedOut, UsageError
 from gitops_release.images import is_reference, parse_image, validate_tag
-from gitops_release.operate import Connection
 from gitops_release.output import Output
-from gitops_release.releaseapp import ReleaseApp, Selection, runs_tag
-from gitops_release.wait import Target
+from gitops_release.release import smoke
+from gitops_release.release.app import ReleaseApp, Selection, runs_tag
+from gitops_release.release.types import OnFailure
 
 RECOVERY_TIMEOUT = 300.0
-
-
-class OnFailure(enum.StrEnum):
-    revert = "revert"
-    abort_only = "abort-only"
-    none = "none"
 
 
 @dataclass(frozen=True)
@@ -134,7 +128,7 @@ def _new_tag(tag_or_ref: str) -> str:
 
 def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult:
     """Run the release; the record and dotenv are written whatever the outcome."""
-    from gitops_release.release import write_record
+    from gitops_release.record import write_record
 
     _check_input(req)
     start = time.monotonic()
@@ -286,7 +280,7 @@ def _roll_out(
 
 
 def _promote() -> Any:
-    from gitops_release.rollouts import Action
+    from gitops_release.argo.types import Action
 
     return Action.promote
 
@@ -340,7 +334,7 @@ def _recover(
     err: ReleaseError,
 ) -> None:
     """Step 5: abort, write the stable image back to Git, wait for Healthy on it."""
-    from gitops_release.rollouts import Action
+    from gitops_release.argo.types import Action
 
     if req.on_failure is OnFailure.none:
         out.progress(f"release failed ({err.message}); --on-failure none: leaving it as it is")

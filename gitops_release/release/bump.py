@@ -9,26 +9,24 @@
 from __future__ import annotations
 
 import importlib
-import json
-import os
 import sys
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitops_release import appedit
 from gitops_release.config import Settings
 from gitops_release.errors import UsageError
-from gitops_release.gitauth import strip_credentials
+from gitops_release.git.auth import strip_credentials
 from gitops_release.images import is_reference, parse_image, validate_tag
-from gitops_release.output import Output, redact
+from gitops_release.output import Output
+from gitops_release.record import write_record
+from gitops_release.release import edit as appedit
 
 if TYPE_CHECKING:
-    from gitops_release.gitpush import RetryPolicy
+    from gitops_release.git.push import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -124,10 +122,11 @@ def bump_image(
     policy: RetryPolicy | None = None,
 ) -> BumpResult:
     """Change the image of ``req.app`` to ``req.tag_or_ref`` in Git, commit and push."""
-    from gitops_release import gitpush, gitrepo
+    from gitops_release.git import push as gitpush
+    from gitops_release.git import repo as gitrepo
 
     out = out or Output()
-    _preload("gitops_release.yamledit")
+    _preload("gitops_release.yaml.edit")
     opener = open_workspace or gitrepo.open_workspace
     remote_repo = gitrepo.is_url(req.repo)
     _check_request(req, remote_repo)
@@ -203,18 +202,6 @@ def _preload(module: str) -> None:
     so the import (ruamel.yaml, ~50 ms) overlaps it on another core instead of adding to it."""
     if module not in sys.modules:
         threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
-
-
-def write_record(path: Path, kind: str, payload: dict[str, Any]) -> None:
-    """The JSON release record (``--record FILE``), written atomically, secrets redacted."""
-    record = {"kind": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **payload}
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(redact(json.dumps(record, indent=2)) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as err:
-        raise UsageError(f"--record {path}: cannot write: {err.strerror}") from None
 
 
 def _new_tag(req: BumpRequest) -> str:

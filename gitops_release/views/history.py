@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitops_release.appmodel import Application
-from gitops_release.argocd import ArgoCD
+from gitops_release.argo.client import ArgoCD
+from gitops_release.argo.model import Application
 from gitops_release.config import Settings
 from gitops_release.errors import ReleaseError, UsageError
 from gitops_release.output import Output
-from gitops_release.views import HistoryRow
+from gitops_release.views.render import HistoryRow
 
 TRAILERS = ("Release-App", "Release-Image", "Release-Previous")
 DEPTH = 200
@@ -40,7 +40,7 @@ def _commits(
     app: Application, revisions: list[str], settings: Settings | None, repo: str | None
 ) -> dict[str, dict[str, str]]:
     """For each revision: the newest commit at or before it that touched the app's path."""
-    from gitops_release import gitrepo
+    from gitops_release.git import repo as gitrepo
 
     def read(run: gitrepo.Git) -> dict[str, dict[str, str]]:
         found = {}

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from gitops_release.appmodel import parse_time
+from gitops_release.argo.model import parse_time
 
 ICON_ROLLOUT, ICON_REVISION, ICON_RS, ICON_POD = "⟳", "#", "⧉", "□"
 ICON_OK, ICON_BAD, ICON_PAUSED, ICON_PROGRESSING = "✔", "✖", "॥", "◌"

@@ -5,79 +5,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from gitops_release import argocd as argocd_mod
-from gitops_release import config, http
-from gitops_release.appmodel import Application
-from gitops_release.argocd import ArgoCD
+from gitops_release.argo import http
+from gitops_release.argo.client import ArgoCD
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.model import Application
+from gitops_release.argo.rollouts import ActionResult
+from gitops_release.argo.types import Action, Target, Via
+from gitops_release.argo.wait import Expect, Outcome, Waiter, format_duration, same_revision
 from gitops_release.errors import RemoteError, TimedOut, UsageError
-from gitops_release.output import Output, register_secret
-from gitops_release.rollouts import Action, ActionResult, Via
-from gitops_release.wait import Expect, Outcome, Target, Waiter, format_duration, same_revision
+from gitops_release.output import Output
 
 IN_PROGRESS = "another operation is already in progress"
 
 
-@dataclass
-class Connection:
-    """How to reach Argo CD (and the Rollouts dashboard): flags, plus where secrets come from."""
-
-    flags: dict[str, Any] = field(default_factory=dict)
-    token_file: Path | None = None
-    password_stdin: bool = False
-    environ: Mapping[str, str] | None = None
-    stdin: TextIO | None = None
-    sleep: Callable[[float], None] = time.sleep
-    _settings: config.Settings | None = None
-    _argocd: ArgoCD | None = None
-
-    @property
-    def settings(self) -> config.Settings:
-        if self._settings is None:
-            env = os.environ if self.environ is None else self.environ
-            has_server = self.flags.get("argocd_server") or env.get("ARGOCD_SERVER")
-            has_auth = (
-                self.token_file or self.flags.get("argocd_username") or env.get("ARGOCD_AUTH_TOKEN")
-            )
-            # the argocd CLI's config is step 4: read (and parse) it only when it can matter
-            fallback = {} if has_server and has_auth else argocd_mod.read_cli_config(env)
-            self._settings = config.resolve(self.flags, environ=env, fallback=fallback)
-        return self._settings
-
-    def argocd(self) -> ArgoCD:
-        if self._argocd is None:
-            password = None
-            if self.password_stdin:
-                password = (self.stdin or sys.stdin).readline().rstrip("\r\n")
-                if not password:
-                    raise UsageError("--password-stdin: nothing on stdin")
-                register_secret(password)
-            self._argocd = argocd_mod.connect(
-                self.settings, token_file=self.token_file, password=password, sleep=self.sleep
-            )
-        return self._argocd
-
-    def now(self) -> dt.datetime:
-        """The Argo CD server's clock when we have talked to it (ages, scale-down delays)."""
-        if self._argocd is not None:
-            return self._argocd.client.server_now()
-        return dt.datetime.now(dt.UTC)
-
-    @property
-    def timeout(self) -> float:
-        return float(self.settings.get("timeout", 600.0))
-
-
 def _manifest_apps(path: Path) -> list[dict[str, Any]]:
-    from gitops_release.yamledit import load_all
+    from gitops_release.yaml.read import load_all
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -250,7 +196,7 @@ def wait(
     api = conn.argocd()
     expect = Expect(revision=revision, images=(image,) if image else ())
     if revision:
-        from gitops_release.revisions import git_contains
+        from gitops_release.release.revisions import git_contains
 
         expect.contains = git_contains(api.get_app(name), conn.settings)
     waiter = Waiter(api, name, target, expect, rollout_name=rollout, out=out)
@@ -269,7 +215,7 @@ def rollout_action(
     out: Output,
 ) -> tuple[ActionResult, Outcome | None]:
     """Run one action on the app's Rollout and confirm it took; ``--wait`` then waits for released."""
-    from gitops_release import rollouts
+    from gitops_release.argo import rollouts
 
     control: rollouts.Control
     if via is Via.dashboard:

@@ -17,7 +17,7 @@ from gitops_release.errors import NotLanded, UsageError
 from gitops_release.images import ImageRef, is_reference, resolve_target
 
 if TYPE_CHECKING:
-    from gitops_release.release import BumpRequest
+    from gitops_release.release.bump import BumpRequest
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 2**20
@@ -177,10 +177,12 @@ def _select(
     return chosen
 
 
-def _workload_refs(yamledit: Any, texts: dict[str, Any]) -> list[Any]:
+def _workload_refs(texts: dict[str, Any]) -> list[Any]:
+    from gitops_release.yaml.edit import find_workload_refs
+
     refs: list[Any] = []
     for rel, source in texts.items():
-        refs += yamledit.find_workload_refs(source.text, source=rel)
+        refs += find_workload_refs(source.text, source=rel)
     return refs
 
 
@@ -214,7 +216,8 @@ def make_edit(
     write: bool,
 ) -> Callable[[int], Edit]:
     """The edit, by meaning, as a callback ``gitpush.land`` can re-run on a new tip."""
-    from gitops_release import yamledit
+    from gitops_release.yaml.edit import apply_image, find_images, unified_diff
+    from gitops_release.yaml.read import read_text
 
     def apply(_attempt: int) -> Edit:
         texts: dict[str, Any] = {}
@@ -227,11 +230,11 @@ def make_edit(
                     f"(limit {MAX_FILE_BYTES // 2**20} MiB)",
                     hint="point --app at the file that holds the image, or split the file",
                 )
-            source = yamledit.read_text((root / rel).read_bytes(), source=rel)
+            source = read_text((root / rel).read_bytes(), source=rel)
             texts[rel] = source
             if may_hold_images(source.text):
-                sites += yamledit.find_images(source.text, source=rel)
-        refs = [] if sites else _workload_refs(yamledit, texts)
+                sites += find_images(source.text, source=rel)
+        refs = [] if sites else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
         target = resolve_target(previous, req.tag_or_ref, req.digest)
@@ -249,13 +252,13 @@ def make_edit(
             mine = [s for s in chosen if s.file == rel]
             if not mine:
                 continue
-            result = yamledit.apply_image(
+            result = apply_image(
                 texts[rel].text, mine, target, source=rel, all_aliases=req.all_aliases
             )
             if not result.changed:
                 continue
             edit.paths.append(rel)
-            edit.diffs.append(yamledit.unified_diff(texts[rel].text, result.text, rel))
+            edit.diffs.append(unified_diff(texts[rel].text, result.text, rel))
             for change in result.changes:
                 path = change.edits[0].path if len(change.edits) == 1 else change.site.yaml_path
                 edit.changes.append(FileChange(rel, path, change.old, change.new))

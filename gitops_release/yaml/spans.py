@@ -29,19 +29,14 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitops_release.errors import UsageError
 from gitops_release.images import is_placeholder, parse_image
-from gitops_release.imagesites import ImageSite, Slot, Span, WorkloadRef
-
-__all__ = ["ImageSite", "Slot", "Span", "WorkloadRef", "YamlError", "locate"]
+from gitops_release.yaml.read import YamlError
+from gitops_release.yaml.sites import ImageSite, Slot, Span, WorkloadRef
 
 STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
 CONTAINER_KEYS = ("containers", "initContainers", "ephemeralContainers")
 _BREAK = re.compile(r"\r\n|\n|\r")  # the line breaks we write back (as found)
 _PROPERTIES_RE = re.compile(r"(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")
-
-
-class YamlError(UsageError):
-    """YAML that cannot be read or edited safely (exit 2); names the file, line and column."""
 
 
 @dataclass(frozen=True)

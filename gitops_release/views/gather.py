@@ -8,26 +8,18 @@ IngressRoutes for the prod and preview URLs.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
-from gitops_release import http
-from gitops_release.appmodel import Application, ReplicaSet, ResourceTree, Rollout, TreeNode
-from gitops_release.argocd import ArgoCD, ResourceRef
+from gitops_release.argo import http
+from gitops_release.argo.client import ArgoCD, ResourceRef
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.model import Application, ReplicaSet, ResourceTree, Rollout, TreeNode
+from gitops_release.argo.routes import urls
+from gitops_release.argo.types import Via
 from gitops_release.errors import RemoteError, UsageError
-from gitops_release.operate import Connection
 from gitops_release.output import Output
-from gitops_release.rollouts import Via
-from gitops_release.views import (
-    AppView,
-    ListRow,
-    PodView,
-    ReplicaSetView,
-    RolloutView,
-)
-
-_HOST = re.compile(r"Host\(\s*`([^`]+)`")
+from gitops_release.views.render import AppView, ListRow, PodView, ReplicaSetView, RolloutView
 
 
 def client_phase(ro: Rollout) -> tuple[str, str]:
@@ -187,48 +179,10 @@ def rollout_view_from_info(info: dict[str, Any]) -> RolloutView:
     )
 
 
-def urls(argocd: ArgoCD, app: Application, ro: Rollout | None) -> tuple[str, str]:
-    """(prod URL, preview URL) from the app's IngressRoutes: the host routed to the active Service
-    is prod, the one routed to the preview Service is preview."""
-    prod = preview = ""
-    for res in app.resources:
-        if res.kind != "IngressRoute":
-            continue
-        ref = ResourceRef(
-            "IngressRoute",
-            res.name,
-            res.namespace or app.dest_namespace,
-            group=res.group or "traefik.io",
-            version=res.version or "v1alpha1",
-        )
-        try:
-            obj = argocd.live_object(app.name, ref)
-        except RemoteError:
-            continue
-        spec = obj.get("spec") or {}
-        scheme = "https" if spec.get("tls") else "http"
-        for route in spec.get("routes") or []:
-            hosts = _HOST.findall(str(route.get("match") or ""))
-            services = {str(s.get("name")) for s in route.get("services") or []}
-            if not hosts:
-                continue
-            url = f"{scheme}://{hosts[0]}"
-            if ro is not None and ro.active_service in services:
-                prod = prod or url
-            elif ro is not None and ro.preview_service in services:
-                preview = preview or url
-            elif ro is None or not (ro.active_service or ro.preview_service):
-                if "preview" in res.name or "test" in res.name:
-                    preview = preview or url
-                else:
-                    prod = prod or url
-    return prod, preview
-
-
 def app_view(
     argocd: ArgoCD, name: str, *, rollout: str | None = None
 ) -> tuple[Application, AppView]:
-    from gitops_release.rollouts import find_rollout
+    from gitops_release.argo.rollouts import find_rollout
 
     app = argocd.get_app(name)
     view = AppView(
@@ -292,7 +246,7 @@ def status_view(
     namespace: str | None = None,
 ) -> AppView:
     """One status: the app from Argo CD, the Rollout tree from Argo CD or the dashboard."""
-    from gitops_release import rollouts
+    from gitops_release.argo import rollouts
 
     if via is Via.argocd:
         return app_view(conn.argocd(), name, rollout=rollout)[1]
@@ -330,7 +284,7 @@ def watch_status(
     import json
 
     from gitops_release.output import color_enabled
-    from gitops_release.views import colorize, render_status, status_json
+    from gitops_release.views.render import colorize, render_status, status_json
 
     deadline = None if duration is None else time.monotonic() + duration
     tty = bool(getattr(out.out, "isatty", lambda: False)())

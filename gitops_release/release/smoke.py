@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gitops_release import http
+from gitops_release.argo import http
 from gitops_release.errors import Failed, RemoteError, UsageError
 from gitops_release.output import Output, redact
 

@@ -13,16 +13,18 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gitops_release import http
-from gitops_release.appmodel import Application, Rollout
-from gitops_release.argocd import ResourceRef
+from gitops_release.argo import http
+from gitops_release.argo.client import ResourceRef
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.model import Application, Rollout
+from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, find_rollout, run
+from gitops_release.argo.types import Action, Target
+from gitops_release.argo.wait import Expect, Outcome, Waiter, image_matches
 from gitops_release.errors import RemoteError, UsageError
 from gitops_release.images import is_reference, parse_image
-from gitops_release.operate import IN_PROGRESS, Connection, wait_operation
 from gitops_release.output import Output
-from gitops_release.release import BumpRequest, BumpResult, bump_image
-from gitops_release.rollouts import Action, ActionResult, ArgoCDControl, find_rollout, run
-from gitops_release.wait import Expect, Outcome, Target, Waiter, image_matches
+from gitops_release.release.bump import BumpRequest, BumpResult, bump_image
+from gitops_release.release.control import IN_PROGRESS, wait_operation
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class ReleaseApp:
         return rs.revision or None
 
     def urls(self, ro: Rollout | None) -> tuple[str, str]:
-        from gitops_release.observe import urls
+        from gitops_release.argo.routes import urls
 
         return urls(self.conn.argocd(), self.app, ro)
 
@@ -203,7 +205,7 @@ class ReleaseApp:
     def reach(
         self, target: Target, *, commit: str | None, image: str | None, deadline: float
     ) -> Outcome:
-        from gitops_release.revisions import git_contains
+        from gitops_release.release.revisions import git_contains
 
         expect = Expect(revision=commit, images=(image,) if image else ())
         if commit:

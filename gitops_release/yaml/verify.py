@@ -16,7 +16,9 @@ from functools import lru_cache
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitops_release.yamlspans import STR_TAG, Span, YamlError, compose_documents
+from gitops_release.yaml.read import YamlError
+from gitops_release.yaml.sites import Span
+from gitops_release.yaml.spans import STR_TAG, compose_documents
 
 _PLAIN_SAFE = re.compile(r"^[\w.:/@+=~-]+$")
 _PROPS = re.compile(r"(?:(?:&[^\s]+|![^\s]*)[ \t]+)+")

@@ -15,32 +15,19 @@ patched): we check the state first and say so instead of pretending it worked.
 from __future__ import annotations
 
 import contextlib
-import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gitops_release import http
-from gitops_release.appmodel import Application, ResourceTree, Rollout
-from gitops_release.argocd import ArgoCD, ResourceRef
+from gitops_release.argo import http
+from gitops_release.argo.client import ArgoCD, ResourceRef
+from gitops_release.argo.model import Application, ResourceTree, Rollout
+from gitops_release.argo.types import Action
 from gitops_release.errors import Failed, RemoteError, UsageError
 
 CONFIRM_TIMEOUT = 15.0
 UNDO_TIMEOUT = 3.0
-
-
-class Via(enum.StrEnum):
-    argocd = "argocd"
-    dashboard = "dashboard"
-
-
-class Action(enum.StrEnum):
-    promote = "promote"
-    promote_full = "promote-full"
-    abort = "abort"
-    retry = "retry"
-    restart = "restart"
 
 
 ARGOCD_ACTION = {

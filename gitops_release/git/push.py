@@ -15,10 +15,12 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, TypeVar
 
-from gitops_release.errors import NotLanded, ReleaseError, RemoteError
-from gitops_release.gitrepo import Workspace
+from gitops_release.config import Settings
+from gitops_release.errors import NotLanded, ReleaseError, RemoteError, UsageError
+from gitops_release.git.repo import Workspace, _repo_git, current_branch, origin_url
 from gitops_release.output import redact
 
 # The remote moved between our fetch and our push: re-anchor and try again.
@@ -271,3 +273,30 @@ def _drop_own_commit(ws: Workspace, sha: str, onto: str | None = None) -> None:
     """Remove the one commit we made (HEAD == ``sha``), moving to ``onto`` (default: its base)."""
     if ws.head() == sha:
         ws.reset_hard(onto or ws.base)
+
+
+def push_branch(repo_dir: Path, *, settings: Settings | None = None) -> None:
+    """Push the current branch to ``origin`` under the same name (never forced).
+
+    Rejections are classified like ``bump-image`` does: a remote that moved -> NotLanded (5,
+    pull and retry), a hook or protected branch -> RemoteError (4).
+    """
+    from gitops_release.git.push import PushRefused, push_refspec, raise_for
+
+    repo_dir = Path(repo_dir)
+    branch = current_branch(repo_dir)
+    if branch is None:
+        raise UsageError(f"{repo_dir}: detached HEAD", hint="check out a branch before pushing")
+    if origin_url(repo_dir) is None:
+        raise UsageError(
+            f"{repo_dir}: no 'origin' remote to push to", hint="git remote add origin URL"
+        )
+    outcome = push_refspec(_repo_git(repo_dir, settings), "origin", f"HEAD:refs/heads/{branch}")
+    if outcome.ok:
+        return
+    if outcome.refused is PushRefused.RETRYABLE:
+        raise NotLanded(
+            f"push of {branch} to origin rejected: {outcome.reason}",
+            hint="the remote moved on: git pull --ff-only, then push again",
+        )
+    raise_for(outcome, target=f"{branch} on {origin_url(repo_dir)}", attempts=1)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from gitops_release.apierrors import (
+from gitops_release.argo.apierrors import (
     ApiError,
     BadRequest,
     BadResponse,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gitops_release.appmodel import Application
+from gitops_release.argo.model import Application
+from gitops_release.argo.wait import same_revision
 from gitops_release.config import Settings
 from gitops_release.errors import ReleaseError
-from gitops_release.wait import same_revision
 
 DEPTH = 500
 
@@ -37,7 +37,7 @@ def git_contains(app: Application, settings: Settings | None = None) -> Callable
 def _is_ancestor(
     app: Application, ancestor: str, descendant: str, settings: Settings | None
 ) -> bool:
-    from gitops_release import gitrepo
+    from gitops_release.git import repo as gitrepo
 
     branch = None if app.target_revision in ("", "HEAD") else app.target_revision
     try:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitops_release.errors import UsageError
-from gitops_release.yamledit import YamlError, load_all
+from gitops_release.yaml.read import YamlError, load_all
 
 Value = str | int | bool | None
 

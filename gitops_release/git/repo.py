@@ -22,8 +22,8 @@ from pathlib import Path, PurePosixPath
 import git
 
 from gitops_release.config import Settings
-from gitops_release.errors import NotLanded, ReleaseError, RemoteError, UsageError
-from gitops_release.gitauth import (
+from gitops_release.errors import ReleaseError, RemoteError, UsageError
+from gitops_release.git.auth import (
     Credentials,
     credentials_from,
     git_environ,
@@ -149,33 +149,6 @@ def author_environ(repo_dir: Path, environ: Mapping[str, str] | None = None) -> 
         "GIT_COMMITTER_NAME": env.get("GIT_COMMITTER_NAME") or name,
         "GIT_COMMITTER_EMAIL": env.get("GIT_COMMITTER_EMAIL") or email,
     }
-
-
-def push_branch(repo_dir: Path, *, settings: Settings | None = None) -> None:
-    """Push the current branch to ``origin`` under the same name (never forced).
-
-    Rejections are classified like ``bump-image`` does: a remote that moved -> NotLanded (5,
-    pull and retry), a hook or protected branch -> RemoteError (4).
-    """
-    from gitops_release.gitpush import PushRefused, push_refspec, raise_for
-
-    repo_dir = Path(repo_dir)
-    branch = current_branch(repo_dir)
-    if branch is None:
-        raise UsageError(f"{repo_dir}: detached HEAD", hint="check out a branch before pushing")
-    if origin_url(repo_dir) is None:
-        raise UsageError(
-            f"{repo_dir}: no 'origin' remote to push to", hint="git remote add origin URL"
-        )
-    outcome = push_refspec(_repo_git(repo_dir, settings), "origin", f"HEAD:refs/heads/{branch}")
-    if outcome.ok:
-        return
-    if outcome.refused is PushRefused.RETRYABLE:
-        raise NotLanded(
-            f"push of {branch} to origin rejected: {outcome.reason}",
-            hint="the remote moved on: git pull --ff-only, then push again",
-        )
-    raise_for(outcome, target=f"{branch} on {origin_url(repo_dir)}", attempts=1)
 
 
 # --- workspaces --------------------------------------------------------------------------------

@@ -19,14 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_release.appmodel import Rollout
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.model import Rollout
+from gitops_release.argo.rollouts import ActionResult
+from gitops_release.argo.types import Action, Target, Via
 from gitops_release.errors import UsageError
 from gitops_release.images import parse_image
-from gitops_release.operate import Connection
 from gitops_release.output import Output
-from gitops_release.releaseapp import ReleaseApp, pick_image, runs_tag
-from gitops_release.rollouts import Action, ActionResult, Via
-from gitops_release.wait import Target
+from gitops_release.release.app import ReleaseApp, pick_image, runs_tag
 
 _SEP, _END = "\x1f", "\x1e"
 DEPTH = 200
@@ -70,7 +70,7 @@ def abort(
 ) -> tuple[ActionResult, GitResult]:
     """Abort the update (any ``--via``), then by default write the stable image back to Git
     (through the Argo CD Application's source) and wait until the app is Healthy on it."""
-    from gitops_release.operate import rollout_action
+    from gitops_release.release.control import rollout_action
 
     new = stable = ""
     rel = None
@@ -108,8 +108,8 @@ def abort(
 
 def release_images(rel: ReleaseApp) -> list[tuple[str, str, bool]]:
     """(Release-Image, Release-Previous, is a revert) of the app's commits, newest first."""
-    from gitops_release import gitrepo
-    from gitops_release.history import trailers
+    from gitops_release.git import repo as gitrepo
+    from gitops_release.views.history import trailers
 
     repo, path, branch = rel.source
     fmt = _SEP.join(("%H", "%s", "%B")) + _END
@@ -209,7 +209,7 @@ def rollback(
 
 def _via_history(rel: ReleaseApp, to: str | None, current: str, deadline: float) -> GitResult:
     """Argo CD's history rollback: only without auto-sync, and Git keeps the newer image."""
-    from gitops_release.history import history_rows
+    from gitops_release.views.history import history_rows
 
     api = rel.conn.argocd()
     if rel.app.auto_sync:
@@ -271,6 +271,6 @@ def _poll_rollout(rel: ReleaseApp, image: str, deadline: float, *, released: boo
 
 def _record(path: Path | None, kind: str, result: GitResult) -> None:
     if path is not None:
-        from gitops_release.release import write_record
+        from gitops_release.record import write_record
 
         write_record(path, kind, result.payload())

@@ -3,7 +3,7 @@
 Order of work, so that bad input writes nothing: resolve the defaults (origin URL, branch) from
 the checkout, validate every field, render every file, lint the rendered files as a whole, check
 that nothing would be overwritten (unless ``force``), and only then write. ``--commit``/``--push``
-go through :mod:`gitops_release.gitrepo`.
+go through :mod:`gitops_release.git.repo`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import gitops_release
-from gitops_release import lint, templating
-from gitops_release.appspec import AppSpec, check_repo_url, check_revision, validate
 from gitops_release.config import Settings
 from gitops_release.errors import Failed, UsageError
+from gitops_release.lint import check as lint
+from gitops_release.scaffold import templating
+from gitops_release.scaffold.spec import AppSpec, check_repo_url, check_revision, validate
 
 # template file -> where it goes; "{app_dir}" is --path, "{app}" the app name
 LAYOUT: dict[str, str] = {
@@ -68,15 +69,15 @@ def _template_files(templates: Path | None, kustomize: bool) -> dict[str, str]:
 def with_checkout_defaults(spec: AppSpec, repo_dir: Path) -> AppSpec:
     """Fill ``repo_url`` and ``target_revision`` from the checkout's origin and branch, and
     ``repo_prefix`` when ``repo_dir`` is below the top of the checkout."""
-    from gitops_release import gitrepo
+    from gitops_release.git.repo import current_branch, origin_url, toplevel
 
-    top = gitrepo.toplevel(repo_dir)
+    top = toplevel(repo_dir)
     if top is not None:
         prefix = repo_dir.resolve().relative_to(top.resolve()).as_posix()
         spec = replace(spec, repo_prefix="" if prefix == "." else prefix)
     repo_url, revision = spec.repo_url, spec.target_revision
     if repo_url is None:
-        repo_url = gitrepo.origin_url(repo_dir)
+        repo_url = origin_url(repo_dir)
         if repo_url is None:
             raise UsageError(
                 f"--repo-url: not given, and {repo_dir} has no 'origin' remote to take it from",
@@ -84,7 +85,7 @@ def with_checkout_defaults(spec: AppSpec, repo_dir: Path) -> AppSpec:
             )
         check_repo_url("--repo-url (from the origin remote)", repo_url)
     if revision is None:
-        revision = gitrepo.current_branch(repo_dir)
+        revision = current_branch(repo_dir)
         if revision is None:
             raise UsageError(
                 f"--target-revision: not given, and {repo_dir} is not on a branch",
@@ -155,13 +156,13 @@ def _check_free(repo_dir: Path, spec: AppSpec, files: Mapping[str, str]) -> None
 
 def _check_can_commit(repo_dir: Path, flag: str) -> None:
     """Refuse --commit/--push before writing anything when git could not take the files."""
-    from gitops_release import gitrepo
+    from gitops_release.git.repo import current_branch, toplevel
 
-    if gitrepo.toplevel(repo_dir) is None:
+    if toplevel(repo_dir) is None:
         raise UsageError(
             f"{flag}: {repo_dir} is not a git checkout", hint="git init or clone first"
         )
-    if flag == "--push" and gitrepo.current_branch(repo_dir) is None:
+    if flag == "--push" and current_branch(repo_dir) is None:
         raise UsageError(f"{flag}: {repo_dir} is on a detached HEAD", hint="check out a branch")
 
 
@@ -218,11 +219,12 @@ def scaffold(
     write_files(repo_dir, files)
     result.written = True
     if commit or push:
-        from gitops_release import gitrepo
+        from gitops_release.git.push import push_branch
+        from gitops_release.git.repo import commit_paths
 
         message = f"scaffold({spec.app}): blue-green app {spec.app} with {spec.image}"
-        result.commit = gitrepo.commit_paths(repo_dir, list(files), message)
+        result.commit = commit_paths(repo_dir, list(files), message)
         if push:
-            gitrepo.push_branch(repo_dir, settings=settings)
+            push_branch(repo_dir, settings=settings)
             result.pushed = True
     return result
