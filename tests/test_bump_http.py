@@ -21,6 +21,7 @@ from gitops_release.git import auth as gitauth
 from gitops_release.git import repo as gitrepo
 from gitops_release.git.push import RetryPolicy, push_branch
 from gitops_release.release import bump as release
+from gitops_release.release.edit import BumpRequest
 from gitops_release.sandbox.gitserver import GitServer
 from tests.conftest import git
 from tests.test_bump import ROLLOUT, SERVICE
@@ -111,7 +112,7 @@ def test_lost_races_are_re_anchored_and_other_commits_kept(
 def test_still_rejected_after_retries_exits_5(server: GitServer, tmp_path: Path) -> None:
     url = seed(server, tmp_path, ["web"])
     server.race_next_pushes(10)
-    req = release.BumpRequest("v2", app="apps/web", repo=url)
+    req = BumpRequest("v2", app="apps/web", repo=url)
     settings = config.resolve({}, environ={"GITOPS_RELEASE_GIT_TOKEN": TOKEN}, cwd=tmp_path)
     policy = RetryPolicy(attempts=3, sleep=lambda _s: None)
     with pytest.raises(NotLanded, match="still rejected after 3 attempt"):
@@ -213,9 +214,7 @@ def test_secret_canary(
     # success through a URL carrying the credentials, after one lost race
     server.race_next_pushes(1)
     evidence: dict[str, str] = {}
-    req = release.BumpRequest(
-        "v2", app="apps/web", repo=f"http://bot:{TOKEN}@{host}", record=record
-    )
+    req = BumpRequest("v2", app="apps/web", repo=f"http://bot:{TOKEN}@{host}", record=record)
     out, err = io.StringIO(), io.StringIO()
     printer = output.Output(json_mode=True, out=out, err=err)
     result = release.bump_image(

@@ -69,6 +69,14 @@ _HINTS: dict[type[ApiError], str] = {
 }
 
 
+class AppNotFound(RemoteError):
+    """The Argo CD Application does not exist (or is not visible to this account)."""
+
+
+class NoLiveObject(RemoteError):
+    """Argo CD knows the resource but returned no live manifest for it (not created yet)."""
+
+
 class Unreachable(RemoteError):
     """The server could not be reached (connection refused, DNS, TLS, timeout)."""
 

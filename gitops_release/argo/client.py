@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_release.argo import http
+from gitops_release.argo.apierrors import AppNotFound, NoLiveObject
 from gitops_release.argo.model import Application, ReplicaSet, ResourceTree, Rollout
 from gitops_release.errors import RemoteError, UsageError
 
@@ -101,9 +102,9 @@ class ArgoCD:
                 raise self._not_found(name) from None
             raise
 
-    def _not_found(self, name: str) -> RemoteError:
+    def _not_found(self, name: str) -> AppNotFound:
         project = self.default_project
-        return RemoteError(
+        return AppNotFound(
             f"application {name} not found",
             hint=f"check the name with `gitops-release list`; if it is in a project other than {project}, pass --project",
         )
@@ -181,7 +182,7 @@ class ArgoCD:
         )
         manifest = data.get("manifest")
         if not manifest:
-            raise RemoteError(
+            raise NoLiveObject(
                 f"Argo CD returned no live {ref.kind} {ref.namespace}/{ref.name} for {name}",
                 hint="the resource may not be created yet; check `gitops-release status`",
             )

@@ -166,6 +166,11 @@ class Application:
             resource_version=_s(data, "metadata", "resourceVersion"),
         )
 
+    @property
+    def branch(self) -> str | None:
+        """The branch its source follows (None for the remote's HEAD)."""
+        return None if self.target_revision in ("", "HEAD") else self.target_revision
+
     def resource(self, kind: str, name: str | None = None) -> ResourceStatus | None:
         for res in self.resources:
             if res.kind == kind and (name is None or res.name == name):

@@ -5,8 +5,8 @@ Two ways in (``--via``):
   ``retry``, ``restart``); needs only the Argo CD token and reads the live Rollout through Argo CD.
 - ``dashboard``: the Rollouts dashboard API (``ROLLOUTS_SERVER``, no auth at all). Its base path is
   ``/rollouts/api/v1`` since v1.9 and ``/api/v1`` before, so it is probed; its errors are HTTP 500
-  ``{"code":2}`` even for not-found; ``undo`` never answers (argo-rollouts#4956), so it is sent with a
-  short timeout and confirmed with ``info``.
+  ``{"code":2}`` even for not-found. Its ``undo`` (which never answers, argo-rollouts#4956) is not
+  used: a rollback is a Git change (``release/rollback.py``), so Git stays the truth.
 
 Upstream, a non-full promote of a Rollout that is not paused is a silent no-op (200, nothing
 patched): we check the state first and say so instead of pretending it worked.
@@ -14,7 +14,6 @@ patched): we check the state first and say so instead of pretending it worked.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from gitops_release.argo.types import Action
 from gitops_release.errors import Failed, RemoteError, UsageError
 
 CONFIRM_TIMEOUT = 15.0
-UNDO_TIMEOUT = 3.0
 
 
 ARGOCD_ACTION = {
@@ -216,14 +214,6 @@ class DashboardControl:
             self._call("PUT", "/promote", body={"full": action is Action.promote_full})
         else:
             self._call("PUT", f"/{action.value}", body={})
-
-    def undo(self, revision: int) -> None:
-        """``undo`` applies the change but never answers (#4956): short timeout, then confirm."""
-        # expected: the answer never comes; the caller confirms with info
-        with contextlib.suppress(http.Unreachable):
-            self._call(
-                "PUT", f"/undo/{revision}", body={}, timeout=(5.0, UNDO_TIMEOUT), idempotent=False
-            )
 
 
 @dataclass(frozen=True)

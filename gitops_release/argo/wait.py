@@ -27,6 +27,7 @@ from gitops_release.argo.client import ArgoCD, ResourceRef
 from gitops_release.argo.model import Application, ReplicaSet, Rollout
 from gitops_release.argo.types import Target
 from gitops_release.errors import Failed, RemoteError, TimedOut, UsageError
+from gitops_release.images import image_matches
 from gitops_release.output import Output
 
 STREAM_IDLE = 15.0
@@ -40,13 +41,6 @@ PROGRESS_EVERY = 30.0
 
 def same_revision(have: str, want: str) -> bool:
     return bool(have and want) and (have.startswith(want) or want.startswith(have))
-
-
-def image_matches(have: str, want: str) -> bool:
-    """Exact, or the same name and tag when ``want`` carries no digest."""
-    if have == want:
-        return True
-    return "@" not in want and have.split("@", 1)[0] == want
 
 
 @dataclass

@@ -120,13 +120,14 @@ def bump_image_command(
     argo: ArgoOptions = NO_OPTIONS,
 ) -> None:
     from gitops_release import config
-    from gitops_release.release import bump as release
+    from gitops_release.release.bump import bump_image
+    from gitops_release.release.edit import BumpRequest
 
     out = make_output(output)
     settings = config.resolve({"branch": branch})
     if not argocd_app and app_path is None:
         raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
-    request = release.BumpRequest(
+    request = BumpRequest(
         tag_or_ref=tag_or_ref,
         app=app_path or "",
         repo=repo or ("" if argocd_app else "."),
@@ -149,5 +150,5 @@ def bump_image_command(
         conn = argo.connect()
         result = bump_from_application(conn, argocd_app, request, out=out)
     else:
-        result = release.bump_image(request, settings=settings, out=out)
+        result = bump_image(request, settings=settings, out=out)
     out.emit(result.text(), result.payload())

@@ -191,8 +191,7 @@ class Workspace:
         self.run("reset", "--quiet", "--hard", commit)
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        status, _, _ = self.run.status("merge-base", "--is-ancestor", ancestor, descendant)
-        return status == 0
+        return is_ancestor(self.run, ancestor, descendant)
 
     def commit(self, paths: Sequence[str], message: str) -> str:
         """Commit exactly ``paths`` (relative to the root); returns the new sha."""
@@ -396,3 +395,37 @@ def is_url(repo: str) -> bool:
         return True
     head, sep, _ = repo.partition(":")
     return bool(sep) and "@" in head and "/" not in head
+
+
+@contextmanager
+def open_history(
+    repo: str, *, app_path: str, branch: str | None, settings: Settings | None, depth: int
+) -> Iterator[Git]:
+    """A git runner on the app's source with ``depth`` commits of its history: a local
+    repository as it is (read only), or a blob-less clone of a URL, deepened, removed afterwards.
+    What ``history``, ``rollback`` and the ancestry check read the release commits through."""
+    if not is_url(repo):
+        path = Path(repo)
+        if not path.is_dir():
+            raise UsageError(
+                f"{repo}: no such directory", hint="give a local checkout or a git URL"
+            )
+        yield Git(path)
+        return
+    with open_workspace(repo, app_path=app_path, branch=branch, settings=settings) as ws:
+        ws.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            f"--deepen={depth}",
+            what="fetch the app's history",
+            remote=True,
+        )
+        yield ws.run
+
+
+def is_ancestor(run: Git, ancestor: str, descendant: str) -> bool:
+    """Is ``ancestor`` the same commit as ``descendant`` or one of its ancestors? (False too when
+    git does not know one of them, e.g. beyond the history fetched.)"""
+    status, _, _ = run.status("merge-base", "--is-ancestor", ancestor, descendant)
+    return status == 0

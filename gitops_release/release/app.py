@@ -14,17 +14,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops_release.argo import http
+from gitops_release.argo.apierrors import NoLiveObject
 from gitops_release.argo.client import ResourceRef
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import Application, Rollout
 from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, find_rollout, run
 from gitops_release.argo.types import Action, Target
-from gitops_release.argo.wait import Expect, Outcome, Waiter, image_matches
+from gitops_release.argo.wait import Expect, Outcome, Waiter
 from gitops_release.errors import RemoteError, UsageError
-from gitops_release.images import is_reference, parse_image
+from gitops_release.images import pick_image
 from gitops_release.output import Output
-from gitops_release.release.bump import BumpRequest, BumpResult, bump_image
+from gitops_release.release.bump import BumpResult, bump_image
 from gitops_release.release.control import IN_PROGRESS, wait_operation
+from gitops_release.release.edit import BumpRequest
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,7 @@ class ReleaseApp:
                 f"application {self.name} has no Git source (a Helm chart repository?)",
                 hint="pass --repo and --path to say where its image is written",
             )
-        branch = None if self.app.target_revision in ("", "HEAD") else self.app.target_revision
-        return repo, path, branch
+        return repo, path, self.app.branch
 
     def app_overrides(self) -> str | None:
         """Where the Application itself sets the image (kustomize ``images`` or a Helm image
@@ -112,12 +113,8 @@ class ReleaseApp:
             return None
         try:
             return self.conn.argocd().rollout(self.name, self.ref)
-        except (http.BadRequest, http.NotFound):
+        except (http.BadRequest, http.NotFound, NoLiveObject):
             return None
-        except RemoteError as err:
-            if "no live" in err.message:
-                return None
-            raise
 
     def stable_image(self, ro: Rollout | None, like: str | None = None) -> str | None:
         """The image the stable ReplicaSet runs (the one like ``like`` when it has several)."""
@@ -252,36 +249,6 @@ class ReleaseApp:
         result = run(control, action, sleep=self.conn.sleep)
         self.out.progress(result.message)
         return result
-
-
-def pick_image(images: tuple[str, ...] | list[str], like: str | None) -> str | None:
-    """The one image, or the one with the same repository as ``like``."""
-    if not images:
-        return None
-    if like and len(images) > 1:
-        try:
-            name = parse_image(like, what="image").name if is_reference(like) else None
-        except UsageError:
-            name = None
-        for image in images:
-            if name and parse_image(image, what="image").name == name:
-                return image
-    return images[0]
-
-
-def runs_tag(images: tuple[str, ...], tag_or_ref: str) -> bool:
-    """Does one of ``images`` already carry this tag (or exactly this reference)?"""
-    for image in images:
-        if is_reference(tag_or_ref):
-            if image_matches(image, tag_or_ref):
-                return True
-            continue
-        try:
-            if parse_image(image, what="image").tag == tag_or_ref:
-                return True
-        except UsageError:
-            continue
-    return False
 
 
 def bump_from_application(

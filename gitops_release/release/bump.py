@@ -20,32 +20,14 @@ from typing import TYPE_CHECKING, Any
 from gitops_release.config import Settings
 from gitops_release.errors import UsageError
 from gitops_release.git.auth import strip_credentials
-from gitops_release.images import is_reference, parse_image, validate_tag
+from gitops_release.images import DIGEST_RE, check_tag_or_ref, is_reference, new_tag, validate_tag
 from gitops_release.output import Output
 from gitops_release.record import write_record
 from gitops_release.release import edit as appedit
+from gitops_release.release.edit import BumpRequest
 
 if TYPE_CHECKING:
     from gitops_release.git.push import RetryPolicy
-
-
-@dataclass(frozen=True)
-class BumpRequest:
-    tag_or_ref: str
-    app: str
-    repo: str = "."
-    branch: str | None = None
-    container: str | None = None
-    image_name: str | None = None
-    digest: str | None = None
-    expect_current: str | None = None
-    message: str | None = None
-    skip_ci: bool = False
-    no_push: bool = False
-    merge_request: bool = False
-    all_aliases: bool = False
-    dry_run: bool = False
-    record: Path | None = None
 
 
 @dataclass
@@ -95,10 +77,7 @@ class BumpResult:
 
 
 def _check_request(req: BumpRequest, remote_repo: bool) -> None:
-    if is_reference(req.tag_or_ref):
-        parse_image(req.tag_or_ref, what="new image")
-    else:
-        validate_tag(req.tag_or_ref, what="new tag")
+    check_tag_or_ref(req.tag_or_ref)
     if req.expect_current and not is_reference(req.expect_current):
         validate_tag(req.expect_current, what="--expect-current")
     from gitops_release.record import check_writable
@@ -165,7 +144,7 @@ def bump_image(
         else:
             mr = None
             if req.merge_request:
-                tag = _new_tag(req)
+                tag = _branch_tag(req.tag_or_ref)
                 mr = gitpush.MergeRequest(
                     source=f"gitops-release/{app}-{tag}-{ws.base[:8]}",
                     title=f"release({app}): {req.tag_or_ref}",
@@ -204,8 +183,9 @@ def _preload(module: str) -> None:
         threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
-def _new_tag(req: BumpRequest) -> str:
-    if not is_reference(req.tag_or_ref):
-        return req.tag_or_ref
-    ref = parse_image(req.tag_or_ref, what="new image")
-    return ref.tag or (ref.digest or "digest").split(":")[-1][:12]
+def _branch_tag(tag_or_ref: str) -> str:
+    """The new tag as a branch name can hold it: a digest shortened to 12 hex digits."""
+    tag = new_tag(tag_or_ref)
+    if DIGEST_RE.match(tag):
+        return tag.split(":")[-1][:12]
+    return tag or "digest"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_release.argo import http
+from gitops_release.argo.apierrors import AppNotFound
 from gitops_release.argo.client import ArgoCD
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import Application
@@ -57,9 +58,7 @@ def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> list[d
         name = str(body["metadata"]["name"])
         try:
             before = api.get_app_json(name)
-        except RemoteError as err:
-            if "not found" not in err.message:
-                raise
+        except AppNotFound:
             before = None
         if before is not None and _same_app(before, body):
             results.append({"name": name, "action": "unchanged"})
@@ -96,10 +95,8 @@ def app_delete(conn: Connection, name: str, *, cascade: bool = True, wait: bool 
     while time.monotonic() < deadline:
         try:
             api.get_app(name)
-        except RemoteError as err:
-            if "not found" in err.message:
-                return True
-            raise
+        except AppNotFound:
+            return True
         conn.sleep(delay)
         delay = min(delay * 2, 2.0)
     raise TimedOut(

@@ -25,11 +25,19 @@ from typing import Any
 
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.types import Target
-from gitops_release.errors import Failed, NotLanded, ReleaseError, TimedOut, UsageError
-from gitops_release.images import is_reference, parse_image, validate_tag
+from gitops_release.errors import (
+    ExpectCurrentMismatch,
+    Failed,
+    NotLanded,
+    ReleaseError,
+    TimedOut,
+    UsageError,
+)
+from gitops_release.git.trailers import revert_subject
+from gitops_release.images import check_tag_or_ref, new_tag, runs_tag, short, tag_of
 from gitops_release.output import Output
 from gitops_release.release import smoke
-from gitops_release.release.app import ReleaseApp, Selection, runs_tag
+from gitops_release.release.app import ReleaseApp, Selection
 from gitops_release.release.types import OnFailure
 
 RECOVERY_TIMEOUT = 300.0
@@ -108,22 +116,12 @@ class DeployResult:
 
 
 def _check_input(req: DeployRequest) -> None:
-    if is_reference(req.tag_or_ref):
-        parse_image(req.tag_or_ref, what="new image")
-    else:
-        validate_tag(req.tag_or_ref, what="new tag")
+    check_tag_or_ref(req.tag_or_ref)
     smoke.compile_expect(req.expect)
     from gitops_release.record import check_writable
 
     check_writable(req.record, "--record")
     check_writable(req.dotenv, "--dotenv")
-
-
-def _new_tag(tag_or_ref: str) -> str:
-    if not is_reference(tag_or_ref):
-        return tag_or_ref
-    ref = parse_image(tag_or_ref, what="new image")
-    return ref.tag or (ref.digest or "")
 
 
 def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult:
@@ -132,7 +130,7 @@ def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult
 
     _check_input(req)
     start = time.monotonic()
-    result = DeployResult(app=req.app, new_tag=_new_tag(req.tag_or_ref))
+    result = DeployResult(app=req.app, new_tag=new_tag(req.tag_or_ref))
     try:
         _deploy(conn, req, result, out, start)
     except ReleaseError as err:
@@ -196,17 +194,17 @@ def _deploy(
     t = time.monotonic()
     # Two deploys can pass the check above at the same moment: unless told otherwise, the Git
     # write is a compare-and-swap on the image that check saw, so only one of them lands.
-    guard = req.expect_current or (None if req.supersede else _tag_of(stable) or None)
+    guard = req.expect_current or (None if req.supersede else tag_of(stable) or None)
     try:
         bump = rel.write_image(
             req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
             merge_request=req.merge_request, digest=req.digest,
         )  # fmt: skip
-    except NotLanded as err:
-        if req.expect_current or guard is None or not err.message.startswith("--expect-current"):
+    except ExpectCurrentMismatch as err:
+        if req.expect_current or guard is None:
             raise
         raise NotLanded(
-            f"another release of {req.app} landed in Git meanwhile: {err.message.split(', but ', 1)[-1]}",
+            f"another release of {req.app} landed in Git meanwhile: {err.found}",
             hint="promote or abort it first, or pass --supersede to replace it",
         ) from None
     result.timings["git"] = round(time.monotonic() - t, 2)
@@ -214,7 +212,7 @@ def _deploy(
     result.new_image = bump.new
     result.new_tag = bump.new_tag or result.new_tag
     result.old_image = stable or bump.old
-    result.previous_tag = _tag_of(result.old_image) or bump.previous_tag or ""
+    result.previous_tag = tag_of(result.old_image) or bump.previous_tag or ""
     result.release_commit = bump.commit or ""
     if not bump.changed:
         out.progress(f"Git already holds {bump.new}: continuing from the state Argo CD is in")
@@ -316,15 +314,6 @@ def _checks(
     smoke.run_all(checks, timeout=req.check_timeout, out=out, verify=verify, into=result.checks)
 
 
-def _tag_of(image: str) -> str:
-    if not image:
-        return ""
-    try:
-        return parse_image(image, what="image").tag or ""
-    except ReleaseError:
-        return ""
-
-
 def _recover(
     rel: ReleaseApp,
     req: DeployRequest,
@@ -353,16 +342,12 @@ def _recover(
         return
     deadline = time.monotonic() + max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
     why = "timed out" if isinstance(err, TimedOut) else "failed"
-    message = f"revert({req.app}): back to {_short(stable)} after {_short(result.new_image)} {why} [skip ci]"
+    message = revert_subject(req.app, short(stable), f"{short(result.new_image)} {why}")
     result.revert_commit, outcome = rel.restore(
         stable, message=f"{message}\n\n{err.message}", deadline=deadline
     )
     result.argocd_revision = outcome.app.revision
     result.outcome = "reverted"
-
-
-def _short(image: str) -> str:
-    return _tag_of(image) or image
 
 
 def verify(

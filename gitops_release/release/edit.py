@@ -11,18 +11,37 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gitops_release.errors import NotLanded, UsageError
-from gitops_release.images import ImageRef, is_reference, resolve_target
-
-if TYPE_CHECKING:
-    from gitops_release.release.bump import BumpRequest
+from gitops_release.errors import ExpectCurrentMismatch, UsageError
+from gitops_release.git.trailers import release_message
+from gitops_release.images import ImageRef, is_reference, resolve_target, version
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 2**20
 """Bigger files are generated data, not manifests to edit (etcd holds objects up to ~1.5 MiB;
 the largest file of the real-world corpus is 0.2 MiB); parsing 40 MiB took a minute."""
+
+
+@dataclass(frozen=True)
+class BumpRequest:
+    """What ``bump-image`` is asked to do (the command line's options, as given)."""
+
+    tag_or_ref: str
+    app: str
+    repo: str = "."
+    branch: str | None = None
+    container: str | None = None
+    image_name: str | None = None
+    digest: str | None = None
+    expect_current: str | None = None
+    message: str | None = None
+    skip_ci: bool = False
+    no_push: bool = False
+    merge_request: bool = False
+    all_aliases: bool = False
+    dry_run: bool = False
+    record: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -242,10 +261,9 @@ def make_edit(
             for site in chosen:
                 # already at the target: a re-run of a landed compare-and-swap changes nothing
                 if not _expect(req.expect_current, site.image) and site.image != target:
-                    raise NotLanded(
-                        f"--expect-current {req.expect_current}, but {site.file}:{site.line} "
-                        f"{site.yaml_path} is {site.current} on {where()}",
-                        hint="someone else released in between; check, then run again",
+                    raise ExpectCurrentMismatch(
+                        req.expect_current,
+                        f"{site.file}:{site.line} {site.yaml_path} is {site.current} on {where()}",
                     )
         edit = Edit([], [], [], target, previous)
         for rel in files:
@@ -271,19 +289,11 @@ def make_edit(
 
 def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:
     previous, target = edit.previous, edit.target
-    old = _short(previous) if previous else "?"
-    new = _short(target)
+    old = version(previous) if previous else "?"
+    new = version(target)
     subject = req.message or f"release({app}): {target.name} {old} -> {new}"
     if req.skip_ci and "[skip ci]" not in subject:
         subject += " [skip ci]"
-    trailers = [f"Release-App: {app}", f"Release-Path: {path}", f"Release-Image: {target}"]
-    if previous:
-        trailers.append(f"Release-Previous: {previous}")
-    return subject + "\n\n" + "\n".join(trailers) + "\n"
-
-
-def _short(ref: ImageRef) -> str:
-    text = ref.tag or ""
-    if ref.digest:
-        text += f"@{ref.digest[:19]}"
-    return text or "latest"
+    return release_message(
+        subject, app=app, path=path, image=str(target), previous=str(previous or "")
+    )

@@ -2,7 +2,8 @@
 other teams keep pushing, so Argo CD may sync a later tip that includes ours).
 
 Ancestry needs the GitOps repository: a blob-less, sparse clone of the app's source through
-:mod:`gitops_release.gitrepo`, made only when the two revisions differ, and cached per pair.
+:mod:`gitops_release.git.repo`, made only when the two revisions differ, and cached per pair.
+A repository that cannot be read fails the wait (exit 4) instead of looking like a "no".
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable
 from gitops_release.argo.model import Application
 from gitops_release.argo.wait import same_revision
 from gitops_release.config import Settings
-from gitops_release.errors import ReleaseError
 
 DEPTH = 500
 
@@ -37,21 +37,12 @@ def git_contains(app: Application, settings: Settings | None = None) -> Callable
 def _is_ancestor(
     app: Application, ancestor: str, descendant: str, settings: Settings | None
 ) -> bool:
-    from gitops_release.git import repo as gitrepo
+    """Asks git. A failure to read the repository (auth, network, a missing repository) is an
+    error for the user to see (exit 4), not a "no": a "no" is cached and would only end in a
+    timeout (exit 6), naming the wrong cause."""
+    from gitops_release.git.repo import is_ancestor, open_history
 
-    branch = None if app.target_revision in ("", "HEAD") else app.target_revision
-    try:
-        with gitrepo.open_workspace(
-            app.repo_url, app_path=app.path or ".", branch=branch, settings=settings
-        ) as ws:
-            ws.run(
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                f"--deepen={DEPTH}",
-                what="fetch history",
-                remote=True,
-            )
-            return ws.is_ancestor(ancestor, descendant)
-    except ReleaseError:
-        return False
+    with open_history(
+        app.repo_url, app_path=app.path or ".", branch=app.branch, settings=settings, depth=DEPTH
+    ) as run:
+        return is_ancestor(run, ancestor, descendant)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,11 @@ from gitops_release.argo.model import Rollout
 from gitops_release.argo.rollouts import ActionResult
 from gitops_release.argo.types import Action, Target, Via
 from gitops_release.errors import UsageError
-from gitops_release.images import parse_image
+from gitops_release.git.trailers import Released, revert_subject, rollback_subject
+from gitops_release.images import pick_image, runs_tag, short
 from gitops_release.output import Output
-from gitops_release.release.app import ReleaseApp, pick_image, runs_tag
+from gitops_release.release.app import ReleaseApp
 
-_SEP, _END = "\x1f", "\x1e"
 DEPTH = 200
 
 
@@ -46,15 +47,6 @@ class GitResult:
 
     def payload(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _tag(image: str) -> str:
-    if not image:
-        return "?"
-    try:
-        return parse_image(image, what="image").tag or image
-    except UsageError:
-        return image
 
 
 def abort(
@@ -94,7 +86,7 @@ def abort(
     result = GitResult(name, "abort", "aborted", acted.changed, new, stable, message=acted.message)
     if rel is not None and stable and not runs_tag((new,), stable):
         deadline = time.monotonic() + conn.timeout
-        message = f"revert({name}): back to {_tag(stable)} after abort of {_tag(new)} [skip ci]"
+        message = revert_subject(name, _label(stable), f"abort of {_label(new)}")
         result.commit, outcome = rel.restore(stable, message=message, deadline=deadline)
         result.changed = True
         result.argocd_revision = outcome.app.revision
@@ -106,38 +98,19 @@ def abort(
     return acted, result
 
 
-def release_images(rel: ReleaseApp) -> list[tuple[str, str, bool]]:
+def release_images(rel: ReleaseApp) -> list[Released]:
     """(Release-Image, Release-Previous, is a revert) of the app's commits, newest first."""
-    from gitops_release.git import repo as gitrepo
-    from gitops_release.views.history import trailers
+    from gitops_release.git.repo import open_history
+    from gitops_release.git.trailers import releases
 
     repo, path, branch = rel.source
-    fmt = _SEP.join(("%H", "%s", "%B")) + _END
-
-    def read(run: gitrepo.Git) -> list[tuple[str, str, bool]]:
-        status, text, _ = run.status("log", f"-n{DEPTH}", f"--format={fmt}", "--", path)
-        found = []
-        for chunk in text.split(_END) if status == 0 else []:
-            parts = chunk.strip().split(_SEP)
-            if len(parts) < 3:
-                continue
-            found_trailers = trailers(parts[2])
-            image = found_trailers.get("Release-Image", "")
-            if image:
-                revert = parts[1].startswith("revert(")
-                found.append((image, found_trailers.get("Release-Previous", ""), revert))
-        return found
-
-    if not gitrepo.is_url(repo):
-        return read(gitrepo.Git(Path(repo)))
-    with gitrepo.open_workspace(
-        repo, app_path=path, branch=branch, settings=rel.conn.settings
-    ) as ws:
-        ws.run("fetch", "--quiet", "--no-tags", f"--deepen={DEPTH}", what="fetch the app's history", remote=True)  # fmt: skip
-        return read(ws.run)
+    with open_history(
+        repo, app_path=path, branch=branch, settings=rel.conn.settings, depth=DEPTH
+    ) as run:
+        return releases(run, path, DEPTH)
 
 
-def previous_image(entries: list[tuple[str, str, bool]], current: str) -> str | None:
+def previous_image(entries: Sequence[tuple[str, str, bool]], current: str) -> str | None:
     """The newest image other than ``current`` that no revert moved away from."""
     failed = {prev for _, prev, revert in entries if revert and prev}
     for image, prev, _ in entries:
@@ -175,11 +148,11 @@ def rollback(
                     f"no earlier release of {name} found in the Git history of {rel.source[1]}",
                     hint="name the image: --to TAG",
                 )
-        out.progress(f"rollback {name}: {_tag(current or '')} -> {_tag(target)} through Git")
+        out.progress(f"rollback {name}: {_label(current or '')} -> {_label(target)} through Git")
         landed = rel.write_image(
             target,
             skip_ci=True,
-            message=f"rollback({name}): {_tag(current or '')} -> {_tag(target)} [skip ci]",
+            message=rollback_subject(name, _label(current or ""), _label(target)),
         )
         result = GitResult(
             name, "rollback", "preview-ready", landed.changed, current or "", landed.new
@@ -274,3 +247,7 @@ def _record(path: Path | None, kind: str, result: GitResult) -> None:
         from gitops_release.record import write_record
 
         write_record(path, kind, result.payload())
+
+
+def _label(image: str) -> str:
+    return short(image) or "?"

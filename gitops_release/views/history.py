@@ -17,61 +17,32 @@ from gitops_release.argo.client import ArgoCD
 from gitops_release.argo.model import Application
 from gitops_release.config import Settings
 from gitops_release.errors import ReleaseError, UsageError
+from gitops_release.git.trailers import IMAGE, PREVIOUS, parse
 from gitops_release.output import Output
 from gitops_release.views.render import HistoryRow
 
-TRAILERS = ("Release-App", "Release-Image", "Release-Previous")
 DEPTH = 200
-_SEP, _END = "\x1f", "\x1e"
-
-
-def trailers(message: str) -> dict[str, str]:
-    """``Key: value`` lines of the last paragraph of a commit message (git trailers)."""
-    paragraph = message.strip().split("\n\n")[-1]
-    found = {}
-    for line in paragraph.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() in TRAILERS:
-            found[key.strip()] = value.strip()
-    return found
 
 
 def _commits(
     app: Application, revisions: list[str], settings: Settings | None, repo: str | None
 ) -> dict[str, dict[str, str]]:
     """For each revision: the newest commit at or before it that touched the app's path."""
-    from gitops_release.git import repo as gitrepo
+    from gitops_release.git.repo import is_url, open_history
+    from gitops_release.git.trailers import commit_at
 
-    def read(run: gitrepo.Git) -> dict[str, dict[str, str]]:
+    if repo and not is_url(repo) and not Path(repo).is_dir():
+        raise UsageError(f"--repo {repo}: no such directory")
+    with open_history(
+        repo or app.repo_url, app_path=app.path or ".", branch=app.branch, settings=settings,
+        depth=DEPTH,
+    ) as run:  # fmt: skip
         found = {}
-        fmt = _SEP.join(("%H", "%an", "%aI", "%B")) + _END
         for revision in revisions:
-            status, out, _ = run.status(
-                "log", "-n", "1", f"--format={fmt}", revision, "--", app.path or "."
-            )
-            if status != 0 or not out.strip():
-                continue
-            sha, author, date, body = [*out.strip().rstrip(_END).split(_SEP), "", "", ""][:4]
-            found[revision] = {"sha": sha, "author": author, "date": date, "message": body}
+            commit = commit_at(run, revision, app.path or ".")
+            if commit is not None:
+                found[revision] = commit
         return found
-
-    if repo and not gitrepo.is_url(repo):
-        if not Path(repo).is_dir():
-            raise UsageError(f"--repo {repo}: no such directory")
-        return read(gitrepo.Git(Path(repo)))
-    branch = None if app.target_revision in ("", "HEAD") else app.target_revision
-    with gitrepo.open_workspace(
-        repo or app.repo_url, app_path=app.path or ".", branch=branch, settings=settings
-    ) as ws:
-        ws.run(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            f"--deepen={DEPTH}",
-            what="fetch the app's history",
-            remote=True,
-        )
-        return read(ws.run)
 
 
 def history_rows(
@@ -98,15 +69,15 @@ def history_rows(
     for entry in entries:
         meta = commits.get(entry.revision) or argocd.revision_metadata(name, entry.revision)
         message = str(meta.get("message") or "")
-        found = trailers(message)
+        found = parse(message)
         rows.append(
             HistoryRow(
                 id=entry.id,
                 revision=entry.revision,
                 deployed_at=entry.deployed_at,
                 initiated_by=entry.initiated_by,
-                image=found.get("Release-Image", ""),
-                previous=found.get("Release-Previous", ""),
+                image=found.get(IMAGE, ""),
+                previous=found.get(PREVIOUS, ""),
                 author=str(meta.get("author") or ""),
                 message=message.strip().splitlines()[0] if message.strip() else "",
             )
