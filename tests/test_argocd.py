@@ -11,6 +11,7 @@ import pytest
 from gitops_release import config
 from gitops_release.argo import client as argocd
 from gitops_release.argo import connection
+from gitops_release.argo.model import ResourceRef
 from gitops_release.errors import RemoteError, UsageError
 from gitops_release.output import redact
 from tests.fake_http import FakeServer, Request
@@ -217,7 +218,7 @@ def test_action_body_is_a_bare_json_string(tmp_path: Path, server: FakeServer) -
     api = connection.connect(
         resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
     )
-    api.run_action("web", argocd.ResourceRef("Rollout", "web", "prod"), "resume")
+    api.run_action("web", ResourceRef("Rollout", "web", "prod"), "resume")
     req = server.requests[-1]
     assert json.loads(req.body) == "resume"
     assert req.query == {

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from gitops_release.argo import rollouts
-from gitops_release.argo.model import Application, Rollout
+from gitops_release.argo.model import Application, Rollout, find_rollout
 from gitops_release.argo.types import Action
 from gitops_release.errors import Failed, RemoteError, UsageError
 from tests.fake_http import FakeServer
@@ -27,14 +27,14 @@ def app_with(*names: str) -> Application:
 
 
 def test_find_rollout() -> None:
-    assert rollouts.find_rollout(app_with("web")).name == "web"
+    assert find_rollout(app_with("web")).name == "web"
     with pytest.raises(UsageError, match=r"several Rollouts: api, web .*--rollout NAME"):
-        rollouts.find_rollout(app_with("web", "api"))
-    assert rollouts.find_rollout(app_with("web", "api"), name="api").name == "api"
+        find_rollout(app_with("web", "api"))
+    assert find_rollout(app_with("web", "api"), name="api").name == "api"
     with pytest.raises(UsageError, match="manages no Rollout"):
-        rollouts.find_rollout(app_with())
+        find_rollout(app_with())
     with pytest.raises(UsageError, match="no Rollout named x"):
-        rollouts.find_rollout(app_with("web"), name="x")
+        find_rollout(app_with("web"), name="x")
 
 
 PAUSED = Rollout(

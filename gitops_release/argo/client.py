@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import AppNotFound, NoLiveObject
-from gitops_release.argo.model import Application, ReplicaSet, ResourceTree, Rollout
+from gitops_release.argo.model import Application, ReplicaSet, ResourceRef, ResourceTree, Rollout
 from gitops_release.errors import RemoteError, UsageError
 
 REFRESH_TIMEOUT = 60.0
@@ -35,24 +34,6 @@ def check_app_name(name: str) -> str:
         else "a name is lowercase letters, digits, '-' and '.', at most 253 characters"
     )
     raise UsageError(f"invalid application name {name!r}", hint=hint)
-
-
-@dataclass(frozen=True)
-class ResourceRef:
-    kind: str
-    name: str
-    namespace: str
-    group: str = "argoproj.io"
-    version: str = "v1alpha1"
-
-    def params(self) -> dict[str, str]:
-        return {
-            "namespace": self.namespace,
-            "resourceName": self.name,
-            "group": self.group,
-            "version": self.version,
-            "kind": self.kind,
-        }
 
 
 class ArgoCD:

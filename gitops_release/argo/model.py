@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_release.errors import UsageError
+
 
 def _d(data: Any, *keys: str) -> Any:
     """``data[k1][k2]...`` or None when any level is missing or not a mapping."""
@@ -362,3 +364,53 @@ class ReplicaSet:
             ),
             created_at=_s(obj, "metadata", "creationTimestamp"),
         )
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    kind: str
+    name: str
+    namespace: str
+    group: str = "argoproj.io"
+    version: str = "v1alpha1"
+
+    def params(self) -> dict[str, str]:
+        return {
+            "namespace": self.namespace,
+            "resourceName": self.name,
+            "group": self.group,
+            "version": self.version,
+            "kind": self.kind,
+        }
+
+
+def find_rollout(
+    app: Application, tree: ResourceTree | None = None, name: str | None = None
+) -> ResourceRef:
+    """The app's Rollout: the only one, or the one named ``--rollout NAME``."""
+    found = {
+        (r.namespace or app.dest_namespace, r.name) for r in app.resources if r.kind == "Rollout"
+    }
+    if tree is not None:
+        found |= {(n.namespace, n.name) for n in tree.of_kind("Rollout")}
+    if name:
+        match = sorted(f for f in found if f[1] == name)
+        if not match:
+            have = ", ".join(sorted(n for _, n in found)) or "none"
+            raise UsageError(
+                f"application {app.name} has no Rollout named {name} (it has: {have})",
+                hint="check --rollout",
+            )
+        return ResourceRef("Rollout", name, match[0][0])
+    if not found:
+        raise UsageError(
+            f"application {app.name} manages no Rollout",
+            hint="check the app name, or that its manifests contain a kind: Rollout",
+        )
+    if len(found) > 1:
+        names = ", ".join(sorted(n for _, n in found))
+        raise UsageError(
+            f"application {app.name} has several Rollouts: {names}", hint="pass --rollout NAME"
+        )
+    namespace, only = next(iter(found))
+    return ResourceRef("Rollout", only, namespace)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gitops_release.argo import http
-from gitops_release.argo.client import ArgoCD, ResourceRef
-from gitops_release.argo.model import Application, ResourceTree, Rollout
+from gitops_release.argo.client import ArgoCD
+from gitops_release.argo.model import ResourceRef, Rollout
 from gitops_release.argo.types import Action
-from gitops_release.errors import Failed, RemoteError, UsageError
+from gitops_release.errors import Failed, RemoteError
 
 CONFIRM_TIMEOUT = 15.0
 
@@ -35,38 +35,6 @@ ARGOCD_ACTION = {
     Action.retry: "retry",
     Action.restart: "restart",
 }
-
-
-def find_rollout(
-    app: Application, tree: ResourceTree | None = None, name: str | None = None
-) -> ResourceRef:
-    """The app's Rollout: the only one, or the one named ``--rollout NAME``."""
-    found = {
-        (r.namespace or app.dest_namespace, r.name) for r in app.resources if r.kind == "Rollout"
-    }
-    if tree is not None:
-        found |= {(n.namespace, n.name) for n in tree.of_kind("Rollout")}
-    if name:
-        match = sorted(f for f in found if f[1] == name)
-        if not match:
-            have = ", ".join(sorted(n for _, n in found)) or "none"
-            raise UsageError(
-                f"application {app.name} has no Rollout named {name} (it has: {have})",
-                hint="check --rollout",
-            )
-        return ResourceRef("Rollout", name, match[0][0])
-    if not found:
-        raise UsageError(
-            f"application {app.name} manages no Rollout",
-            hint="check the app name, or that its manifests contain a kind: Rollout",
-        )
-    if len(found) > 1:
-        names = ", ".join(sorted(n for _, n in found))
-        raise UsageError(
-            f"application {app.name} has several Rollouts: {names}", hint="pass --rollout NAME"
-        )
-    namespace, only = next(iter(found))
-    return ResourceRef("Rollout", only, namespace)
 
 
 class Control(Protocol):

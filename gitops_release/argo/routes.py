@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from gitops_release.argo.client import ArgoCD, ResourceRef
-from gitops_release.argo.model import Application, Rollout
+from gitops_release.argo.client import ArgoCD
+from gitops_release.argo.model import Application, ResourceRef, Rollout
 from gitops_release.errors import RemoteError
 
 _HOST = re.compile(r"Host\(\s*`([^`]+)`")

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from gitops_release.argo import http
-from gitops_release.argo.client import ArgoCD, ResourceRef
-from gitops_release.argo.model import Application, ReplicaSet, Rollout
+from gitops_release.argo.client import ArgoCD
+from gitops_release.argo.model import Application, ReplicaSet, ResourceRef, Rollout
 from gitops_release.argo.types import Target
 from gitops_release.errors import Failed, RemoteError, TimedOut, UsageError
 from gitops_release.images import image_matches
@@ -201,7 +201,7 @@ class Waiter:
 
     def _ref_for(self, app: Application) -> ResourceRef | None:
         if self._ref is None:
-            from gitops_release.argo.rollouts import find_rollout
+            from gitops_release.argo.model import find_rollout
 
             if not any(r.kind == "Rollout" for r in app.resources):
                 if self.target is Target.preview_ready:
@@ -400,3 +400,32 @@ def format_duration(seconds: float) -> str:
         return f"{seconds}s"
     minutes, rest = divmod(seconds, 60)
     return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+
+
+IN_PROGRESS = "another operation is already in progress"
+
+
+def wait_operation(api: ArgoCD, name: str, deadline: float, out: Output) -> None:
+    """Wait until the app has no running operation (follows the watch stream)."""
+    app = api.get_app(name)
+    if not app.operation_running:
+        return
+    out.progress(f"{name}: an operation is in progress ({_op_text(app)}); waiting for it to finish")
+    while time.monotonic() < deadline:
+        for app in api.watch(name, read_timeout=max(0.2, min(15.0, deadline - time.monotonic()))):
+            if not app.operation_running:
+                return
+            if time.monotonic() >= deadline:
+                break
+        app = api.get_app(name)
+        if not app.operation_running:
+            return
+    raise TimedOut(
+        f"the operation running on {name} did not finish in time ({_op_text(app)})",
+        hint="terminate it in Argo CD, or raise --timeout",
+    )
+
+
+def _op_text(app: Application) -> str:
+    op = app.operation
+    return f"{op.phase}: {op.message}" if op else "starting"

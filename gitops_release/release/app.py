@@ -15,17 +15,15 @@ from typing import Any
 
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import NoLiveObject
-from gitops_release.argo.client import ResourceRef
 from gitops_release.argo.connection import Connection
-from gitops_release.argo.model import Application, Rollout
-from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, find_rollout, run
+from gitops_release.argo.model import Application, ResourceRef, Rollout, find_rollout
+from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, run
 from gitops_release.argo.types import Action, Target
-from gitops_release.argo.wait import Expect, Outcome, Waiter
+from gitops_release.argo.wait import IN_PROGRESS, Expect, Outcome, Waiter, wait_operation
 from gitops_release.errors import RemoteError, UsageError
 from gitops_release.images import pick_image
 from gitops_release.output import Output
 from gitops_release.release.bump import BumpResult, bump_image
-from gitops_release.release.control import IN_PROGRESS, wait_operation
 from gitops_release.release.edit import BumpRequest
 
 

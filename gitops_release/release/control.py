@@ -11,16 +11,21 @@ from typing import Any
 
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import AppNotFound
-from gitops_release.argo.client import ArgoCD
 from gitops_release.argo.connection import Connection
-from gitops_release.argo.model import Application
+from gitops_release.argo.model import find_rollout
 from gitops_release.argo.rollouts import ActionResult
 from gitops_release.argo.types import Action, Target, Via
-from gitops_release.argo.wait import Expect, Outcome, Waiter, format_duration, same_revision
+from gitops_release.argo.wait import (
+    IN_PROGRESS,
+    Expect,
+    Outcome,
+    Waiter,
+    format_duration,
+    same_revision,
+    wait_operation,
+)
 from gitops_release.errors import RemoteError, TimedOut, UsageError
 from gitops_release.output import Output
-
-IN_PROGRESS = "another operation is already in progress"
 
 
 def _manifest_apps(path: Path) -> list[dict[str, Any]]:
@@ -103,32 +108,6 @@ def app_delete(conn: Connection, name: str, *, cascade: bool = True, wait: bool 
         f"application {name} still exists after {format_duration(conn.timeout)}",
         hint="its resources may have finalizers; look in Argo CD",
     )
-
-
-def wait_operation(api: ArgoCD, name: str, deadline: float, out: Output) -> None:
-    """Wait until the app has no running operation (follows the watch stream)."""
-    app = api.get_app(name)
-    if not app.operation_running:
-        return
-    out.progress(f"{name}: an operation is in progress ({_op_text(app)}); waiting for it to finish")
-    while time.monotonic() < deadline:
-        for app in api.watch(name, read_timeout=max(0.2, min(15.0, deadline - time.monotonic()))):
-            if not app.operation_running:
-                return
-            if time.monotonic() >= deadline:
-                break
-        app = api.get_app(name)
-        if not app.operation_running:
-            return
-    raise TimedOut(
-        f"the operation running on {name} did not finish in time ({_op_text(app)})",
-        hint="terminate it in Argo CD, or raise --timeout",
-    )
-
-
-def _op_text(app: Application) -> str:
-    op = app.operation
-    return f"{op.phase}: {op.message}" if op else "starting"
 
 
 def sync(
@@ -225,7 +204,7 @@ def rollout_action(
         ro_name, ro_ns = rollout or name, namespace or "default"
         if conn.settings.get("argocd_server") and not (rollout and namespace):
             app = conn.argocd().get_app(name)
-            ref = rollouts.find_rollout(app, name=rollout)
+            ref = find_rollout(app, name=rollout)
             ro_name, ro_ns = ref.name, ref.namespace
         client = rollouts.dashboard_client(
             str(server), verify=conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
@@ -234,7 +213,7 @@ def rollout_action(
     else:
         api = conn.argocd()
         app = api.get_app(name)
-        control = rollouts.ArgoCDControl(api, name, rollouts.find_rollout(app, name=rollout))
+        control = rollouts.ArgoCDControl(api, name, find_rollout(app, name=rollout))
     result = rollouts.run(control, action, sleep=conn.sleep)
     out.progress(result.message)
     outcome = None

@@ -12,9 +12,17 @@ import time
 from typing import Any
 
 from gitops_release.argo import http
-from gitops_release.argo.client import ArgoCD, ResourceRef
+from gitops_release.argo.client import ArgoCD
 from gitops_release.argo.connection import Connection
-from gitops_release.argo.model import Application, ReplicaSet, ResourceTree, Rollout, TreeNode
+from gitops_release.argo.model import (
+    Application,
+    ReplicaSet,
+    ResourceRef,
+    ResourceTree,
+    Rollout,
+    TreeNode,
+    find_rollout,
+)
 from gitops_release.argo.routes import urls
 from gitops_release.argo.types import Via
 from gitops_release.errors import RemoteError, UsageError
@@ -182,7 +190,7 @@ def rollout_view_from_info(info: dict[str, Any]) -> RolloutView:
 def app_view(
     argocd: ArgoCD, name: str, *, rollout: str | None = None
 ) -> tuple[Application, AppView]:
-    from gitops_release.argo.rollouts import find_rollout
+    from gitops_release.argo.model import find_rollout
 
     app = argocd.get_app(name)
     view = AppView(
@@ -260,7 +268,7 @@ def status_view(
         app, view = app_view(api, name, rollout=rollout)
         view.rollout = None
         if view.sync and any(r.kind == "Rollout" for r in app.resources):
-            ref = rollouts.find_rollout(app, name=rollout)
+            ref = find_rollout(app, name=rollout)
             ro_name, ro_ns = ref.name, ref.namespace
     client = rollouts.dashboard_client(str(server))
     info = rollouts.DashboardControl(client, ro_ns, ro_name).info()
