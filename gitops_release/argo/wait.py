@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitops_release.argo import http
 from gitops_release.argo.client import ArgoCD
@@ -172,11 +173,44 @@ def _state_key(app: Application) -> tuple[str, ...]:
 
 @dataclass
 class Outcome:
+    """A target state reached: the result of ``sync`` and ``wait`` (text and JSON from here)."""
+
     app: Application
     rollout: Rollout | None
     expect: Expect
     waited: float
     requests: int = 0
+    target: Target = Target.synced
+
+    def text(self) -> str:
+        images = ", ".join(self.expect.images) or "-"
+        revision = (self.expect.revision or self.app.revision)[:12] or "-"
+        return (
+            f"{self.app.name} is {self.target.value}: revision {revision}, image {images} "
+            f"({format_duration(self.waited)})"
+        )
+
+    def payload(self) -> dict[str, Any]:
+        ro = self.rollout
+        return {
+            "app": self.app.name,
+            "target": self.target.value,
+            "reached": True,
+            "revision": self.expect.revision or self.app.revision,
+            "images": list(self.expect.images),
+            "sync": self.app.sync_status,
+            "health": self.app.health,
+            "rollout": None
+            if ro is None
+            else {
+                "name": ro.name,
+                "phase": ro.phase,
+                "message": ro.message,
+                "images": list(ro.images),
+            },
+            "waited_seconds": round(self.waited, 1),
+            "http_requests": self.requests,
+        }
 
 
 @dataclass
@@ -345,6 +379,7 @@ class Waiter:
                     self.expect,
                     self.clock() - start,
                     self.argocd.client.requests_sent - first_requests,
+                    self.target,
                 )
             mode["idle"] = DETAIL_POLL if verdict.needs_detail else STREAM_IDLE
             self._progress(verdict.missing, start)
@@ -357,6 +392,7 @@ class Waiter:
                 self.expect,
                 self.clock() - start,
                 self.argocd.client.requests_sent - first_requests,
+                self.target,
             )
         if verdict.failed:
             raise Failed(

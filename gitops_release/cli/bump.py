@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from gitops_release.cli.app import app
-from gitops_release.cli.argo_options import NO_OPTIONS, ArgoOptions, argo_options
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.options import NO_OPTIONS, ArgoOptions, argo_options
 
 HELP = """Change an app's image in the GitOps repository, commit and push.
 
@@ -151,4 +151,4 @@ def bump_image_command(
         result = bump_from_application(conn, argocd_app, request, out=out)
     else:
         result = bump_image(request, settings=settings, out=out)
-    out.emit(result.text(), result.payload())
+    out.show(result)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,65 @@ from gitops_release.argo.wait import (
 )
 from gitops_release.errors import RemoteError, TimedOut, UsageError
 from gitops_release.output import Output
+
+
+@dataclass
+class Applied:
+    """``app create``: what happened to each Application of the file."""
+
+    applications: list[dict[str, str]]
+
+    def text(self) -> str:
+        return "\n".join(f"application {r['name']} {r['action']}" for r in self.applications)
+
+    def payload(self) -> dict[str, Any]:
+        changed = any(r["action"] in ("created", "updated") for r in self.applications)
+        return {"applications": self.applications, "changed": changed}
+
+
+@dataclass
+class Deleted:
+    """``app delete``: asked to delete; ``gone`` once Argo CD no longer knows the app."""
+
+    app: str
+    gone: bool
+    waited: bool
+
+    def text(self) -> str:
+        return f"application {self.app} {'deleted' if self.gone or not self.waited else 'deleting'}"
+
+    def payload(self) -> dict[str, Any]:
+        return {"app": self.app, "deleted": True, "gone": self.gone, "changed": True}
+
+
+@dataclass
+class Acted:
+    """A Rollout action done (or found needless), and with ``--wait`` the release it led to."""
+
+    app: str
+    action: ActionResult
+    released: Outcome | None = None
+
+    def text(self) -> str:
+        text = self.action.message
+        if self.released is not None:
+            images = ", ".join(self.released.expect.images) or "its image"
+            text += f"\n{self.app} released on {images}"
+        return text
+
+    def payload(self) -> dict[str, Any]:
+        result = self.action
+        data: dict[str, Any] = {
+            "app": self.app,
+            "rollout": result.rollout.removeprefix("rollout "),
+            "action": result.action.value,
+            "changed": result.changed,
+            "message": result.message,
+            "phase": result.after.phase,
+        }
+        if self.released is not None:
+            data["released"] = self.released.payload()
+        return data
 
 
 def _manifest_apps(path: Path) -> list[dict[str, Any]]:
@@ -53,7 +113,7 @@ def _manifest_apps(path: Path) -> list[dict[str, Any]]:
     return apps
 
 
-def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> list[dict[str, str]]:
+def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> Applied:
     """Create or update (upsert) every Application in ``file``; says which happened."""
     docs = _manifest_apps(file)
     api = conn.argocd()
@@ -74,7 +134,7 @@ def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> list[d
             api.create_app(body, upsert=True)
             action = "created" if before is None else "updated"
         results.append({"name": name, "action": action})
-    return results
+    return Applied(results)
 
 
 def _same_app(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -89,19 +149,19 @@ def _same_app(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
     )
 
 
-def app_delete(conn: Connection, name: str, *, cascade: bool = True, wait: bool = False) -> bool:
+def app_delete(conn: Connection, name: str, *, cascade: bool = True, wait: bool = False) -> Deleted:
     api = conn.argocd()
     api.get_app(name)  # a clear "not found" before anything else
     api.delete_app(name, cascade=cascade)
     if not wait:
-        return False
+        return Deleted(name, False, wait)
     deadline = time.monotonic() + conn.timeout
     delay = 0.2
     while time.monotonic() < deadline:
         try:
             api.get_app(name)
         except AppNotFound:
-            return True
+            return Deleted(name, True, wait)
         conn.sleep(delay)
         delay = min(delay * 2, 2.0)
     raise TimedOut(
@@ -189,7 +249,7 @@ def rollout_action(
     namespace: str | None = None,
     wait_released: bool = False,
     out: Output,
-) -> tuple[ActionResult, Outcome | None]:
+) -> Acted:
     """Run one action on the app's Rollout and confirm it took; ``--wait`` then waits for released."""
     from gitops_release.argo import rollouts
 
@@ -227,4 +287,4 @@ def rollout_action(
             out=out,
         )
         outcome = waiter.run(conn.timeout)
-    return result, outcome
+    return Acted(name, result, outcome)

@@ -350,6 +350,20 @@ def _recover(
     result.outcome = "reverted"
 
 
+@dataclass
+class Verified:
+    """``verify``: every smoke check passed (a failing one raises)."""
+
+    app: str
+    checks: list[smoke.CheckResult]
+
+    def text(self) -> str:
+        return "\n".join(f"{r.check}: {r.url}: ok ({r.detail})" for r in self.checks)
+
+    def payload(self) -> dict[str, Any]:
+        return {"app": self.app, "checks": [r.payload() for r in self.checks], "ok": True}
+
+
 def verify(
     conn: Connection,
     name: str,
@@ -361,7 +375,7 @@ def verify(
     check_timeout: float = 60.0,
     rollout: str | None = None,
     out: Output,
-) -> list[smoke.CheckResult]:
+) -> Verified:
     """``verify APP --preview|--prod``: the smoke checks on their own (exit 1 when one fails)."""
     smoke.compile_expect(expect)
     rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
@@ -371,4 +385,4 @@ def verify(
         ingress_url=ingress_url,
     )  # fmt: skip
     verify_tls = conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
-    return smoke.run_all(checks, timeout=check_timeout, out=out, verify=verify_tls)
+    return Verified(name, smoke.run_all(checks, timeout=check_timeout, out=out, verify=verify_tls))

@@ -22,13 +22,13 @@ from typing import Any
 
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import Rollout
-from gitops_release.argo.rollouts import ActionResult
 from gitops_release.argo.types import Action, Target, Via
 from gitops_release.errors import UsageError
 from gitops_release.git.trailers import Released, revert_subject, rollback_subject
 from gitops_release.images import pick_image, runs_tag, short
 from gitops_release.output import Output
 from gitops_release.release.app import ReleaseApp
+from gitops_release.release.control import Acted, rollout_action
 
 DEPTH = 200
 
@@ -45,8 +45,28 @@ class GitResult:
     argocd_revision: str = ""
     message: str = ""
 
+    def text(self) -> str:
+        return self.message
+
     def payload(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Aborted:
+    """``abort``: the Rollout action, then the stable image written back to Git (``revert``)."""
+
+    acted: Acted
+    revert: GitResult
+
+    def text(self) -> str:
+        return self.revert.message or self.acted.action.message
+
+    def payload(self) -> dict[str, Any]:
+        data = self.acted.payload()
+        data["changed"] = self.acted.action.changed or self.revert.changed
+        data["revert"] = self.revert.payload()
+        return data
 
 
 def abort(
@@ -59,10 +79,9 @@ def abort(
     namespace: str | None = None,
     record: Path | None = None,
     out: Output,
-) -> tuple[ActionResult, GitResult]:
+) -> Aborted:
     """Abort the update (any ``--via``), then by default write the stable image back to Git
     (through the Argo CD Application's source) and wait until the app is Healthy on it."""
-    from gitops_release.release.control import rollout_action
 
     new = stable = ""
     rel = None
@@ -80,9 +99,10 @@ def abort(
             )
         new = pick_image(ro.images, None) or ""
         stable = rel.stable_image(ro, like=new) or ""
-    acted, _ = rollout_action(
+    done = rollout_action(
         conn, name, Action.abort, via=via, rollout=rollout, namespace=namespace, out=out
     )
+    acted = done.action
     result = GitResult(name, "abort", "aborted", acted.changed, new, stable, message=acted.message)
     if rel is not None and stable and not runs_tag((new,), stable):
         deadline = time.monotonic() + conn.timeout
@@ -95,7 +115,7 @@ def abort(
     elif revert and not stable:
         out.warn(f"{name}: no stable ReplicaSet image known: Git is left as it is")
     _record(record, "abort", result)
-    return acted, result
+    return Aborted(done, result)
 
 
 def release_images(rel: ReleaseApp) -> list[Released]:

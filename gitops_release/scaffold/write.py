@@ -118,6 +118,26 @@ class ScaffoldResult:
     warnings: list[str] = field(default_factory=list)
     commit: str | None = None
     pushed: bool = False
+    application: Path = Path()
+    """The Argo CD Application manifest written (``argocd/APP.yaml`` under the checkout)."""
+
+    def text(self) -> str:
+        if not self.written:
+            text = "".join(f"--- {rel} (not written)\n{body}" for rel, body in self.files.items())
+            return text.rstrip("\n")
+        lines = [f"wrote {rel}" for rel in self.files]
+        lines.append(f"lint: ok ({len(self.warnings)} warning(s))" if self.warnings else "lint: ok")
+        if self.commit:
+            lines.append(f"committed {self.commit[:12]}" + (" and pushed" if self.pushed else ""))
+            if not self.pushed:
+                lines.append("next: git push")
+        else:
+            lines.append("next: commit and push the files (or scaffold with --commit --push)")
+        lines.append(f"then: gitops-release app create --file {self.application}")
+        return "\n".join(lines)
+
+    def payload(self) -> dict[str, Any]:
+        return self.as_json()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -208,7 +228,11 @@ def scaffold(
             hint="fix the templates given with --templates",
         )
     result = ScaffoldResult(
-        app=spec.app, files=files, written=False, warnings=[f.line() for f in findings]
+        app=spec.app,
+        files=files,
+        written=False,
+        warnings=[f.line() for f in findings],
+        application=repo_dir / "argocd" / f"{spec.app}.yaml",
     )
     if not force:
         _check_free(repo_dir, spec, files)

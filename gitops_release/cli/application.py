@@ -8,15 +8,15 @@ from typing import Annotated
 import typer
 
 from gitops_release.cli.app import app
-from gitops_release.cli.argo_options import (
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
+    AppArg,
     ArgoOptions,
     TimeoutOpt,
     argo_options,
 )
-from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
-from gitops_release.cli.control import AppArg
 
 app_group = typer.Typer(
     name="app",
@@ -46,19 +46,11 @@ def app_create_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release.release import control as operate
+    from gitops_release.release import control
 
     out = make_output(output)
     conn = argo.connect()
-    results = operate.app_create(conn, file, dry_run=dry_run)
-    text = "\n".join(f"application {r['name']} {r['action']}" for r in results)
-    out.emit(
-        text,
-        {
-            "applications": results,
-            "changed": any(r["action"] in ("created", "updated") for r in results),
-        },
-    )
+    out.show(control.app_create(conn, file, dry_run=dry_run))
 
 
 @app_group.command(
@@ -86,12 +78,8 @@ def app_delete_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release.release import control as operate
+    from gitops_release.release import control
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
-    gone = operate.app_delete(conn, name, cascade=cascade, wait=wait_gone)
-    state = "deleted" if gone or not wait_gone else "deleting"
-    out.emit(
-        f"application {name} {state}", {"app": name, "deleted": True, "gone": gone, "changed": True}
-    )
+    out.show(control.app_delete(conn, name, cascade=cascade, wait=wait_gone))

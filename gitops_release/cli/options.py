@@ -1,4 +1,6 @@
-"""Options for reaching Argo CD and the Rollouts dashboard, defined once as ``Annotated`` aliases.
+"""Options several commands share, defined once as ``Annotated`` aliases: the app argument, how to
+reach Argo CD and the Rollouts dashboard, which Rollout, the timeout and the release record.
+(``--output``, ``--debug`` and ``--dry-run``, which every kind of command has, are in ``common``.)
 
 No option takes a secret as its value: the token comes from ARGOCD_AUTH_TOKEN or a file, the
 password from stdin or ARGOCD_PASSWORD (argv is visible to every process on the machine).
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+from gitops_release.argo.types import Via
 
 if TYPE_CHECKING:
     from gitops_release.argo.connection import Connection
@@ -87,6 +91,36 @@ TimeoutOpt = Annotated[
 RolloutOpt = Annotated[
     str | None,
     typer.Option("--rollout", help="Which Rollout, when the app has several.", show_default=False),
+]
+
+
+AppArg = Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")]
+ViaOpt = Annotated[
+    Via,
+    typer.Option(
+        "--via",
+        help="argocd: Argo CD resource actions (needs only the Argo CD token); dashboard: the Rollouts dashboard API (ROLLOUTS_SERVER).",
+    ),
+]
+RolloutsServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rollouts-server",
+        help="Rollouts dashboard URL [env: ROLLOUTS_SERVER].",
+        show_default=False,
+    ),
+]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        help="Rollout namespace for --via dashboard without Argo CD.",
+        show_default=False,
+    ),
+]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option("--record", help="Write a JSON release record to this file.", show_default=False),
 ]
 
 

@@ -6,17 +6,21 @@ from typing import Annotated
 
 import typer
 
+from gitops_release.argo.types import Via
 from gitops_release.cli.app import app
-from gitops_release.cli.argo_options import (
+from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
+    AppArg,
     ArgoOptions,
+    NamespaceOpt,
     RolloutOpt,
+    RolloutsServerOpt,
     TimeoutOpt,
+    ViaOpt,
     argo_options,
 )
-from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
-from gitops_release.cli.control import AppArg, NamespaceOpt, RolloutsServerOpt, Via, ViaOpt
 
 
 @app.command(
@@ -51,7 +55,6 @@ def status_command(
     debug: DebugOpt = False,
 ) -> None:
 
-    from gitops_release.argo.types import Via as DomainVia
     from gitops_release.argo.wait import parse_duration
     from gitops_release.output import color_enabled
     from gitops_release.views import gather as observe
@@ -59,19 +62,18 @@ def status_command(
 
     out = make_output(output)
     conn = argo.connect(rollouts_server=rollouts_server)
-    domain_via = DomainVia(via.value)
     if watch:
         observe.watch_status(
             conn,
             name,
             out=out,
             rollout=rollout,
-            via=domain_via,
+            via=via,
             namespace=namespace,
             duration=parse_duration(timeout) if timeout else None,
         )
         return
-    view = observe.status_view(conn, name, rollout=rollout, via=domain_via, namespace=namespace)
+    view = observe.status_view(conn, name, rollout=rollout, via=via, namespace=namespace)
     text = render_status(view, conn.now()).rstrip("\n")
     out.emit(colorize(text) if color_enabled(out.out) else text, status_json(view))
 
