@@ -56,6 +56,24 @@ def pinned_env(
     output.forget_secrets()
 
 
+# The web app the bump-image tests edit (a Rollout whose image line carries a comment).
+ROLLOUT = """\
+# the web app
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: {name}
+spec:
+  template:
+    spec:
+      containers:
+        - name: {name}
+          image: "registry.example.com:5000/team/{name}:v1"   # bumped by CI
+          ports: [{{containerPort: 80}}]
+"""
+SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run real git in ``cwd`` and return its stdout (raises on failure)."""
     return subprocess.run(

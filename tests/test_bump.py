@@ -9,23 +9,8 @@ from pathlib import Path
 import pytest
 
 from gitops_release.cli import main
-from tests.conftest import GitRemote, git
+from tests.conftest import ROLLOUT, SERVICE, GitRemote, git
 
-ROLLOUT = """\
-# the web app
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: {name}
-spec:
-  template:
-    spec:
-      containers:
-        - name: {name}
-          image: "registry.example.com:5000/team/{name}:v1"   # bumped by CI
-          ports: [{{containerPort: 80}}]
-"""
-SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
 TWO_IMAGES = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -23,8 +23,7 @@ from gitops_release.git.push import RetryPolicy, push_branch
 from gitops_release.release import bump as release
 from gitops_release.release.edit import BumpRequest
 from gitops_release.sandbox.gitserver import GitServer
-from tests.conftest import git
-from tests.test_bump import ROLLOUT, SERVICE
+from tests.conftest import ROLLOUT, SERVICE, git
 
 TOKEN = "glpat-CANARY-7f3a9c1e5b"
 ENTRY = str(Path(sys.executable).parent / "gitops-release")
