@@ -1,4 +1,4 @@
-"""The errors of the HTTP adapter (:mod:`gitops_release.http`): every non-2xx answer becomes a
+"""The errors of the HTTP adapter (:mod:`gitops_release.argo.http`): every non-2xx answer becomes a
 typed :class:`ApiError` (status, method, URL without credentials, the server's message), with
 subclasses for 400/401/403/404/409/5xx; all are :class:`RemoteError` (exit 4)."""
 

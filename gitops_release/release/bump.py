@@ -1,8 +1,9 @@
-"""Orchestration: ``bump-image`` (and, later, deploy, abort and rollback) on top of the domain modules.
+"""``bump-image``: change an app's image in Git, commit and push (deploy, rollback and abort write
+their images through it too, via ``release.app``).
 
 ``bump_image`` picks the image by meaning (one repository in the app, or ``--container`` /
-``--image-name``), edits it byte-exactly with ``yamledit``, and lands the commit with
-``gitpush.land``: on a lost race the same edit is re-applied on the new remote tip, so
+``--image-name``), edits it byte-exactly with ``yaml.edit``, and lands the commit with
+``git.push.land``: on a lost race the same edit is re-applied on the new remote tip, so
 "already at that tag" and ``--expect-current`` are always judged against the remote tip.
 """
 
@@ -23,8 +24,16 @@ from gitops_release.git.auth import strip_credentials
 from gitops_release.images import DIGEST_RE, check_tag_or_ref, is_reference, new_tag, validate_tag
 from gitops_release.output import Output
 from gitops_release.record import write_record
-from gitops_release.release import edit as appedit
-from gitops_release.release.edit import BumpRequest
+from gitops_release.release.edit import (
+    BumpRequest,
+    FileChange,
+    app_name,
+    commit_message,
+    lexical_app,
+    make_edit,
+    relative_app,
+    yaml_files,
+)
 
 if TYPE_CHECKING:
     from gitops_release.git.push import RetryPolicy
@@ -47,7 +56,7 @@ class BumpResult:
     new_tag: str | None = None
     merge_request_branch: str | None = None
     dry_run: bool = False
-    changes: list[appedit.FileChange] = field(default_factory=list)
+    changes: list[FileChange] = field(default_factory=list)
     diff: str = ""
 
     def payload(self) -> dict[str, Any]:
@@ -101,15 +110,16 @@ def bump_image(
     policy: RetryPolicy | None = None,
 ) -> BumpResult:
     """Change the image of ``req.app`` to ``req.tag_or_ref`` in Git, commit and push."""
-    from gitops_release.git import push as gitpush
-    from gitops_release.git import repo as gitrepo
+    from gitops_release.git.push import Landed, MergeRequest, land
+    from gitops_release.git.repo import is_url
+    from gitops_release.git.repo import open_workspace as open_checkout
 
     out = out or Output()
     _preload("gitops_release.yaml.edit")
-    opener = open_workspace or gitrepo.open_workspace
-    remote_repo = gitrepo.is_url(req.repo)
+    opener = open_workspace or open_checkout
+    remote_repo = is_url(req.repo)
     _check_request(req, remote_repo)
-    app_arg = appedit.lexical_app(req.app) if remote_repo else req.app
+    app_arg = lexical_app(req.app) if remote_repo else req.app
     if remote_repo:
         out.progress(f"cloning {strip_credentials(req.repo)} (partial, sparse: {app_arg})")
     with opener(
@@ -121,14 +131,14 @@ def bump_image(
         fetch=not req.dry_run,
     ) as ws:
         base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
-        rel = appedit.relative_app(app_arg, ws.root, base)
-        files = appedit.yaml_files(ws.root, rel)
-        app = appedit.app_name(rel if rel != "." else ws.root.name)
+        rel = relative_app(app_arg, ws.root, base)
+        files = yaml_files(ws.root, rel)
+        app = app_name(rel if rel != "." else ws.root.name)
 
         def where() -> str:
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
-        apply = appedit.make_edit(ws.root, rel, files, req, where, write=not req.dry_run)
+        apply = make_edit(ws.root, rel, files, req, where, write=not req.dry_run)
         result = BumpResult(
             app=app,
             repo=ws.display_url,
@@ -140,19 +150,19 @@ def bump_image(
         )
         if req.dry_run:
             edit = apply(1)
-            landed = gitpush.Landed(None, False, 0, ws.branch)
+            landed = Landed(None, False, 0, ws.branch)
         else:
             mr = None
             if req.merge_request:
                 tag = _branch_tag(req.tag_or_ref)
-                mr = gitpush.MergeRequest(
+                mr = MergeRequest(
                     source=f"gitops-release/{app}-{tag}-{ws.base[:8]}",
                     title=f"release({app}): {req.tag_or_ref}",
                 )
-            edit, landed = gitpush.land(
+            edit, landed = land(
                 ws,
                 apply=apply,
-                message=lambda e: appedit.commit_message(req, app, rel, e),
+                message=lambda e: commit_message(req, app, rel, e),
                 push=not req.no_push,
                 merge_request=mr,
                 policy=policy,

@@ -1,6 +1,6 @@
 """The Argo CD commands' domain functions: one per command (``app create/delete``, ``sync``,
 ``wait``, ``promote``/``abort``/``retry``/``restart``). ``status``, ``list`` and ``history`` live in
-:mod:`gitops_release.observe`; connection handling in :class:`Connection`.
+:mod:`gitops_release.views.gather`; connection handling in :class:`Connection`.
 """
 
 from __future__ import annotations

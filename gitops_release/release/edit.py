@@ -1,5 +1,5 @@
 """The edit ``bump-image`` makes, by meaning: which files belong to the app, which image in them,
-and the new value spliced in by ``yamledit``. Re-runnable on a new tip (``gitpush.land``).
+and the new value spliced in by ``yaml.edit``. Re-runnable on a new tip (``git.push.land``).
 
 Paths never leave the repository: ``..``, absolute paths outside it and symlinks pointing out
 are refused (exit 2) before anything is read.
@@ -215,7 +215,7 @@ def may_hold_images(text: str) -> bool:
     """False when ``text`` cannot hold an image site, so it need not be parsed (an app directory
     is mostly Services, IngressRoutes and ConfigMaps; parsing is the slow part of a bump).
 
-    Every site ``yamledit.find_images`` reports needs one of these words: an ``image``/``images``
+    Every site ``yaml.edit.find_images`` reports needs one of these words: an ``image``/``images``
     key (or a key ending in ``image``), a ``*containers`` list, or a ``tag`` next to a
     ``repository``/``hub`` (Helm values). tests/test_bump_files.py checks it on the corpus."""
     low = text.lower()
@@ -234,7 +234,7 @@ def make_edit(
     where: Callable[[], str],
     write: bool,
 ) -> Callable[[int], Edit]:
-    """The edit, by meaning, as a callback ``gitpush.land`` can re-run on a new tip."""
+    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip."""
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 

@@ -18,7 +18,7 @@ DEPTH = 500
 
 
 def git_contains(app: Application, settings: Settings | None = None) -> Callable[[str, str], bool]:
-    """A ``contains(synced, expected)`` for :class:`gitops_release.wait.Expect`."""
+    """A ``contains(synced, expected)`` for :class:`gitops_release.argo.wait.Expect`."""
     cache: dict[tuple[str, str], bool] = {}
 
     def contains(synced: str, expected: str) -> bool:

@@ -4,7 +4,7 @@ A check names a URL, or ``preview`` / ``prod`` for the hosts the app's IngressRo
 preview and active Services. From a CI runner those hosts rarely resolve, so ``--ingress-url``
 sends the request to the ingress address instead, with the host in the ``Host`` header (what
 Traefik routes on). The expected status is any 2xx unless ``--status`` names one; ``--expect``
-is a regular expression the body must contain. HTTP goes through :mod:`gitops_release.http`.
+is a regular expression the body must contain. HTTP goes through :mod:`gitops_release.argo.http`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Gather what ``status``, ``list`` and ``history`` show, from Argo CD (or the Rollouts dashboard),
-into the view model of :mod:`gitops_release.views`.
+into the view model of :mod:`gitops_release.views.render`.
 
 Through Argo CD alone (no kubeconfig): the Application, its resource tree (ReplicaSets, Pods), the
 live Rollout and each live ReplicaSet (revision, replicas, scale-down deadline), and the live

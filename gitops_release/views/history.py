@@ -3,7 +3,7 @@
 Argo CD's ``status.history`` gives the id, revision, time and who synced. The image, the previous
 image and the author come from the commit: its ``Release-App``, ``Release-Image`` and
 ``Release-Previous`` trailers (written by ``bump-image``/``deploy``), read from the GitOps
-repository through :mod:`gitops_release.gitrepo` (a blob-less clone of the app's source, or a
+repository through :mod:`gitops_release.git.repo` (a blob-less clone of the app's source, or a
 local checkout with ``--repo DIR``). When Git cannot be read, Argo CD's own revision metadata is
 tried, and failing that the rows say only what Argo CD knows.
 """

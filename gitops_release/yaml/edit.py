@@ -1,7 +1,5 @@
-"""YAML: read it, find images in it by meaning, and change them byte-exactly (with ``yamlspans``
-and ``yamlverify``, the only importers of ruamel.yaml).
-
-Reading (``load_all``) builds plain Python data for checks such as ``lint``.
+"""Find images in YAML by meaning and change them byte-exactly (``yaml.read`` reads, ``yaml.spans``
+locates, ``yaml.verify`` checks the splice: the yaml package is the only ruamel.yaml importer).
 
 Editing never re-serialises: ``find_images`` locates every image site with its scalar spans,
 ``apply_image`` splices new tokens into exactly those spans, then re-parses the result and checks

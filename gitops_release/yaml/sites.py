@@ -1,4 +1,4 @@
-"""Where images are written in a YAML file: the sites ``yamlspans`` finds and ``yamledit`` changes
+"""Where images are written in a YAML file: the sites ``yaml.spans`` finds and ``yaml.edit`` changes
 (plain data, no YAML library: callers such as ``release`` read these to choose and report)."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Locate image references in YAML text by meaning, as character spans (with ``yamledit`` and
-``yamlverify``, the only importers of ruamel).
+"""Locate image references in YAML text by meaning, as character spans (with ``yaml.edit`` and
+``yaml.verify``, the only importers of ruamel).
 
 We parse with the composer (a node tree with marks), never the constructor: a duplicate key or a
 ``{{args.x}}`` complex key must not stop the locating, and aliases stay shared nodes instead of
 being expanded (a billion-laughs document costs its size, not its expansion). Every site records
-the exact spans of its scalars so that ``yamledit`` can splice new values into the original text.
+the exact spans of its scalars so that ``yaml.edit`` can splice new values into the original text.
 
 Where images live (``reference/yaml-editing.md`` section 6):
 - Kubernetes objects: every ``containers``/``initContainers``/``ephemeralContainers`` list

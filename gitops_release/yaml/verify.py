@@ -1,5 +1,5 @@
 """Render new scalar tokens in the style of the old ones, and verify a splice (part of the YAML
-owner with ``yamledit`` and ``yamlspans``; nothing else imports ruamel).
+owner with ``yaml.edit`` and ``yaml.spans``; nothing else imports ruamel).
 
 Verification re-composes the new text and walks the old and new node trees side by side:
 same documents, same shapes, same keys, same values and resolved types everywhere except the
