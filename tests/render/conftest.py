@@ -112,7 +112,7 @@ def find_tool(name: str, version_args: Sequence[str], parse: str) -> Tool:
         unavailable(f"{path} does not run here: {version[2:]}")
     pinned = PINS.SHA256[name][1]
     if not override and version != pinned:
-        unavailable(f"{path} is {version}, pinned {pinned}: run ./dev test to reinstall it")
+        unavailable(f"{path} is {version}, pinned {pinned}: remove {CACHE} and run ./dev test")
     return Tool(name, path, version)
 
 
