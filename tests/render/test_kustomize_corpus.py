@@ -109,13 +109,12 @@ class Repo:
         if self.doc.get("kind") == "Component":
             # A Component is not built alone: a kustomization that uses it is the build root.
             self.root = self.path.parent.parent / "render-root"
-            self._write(self.root / "kustomization.yaml", self._kustomization(["workload.yaml"]))
-            self._workload(self.root / "workload.yaml")
-            text = (self.root / "kustomization.yaml").read_text()
+            root = self._kustomization(["workload.yaml"])
             self._write(
                 self.root / "kustomization.yaml",
-                text + f"components: [../{self.path.parent.name}]\n",
+                root + f"components: [../{self.path.parent.name}]\n",
             )
+            self._workload(self.root / "workload.yaml")
         self._fill()
 
     def _write(self, path: Path, text: str) -> None:
@@ -180,8 +179,9 @@ class Repo:
         copy = scratch / self.rel
         openapi = self.doc.get("openapi") or {}
         if "://" in str(openapi.get("path", "")):
-            text = copy.read_text()
-            copy.write_text(re.sub(r"(?m)^openapi:\n(?:[ \t]+.*\n)+", "", text, count=1))
+            text = re.sub(r"(?m)^openapi:\n(?:[ \t]+.*\n)+", "", copy.read_text(), count=1)
+            assert "openapi:" not in text, "kustomize would fetch the openapi URL"
+            copy.write_text(text)
         flags = ["--load-restrictor=LoadRestrictionsNone"] if self.outside else []
         return kubectl.output("kustomize", *flags, scratch / self.root.relative_to(self.checkout))
 
