@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,8 @@ from pathlib import Path
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
 
-GUIDE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "blue-green-guide.md"
+# The guide's rollout.yaml, service.yaml and ingress.yaml, as tests/data/SOURCES.md describes them.
+GUIDE = Path(__file__).resolve().parents[1] / "tests" / "data" / "guide"
 APP = """apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata: {{name: myapp, namespace: argocd}}
@@ -57,7 +57,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
-    yamls = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
     tmp = Path(tempfile.mkdtemp(prefix="bench-wait-"))
     timing = Timing(pod_start=10.0, pod_ready=50.0)
     sb = Sandbox(
@@ -67,10 +66,8 @@ def main() -> int:
         env = {**os.environ, **sb.git_env()}
         repo = tmp / "gitops"
         (repo / "myapp").mkdir(parents=True)
-        for name, text in zip(
-            ("rollout.yaml", "service.yaml", "ingress.yaml"), yamls[:3], strict=True
-        ):
-            (repo / "myapp" / name).write_text(text)
+        for name in ("rollout.yaml", "service.yaml", "ingress.yaml"):
+            (repo / "myapp" / name).write_text((GUIDE / name).read_text(encoding="utf-8"))
 
         def git(*a: str) -> None:
             subprocess.run(
