@@ -5,7 +5,9 @@ naive poller (GET the app and the live Rollout once a second, like a shell loop 
 The sandbox's pods take 60 s of controller time to become ready; ``--scale`` slows or speeds the
 controller clock (1.0 = real time: the run takes about two minutes).
 
-Usage: python bench/wait_requests.py [--scale 1.0]
+A command that fails (the CLI, git) stops the benchmark with exit 1 and its error output.
+
+Usage: ./dev bench wait_requests [--scale 1.0]
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from gitops_release.sandbox.replicaset import Timing
-from gitops_release.sandbox.server import Sandbox, SandboxConfig
+try:
+    from gitops_release.sandbox.replicaset import Timing
+    from gitops_release.sandbox.server import Sandbox, SandboxConfig
+except ImportError as err:  # a python without the project: say so, not a traceback
+    raise SystemExit(f"wait_requests: error: {err}: run `./dev bench wait_requests`") from None
 
 # The guide's rollout.yaml, service.yaml and ingress.yaml, as tests/data/SOURCES.md describes them.
 GUIDE = Path(__file__).resolve().parents[1] / "tests" / "data" / "guide"
@@ -116,6 +121,11 @@ def main() -> int:
         )
         print(f"naive 1 s poller:         {polled} requests in {seconds:.1f} s")
         print(f"ratio: {polled / max(1, ours['http_requests']):.1f}x fewer requests")
+    except (subprocess.CalledProcessError, OSError) as err:  # a failed run is not measured
+        output = getattr(err, "stderr", None) or ""
+        output = output if isinstance(output, str) else output.decode(errors="replace")
+        print(f"wait_requests: error: {err}\n{output.strip()}".strip(), file=sys.stderr)
+        return 1
     finally:
         sb.stop()
     return 0
