@@ -1,6 +1,6 @@
 """The GitLab CI/CD component: its shape (what gitlab-ci-local ignores: environment, on_stop,
-resource_group) and a real run of a fixture pipeline that includes it, with gitlab-ci-local
-(shell executor, --shell-isolation) against a sandbox."""
+resource_group; two includes side by side) and a real run of a fixture pipeline that includes it,
+with gitlab-ci-local (shell executor, --shell-isolation) against a sandbox."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from gitops_release.record import DOTENV_KEYS, read_dotenv
 from gitops_release.sandbox.server import Sandbox
 from gitops_release.yamledit import load_all
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, git
 from tests.test_control_sandbox import Env, make_env
 from tests.test_deploy_sandbox import remote_image
 
@@ -29,22 +29,34 @@ _INPUT = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
 
 
 def render(inputs: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(spec, jobs) of the component with ``inputs`` interpolated like GitLab does."""
+    """(spec, jobs) of the component with ``inputs`` interpolated like GitLab does: in the parsed
+    YAML's keys and strings (so the file must be valid YAML before interpolation)."""
     text = COMPONENT.read_text(encoding="utf-8")
     header, body = text.split("\n---\n", 1)
-    spec = load_all(header, source=str(COMPONENT))[0]["spec"]["inputs"]
-    values = {k: str(v.get("default", "")) for k, v in spec.items() if isinstance(v, dict)}
+    spec = load_all(header, source=str(COMPONENT))[0]["spec"]
+    values = {k: str(v.get("default", "")) for k, v in spec["inputs"].items()}
     values.update(inputs)
     missing = set(_INPUT.findall(body)) - set(values)
     assert not missing, f"inputs used but not declared: {missing}"
-    rendered = _INPUT.sub(lambda m: values[m.group(1)], body)
-    return spec, load_all(rendered, source="rendered component")[0]
+
+    def interpolate(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {interpolate(k): interpolate(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [interpolate(item) for item in node]
+        if isinstance(node, str):
+            return _INPUT.sub(lambda m: values[m.group(1)], node)
+        return node
+
+    return spec, interpolate(load_all(body, source=str(COMPONENT))[0])
 
 
 def test_component_header_declares_the_inputs() -> None:
     spec, _ = render({"app": "myapp"})
-    assert "default" not in spec["app"]  # required
+    inputs = spec["inputs"]
+    assert "default" not in inputs["app"]  # required
     for name in (
+        "job-prefix",
         "tag",
         "gitops-repo",
         "argocd-server",
@@ -52,138 +64,65 @@ def test_component_header_declares_the_inputs() -> None:
         "stage-deploy",
         "stage-promote",
         "image",
+        "install",
     ):
-        assert name in spec, name
-    assert "TOKEN" not in json.dumps(spec).upper().replace("_TOKEN ", "")  # no secret as an input
+        assert name in inputs, name
+    assert "TOKEN" not in json.dumps(inputs).upper().replace("_TOKEN ", "")  # no secret as input
 
 
 def test_rendered_jobs_environments_stop_and_resource_group() -> None:
     _, jobs = render({"app": "shop"})
-    base = jobs[".gitops-release-job"]
+    assert set(jobs) == {
+        ".shop-gitops-release",
+        "shop-deploy-preview",
+        "shop-promote",
+        "shop-abort",
+        "shop-rollback",
+    }
+    base = jobs[".shop-gitops-release"]
     assert base["resource_group"] == "gitops-shop"
-    deploy = jobs["deploy-preview"]
+    deploy = jobs["shop-deploy-preview"]
     assert deploy["environment"] == {
-        "name": "shop/preview", "url": "$PREVIEW_URL", "on_stop": "abort", "action": "start"
+        "name": "shop/preview", "url": "$PREVIEW_URL", "on_stop": "shop-abort", "action": "start"
     }  # fmt: skip
     assert deploy["artifacts"]["reports"]["dotenv"] == "deploy.env"
     assert deploy["artifacts"]["when"] == "always"
     assert "--dotenv deploy.env" in deploy["script"][0] and "--record" in deploy["script"][0]
-    promote = jobs["promote"]
-    assert promote["when"] == "manual" and promote["needs"] == ["deploy-preview"]
+    promote = jobs["shop-promote"]
+    assert promote["when"] == "manual" and promote["needs"] == ["shop-deploy-preview"]
     assert promote["environment"]["name"] == "shop/production"
     assert promote["environment"]["url"] == "$PROD_URL"
-    assert jobs["abort"]["when"] == "manual"
-    assert jobs["abort"]["environment"] == {"name": "shop/preview", "action": "stop"}
-    assert jobs["rollback"]["when"] == "manual"
+    assert jobs["shop-abort"]["when"] == "manual"
+    assert jobs["shop-abort"]["needs"] == ["shop-deploy-preview"]
+    assert jobs["shop-abort"]["environment"] == {"name": "shop/preview", "action": "stop"}
+    assert jobs["shop-rollback"]["when"] == "manual"
+    assert jobs["shop-rollback"]["dependencies"] == []  # no other include's dotenv
     for name in ("deploy-preview", "promote", "abort", "rollback"):
-        assert jobs[name]["extends"] == ".gitops-release-job"
+        assert jobs[f"shop-{name}"]["extends"] == ".shop-gitops-release"
     text = json.dumps(jobs)
     assert "ARGOCD_AUTH_TOKEN" not in text and "GIT_TOKEN" not in text  # only from CI variables
 
 
-@pytest.fixture
-def project(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox: Sandbox,
-) -> tuple[Env, Path]:
-    if GCL is None or shutil.which("rsync") is None:
-        pytest.skip("gitlab-ci-local or rsync is not installed (.ci/run installs them)")
-    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
-    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
-    e.create_app()
-    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
-    proj = tmp_path / "ci-project"
-    (proj / "templates").mkdir(parents=True)
-    shutil.copy(COMPONENT, proj / "templates" / COMPONENT.name)
-    shutil.copy(FIXTURE, proj / ".gitlab-ci.yml")
-    variables = {
-        "ARGOCD_SERVER": sandbox.argocd_url,
-        "ARGOCD_AUTH_TOKEN": sandbox.token,
-        "GITOPS_RELEASE_GIT_TOKEN": sandbox.git_token,
-        "GITOPS_RELEASE_HTTP_RETRIES": "2",
-        "SANDBOX_INGRESS": sandbox.ingress_url,
-    }
-    # the CI/CD variables: a file, as a project's settings would hold them (never argv)
-    (proj / ".gitlab-ci-local-variables.yml").write_text(
-        "".join(f"{k}: {json.dumps(v)}\n" for k, v in variables.items())
-    )
-    for args in (
-        ("init", "-q", "-b", "main"),
-        ("remote", "add", "origin", "https://gitlab.example.com/team/ci-project.git"),
-        ("add", "templates", ".gitlab-ci.yml"),
-        ("commit", "-qm", "pipeline"),
-    ):
-        subprocess.run(["git", *args], cwd=proj, check=True, capture_output=True)
-    return e, proj
-
-
-def gcl(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "GITOPS_RELEASE_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [
-            GCL or "gitlab-ci-local",
-            "--shell-isolation",
-            "--force-shell-executor",
-            "--no-color",
-            *args,
-        ],
-        cwd=proj,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-
-
-def artifact(proj: Path, job: str, name: str) -> Path:
-    found = sorted((proj / ".gitlab-ci-local").rglob(name))
-    found = [p for p in found if job in str(p)] or found
-    assert found, f"no artifact {name} of {job}"
-    return found[0]
-
-
-def test_pipeline_deploy_preview_promote_rollback_abort(project: tuple[Env, Path]) -> None:
-    e, proj = project
-    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "deploy-preview")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "preview-ready" in run.stdout
-    record = json.loads(artifact(proj, "deploy-preview", "release-record.json").read_text())
-    assert record["outcome"] == "preview-ready" and record["new_tag"] == "v2"
-    dotenv = read_dotenv(artifact(proj, "deploy-preview", "deploy.env").read_text())
-    assert list(dotenv) == list(DOTENV_KEYS) and dotenv["PREVIEW_URL"] == "http://test.myapp.com"
-    assert "Version: v1" in str(e.host("prod.myapp.com"))
-    assert "Version: v2" in str(e.host("test.myapp.com"))
-    assert e.sb.token not in run.stdout + run.stderr
-    assert remote_image(e) == "ikubernetes/myapp:v2"
-
-    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "promote")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "Version: v2" in str(e.host("prod.myapp.com"))
-    assert json.loads(artifact(proj, "promote", "promote-record.json").read_text())["changed"]
-
-    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "--variable", "ROLLBACK_TO=v1", "rollback")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert remote_image(e) == "ikubernetes/myapp:v1"
-    assert "Version: v1" in str(e.host("prod.myapp.com"))
-    record = json.loads(artifact(proj, "rollback", "rollback-record.json").read_text())
-    assert record["outcome"] == "released" and record["to_image"] == "ikubernetes/myapp:v1"
-
-    # a new release in preview, then the manual abort job: stable again in Git and cluster
-    run = gcl(proj, "--variable", "RELEASE_TAG=v3", "deploy-preview")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert remote_image(e) == "ikubernetes/myapp:v3"
-    assert "Version: v3" in str(e.host("test.myapp.com"))
-    run = gcl(proj, "--variable", "RELEASE_TAG=v3", "abort")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert remote_image(e) == "ikubernetes/myapp:v1"
-    status = json.loads(e.ok("status", "myapp", "-o", "json"))
-    assert status["health"] == "Healthy" and status["revision"] == e.git("rev-parse", "HEAD")
-    assert "Version: v1" in str(e.host("prod.myapp.com"))
-    record = json.loads(artifact(proj, "abort", "abort-record.json").read_text())
-    assert record["outcome"] == "reverted" and record["to_image"] == "ikubernetes/myapp:v1"
+def test_two_includes_do_not_collide() -> None:
+    """Two apps, and one app twice with a job-prefix: no job, environment or resource group of
+    one include is another's, and each include's references stay inside it."""
+    includes = [{"app": "myapp"}, {"app": "shop"}, {"app": "myapp", "job-prefix": "staging-"}]
+    seen: dict[str, set[str]] = {"jobs": set(), "environments": set(), "groups": set()}
+    for inputs in includes:
+        _, jobs = render(inputs)
+        own = set(jobs)
+        environments = {j["environment"]["name"] for j in jobs.values() if "environment" in j}
+        groups = {j["resource_group"] for j in jobs.values() if "resource_group" in j}
+        for key, names in (("jobs", own), ("environments", environments), ("groups", groups)):
+            assert not names & seen[key], (inputs, names & seen[key])
+            seen[key] |= names
+        for job in jobs.values():
+            refs = [job.get("extends"), *job.get("needs", [])]
+            refs.append(job.get("environment", {}).get("on_stop"))
+            assert {r for r in refs if r} <= own, (inputs, refs)
+    assert "staging-myapp-deploy-preview" in seen["jobs"]
+    assert "staging-myapp/preview" in seen["environments"]
+    assert "gitops-staging-myapp" in seen["groups"]
 
 
 def test_job_scripts_are_posix_sh() -> None:
@@ -203,4 +142,124 @@ def test_project_pipeline_includes_the_component_against_the_sandbox() -> None:
     assert include["local"] == "templates/blue-green-release.yml"
     assert include["inputs"]["argocd-server"] == "$SANDBOX_ARGOCD_SERVER"
     assert {"lint", "test", "build", "release-demo"} <= set(pipeline["stages"])
-    assert pipeline["promote"]["rules"][0]["when"] == "manual"
+    _, jobs = render(include["inputs"])
+    overridden = {name for name in pipeline if name.startswith(include["inputs"]["app"] + "-")}
+    assert overridden == {name for name in jobs if not name.startswith(".")}
+    assert pipeline["myapp-promote"]["rules"][0]["when"] == "manual"
+
+
+# -- real runs with gitlab-ci-local -------------------------------------------------------------
+
+
+def gcl(
+    proj: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    if env is None:  # the tool on PATH, as in an image that has it
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "GITOPS_"))}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [
+            GCL or "gitlab-ci-local",
+            "--shell-isolation",
+            "--force-shell-executor",
+            "--no-color",
+            *args,
+        ],
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def write_variables(proj: Path, variables: dict[str, str]) -> None:
+    """The CI/CD variables: a file, as a project's settings would hold them (never argv)."""
+    (proj / ".gitlab-ci-local-variables.yml").write_text(
+        "".join(f"{k}: {json.dumps(v)}\n" for k, v in variables.items())
+    )
+
+
+def sandbox_variables(sandbox: Sandbox) -> dict[str, str]:
+    return {
+        "ARGOCD_SERVER": sandbox.argocd_url,
+        "ARGOCD_AUTH_TOKEN": sandbox.token,
+        "GITOPS_RELEASE_GIT_TOKEN": sandbox.git_token,
+        "GITOPS_RELEASE_HTTP_RETRIES": "2",
+        "SANDBOX_INGRESS": sandbox.ingress_url,
+    }
+
+
+def artifact(proj: Path, job: str, name: str) -> Path:
+    found = sorted((proj / ".gitlab-ci-local").rglob(name))
+    found = [p for p in found if job in str(p)] or found
+    assert found, f"no artifact {name} of {job}"
+    return found[0]
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+) -> tuple[Env, Path]:
+    if GCL is None or shutil.which("rsync") is None:
+        pytest.skip("gitlab-ci-local or rsync is not installed (.ci/run installs them)")
+    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
+    e.create_app()
+    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    proj = tmp_path / "ci-project"
+    (proj / "templates").mkdir(parents=True)
+    shutil.copy(COMPONENT, proj / "templates" / COMPONENT.name)
+    shutil.copy(FIXTURE, proj / ".gitlab-ci.yml")
+    write_variables(proj, sandbox_variables(sandbox))
+    git(proj, "init", "-q", "-b", "main")
+    git(proj, "remote", "add", "origin", "https://gitlab.example.com/team/ci-project.git")
+    git(proj, "add", "templates", ".gitlab-ci.yml")
+    git(proj, "commit", "-qm", "pipeline")
+    return e, proj
+
+
+def test_pipeline_deploy_preview_promote_rollback_abort(project: tuple[Env, Path]) -> None:
+    e, proj = project
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "myapp-deploy-preview")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "preview-ready" in run.stdout
+    record = json.loads(artifact(proj, "deploy-preview", "release-record.json").read_text())
+    assert record["outcome"] == "preview-ready" and record["new_tag"] == "v2"
+    dotenv = read_dotenv(artifact(proj, "deploy-preview", "deploy.env").read_text())
+    assert list(dotenv) == list(DOTENV_KEYS) and dotenv["PREVIEW_URL"] == "http://test.myapp.com"
+    assert "Version: v1" in str(e.host("prod.myapp.com"))
+    assert "Version: v2" in str(e.host("test.myapp.com"))
+    assert e.sb.token not in run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v2"
+
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "myapp-promote")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Version: v2" in str(e.host("prod.myapp.com"))
+    assert json.loads(artifact(proj, "promote", "promote-record.json").read_text())["changed"]
+
+    run = gcl(
+        proj, "--variable", "RELEASE_TAG=v2", "--variable", "ROLLBACK_TO=v1", "myapp-rollback"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v1"
+    assert "Version: v1" in str(e.host("prod.myapp.com"))
+    record = json.loads(artifact(proj, "rollback", "rollback-record.json").read_text())
+    assert record["outcome"] == "released" and record["to_image"] == "ikubernetes/myapp:v1"
+
+    # a new release in preview, then the manual abort job: stable again in Git and cluster
+    run = gcl(proj, "--variable", "RELEASE_TAG=v3", "myapp-deploy-preview")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v3"
+    assert "Version: v3" in str(e.host("test.myapp.com"))
+    run = gcl(proj, "--variable", "RELEASE_TAG=v3", "myapp-abort")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert remote_image(e) == "ikubernetes/myapp:v1"
+    status = json.loads(e.ok("status", "myapp", "-o", "json"))
+    assert status["health"] == "Healthy" and status["revision"] == e.git("rev-parse", "HEAD")
+    assert "Version: v1" in str(e.host("prod.myapp.com"))
+    record = json.loads(artifact(proj, "abort", "abort-record.json").read_text())
+    assert record["outcome"] == "reverted" and record["to_image"] == "ikubernetes/myapp:v1"
