@@ -1,13 +1,22 @@
 """The GitLab CI/CD component: its shape (what gitlab-ci-local ignores: environment, on_stop,
-resource_group; two includes side by side) and a real run of a fixture pipeline that includes it,
-with gitlab-ci-local (shell executor, --shell-isolation) against a sandbox."""
+resource_group; the component context the way GitLab substitutes it) and a real run of the
+project's own pipeline form with gitlab-ci-local (shell executor, --shell-isolation) against a
+sandbox.
+
+gitlab-ci-local 4.73 runs ``include: component:`` and substitutes ``$[[ component.sha ]]`` and
+``reference``; it cannot fetch a component of another project included at a commit SHA (it clones
+with ``--branch <sha>``), and its ``component.version`` differs from GitLab's (no CI/CD Catalog):
+``render()`` substitutes the context the way GitLab does, and the install command built from it
+is checked with a recording python3."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import secrets
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -26,11 +35,16 @@ COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"
 FIXTURE = REPO_ROOT / "tests" / "gitlab" / "pipeline.yml"
 GCL = shutil.which("gitlab-ci-local")
 _INPUT = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
+_CONTEXT = re.compile(r"\$\[\[\s*component\.([\w-]+)\s*\]\]")
+SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-def render(inputs: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(spec, jobs) of the component with ``inputs`` interpolated like GitLab does: in the parsed
-    YAML's keys and strings (so the file must be valid YAML before interpolation)."""
+def render(
+    inputs: dict[str, str], component: dict[str, str | None] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(spec, jobs) of the component with ``inputs`` and the component context interpolated like
+    GitLab does: in the parsed YAML's keys and strings (so the file must be valid YAML before
+    interpolation), only declared ``spec:component`` fields, a null version as empty text."""
     text = COMPONENT.read_text(encoding="utf-8")
     header, body = text.split("\n---\n", 1)
     spec = load_all(header, source=str(COMPONENT))[0]["spec"]
@@ -38,6 +52,10 @@ def render(inputs: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     values.update(inputs)
     missing = set(_INPUT.findall(body)) - set(values)
     assert not missing, f"inputs used but not declared: {missing}"
+    context = {"sha": SHA, "reference": "1.0.0", "version": "1.0.0", "name": "blue-green-release"}
+    context.update(component or {})
+    undeclared = set(_CONTEXT.findall(body)) - set(spec.get("component", []))
+    assert not undeclared, f"component context used but not in spec:component: {undeclared}"
 
     def interpolate(node: Any) -> Any:
         if isinstance(node, dict):
@@ -45,7 +63,8 @@ def render(inputs: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
         if isinstance(node, list):
             return [interpolate(item) for item in node]
         if isinstance(node, str):
-            return _INPUT.sub(lambda m: values[m.group(1)], node)
+            node = _INPUT.sub(lambda m: values[m.group(1)], node)
+            return _CONTEXT.sub(lambda m: context[m.group(1)] or "", node)
         return node
 
     return spec, interpolate(load_all(body, source=str(COMPONENT))[0])
@@ -64,10 +83,14 @@ def test_component_header_declares_the_inputs() -> None:
         "stage-deploy",
         "stage-promote",
         "image",
+        "component-project",
         "install",
     ):
         assert name in inputs, name
     assert "TOKEN" not in json.dumps(inputs).upper().replace("_TOKEN ", "")  # no secret as input
+    # gitlab-org/gitlab#601160: the component context is not interpolated in input defaults
+    assert "component." not in json.dumps([v.get("default") for v in inputs.values()])
+    assert spec["component"] == ["sha", "reference"]
 
 
 def test_rendered_jobs_environments_stop_and_resource_group() -> None:
@@ -125,6 +148,112 @@ def test_two_includes_do_not_collide() -> None:
     assert "gitops-staging-myapp" in seen["groups"]
 
 
+def _job_env(variables: dict[str, Any], **extra: str) -> dict[str, str]:
+    """A job's environment as the runner builds it from ``variables`` (expand: false kept raw)."""
+    env = {k: v["value"] if isinstance(v, dict) else v for k, v in variables.items()}
+    return {**{k: "" if v is None else str(v) for k, v in env.items()}, **extra}
+
+
+def _stub_python(tmp_path: Path) -> Path:
+    """A ``python3`` whose ``-m venv DIR`` makes DIR/bin/python, which records its argv and the
+    git configuration it was given instead of installing anything."""
+    stub = tmp_path / "stub-bin"
+    stub.mkdir()
+    record = tmp_path / "pip-call.json"
+    recorder = (
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"json.dump({{'argv': sys.argv[1:], 'git': {{k: v for k, v in os.environ.items() "
+        f"if k.startswith('GIT_CONFIG_')}}}}, open({str(record)!r}, 'w'))\n"
+    )
+    python3 = stub / "python3"
+    python3.write_text(
+        "#!/bin/sh\n"
+        '[ "$1 $2" = "-m venv" ] || exit 9\n'
+        'mkdir -p "$3/bin"\n'
+        f"cat > \"$3/bin/python\" <<'EOF'\n{recorder}EOF\n"
+        'chmod +x "$3/bin/python"\n'
+    )
+    python3.chmod(python3.stat().st_mode | stat.S_IXUSR)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("reference", "version", "project"),
+    [
+        ("1.0.0", "1.0.0", ""),  # a release tag: what the two-apps pipeline runs for real
+        ("1.0", "1.0.2", ""),  # a partial version from the CI/CD Catalog
+        (SHA, None, "tools/gitops-release"),  # a commit: gitlab-ci-local cannot fetch that
+        ("main", None, ""),  # a branch
+    ],
+)
+def test_default_install_builds_the_command_from_the_component_context(
+    tmp_path: Path, reference: str, version: str | None, project: str
+) -> None:
+    """What GitLab 18.6+ substitutes, run through the job's install script with a recording
+    python3: pip installs exactly component.sha from the component project on this instance,
+    and the job token reaches git only through a credential helper (never argv or a URL)."""
+    inputs = {"app": "shop", **({"component-project": project} if project else {})}
+    _, jobs = render(inputs, {"sha": SHA, "reference": reference, "version": version})
+    base = jobs[".shop-gitops-release"]
+    record = _stub_python(tmp_path)
+    token = "job-token-" + secrets.token_hex(4)
+    env = _job_env(
+        base["variables"],
+        CI_SERVER_URL="https://gitlab.example.com/git",  # a relative URL root: git/ is its path
+        CI_SERVER_PROTOCOL="https",
+        CI_SERVER_FQDN="gitlab.example.com",
+        CI_JOB_TOKEN=token,
+        PATH=f"{tmp_path / 'stub-bin'}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        TMPDIR=str(tmp_path),
+    )
+    proc = subprocess.run(
+        ["sh", "-ec", base["before_script"][0]], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"at {reference} ({SHA})" in proc.stdout
+    call = json.loads(record.read_text())
+    source = f"git+https://gitlab.example.com/git/{project or 'platform/gitops-release'}.git"
+    assert call["argv"] == [
+        "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        f"gitops-release @ {source}@{SHA}",
+    ]  # fmt: skip
+    assert call["git"]["GIT_CONFIG_KEY_0"] == "credential.https://gitlab.example.com.helper"
+    assert token not in json.dumps(call) + proc.stdout + proc.stderr
+    # real git, with that configuration, asks the helper and gets the job token
+    asked = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=gitlab.example.com\npath=git/platform/gitops-release.git\n\n",
+        env={**os.environ, **call["git"], "CI_JOB_TOKEN": token, "GIT_TERMINAL_PROMPT": "0"},
+        capture_output=True,
+        text=True,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert {"username=gitlab-ci-token", f"password={token}"} <= set(asked.stdout.split())
+    elsewhere = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=pypi.example.com\n\n",
+        env={**os.environ, **call["git"], "CI_JOB_TOKEN": token, "GIT_TERMINAL_PROMPT": "0"},
+        capture_output=True,
+        text=True,
+    )
+    assert token not in elsewhere.stdout  # only this GitLab instance is given the job token
+
+
+def test_install_input_replaces_the_default(tmp_path: Path) -> None:
+    _, jobs = render({"app": "shop", "install": 'echo "from $INDEX_URL"'})
+    base = jobs[".shop-gitops-release"]
+    assert base["variables"]["GR_INSTALL"]["expand"] is False  # the shell expands $INDEX_URL
+    record = _stub_python(tmp_path)
+    env = _job_env(base["variables"], PATH=f"{tmp_path / 'stub-bin'}{os.pathsep}/usr/bin:/bin")
+    env["INDEX_URL"] = "https://pypi.example.com/simple"
+    proc = subprocess.run(
+        ["sh", "-ec", base["before_script"][0]], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "from https://pypi.example.com/simple\n"
+    assert not record.exists()  # the default install did not run
+
+
 def test_job_scripts_are_posix_sh() -> None:
     _, jobs = render({"app": "myapp"})
     sh = shutil.which("dash") or shutil.which("sh")
@@ -139,8 +268,13 @@ def test_job_scripts_are_posix_sh() -> None:
 def test_project_pipeline_includes_the_component_against_the_sandbox() -> None:
     pipeline = load_all((REPO_ROOT / ".gitlab-ci.yml").read_text(), source=".gitlab-ci.yml")[0]
     include = pipeline["include"][0]
-    assert include["local"] == "templates/blue-green-release.yml"
+    # its own component at the pipeline's commit: the component context needs include:component
+    assert (
+        include["component"] == "$CI_SERVER_FQDN/$CI_PROJECT_PATH/blue-green-release@$CI_COMMIT_SHA"
+    )
     assert include["inputs"]["argocd-server"] == "$SANDBOX_ARGOCD_SERVER"
+    assert include["inputs"]["component-project"] == "$CI_PROJECT_PATH"
+    assert "install" not in include["inputs"]  # the default install, from this very commit
     assert {"lint", "test", "build", "release-demo"} <= set(pipeline["stages"])
     _, jobs = render(include["inputs"])
     overridden = {name for name in pipeline if name.startswith(include["inputs"]["app"] + "-")}
@@ -204,6 +338,7 @@ def project(
     capsys: pytest.CaptureFixture[str],
     sandbox: Sandbox,
 ) -> tuple[Env, Path]:
+    """The component project's own pipeline: it includes its own component at its commit."""
     if GCL is None or shutil.which("rsync") is None:
         pytest.skip("gitlab-ci-local or rsync is not installed (.ci/run installs them)")
     e = make_env(tmp_path, monkeypatch, capsys, sandbox)
@@ -227,6 +362,9 @@ def test_pipeline_deploy_preview_promote_rollback_abort(project: tuple[Env, Path
     run = gcl(proj, "--variable", "RELEASE_TAG=v2", "myapp-deploy-preview")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "preview-ready" in run.stdout
+    # the install input ran as shell in the job, in place of the default install
+    assert f"comes with the image, at {Path(sys.executable).parent}/gitops-release" in run.stdout
+    assert "installing gitops-release from" not in run.stdout
     record = json.loads(artifact(proj, "deploy-preview", "release-record.json").read_text())
     assert record["outcome"] == "preview-ready" and record["new_tag"] == "v2"
     dotenv = read_dotenv(artifact(proj, "deploy-preview", "deploy.env").read_text())
