@@ -1,16 +1,18 @@
 """The GitLab CI/CD component: its shape (what gitlab-ci-local ignores: environment, on_stop,
-resource_group; the component context the way GitLab substitutes it) and a real run of the
-project's own pipeline form with gitlab-ci-local (shell executor, --shell-isolation) against a
-sandbox.
+resource_group; the component context the way GitLab substitutes it) and real runs with
+gitlab-ci-local (shell executor, --shell-isolation) against a sandbox: the project's own
+pipeline form, and a team's pipeline that includes the component twice with the default install.
 
 gitlab-ci-local 4.73 runs ``include: component:`` and substitutes ``$[[ component.sha ]]`` and
-``reference``; it cannot fetch a component of another project included at a commit SHA (it clones
-with ``--branch <sha>``), and its ``component.version`` differs from GitLab's (no CI/CD Catalog):
-``render()`` substitutes the context the way GitLab does, and the install command built from it
-is checked with a recording python3."""
+``reference``: for a component of another project it clones the project's templates from the
+pipeline project's server and resolves the reference with ``git ls-remote``, as GitLab resolves
+it. It cannot fetch a component included at a commit SHA (it clones with ``--branch <sha>``), and
+its ``component.version`` differs from GitLab's (no CI/CD Catalog): those cases are covered by
+``render()``, which substitutes the context the way GitLab does."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -19,12 +21,15 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gitops_release.record import DOTENV_KEYS, read_dotenv
+from gitops_release.sandbox.gitserver import GitServer
 from gitops_release.sandbox.server import Sandbox
 from gitops_release.yamledit import load_all
 from tests.conftest import REPO_ROOT, git
@@ -33,7 +38,12 @@ from tests.test_deploy_sandbox import remote_image
 
 COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"
 FIXTURE = REPO_ROOT / "tests" / "gitlab" / "pipeline.yml"
+TWO_APPS = REPO_ROOT / "tests" / "gitlab" / "two-apps.yml"
 GCL = shutil.which("gitlab-ci-local")
+# Read at import: the autouse pinned_env fixture points HOME at a temporary dir.
+PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pip"
+)
 _INPUT = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
 _CONTEXT = re.compile(r"\$\[\[\s*component\.([\w-]+)\s*\]\]")
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -285,6 +295,12 @@ def test_project_pipeline_includes_the_component_against_the_sandbox() -> None:
 # -- real runs with gitlab-ci-local -------------------------------------------------------------
 
 
+def need_gitlab_ci_local() -> None:
+    missing = [tool for tool in ("gitlab-ci-local", "rsync") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (.ci/run installs them)")
+
+
 def gcl(
     proj: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -339,8 +355,7 @@ def project(
     sandbox: Sandbox,
 ) -> tuple[Env, Path]:
     """The component project's own pipeline: it includes its own component at its commit."""
-    if GCL is None or shutil.which("rsync") is None:
-        pytest.skip("gitlab-ci-local or rsync is not installed (.ci/run installs them)")
+    need_gitlab_ci_local()
     e = make_env(tmp_path, monkeypatch, capsys, sandbox)
     monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
     e.create_app()
@@ -401,3 +416,158 @@ def test_pipeline_deploy_preview_promote_rollback_abort(project: tuple[Env, Path
     assert "Version: v1" in str(e.host("prod.myapp.com"))
     record = json.loads(artifact(proj, "abort", "abort-record.json").read_text())
     assert record["outcome"] == "reverted" and record["to_image"] == "ikubernetes/myapp:v1"
+
+
+# -- the component included twice, installing the tool itself ----------------------------------
+
+
+@dataclass
+class Forge:
+    """The GitLab instance's git side on 127.0.0.1, with private projects (fetching needs a
+    token, as an internal or private component project does)."""
+
+    server: GitServer
+    token: str
+
+    def git_env(self, user: str) -> dict[str, str]:
+        """git configuration, in the environment only, that authenticates to the forge."""
+        basic = base64.b64encode(f"{user}:{self.token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{self.server.base_url}/.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
+
+    def users_of(self, project: str) -> set[str | None]:
+        """Who fetched ``project`` (None: a request without credentials)."""
+        return {
+            entry.user for entry in self.server.log if entry.path.startswith(f"/{project}.git/")
+        }
+
+
+@pytest.fixture
+def forge(tmp_path: Path) -> Iterator[Forge]:
+    token = secrets.token_hex(12)
+    with GitServer(tmp_path / "forge", token=token, auth_fetch=True) as server:
+        yield Forge(server, token)
+
+
+def publish_working_tree(forge: Forge, dest: Path, project: str, tag: str) -> str:
+    """The component project at the commit under test: this checkout's working tree (tracked
+    and new files, as `git status` sees them) committed, tagged ``tag`` and pushed to ``project``
+    on the forge. Returns the commit."""
+    listed = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():  # deleted but still in the index: not part of the tree under test
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "the working tree under test")
+    git(dest, "tag", tag)
+    forge.server.create_repo(f"{project}.git")
+    subprocess.run(
+        ["git", "push", "-q", forge.server.url(f"{project}.git"), "main", tag],
+        cwd=dest, env={**os.environ, **forge.git_env("maintainer")}, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return git(dest, "rev-parse", "HEAD")
+
+
+def add_app(e: Env, app: str) -> None:
+    """A second app beside the sandbox's myapp, scaffolded by the tool and created in Argo CD."""
+    e.ok(
+        "scaffold", app, "--image", "ikubernetes/myapp:v1", "--prod-host", f"prod.{app}.com",
+        "--preview-host", f"test.{app}.com", "--repo-dir", str(e.repo),
+        "--repo-url", e.sb.repo_url("gitops"), "--target-revision", "main",
+    )  # fmt: skip
+    e.git("add", ".")
+    e.git("commit", "-qm", f"add {app}")
+    e.git("push", "-q", "origin", "main")
+    e.ok("app", "create", "--file", str(e.repo / "argocd" / f"{app}.yaml"))
+
+
+def images_in_git(e: Env, *apps: str) -> dict[str, str]:
+    e.git("pull", "-q", "origin", "main")
+    found = {}
+    for app in apps:
+        text = (e.repo / app / "rollout.yaml").read_text()
+        found[app] = re.findall(r"^\s+image: (\S+)", text, re.M)[0]
+    return found
+
+
+def test_included_twice_each_job_installs_the_tool_and_releases_its_app(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+    forge: Forge,
+) -> None:
+    """A team's pipeline includes the component twice (myapp, shop) from the component project
+    at tag 1.0.0, with the default install: each deploy-preview job installs gitops-release
+    from the forge at the tag's commit (the working tree under test) into a fresh venv, with no
+    gitops-release on the job's PATH before, and both apps end in preview."""
+    need_gitlab_ci_local()
+    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
+    e.create_app()
+    add_app(e, "shop")
+    for app in ("myapp", "shop"):
+        e.ok("wait", app, "--for", "released", "--timeout", "60s")
+    sha = publish_working_tree(forge, tmp_path / "component", "platform/gitops-release", "1.0.0")
+
+    proj = tmp_path / "team-project"
+    proj.mkdir()
+    shutil.copy(TWO_APPS, proj / ".gitlab-ci.yml")
+    write_variables(proj, {**sandbox_variables(sandbox), "CI_JOB_TOKEN": forge.token})
+    git(proj, "init", "-q", "-b", "main")
+    git(proj, "remote", "add", "origin", forge.server.url("team/project.git"))
+    git(proj, "add", ".gitlab-ci.yml")
+    git(proj, "commit", "-qm", "pipeline")
+
+    # The job's PATH: the base Python and the system, nothing that has gitops-release.
+    paths = [str(Path(sys.base_prefix) / "bin")]
+    paths += [
+        d for d in os.environ["PATH"].split(os.pathsep) if not Path(d, "gitops-release").exists()
+    ]
+    job_path = os.pathsep.join(paths)
+    assert shutil.which("gitops-release", path=job_path) is None
+    job_tmp = tmp_path / "job-tmp"
+    job_tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "GITOPS_"))}
+    env.update(PATH=job_path, TMPDIR=str(job_tmp), PIP_CACHE_DIR=PIP_CACHE)
+    env.update(forge.git_env("gitlab-ci-local"))  # gitlab-ci-local's own fetch of the component
+
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", env=env)  # the pipeline: manual jobs wait
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    source = f"{forge.server.base_url}/platform/gitops-release.git"
+    for app in ("myapp", "shop"):
+        assert re.search(rf"PASS\s+{app}-deploy-preview\b", out), out
+        assert f"installing gitops-release from {source} at 1.0.0 ({sha})" in out
+        record = json.loads(
+            artifact(proj, f"{app}-deploy-preview", "release-record.json").read_text()
+        )
+        assert record["outcome"] == "preview-ready" and record["new_tag"] == "v2", record
+        dotenv = read_dotenv(artifact(proj, f"{app}-deploy-preview", "deploy.env").read_text())
+        assert dotenv["PREVIEW_URL"] == f"http://test.{app}.com"
+        assert "Version: v2" in str(e.host(f"test.{app}.com"))
+        assert "Version: v1" in str(e.host(f"prod.{app}.com"))
+    assert images_in_git(e, "myapp", "shop") == {
+        "myapp": "ikubernetes/myapp:v2", "shop": "ikubernetes/myapp:v2"
+    }  # fmt: skip
+    # Each job ran the gitops-release it installed: two fresh venvs, from the forge at the commit.
+    venvs = sorted(job_tmp.glob("*/venv"))
+    assert len(venvs) == 2, venvs
+    for venv in venvs:
+        assert f"{venv}/bin/gitops-release" in out  # the job's `command -v gitops-release`
+        (direct_url,) = venv.glob(
+            "lib/python*/site-packages/gitops_release-*.dist-info/direct_url.json"
+        )
+        origin = json.loads(direct_url.read_text())
+        assert origin["url"] == source and origin["vcs_info"]["commit_id"] == sha, origin
+    # pip's git authenticated with the job token, through the component's credential helper
+    assert "gitlab-ci-token" in forge.users_of("platform/gitops-release")
+    for secret in (forge.token, sandbox.token, sandbox.git_token):
+        assert secret not in out
