@@ -40,7 +40,8 @@ COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"
 FIXTURE = REPO_ROOT / "tests" / "gitlab" / "pipeline.yml"
 TWO_APPS = REPO_ROOT / "tests" / "gitlab" / "two-apps.yml"
 GCL = shutil.which("gitlab-ci-local")
-# Read at import: the autouse pinned_env fixture points HOME at a temporary dir.
+# Read at import: the autouse pinned_env fixture drops CI and points HOME at a temporary dir.
+IN_CI = bool(os.environ.get("CI"))
 PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or str(
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pip"
 )
@@ -296,9 +297,13 @@ def test_project_pipeline_includes_the_component_against_the_sandbox() -> None:
 
 
 def need_gitlab_ci_local() -> None:
+    """Skip on a developer machine without the tools; in CI their absence is a failure."""
     missing = [tool for tool in ("gitlab-ci-local", "rsync") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (.ci/run installs them)")
+        message = f"{' and '.join(missing)} not installed (.ci/run installs them)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def gcl(
