@@ -13,7 +13,9 @@ import pytest
 from gitops_release import output
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+# Test data (specs, corpus, payloads, the guide's excerpts) lives in the repository, with its
+# licences and sources (tests/data/SOURCES.md): a fresh clone runs its tests with nothing beside it.
+DATA = REPO_ROOT / "tests" / "data"
 
 _DROP_PREFIXES = ("GITOPS_RELEASE_", "ARGOCD_", "ROLLOUTS_", "SANDBOX_", "CI_", "GITLAB_", "GIT_")
 _DROP = {

@@ -16,15 +16,17 @@ import pytest
 from gitops_release.cli import main
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-GUIDE = SHARED / "reference" / "blue-green-guide.md"
+GUIDE = DATA / "guide"
 
 
 def guide_manifests() -> dict[str, str]:
     """rollout.yaml, service.yaml and ingress.yaml exactly as the guide writes them."""
-    blocks = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
-    return {"rollout.yaml": blocks[0], "service.yaml": blocks[1], "ingress.yaml": blocks[2]}
+    return {
+        name: (GUIDE / name).read_text(encoding="utf-8")
+        for name in ("rollout.yaml", "service.yaml", "ingress.yaml")
+    }
 
 
 APP_YAML = """apiVersion: argoproj.io/v1alpha1

@@ -27,9 +27,9 @@ from gitops_release.yamledit import (
     load_all,
     read_text,
 )
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-CORPUS = SHARED / "corpus" / "real"
+CORPUS = DATA / "corpus" / "real"
 NEW_TAG = "1.20"
 FALLBACK = parse_image("registry.example.com/team/app:1.20")
 
