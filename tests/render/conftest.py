@@ -23,8 +23,8 @@ from types import ModuleType
 from typing import NoReturn
 
 import pytest
+from ruamel.yaml import YAML
 
-from gitops_release.yamledit import load_all
 from tests.conftest import REPO_ROOT
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -127,8 +127,9 @@ def helm() -> Tool:
 
 
 def objects(text: str) -> list[dict[str, object]]:
-    """The non-empty YAML documents of a stream (kubectl/helm output or a manifest file)."""
-    return [dict(doc) for doc in load_all(text, source="<rendered>") if doc]
+    """The non-empty YAML documents of a stream (kubectl/helm output or a manifest file), read
+    here with ruamel's safe loader rather than the package's own reader."""
+    return [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc]
 
 
 def container_images(text: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from gitops_release.cli import main
-from gitops_release.yamledit import find_images, read_text
+from gitops_release.yamledit import find_images
 from tests.conftest import GitRemote, git
 from tests.render.conftest import CORPUS, Tool, container_images, objects, retag
 
@@ -100,7 +100,7 @@ def test_bumped_values_render_the_new_image(
     chart = values.parent
     chart.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(CORPUS / name, values)
-    text = read_text(values.read_bytes(), source=name).text
+    text = values.read_text(encoding="utf-8")
     sites = [s for s in find_images(text, source=name) if s.current]
     (chart / "Chart.yaml").write_text(
         f"apiVersion: v2\nname: corpus\nversion: 0.1.0\nappVersion: {APP_VERSION}\n"

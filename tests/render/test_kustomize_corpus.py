@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 
 from gitops_release.cli import main
-from gitops_release.yamledit import load_all
 from tests.conftest import GitRemote, git
 from tests.render.conftest import CORPUS, Tool, container_images, objects, retag
 
@@ -102,7 +101,7 @@ class Repo:
         self.path = checkout / self.rel
         self.path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(CORPUS / name, self.path)
-        (self.doc,) = [d for d in load_all(self.path.read_text(), source=name) if d is not None]
+        (self.doc,) = objects(self.path.read_text())
         self.images: list[dict[str, Any]] = list(self.doc.get("images") or [])
         self.outside = False  # a file reference above the kustomization's directory
         self.root = self.path.parent
