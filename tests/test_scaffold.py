@@ -1,5 +1,5 @@
 """scaffold: the issue's example in a fresh checkout, golden files, field-by-field checks, CRD
-schemas, kubectl kustomize, bad input (exit 2, nothing written), hostile values, commit and push."""
+schemas, bad input (exit 2, nothing written), hostile values, commit and push."""
 
 from __future__ import annotations
 
@@ -302,29 +302,6 @@ def test_schemas_catch_a_typo_that_kubernetes_would_refuse() -> None:
     found = schemas.problems(rollout)
     assert any("activeServise" in p for p in found)
     assert any(p.startswith("spec.replicas:") for p in found)
-
-
-@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed")
-def test_kubectl_kustomize_builds_the_app_directory(
-    capsys: pytest.CaptureFixture[str], checkout: Path
-) -> None:
-    assert run(capsys, *EXAMPLE, "--kustomize", "--repo-dir", str(checkout))[0] == 0
-    built = subprocess.run(
-        ["kubectl", "kustomize", str(checkout / "myapp")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in load_all(built.stdout) if d)
-    assert kinds == [
-        "IngressRoute/myapp-prod",
-        "IngressRoute/myapp-test",
-        "Rollout/myapp",
-        "Service/myapp-active",
-        "Service/myapp-preview",
-    ]
 
 
 def test_dry_run_prints_the_files_and_writes_nothing(
