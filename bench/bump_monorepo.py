@@ -14,7 +14,10 @@ it over the smart-HTTP git server (token auth), and times, over ``file://`` and 
 and prints tool/floor (target <= 1.3) and full/tool (target >= 10). Medians of alternating runs,
 so machine noise hits every side alike. A benchmark, not a test.
 
-Usage: python bench/bump_monorepo.py [--apps 2000] [--files-per-app 10] [--runs 5] [--keep DIR]
+A command that fails (the tool, git, the python of the floor) stops the benchmark with exit 1 and
+its error output: a failed run is never timed.
+
+Usage: ./dev bench bump_monorepo [--apps 2000] [--files-per-app 10] [--runs 5] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -267,6 +270,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="keep the built repository here (and reuse it)")
     args = parser.parse_args()
+    if not Path(ENTRY).is_file():
+        print(
+            f"bump_monorepo: error: no {ENTRY}: run `./dev bench bump_monorepo` (the project's .venv)",
+            file=sys.stderr,
+        )
+        return 1
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-bump-"))
     os.environ.setdefault("GIT_AUTHOR_NAME", "Bench")
@@ -325,6 +334,13 @@ def main() -> int:
                     f"   full/tool {full / tool:5.1f}x (target >= 10)"
                 )
         print("targets met" if ok else "targets NOT met")
+    except (subprocess.CalledProcessError, OSError) as err:  # a failed run is not measured
+        output = getattr(err, "stderr", None) or b""
+        print(
+            f"bump_monorepo: error: {err}\n{output.decode(errors='replace').strip()}".strip(),
+            file=sys.stderr,
+        )
+        return 1
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

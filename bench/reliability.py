@@ -8,7 +8,7 @@
 
 Exits 0 only when every category held everything. ``-v`` prints each failed check.
 
-Usage: python bench/reliability.py [--fuzz-seconds 45] [-v]
+Usage: ./dev bench reliability [--fuzz-seconds 45] [-v]
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
 
-import rel_badinput
-import rel_faults_argo
-import rel_faults_git
-import rel_fuzz
-import rel_races
-import rel_secrets
-from rel_common import Check, pinned_environment
+try:
+    import rel_badinput
+    import rel_faults_argo
+    import rel_faults_git
+    import rel_fuzz
+    import rel_races
+    import rel_secrets
+    from rel_common import Check, pinned_environment
+except ImportError as err:  # a python without the project's test extra: say so, not a traceback
+    raise SystemExit(f"reliability: error: {err}: run `./dev bench reliability`") from None
 
 WORDS = {
     "races": ("held", "lost"),

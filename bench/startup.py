@@ -5,13 +5,17 @@ Prints two ratios (medians of alternating runs, so machine noise hits both sides
   help     `gitops-release --help`     / import typer
 and, for the record, what rich help panels would cost (``rich_markup_mode="rich"``).
 
-Usage: python bench/startup.py [--runs N]
+Every measured command must succeed, every time: one that fails (a python without the project's
+packages, a broken entry point) stops the benchmark with exit 1 and its error, never a ratio.
+
+Usage: ./dev bench startup [--runs N]   (or .venv/bin/python bench/startup.py [--runs N])
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -32,10 +36,18 @@ RICH_HELP = (
 )
 
 
+class CommandFailed(Exception):
+    """A measured command exited non-zero: its timing would measure a failure."""
+
+
 def _time(cmd: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
+        raise CommandFailed(f"`{shlex.join(cmd)}` exited {proc.returncode}: {lines[-1]}")
+    return took
 
 
 def main() -> int:
@@ -52,11 +64,19 @@ def main() -> int:
     }
     env_note = "NO_COLOR" in os.environ
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for cmd in commands.values():  # warm the page cache and .pyc files
-        _time(cmd)
-    for _ in range(args.runs):
-        for name, cmd in commands.items():
-            samples[name].append(_time(cmd))
+    try:
+        for cmd in commands.values():  # warm the page cache and .pyc files
+            _time(cmd)
+        for _ in range(args.runs):
+            for name, cmd in commands.items():
+                samples[name].append(_time(cmd))
+    except CommandFailed as err:
+        print(f"startup: error: {err}", file=sys.stderr)
+        print(
+            f"startup: {PY} must have the project installed: run `./dev bench startup`",
+            file=sys.stderr,
+        )
+        return 1
     med = {name: statistics.median(values) for name, values in samples.items()}
     base = med["baseline"]
     print(f"baseline  import typer          {base * 1000:7.1f} ms  (median of {args.runs})")

@@ -5,7 +5,9 @@ naive poller (GET the app and the live Rollout once a second, like a shell loop 
 The sandbox's pods take 60 s of controller time to become ready; ``--scale`` slows or speeds the
 controller clock (1.0 = real time: the run takes about two minutes).
 
-Usage: python bench/wait_requests.py [--scale 1.0]
+A command that fails (the CLI, git) stops the benchmark with exit 1 and its error output.
+
+Usage: ./dev bench wait_requests [--scale 1.0]
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,10 +22,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-from gitops_release.sandbox.replicaset import Timing
-from gitops_release.sandbox.server import Sandbox, SandboxConfig
+try:
+    from gitops_release.sandbox.replicaset import Timing
+    from gitops_release.sandbox.server import Sandbox, SandboxConfig
+except ImportError as err:  # a python without the project: say so, not a traceback
+    raise SystemExit(f"wait_requests: error: {err}: run `./dev bench wait_requests`") from None
 
-GUIDE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "blue-green-guide.md"
+# The guide's rollout.yaml, service.yaml and ingress.yaml, as tests/data/SOURCES.md describes them.
+GUIDE = Path(__file__).resolve().parents[1] / "tests" / "data" / "guide"
 APP = """apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata: {{name: myapp, namespace: argocd}}
@@ -57,7 +62,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
-    yamls = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
     tmp = Path(tempfile.mkdtemp(prefix="bench-wait-"))
     timing = Timing(pod_start=10.0, pod_ready=50.0)
     sb = Sandbox(
@@ -67,10 +71,8 @@ def main() -> int:
         env = {**os.environ, **sb.git_env()}
         repo = tmp / "gitops"
         (repo / "myapp").mkdir(parents=True)
-        for name, text in zip(
-            ("rollout.yaml", "service.yaml", "ingress.yaml"), yamls[:3], strict=True
-        ):
-            (repo / "myapp" / name).write_text(text)
+        for name in ("rollout.yaml", "service.yaml", "ingress.yaml"):
+            (repo / "myapp" / name).write_text((GUIDE / name).read_text(encoding="utf-8"))
 
         def git(*a: str) -> None:
             subprocess.run(
@@ -119,6 +121,11 @@ def main() -> int:
         )
         print(f"naive 1 s poller:         {polled} requests in {seconds:.1f} s")
         print(f"ratio: {polled / max(1, ours['http_requests']):.1f}x fewer requests")
+    except (subprocess.CalledProcessError, OSError) as err:  # a failed run is not measured
+        output = getattr(err, "stderr", None) or ""
+        output = output if isinstance(output, str) else output.decode(errors="replace")
+        print(f"wait_requests: error: {err}\n{output.strip()}".strip(), file=sys.stderr)
+        return 1
     finally:
         sb.stop()
     return 0

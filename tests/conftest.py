@@ -16,7 +16,9 @@ import pytest
 from gitops_release import output
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+# Test data (specs, corpus, payloads, the guide's excerpts) lives in the repository, with its
+# licences and sources (tests/data/SOURCES.md): a fresh clone runs its tests with nothing beside it.
+DATA = REPO_ROOT / "tests" / "data"
 
 _DROP_PREFIXES = ("GITOPS_RELEASE_", "ARGOCD_", "ROLLOUTS_", "SANDBOX_", "CI_", "GITLAB_", "GIT_")
 _DROP = {
@@ -145,13 +147,15 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 # --- the guide's app on the sandbox: what the end-to-end tests start from -----------------------
 
-GUIDE = SHARED / "reference" / "blue-green-guide.md"
+GUIDE = DATA / "guide"
 
 
 def guide_manifests() -> dict[str, str]:
     """rollout.yaml, service.yaml and ingress.yaml exactly as the guide writes them."""
-    blocks = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
-    return {"rollout.yaml": blocks[0], "service.yaml": blocks[1], "ingress.yaml": blocks[2]}
+    return {
+        name: (GUIDE / name).read_text(encoding="utf-8")
+        for name in ("rollout.yaml", "service.yaml", "ingress.yaml")
+    }
 
 
 APP_YAML = """apiVersion: argoproj.io/v1alpha1

@@ -1,6 +1,7 @@
 """Regenerate the JSON schemas that ``gitops-release lint`` ships in ``gitops_release/schemas/``.
 
-Run: ``.venv/bin/python tests/regen_schemas.py [SPECS_DIR]`` (default ``../shared/specs``).
+Run: ``.venv/bin/python tests/regen_schemas.py [SPECS_DIR]`` (default ``tests/data/specs``, the
+upstream CRDs and their licences as ``tests/data/SOURCES.md`` records them).
 ``tests/test_lint.py`` checks that the shipped files equal what this script produces.
 
 A CRD's ``openAPIV3Schema`` is OpenAPI 3.0 with Kubernetes extensions; JSON Schema validators do not
@@ -134,7 +135,7 @@ def generate(specs: Path) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    specs = Path(argv[0]) if argv else HERE.parent.parent / "shared" / "specs"
+    specs = Path(argv[0]) if argv else HERE / "data" / "specs"
     for name, text in generate(specs).items():
         (OUT / name).write_text(text, encoding="utf-8")
         print(f"wrote {OUT / name} ({len(text)} bytes)")

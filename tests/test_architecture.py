@@ -1,6 +1,7 @@
 """House rules a reader relies on, enforced: packages by layer with no import circles, one owner
-per outside library, empty package __init__ files, a light start-up, and a sandbox that shares no
-code with the client it is meant to check.
+per outside library, empty package __init__ files, a light start-up, a sandbox that shares no
+code with the client it is meant to check, and a repository that reads nothing from beside its
+checkout.
 
 ``python tests/test_architecture.py`` prints the figures of the client package's import graph
 (sandbox excluded; imports inside functions count): the longest chain of imports, the circles,
@@ -10,11 +11,16 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "gitops_release"
+ROOT = PACKAGE.parent
 
 # library -> modules allowed to import it (outside gitops_release/sandbox/, the other side of the wire)
 OWNERS = {
@@ -291,6 +297,121 @@ def figures() -> dict[str, object]:
         "modules over 300 lines": sorted(m for m, n in lines.items() if n > 300),
         "lines": sum(lines.values()),
     }
+
+
+# --- Nothing reads a `shared` folder beside the checkout -----------------------------------------
+# A user's clone stands alone: test data lives in tests/data/. A path that reaches a folder named
+# `shared` is either a string with a separator next to the component (`../shared`, `shared/specs`,
+# f"{root}/shared") or the bare name joined onto a path (`root / "shared"`, `Path(root, "shared")`,
+# `os.path.join(root, "shared")`). The word in prose or in identifiers (`span.shared`,
+# `shared=True`, "a value shared through an anchor") is not a path.
+_SEPARATOR = re.compile(r"[/\\]")
+_JOINS = {"Path", "PurePath", "PosixPath", "WindowsPath", "join", "joinpath"}
+
+
+def _path_to_shared(text: str) -> bool:
+    for token in text.split():
+        parts = _SEPARATOR.split(token.strip("`'\"()[]{},;:"))
+        if len(parts) > 1 and "shared" in parts:
+            return True
+    return False
+
+
+def _shared_paths_in_python(source: str) -> Iterator[int]:
+    """Line numbers of the expressions of ``source`` that reach a ``shared`` folder."""
+    bare = "shared"
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+            value = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+            if _path_to_shared(value):
+                yield node.lineno
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            if any(
+                isinstance(o, ast.Constant) and o.value == bare for o in (node.left, node.right)
+            ):
+                yield node.lineno
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in _JOINS and any(
+                isinstance(a, ast.Constant) and a.value == bare for a in node.args
+            ):
+                yield node.lineno
+
+
+def _shared_paths_in_shell(source: str) -> Iterator[int]:
+    """Line numbers of shell or CI-YAML lines (comments dropped) that name a ``shared`` path."""
+    for number, line in enumerate(source.splitlines(), 1):
+        code = re.split(r"(?:^|\s)#", line, maxsplit=1)[0]
+        if _path_to_shared(code):
+            yield number
+
+
+def _code_files() -> Iterator[Path]:
+    """The package, the tests (not their data) and the benchmarks; the scripts and CI files."""
+    for folder in ("gitops_release", "tests", "bench"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if (ROOT / "tests" / "data") not in path.parents:
+                yield path
+    for name in (
+        "dev",
+        ".ci/run",
+        ".gitlab-ci.yml",
+        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "templates").glob("*.yml")),
+    ):
+        if (ROOT / name).is_file():
+            yield ROOT / name
+
+
+def test_nothing_reads_a_shared_folder_beside_the_checkout() -> None:
+    offenders = []
+    for path in _code_files():
+        text = path.read_text(encoding="utf-8")
+        finder = _shared_paths_in_python if path.suffix == ".py" else _shared_paths_in_shell
+        offenders += [f"{path.relative_to(ROOT)}:{line}" for line in finder(text)]
+    assert not offenders, f"paths beside the checkout (test data goes in tests/data/): {offenders}"
+
+
+# The examples below write the folder as DIR: spelled out, this file would trip its own check.
+def _spelled(code: str) -> str:
+    return code.replace("DIR", "shared")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'SPECS = REPO_ROOT.parent / "DIR" / "specs"',
+        'GUIDE = Path(__file__).resolve().parents[2] / "DIR" / "reference"',
+        'SPECS = Path("../DIR/specs")',
+        'CORPUS = Path(root, "..", "DIR")',
+        'CORPUS = os.path.join(root, "..", "DIR", "corpus")',
+        'CORPUS = root.joinpath("DIR")',
+        'CORPUS = f"{root}/../DIR/corpus"',
+        'def main():\n    """Reads ``../DIR/specs`` by default."""',
+    ],
+)
+def test_the_shared_path_check_catches_a_path(code: str) -> None:
+    assert list(_shared_paths_in_python(_spelled(code))) != []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "if span.DIR and not all_aliases: pass",
+        "Slot(at, ', ', '', line, True, DIR=True)",
+        'message = f"{path} is DIR through an anchor"',
+        'tally["DIR refused without all_aliases"] += 1',
+        'payload = {"DIR": site.DIR}',
+        "# nothing here reads ../DIR any more",
+    ],
+)
+def test_the_shared_path_check_leaves_prose_and_identifiers(code: str) -> None:
+    assert list(_shared_paths_in_python(_spelled(code))) == []
+
+
+def test_the_shared_path_check_reads_shell_without_its_comments() -> None:
+    script = 'cd "$(dirname "$0")"  # no ../DIR here\n# nor ../DIR\nls ../DIR/specs\n'
+    assert list(_shared_paths_in_shell(_spelled(script))) == [3]
 
 
 if __name__ == "__main__":

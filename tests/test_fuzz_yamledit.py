@@ -521,9 +521,9 @@ def test_any_structure_edits_only_its_values(
 
 
 def _corpus_texts() -> list[tuple[str, str]]:
-    from tests.conftest import SHARED
+    from tests.conftest import DATA
 
-    corpus = SHARED / "corpus" / "real"
+    corpus = DATA / "corpus" / "real"
     found = []
     for path in sorted(corpus.glob("*.y*ml")):
         data = path.read_bytes()

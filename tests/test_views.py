@@ -11,12 +11,11 @@ import pytest
 
 from gitops_release.views import render as views
 from gitops_release.views.render import AppView, PodView, ReplicaSetView, RolloutView
+from tests.conftest import DATA
 
 GOLDEN = Path(__file__).parent / "golden" / "status"
 NOW = dt.datetime(2024, 6, 23, 12, 0, 0, tzinfo=dt.UTC)
-GUIDE = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "blue-green-guide.md"
-)
+GUIDE = DATA / "guide"
 
 
 def ago(seconds: int) -> str:
@@ -223,23 +222,23 @@ def test_rollout_tree_golden(name: str) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
-def _guide_block(marker: str, index: int) -> list[str]:
-    """The index-th `get rollout` output in the guide after ``marker``, lines right-stripped,
-    without the blog's duplicated first ``Name:`` line."""
-    text = GUIDE.read_text(encoding="utf-8")
-    blocks = text.split(marker)[1:]
-    block = blocks[index].split("```")[0].split("\n", 1)[1]
+def _guide_block(name: str) -> list[str]:
+    """The guide's ``kubectl argo rollouts get rollout`` output cut verbatim into
+    ``tests/data/guide/get-rollout-NAME.txt``, lines right-stripped, without the blog's duplicated
+    first ``Name:`` line."""
+    block = (GUIDE / f"get-rollout-{name}.txt").read_text(encoding="utf-8")
     lines = [line.rstrip() for line in block.rstrip().splitlines()]
     if lines[0].startswith("Name:") and lines[1].startswith("Name:"):
         lines = lines[1:]
     return lines
 
 
-@pytest.mark.parametrize(("index", "case"), [(1, paused), (2, promoted_with_delay), (3, healthy)])
-def test_tree_matches_the_guides_kubectl_output(index: int, case: object) -> None:
-    if not GUIDE.exists():
-        pytest.skip("guide not available")
-    expected = _guide_block("kubectl argo rollouts get rollout bluegreen-rollout", index)
+@pytest.mark.parametrize(
+    ("name", "case"),
+    [("paused", paused), ("promoted-scale-down-delay", promoted_with_delay), ("healthy", healthy)],
+)
+def test_tree_matches_the_guides_kubectl_output(name: str, case: object) -> None:
+    expected = _guide_block(name)
     got = [line.rstrip() for line in views.render_rollout(case(), NOW).splitlines()]  # type: ignore[operator]
     assert got == expected
 

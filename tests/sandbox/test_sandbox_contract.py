@@ -18,10 +18,10 @@ from ruamel.yaml import YAML
 from sandbox_helpers import GitOpsRepo, Http, application, until
 
 from gitops_release.sandbox.server import ApiHandler, Sandbox
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-ARGOCD = json.loads((SHARED / "specs" / "argocd-swagger.json").read_text())
-ROLLOUTS = json.loads((SHARED / "specs" / "rollouts-swagger.json").read_text())
+ARGOCD = json.loads((DATA / "specs" / "argocd-swagger.json").read_text())
+ROLLOUTS = json.loads((DATA / "specs" / "rollouts-swagger.json").read_text())
 WIRE_STRING = {"v1Time", "v1MicroTime", "k8s.io.apimachinery.pkg.apis.meta.v1.Time"}
 WIRE_INT_OR_STRING = {"intstrIntOrString", "k8s.io.apimachinery.pkg.util.intstr.IntOrString"}
 WIRE_QUANTITY = {"k8s.io.apimachinery.pkg.api.resource.Quantity", "resourceQuantity"}
@@ -459,7 +459,7 @@ def test_undo_applies_then_never_answers(deployed: tuple[Sandbox, Http]) -> None
 def test_live_rollout_validates_against_the_crd(deployed: tuple[Sandbox, Http]) -> None:
     _, api = deployed
     live = json.loads(api.get(f"/api/v1/applications/myapp/resource?{RO}")["manifest"])
-    crd = YAML(typ="safe", pure=True).load((SHARED / "specs" / "rollout-crd.yaml").read_text())
+    crd = YAML(typ="safe", pure=True).load((DATA / "specs" / "rollout-crd.yaml").read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
     def k8s(node: Any) -> Any:

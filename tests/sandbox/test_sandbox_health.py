@@ -10,9 +10,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from gitops_release.sandbox.health import rollout_health, worst
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-SPECS = SHARED / "specs"
+SPECS = DATA / "specs"
 TABLE = SPECS / "samples" / "argocd-rollout-health_test.yaml"
 TESTDATA = SPECS / "samples" / "rollout-health-testdata"
 

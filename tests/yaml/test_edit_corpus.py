@@ -21,9 +21,9 @@ from gitops_release.images import ImageRef, parse_image
 from gitops_release.yaml.edit import EditResult, apply_image, find_images
 from gitops_release.yaml.read import YamlError, load_all, read_text
 from gitops_release.yaml.sites import ImageSite
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-CORPUS = SHARED / "corpus" / "real"
+CORPUS = DATA / "corpus" / "real"
 NEW_TAG = "1.20"
 FALLBACK = parse_image("registry.example.com/team/app:1.20")
 
