@@ -2,6 +2,17 @@
 
 The ExitCode enum doubles as documentation: `--help` and the README print it, and a CI job
 branches on it (DESIGN.md section 3).
+
+Callers branch on the type of an error, never on its message text: a case worth telling apart
+gets its own subclass (:class:`ExpectCurrentMismatch` here; ``AppNotFound``, ``NoLiveObject`` and
+the HTTP statuses in :mod:`gitops_release.argo.apierrors`).
+
+Why the adapters re-raise ``from None`` (STYLE.md says ``from err``): ``--debug`` prints the
+traceback as Python formats it, without the redaction filter, and the adapter's original exception
+carries what must never be printed: GitPython's ``GitCommandError`` holds the git command line and
+its environment, a requests exception the URL with its query. The one-line message of our error
+names the object and the server's words (redacted); ``from None`` keeps the raw cause out of the
+chained traceback (tests/reliability/rel_secrets.py runs the failure paths with ``--debug``).
 """
 
 from __future__ import annotations
@@ -78,3 +89,16 @@ class TimedOut(ReleaseError):
     """A wait ran out of time (exit 6)."""
 
     exit_code = ExitCode.TIMEOUT
+
+
+class ExpectCurrentMismatch(NotLanded):
+    """``--expect-current`` named another image than the remote tip holds (exit 5): someone
+    released in between. ``found`` says where and what the tip holds."""
+
+    def __init__(self, expected: str, found: str):
+        super().__init__(
+            f"--expect-current {expected}, but {found}",
+            hint="someone else released in between; check, then run again",
+        )
+        self.expected = expected
+        self.found = found

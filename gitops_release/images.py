@@ -139,3 +139,79 @@ def resolve_target(current: ImageRef, tag_or_ref: str, digest: str | None = None
         return replace(target, digest=target.digest or digest)
     validate_tag(tag_or_ref, what="new tag")
     return current.with_tag(tag_or_ref, digest)
+
+
+def check_tag_or_ref(tag_or_ref: str) -> None:
+    """Refuse (exit 2) a new ``TAG_OR_REF`` that is neither a valid tag nor a valid reference."""
+    if is_reference(tag_or_ref):
+        parse_image(tag_or_ref, what="new image")
+    else:
+        validate_tag(tag_or_ref, what="new tag")
+
+
+def tag_of(image: str) -> str:
+    """The tag of ``image`` ("" when it has none or does not parse)."""
+    if not image:
+        return ""
+    try:
+        return parse_image(image, what="image").tag or ""
+    except UsageError:
+        return ""
+
+
+def short(image: str) -> str:
+    """What a message calls an image: its tag, or the whole reference when it has no tag."""
+    return tag_of(image) or image
+
+
+def new_tag(tag_or_ref: str) -> str:
+    """The tag ``TAG_OR_REF`` asks for: the tag itself, a reference's tag, else its digest."""
+    if not is_reference(tag_or_ref):
+        return tag_or_ref
+    ref = parse_image(tag_or_ref, what="new image")
+    return ref.tag or (ref.digest or "")
+
+
+def version(ref: ImageRef) -> str:
+    """A commit subject's version of ``ref``: ``v2``, ``v2@sha256:0123456789ab``, or ``latest``."""
+    text = ref.tag or ""
+    if ref.digest:
+        text += f"@{ref.digest[:19]}"
+    return text or "latest"
+
+
+def image_matches(have: str, want: str) -> bool:
+    """Exact, or the same name and tag when ``want`` carries no digest."""
+    if have == want:
+        return True
+    return "@" not in want and have.split("@", 1)[0] == want
+
+
+def runs_tag(images: tuple[str, ...] | list[str], tag_or_ref: str) -> bool:
+    """Does one of ``images`` already carry this tag (or exactly this reference)?"""
+    for image in images:
+        if is_reference(tag_or_ref):
+            if image_matches(image, tag_or_ref):
+                return True
+            continue
+        try:
+            if parse_image(image, what="image").tag == tag_or_ref:
+                return True
+        except UsageError:
+            continue
+    return False
+
+
+def pick_image(images: tuple[str, ...] | list[str], like: str | None) -> str | None:
+    """The one image, or the one with the same repository as ``like``."""
+    if not images:
+        return None
+    if like and len(images) > 1:
+        try:
+            name = parse_image(like, what="image").name if is_reference(like) else None
+        except UsageError:
+            name = None
+        for image in images:
+            if name and parse_image(image, what="image").name == name:
+                return image
+    return images[0]

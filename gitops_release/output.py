@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 _SECRETS: set[str] = set()
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s]+)@")
@@ -69,6 +69,14 @@ def color_enabled(stream: TextIO, environ: Mapping[str, str] | None = None) -> b
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+class Result(Protocol):
+    """What a command returns: the same result as text for people and as JSON for scripts."""
+
+    def text(self) -> str: ...
+
+    def payload(self) -> Mapping[str, Any]: ...
+
+
 @dataclass
 class Output:
     """The printer a command is handed: ``json`` mode, colour and the two streams."""
@@ -111,6 +119,10 @@ class Output:
             self.data(payload)
         else:
             self.result(text)
+
+    def show(self, result: Result) -> None:
+        """A command's result: its text, or its JSON with ``--output json``."""
+        self.emit(result.text(), result.payload())
 
     # progress and diagnostics (stderr) ------------------------------------------------------
     def progress(self, text: str) -> None:

@@ -1,4 +1,5 @@
-"""What a release leaves behind for the next job: the JSON record and the GitLab dotenv file.
+"""What a release leaves behind for the next job: the JSON release record (``--record``) and the
+GitLab dotenv file (``--dotenv``), both written atomically and redacted.
 
 The dotenv file is for ``artifacts: reports: dotenv``: plain ``KEY=value`` lines, no quotes (GitLab
 reads the value up to the end of the line as is), one line per key, every key always present.
@@ -6,9 +7,12 @@ reads the value up to the end of the line as is), one line per key, every key al
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gitops_release.errors import UsageError
 from gitops_release.output import redact
@@ -50,13 +54,7 @@ def check_writable(path: Path | None, flag: str) -> None:
 
 def write_dotenv(path: Path, values: Mapping[str, object]) -> None:
     """Write the dotenv file atomically (a job reading it never sees half of it)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(dotenv_text(values), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as err:
-        raise UsageError(f"--dotenv {path}: cannot write: {err.strerror}") from None
+    _write_atomic(Path(path), dotenv_text(values), "--dotenv")
 
 
 def read_dotenv(text: str) -> dict[str, str]:
@@ -67,3 +65,19 @@ def read_dotenv(text: str) -> dict[str, str]:
         if sep and key.strip() and not key.startswith("#"):
             found[key.strip()] = value
     return found
+
+
+def write_record(path: Path, kind: str, payload: dict[str, Any]) -> None:
+    """The JSON release record (``--record FILE``), written atomically, secrets redacted."""
+    record = {"kind": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **payload}
+    _write_atomic(Path(path), redact(json.dumps(record, indent=2)) + "\n", "--record")
+
+
+def _write_atomic(path: Path, text: str, flag: str) -> None:
+    """Write through a temporary file and a rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        raise UsageError(f"{flag} {path}: cannot write: {err.strerror}") from None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +58,24 @@ def pinned_env(
     output.forget_secrets()
 
 
+# The web app the bump-image tests edit (a Rollout whose image line carries a comment).
+ROLLOUT = """\
+# the web app
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: {name}
+spec:
+  template:
+    spec:
+      containers:
+        - name: {name}
+          image: "registry.example.com:5000/team/{name}:v1"   # bumped by CI
+          ports: [{{containerPort: 80}}]
+"""
+SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run real git in ``cwd`` and return its stdout (raises on failure)."""
     return subprocess.run(
@@ -92,6 +113,7 @@ def git_remote(tmp_path: Path) -> GitRemote:
     return GitRemote(bare=bare, checkout=checkout)
 
 
+from gitops_release.cli import main  # noqa: E402
 from gitops_release.sandbox.server import Sandbox, SandboxConfig  # noqa: E402
 
 
@@ -121,3 +143,147 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield sb
     finally:
         sb.stop()
+
+
+# --- the guide's app on the sandbox: what the end-to-end tests start from -----------------------
+
+GUIDE = DATA / "guide"
+
+
+def guide_manifests() -> dict[str, str]:
+    """rollout.yaml, service.yaml and ingress.yaml exactly as the guide writes them."""
+    return {
+        name: (GUIDE / name).read_text(encoding="utf-8")
+        for name in ("rollout.yaml", "service.yaml", "ingress.yaml")
+    }
+
+
+APP_YAML = """apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: myapp
+  namespace: argocd
+spec:
+  project: default
+  destination:
+    namespace: default
+    server: https://kubernetes.default.svc
+  source:
+    repoURL: {repo}
+    path: myapp
+    targetRevision: main
+{policy}"""
+AUTO = "  syncPolicy:\n    automated:\n      prune: false\n      selfHeal: false\n"
+
+
+@dataclass
+class Env:
+    sb: Sandbox
+    repo: Path
+    tmp: Path
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", *args],
+            cwd=self.repo,
+            env={**__import__("os").environ, **self.sb.git_env()},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def bump(self, tag: str) -> str:
+        """Change the image like ``bump-image`` does, with its commit trailers."""
+        path = self.repo / "myapp" / "rollout.yaml"
+        previous = re.search(r"ikubernetes/myapp:v\d+", path.read_text())
+        text = re.sub(r"ikubernetes/myapp:v\d+", f"ikubernetes/myapp:{tag}", path.read_text())
+        path.write_text(text)
+        message = (
+            f"release(myapp): ikubernetes/myapp -> {tag}\n\nRelease-App: myapp\n"
+            f"Release-Image: ikubernetes/myapp:{tag}\nRelease-Previous: {previous and previous[0]}\n"
+        )
+        self.git("commit", "-qam", message)
+        self.git("push", "-q", "origin", "main")
+        return self.git("rev-parse", "HEAD")
+
+    def cli(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(list(args))
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def ok(self, *args: str) -> str:
+        code, out, err = self.cli(*args)
+        assert code == 0, f"{args}: exit {code}\n{err}"
+        return out
+
+    def create_app(self, auto: bool = True) -> None:
+        app_file = self.tmp / "myapp-app.yaml"
+        app_file.write_text(
+            APP_YAML.format(repo=self.sb.repo_url("gitops"), policy=AUTO if auto else "")
+        )
+        assert "application myapp created" in self.ok("app", "create", "--file", str(app_file))
+
+    def host(self, host: str) -> str | int:
+        req = urllib.request.Request(self.sb.ingress_url + "/", headers={"Host": host})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return str(resp.read().decode())
+        except urllib.error.HTTPError as err:
+            return err.code
+
+
+def make_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sb: Sandbox
+) -> Env:
+    for key, value in sb.env().items():
+        if key.startswith(("ARGOCD_", "ROLLOUTS_")):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GITOPS_RELEASE_HTTP_RETRIES", "2")
+    repo = tmp_path / "gitops"
+    (repo / "myapp").mkdir(parents=True)
+    for name, text in guide_manifests().items():
+        (repo / "myapp" / name).write_text(text)
+    env = Env(sb, repo, tmp_path, monkeypatch, capsys)
+    env.git("init", "-q", "-b", "main")
+    env.git("add", ".")
+    env.git("commit", "-qm", "myapp v1")
+    env.git("remote", "add", "origin", sb.repo_url("gitops"))
+    env.git("push", "-q", "origin", "main")
+    return env
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+) -> Env:
+    """The guide's app in a GitOps checkout pushed to the sandbox's git server; ARGOCD_* set,
+    no git token (so a push needs ``git_env``)."""
+    return make_env(tmp_path, monkeypatch, capsys, sandbox)
+
+
+@pytest.fixture
+def git_env(env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:
+    """``env`` with GITOPS_RELEASE_GIT_TOKEN set: the tool can push to the sandbox's git server."""
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", env.sb.git_token)
+    return env
+
+
+@pytest.fixture
+def live_env(git_env: Env) -> Env:
+    """``git_env`` with the Argo CD Application created and v1 released."""
+    git_env.create_app()
+    git_env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    return git_env
+
+
+def remote_image(e: Env) -> str:
+    """The image the remote's tip asks for (after pulling it into the checkout)."""
+    e.git("pull", "-q", "origin", "main")
+    text = (e.repo / "myapp" / "rollout.yaml").read_text()
+    return next(line.split()[-1] for line in text.splitlines() if "image:" in line)

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitops_release.yamledit import load_all
+from gitops_release.yaml.read import load_all
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "gitops_release" / "schemas"

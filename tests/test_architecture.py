@@ -1,6 +1,11 @@
-"""House rules a reader relies on, enforced: one owner per outside library, a light start-up,
-a sandbox that shares no code with the client it is meant to check, and a repository that reads
-nothing from beside its checkout."""
+"""House rules a reader relies on, enforced: packages by layer with no import circles, one owner
+per outside library, empty package __init__ files, a light start-up, a sandbox that shares no
+code with the client it is meant to check, and a repository that reads nothing from beside its
+checkout.
+
+``python tests/test_architecture.py`` prints the figures of the client package's import graph
+(sandbox excluded; imports inside functions count): the longest chain of imports, the circles,
+the modules over 300 lines and the lines of code."""
 
 from __future__ import annotations
 
@@ -21,13 +26,18 @@ ROOT = PACKAGE.parent
 OWNERS = {
     "typer": ("gitops_release.cli",),
     "click": (),
-    "ruamel": ("gitops_release.yamledit", "gitops_release.yamlspans", "gitops_release.yamlverify"),
-    "git": ("gitops_release.gitrepo", "gitops_release.gitpush"),
-    "requests": ("gitops_release.http",),
+    "ruamel": ("gitops_release.yaml",),
+    "git": ("gitops_release.git",),
+    "requests": ("gitops_release.argo.http",),
+    "jsonschema": ("gitops_release.schemas",),
 }
 # What the sandbox may import from the package besides itself: the scaffold (its demo writes the
 # app as a user would). Everything else is the client, on the other side of the wire.
-SANDBOX_MAY_IMPORT = ("gitops_release", "gitops_release.scaffold", "gitops_release.appspec")
+SANDBOX_MAY_IMPORT = (
+    "gitops_release",
+    "gitops_release.scaffold.write",
+    "gitops_release.scaffold.spec",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -36,6 +46,19 @@ def _module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+# Floors, top first: a module imports its own floor or lower ones, never a higher one; within a
+# floor the graph test below keeps it free of circles. The command line is the only way in.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("cli", "__main__"),
+    ("release", "views"),
+    ("argo", "git", "yaml", "scaffold", "lint", "schemas"),
+    ("images", "errors", "config", "output", "record", ""),
+)
+# __init__ files that may hold code: the package's version, and the command line's entry point
+# (``main`` and the command map; the start-up tests below import it as gitops_release.cli).
+INIT_WITH_CODE = ("gitops_release", "gitops_release.cli")
 
 
 def _imports(path: Path) -> set[str]:
@@ -134,6 +157,146 @@ def test_version_and_a_named_command_load_only_what_they_need() -> None:
     after_version, after_lint = json.loads(proc.stdout.strip().splitlines()[-1])
     assert after_version == ["gitops_release.cli.app", "gitops_release.cli.common"]
     assert after_lint == [*after_version, "gitops_release.cli.lint"]
+
+
+# --- the import graph of the client package ------------------------------------------------------
+
+
+def _client_modules() -> dict[str, Path]:
+    modules = {_module_name(p): p for p in _sources()}
+    return {m: p for m, p in modules.items() if not m.startswith("gitops_release.sandbox")}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the client modules it imports (at module level or inside functions)."""
+    modules = _client_modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    targets.add(sub if sub in modules else node.module)
+        graph[module] = {t for t in targets if t in modules and t != module}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def longest_chain(graph: dict[str, set[str]]) -> list[str]:
+    """The longest chain of imports (the graph must have no circles)."""
+    memo: dict[str, list[str]] = {}
+
+    def chain(module: str) -> list[str]:
+        if module not in memo:
+            below = [chain(t) for t in sorted(graph[module])]
+            memo[module] = [module, *max(below, key=len, default=[])]
+        return memo[module]
+
+    return max((chain(m) for m in sorted(graph)), key=len)
+
+
+def _layer(module: str) -> int:
+    rest = module.removeprefix("gitops_release").removeprefix(".")
+    top = rest.split(".")[0]
+    return next(i for i, floor in enumerate(LAYERS) if top in floor)
+
+
+def test_no_import_circles() -> None:
+    assert circles(import_graph()) == []
+
+
+def test_imports_go_down_the_floors_and_never_into_the_cli() -> None:
+    offenders = [
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        for target in sorted(targets)
+        if _layer(target) < _layer(module)
+    ]
+    assert offenders == []
+
+
+def test_package_init_files_stay_empty() -> None:
+    """An __init__ that re-exported its package would make importing a light module (say
+    argo/types.py at start-up) load its heavy siblings."""
+    offenders = []
+    for path in PACKAGE.rglob("__init__.py"):
+        module = _module_name(path)
+        if module in INIT_WITH_CODE or module.startswith("gitops_release.sandbox"):
+            continue
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        if any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body):
+            offenders.append(module)
+    assert offenders == []
+
+
+def test_module_names_in_strings_exist() -> None:
+    """A module named in a string (a preload on a thread, a lazy import) fails silently when a
+    rename misses it: every whole ``gitops_release.x`` string must name a module."""
+    modules = {_module_name(p) for p in _sources()}
+    missing = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value.startswith("gitops_release.")
+                and not node.value.endswith(".")
+                and node.value.replace(".", "").replace("_", "").isalnum()
+                and node.value not in modules
+            ):
+                missing.append(f"{_module_name(path)}: {node.value}")
+    assert missing == []
+
+
+def figures() -> dict[str, object]:
+    graph = import_graph()
+    lines = {
+        m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in _client_modules().items()
+    }
+    loops = circles(graph)
+    chain = [] if loops else longest_chain(graph)
+    return {
+        "modules": len(graph),
+        "longest import chain": len(chain),
+        "chain": " -> ".join(m.removeprefix("gitops_release.") for m in chain),
+        "import circles": len(loops),
+        "modules over 300 lines": sorted(m for m, n in lines.items() if n > 300),
+        "lines": sum(lines.values()),
+    }
 
 
 # --- Nothing reads a `shared` folder beside the checkout -----------------------------------------
@@ -249,3 +412,8 @@ def test_the_shared_path_check_leaves_prose_and_identifiers(code: str) -> None:
 def test_the_shared_path_check_reads_shell_without_its_comments() -> None:
     script = 'cd "$(dirname "$0")"  # no ../DIR here\n# nor ../DIR\nls ../DIR/specs\n'
     assert list(_shared_paths_in_shell(_spelled(script))) == [3]
+
+
+if __name__ == "__main__":
+    for key, value in figures().items():
+        print(f"{key}: {value}")

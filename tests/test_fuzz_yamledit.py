@@ -23,14 +23,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gitops_release.images import ImageRef, parse_image, resolve_target
-from gitops_release.yamledit import (
-    EditResult,
-    YamlError,
-    apply_image,
-    find_images,
-    load_all,
-    read_text,
-)
+from gitops_release.yaml.edit import EditResult, apply_image, find_images
+from gitops_release.yaml.read import YamlError, load_all, read_text
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 FUZZ = settings(

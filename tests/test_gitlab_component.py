@@ -31,10 +31,8 @@ import pytest
 from gitops_release.record import DOTENV_KEYS, read_dotenv
 from gitops_release.sandbox.gitserver import GitServer
 from gitops_release.sandbox.server import Sandbox
-from gitops_release.yamledit import load_all
-from tests.conftest import REPO_ROOT, git
-from tests.test_control_sandbox import Env, make_env
-from tests.test_deploy_sandbox import remote_image
+from gitops_release.yaml.read import load_all
+from tests.conftest import REPO_ROOT, Env, make_env, remote_image
 
 COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"
 FIXTURE = REPO_ROOT / "tests" / "gitlab" / "pipeline.yml"

@@ -11,10 +11,10 @@ import pytest
 from conftest import DATA
 from regen_schemas import OUT, generate
 
-from gitops_release.appspec import AppSpec
 from gitops_release.cli import main
-from gitops_release.lint import lint_texts
-from gitops_release.scaffold import render
+from gitops_release.lint.check import lint_texts
+from gitops_release.scaffold.spec import AppSpec
+from gitops_release.scaffold.write import render
 
 SPEC = AppSpec(
     app="myapp",
@@ -247,7 +247,7 @@ def test_shipped_schemas_are_the_crds_translated() -> None:
 
 
 def test_int_or_string_fields_take_both() -> None:
-    from gitops_release import schemas
+    from gitops_release.schemas import validate as schemas
 
     route = {
         "apiVersion": "traefik.io/v1alpha1",

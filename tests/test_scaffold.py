@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from regen_schemas import generate
 
-from gitops_release import schemas, templating
 from gitops_release.cli import main
-from gitops_release.scaffold import default_templates
-from gitops_release.yamledit import load_all
+from gitops_release.scaffold import templating
+from gitops_release.scaffold.write import default_templates
+from gitops_release.schemas import validate as schemas
+from gitops_release.yaml.read import load_all
 
 GOLDEN = Path(__file__).parent / "golden" / "scaffold"
 EXAMPLE = [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gitops_release import views
-from gitops_release.views import AppView, PodView, ReplicaSetView, RolloutView
+from gitops_release.views import render as views
+from gitops_release.views.render import AppView, PodView, ReplicaSetView, RolloutView
 from tests.conftest import DATA
 
 GOLDEN = Path(__file__).parent / "golden" / "status"

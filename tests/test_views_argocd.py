@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from gitops_release import argocd, http, observe, views
+from gitops_release.argo import client as argocd
+from gitops_release.argo import http
+from gitops_release.views import gather as observe
+from gitops_release.views import render as views
 from tests.fake_http import FakeServer, Request
 from tests.test_views import GOLDEN, NOW, RS1, RS2, V1, V2, ago, later
 

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from gitops_release.cli.app import app
-from gitops_release.cli.argo_options import NO_OPTIONS, ArgoOptions, argo_options
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.options import NO_OPTIONS, ArgoOptions, argo_options
 
 HELP = """Change an app's image in the GitOps repository, commit and push.
 
@@ -119,13 +119,15 @@ def bump_image_command(
     debug: DebugOpt = False,
     argo: ArgoOptions = NO_OPTIONS,
 ) -> None:
-    from gitops_release import config, release
+    from gitops_release import config
+    from gitops_release.release.bump import bump_image
+    from gitops_release.release.edit import BumpRequest
 
     out = make_output(output)
     settings = config.resolve({"branch": branch})
     if not argocd_app and app_path is None:
         raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
-    request = release.BumpRequest(
+    request = BumpRequest(
         tag_or_ref=tag_or_ref,
         app=app_path or "",
         repo=repo or ("" if argocd_app else "."),
@@ -143,10 +145,10 @@ def bump_image_command(
         record=record,
     )
     if argocd_app:
-        from gitops_release.releaseapp import bump_from_application
+        from gitops_release.release.app import bump_from_application
 
         conn = argo.connect()
         result = bump_from_application(conn, argocd_app, request, out=out)
     else:
-        result = release.bump_image(request, settings=settings, out=out)
-    out.emit(result.text(), result.payload())
+        result = bump_image(request, settings=settings, out=out)
+    out.show(result)

@@ -1,62 +1,27 @@
-"""Commands that change things in Argo CD: ``app create/delete``, ``sync``, ``wait``, ``promote``,
-``abort``, ``retry``, ``restart``."""
+"""Commands that act on a Rollout through Argo CD (or the Rollouts dashboard): ``sync``, ``wait``,
+``promote``, ``retry``, ``restart``. (``abort`` is with ``rollback`` in ``cli/rollback.py``.)"""
 
 from __future__ import annotations
 
-import enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from gitops_release.argo.types import Action, Target, Via
 from gitops_release.cli.app import app
-from gitops_release.cli.argo_options import (
+from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
+    AppArg,
     ArgoOptions,
+    NamespaceOpt,
     RolloutOpt,
+    RolloutsServerOpt,
     TimeoutOpt,
+    ViaOpt,
     argo_options,
 )
-from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
-
-AppArg = Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")]
-
-
-class Via(enum.StrEnum):
-    argocd = "argocd"
-    dashboard = "dashboard"
-
-
-class TargetChoice(enum.StrEnum):
-    synced = "synced"
-    preview_ready = "preview-ready"
-    released = "released"
-
-
-ViaOpt = Annotated[
-    Via,
-    typer.Option(
-        "--via",
-        help="argocd: Argo CD resource actions (needs only the Argo CD token); dashboard: the Rollouts dashboard API (ROLLOUTS_SERVER).",
-    ),
-]
-RolloutsServerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--rollouts-server",
-        help="Rollouts dashboard URL [env: ROLLOUTS_SERVER].",
-        show_default=False,
-    ),
-]
-NamespaceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--namespace",
-        help="Rollout namespace for --via dashboard without Argo CD.",
-        show_default=False,
-    ),
-]
 
 
 @app.command(
@@ -91,13 +56,11 @@ def sync_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import operate
-    from gitops_release.cli.outcomes import outcome_payload, outcome_text
+    from gitops_release.release import control
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
-    outcome = operate.sync(conn, name, revision=revision, prune=prune, rollout=rollout, out=out)
-    out.emit(outcome_text(name, "synced", outcome), outcome_payload(name, "synced", outcome))
+    out.show(control.sync(conn, name, revision=revision, prune=prune, rollout=rollout, out=out))
 
 
 @app.command(
@@ -124,9 +87,7 @@ Examples:
 @argo_options()
 def wait_command(
     name: AppArg,
-    target: Annotated[
-        TargetChoice, typer.Option("--for", help="Target state.")
-    ] = TargetChoice.released,
+    target: Annotated[Target, typer.Option("--for", help="Target state.")] = Target.released,
     revision: Annotated[
         str | None,
         typer.Option("--revision", help="Commit that must be deployed.", show_default=False),
@@ -140,17 +101,13 @@ def wait_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import operate
-    from gitops_release.cli.outcomes import outcome_payload, outcome_text
-    from gitops_release.wait import Target
+    from gitops_release.release import control
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
-    goal = Target(target.value)
-    outcome = operate.wait(
-        conn, name, goal, revision=revision, image=image, rollout=rollout, out=out
+    out.show(
+        control.wait(conn, name, target, revision=revision, image=image, rollout=rollout, out=out)
     )
-    out.emit(outcome_text(name, goal.value, outcome), outcome_payload(name, goal.value, outcome))
 
 
 def _action(
@@ -166,27 +123,15 @@ def _action(
     argo: ArgoOptions,
     output: OutputFormat,
 ) -> None:
-    from gitops_release import operate
-    from gitops_release.cli.outcomes import action_payload
-    from gitops_release.rollouts import Action
-    from gitops_release.rollouts import Via as DomainVia
+    from gitops_release.release import control
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
-    result, outcome = operate.rollout_action(
-        conn,
-        name,
-        Action(action_name),
-        via=DomainVia(via.value),
-        rollout=rollout,
-        namespace=namespace,
-        wait_released=wait_released,
-        out=out,
-    )
-    text = result.message
-    if outcome is not None:
-        text += f"\n{name} released on {', '.join(outcome.expect.images) or 'its image'}"
-    out.emit(text, action_payload(name, result, outcome))
+    done = control.rollout_action(
+        conn, name, Action(action_name), via=via, rollout=rollout, namespace=namespace,
+        wait_released=wait_released, out=out,
+    )  # fmt: skip
+    out.show(done)
 
 
 def _register(action_name: str, summary: str, examples: str) -> None:
@@ -210,66 +155,6 @@ def _register(action_name: str, summary: str, examples: str) -> None:
     app.command(action_name, help=f"{summary}\n\n\b\nExamples:\n{examples}\n\n{CONNECTION_HELP}")(
         command
     )
-
-
-@app.command(
-    "abort",
-    help=f"""Abort the Rollout's update, then write the stable image back to Git.
-
-The abort action puts traffic back on the stable ReplicaSet at once and scales the preview down;
-the Rollout stays Degraded while Git still asks for the aborted image. So, by default, the stable
-image is then committed to the app's source ([skip ci]) and the command waits until Argo CD and
-the Rollout are Healthy on it: Git and the cluster agree again. --no-revert only aborts.
-
-\b
-Examples:
-  gitops-release abort myapp
-  gitops-release abort myapp --record abort.json --output json
-  gitops-release abort myapp --no-revert --via dashboard --rollouts-server http://127.0.0.1:3100
-
-{CONNECTION_HELP}""",
-)
-@argo_options()
-def abort_command(
-    name: AppArg,
-    no_revert: Annotated[
-        bool, typer.Option("--no-revert", help="Only abort; leave Git as it is.")
-    ] = False,
-    record: Annotated[
-        Path | None,
-        typer.Option(
-            "--record", help="Write a JSON release record to this file.", show_default=False
-        ),
-    ] = None,
-    via: ViaOpt = Via.argocd,
-    rollout: RolloutOpt = None,
-    namespace: NamespaceOpt = None,
-    rollouts_server: RolloutsServerOpt = None,
-    timeout: TimeoutOpt = None,
-    argo: ArgoOptions = NO_OPTIONS,
-    output: OutputOpt = OutputFormat.text,
-    debug: DebugOpt = False,
-) -> None:
-    from gitops_release import rollback
-    from gitops_release.cli.outcomes import action_payload
-    from gitops_release.rollouts import Via as DomainVia
-
-    out = make_output(output)
-    conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
-    acted, result = rollback.abort(
-        conn,
-        name,
-        revert=not no_revert,
-        via=DomainVia(via.value),
-        rollout=rollout,
-        namespace=namespace,
-        record=record,
-        out=out,
-    )
-    payload = action_payload(name, acted, None)
-    payload["changed"] = acted.changed or result.changed
-    payload["revert"] = result.payload()
-    out.emit(result.message or acted.message, payload)
 
 
 _register(

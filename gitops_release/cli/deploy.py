@@ -1,36 +1,25 @@
-"""``deploy``, ``verify`` and ``rollback``: the release flow as commands."""
+"""``deploy`` and ``verify``: the release flow as commands."""
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gitops_release.cli.app import app
-from gitops_release.cli.argo_options import (
+from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
     ArgoOptions,
+    RecordOpt,
     RolloutOpt,
     TimeoutOpt,
     argo_options,
 )
-from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.errors import EXIT_CODE_HELP
-
-
-class OnFailureChoice(enum.StrEnum):
-    revert = "revert"
-    abort_only = "abort-only"
-    none = "none"
-
-
-class RollbackVia(enum.StrEnum):
-    git = "git"
-    argocd_history = "argocd-history"
-
+from gitops_release.release.types import OnFailure
 
 ExpectOpt = Annotated[
     str | None,
@@ -51,10 +40,6 @@ IngressOpt = Annotated[
 CheckTimeoutOpt = Annotated[
     str,
     typer.Option("--check-timeout", help="Retry each smoke check this long (90s, 2m)."),
-]
-RecordOpt = Annotated[
-    Path | None,
-    typer.Option("--record", help="Write a JSON release record to this file.", show_default=False),
 ]
 DotenvOpt = Annotated[
     Path | None,
@@ -117,11 +102,11 @@ def deploy_command(
     ingress_url: IngressOpt = None,
     check_timeout: CheckTimeoutOpt = "60s",
     on_failure: Annotated[
-        OnFailureChoice,
+        OnFailure,
         typer.Option(
             "--on-failure", help="revert: abort and write stable back to Git; abort-only; none."
         ),
-    ] = OnFailureChoice.revert,
+    ] = OnFailure.revert,
     supersede: Annotated[
         bool, typer.Option("--supersede", help="Replace a release of the app still in progress.")
     ] = False,
@@ -175,8 +160,8 @@ def deploy_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import deploy
-    from gitops_release.wait import parse_duration
+    from gitops_release.argo.wait import parse_duration
+    from gitops_release.release import deploy
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
@@ -188,11 +173,11 @@ def deploy_command(
             expect_current=expect_current, skip_ci=skip_ci, merge_request=merge_request,
             promote=promote, supersede=supersede, checks=tuple(check or ()), expect=expect,
             status=status, ingress_url=ingress_url, check_timeout=parse_duration(check_timeout),
-            on_failure=deploy.OnFailure(on_failure.value), record=record, dotenv=dotenv,
+            on_failure=on_failure, record=record, dotenv=dotenv,
         ),
         out=out,
     )  # fmt: skip
-    out.emit(result.text(), result.payload())
+    out.show(result)
 
 
 @app.command(
@@ -227,77 +212,18 @@ def verify_command(
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from gitops_release import deploy
+    from gitops_release.argo.wait import parse_duration
     from gitops_release.errors import UsageError
-    from gitops_release.wait import parse_duration
+    from gitops_release.release import deploy
 
     if not (preview or prod):
         raise UsageError("verify needs --preview, --prod or both")
     out = make_output(output)
     conn = argo.connect()
     targets = tuple(t for t, on in (("preview", preview), ("prod", prod)) if on)
-    results = deploy.verify(
-        conn, name, targets=targets, expect=expect, status=status, ingress_url=ingress_url,
-        check_timeout=parse_duration(check_timeout), rollout=rollout, out=out,
+    out.show(
+        deploy.verify(
+            conn, name, targets=targets, expect=expect, status=status, ingress_url=ingress_url,
+            check_timeout=parse_duration(check_timeout), rollout=rollout, out=out,
+        )
     )  # fmt: skip
-    text = "\n".join(f"{r.check}: {r.url}: ok ({r.detail})" for r in results)
-    out.emit(text, {"app": name, "checks": [r.payload() for r in results], "ok": True})
-
-
-@app.command(
-    "rollback",
-    help=f"""Roll an app back through Git: write the previous (or --to) image, push, wait.
-
-The previous image is read from the Release-Image / Release-Previous trailers of the app's
-commits (images a revert moved away from are skipped). The new Git commit carries [skip ci].
-It waits for preview-ready (a fast rollback to a ReplicaSet still inside its scale-down delay
-goes straight to released), and with --promote for released.
-
---via argocd-history uses Argo CD's own history rollback instead: only for apps without
-auto-sync (Argo CD refuses it otherwise), and Git keeps the newer image until someone changes it.
-
-\b
-Examples:
-  gitops-release rollback myapp
-  gitops-release rollback myapp --to v1 --promote --record rollback.json
-  gitops-release rollback myapp --via argocd-history
-
-{CONNECTION_HELP}""",
-    no_args_is_help=True,
-)
-@argo_options()
-def rollback_command(
-    name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
-    to: Annotated[
-        str | None,
-        typer.Option(
-            "--to",
-            help="Tag or image to go back to. [default: the previous release]",
-            show_default=False,
-        ),
-    ] = None,
-    promote: Annotated[
-        bool, typer.Option("--promote", help="Promote and wait for released.")
-    ] = False,
-    via: Annotated[
-        RollbackVia,
-        typer.Option(
-            "--via", help="git (a commit, the default) or argocd-history (no auto-sync only)."
-        ),
-    ] = RollbackVia.git,
-    record: RecordOpt = None,
-    rollout: RolloutOpt = None,
-    timeout: TimeoutOpt = None,
-    argo: ArgoOptions = NO_OPTIONS,
-    output: OutputOpt = OutputFormat.text,
-    debug: DebugOpt = False,
-) -> None:
-    from gitops_release import rollback
-
-    out = make_output(output)
-    conn = argo.connect(timeout=timeout)
-    result = rollback.rollback(
-        conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,
-        rollout=rollout, record=record, out=out,
-    )  # fmt: skip
-    out.emit(result.message, result.payload())

@@ -58,7 +58,7 @@ def lint_command(
 ) -> None:
     from gitops_release import config
     from gitops_release.errors import Failed
-    from gitops_release.lint import lint_paths
+    from gitops_release.lint.check import lint_paths
 
     out = make_output(output)
     settings = config.resolve({"manual_gate": manual_gate})

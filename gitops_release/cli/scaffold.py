@@ -152,8 +152,8 @@ def scaffold_command(
     debug: DebugOpt = False,
 ) -> None:
     from gitops_release import config
-    from gitops_release.appspec import AppSpec
-    from gitops_release.scaffold import scaffold
+    from gitops_release.scaffold.spec import AppSpec
+    from gitops_release.scaffold.write import scaffold
 
     out = make_output(output)
     spec = AppSpec(
@@ -193,18 +193,4 @@ def scaffold_command(
     )
     for warning in result.warnings:
         out.warn(warning)
-    if dry_run:
-        text = "".join(f"--- {rel} (not written)\n{body}" for rel, body in result.files.items())
-        out.emit(text.rstrip("\n"), result.as_json())
-        return
-    lines = [f"wrote {rel}" for rel in result.files]
-    lines.append(f"lint: ok ({len(result.warnings)} warning(s))" if result.warnings else "lint: ok")
-    if result.commit:
-        lines.append(f"committed {result.commit[:12]}" + (" and pushed" if result.pushed else ""))
-    if not result.commit:
-        lines.append("next: commit and push the files (or scaffold with --commit --push)")
-    elif not result.pushed:
-        lines.append("next: git push")
-    application = repo_dir / "argocd" / f"{name}.yaml"
-    lines.append(f"then: gitops-release app create --file {application}")
-    out.emit("\n".join(lines), result.as_json())
+    out.show(result)

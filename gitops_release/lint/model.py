@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_release.yamledit import YamlError, load_all
+from gitops_release.yaml.read import YamlError, load_all
 
 
 @dataclass(frozen=True)

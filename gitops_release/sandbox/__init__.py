@@ -1,7 +1,7 @@
 """A local Argo CD + Argo Rollouts + Traefik that speaks the real APIs (DESIGN.md section 6).
 
 This package is the other side of the wire: it shares no code with the client modules
-(argocd, rollouts, wait, yamledit, gitrepo, http) and keeps its own small adapters
+(argo/, git/, yaml/) and keeps its own small adapters
 (``gitsource`` for git, ``manifests`` for YAML, ``wire`` for HTTP). See ``README.md`` here for
 what it serves, how faithful it is, and the pytest fixture; ``server.Sandbox`` is the entry point.
 

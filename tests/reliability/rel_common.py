@@ -141,7 +141,7 @@ def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def git_env(token: str) -> dict[str, str]:
-    from gitops_release import gitauth
+    from gitops_release.git import auth as gitauth
 
     return gitauth.git_environ(gitauth.Credentials("oauth2", token), base={})
 

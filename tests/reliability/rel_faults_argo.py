@@ -90,7 +90,8 @@ def deploy_git_gone_mid_push(work: Path) -> list[Check]:
 def short_client_timeouts(seconds: float) -> Iterator[None]:
     """The HTTP client's read timeout (30 s) and the refresh timeout (60 s) cut down, so that
     "latency beyond the client timeout" costs a second, not minutes (in-process runs only)."""
-    from gitops_release import argocd, http
+    from gitops_release.argo import client as argocd
+    from gitops_release.argo import http
 
     short = dataclasses.make_dataclass(
         "ShortClient", [("read_timeout", float, dataclasses.field(default=seconds))],

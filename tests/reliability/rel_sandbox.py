@@ -10,7 +10,7 @@ from typing import Any
 from rel_common import EVIDENCE, git, run_main
 
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
-from tests.test_control_sandbox import APP_YAML, AUTO, guide_manifests
+from tests.conftest import APP_YAML, AUTO, guide_manifests
 
 
 class SandboxApp:

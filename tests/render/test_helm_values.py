@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from gitops_release.cli import main
-from gitops_release.yamledit import find_images
+from gitops_release.yaml.edit import find_images
 from tests.conftest import GitRemote, git
 from tests.render.conftest import CORPUS, Tool, container_images, objects, retag
 

@@ -1,0 +1,375 @@
+"""HTTP: the only importer of requests.
+
+One :class:`Client` per server (Argo CD, the Rollouts dashboard). Every call has a timeout; connection
+errors, 429 and 502/503/504 are retried a bounded number of times with jittered exponential backoff,
+honouring ``Retry-After``, on idempotent calls only (a connection that was refused never reached the
+server, so that one is retried for every method). Every non-2xx answer becomes a typed
+:class:`ApiError` carrying the status, method, URL (never a token: tokens travel in headers) and the
+server's own message.
+
+TLS is verified unless ``insecure``. A custom CA bundle is passed as ``verify=`` on every request:
+``REQUESTS_CA_BUNDLE`` in the environment silently overrides ``Session.verify``, but not a per-request
+value (requests ``merge_environment_settings``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import random
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from gitops_release.argo.apierrors import (
+    ApiError,
+    BadRequest,
+    BadResponse,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServerError,
+    TooSlow,
+    Unauthorized,
+    Unreachable,
+    error_for,
+    server_message,
+)
+from gitops_release.errors import RemoteError
+from gitops_release.output import redact
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "BadResponse",
+    "Client",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "RemoteError",
+    "ServerError",
+    "TooSlow",
+    "Unauthorized",
+    "Unreachable",
+    "error_for",
+    "server_message",
+]
+
+if TYPE_CHECKING:
+    import requests
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUS = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER = 30.0
+
+
+@dataclass
+class Client:
+    """A configured session for one server. ``requests_sent`` counts every HTTP request made."""
+
+    base_url: str
+    name: str = "server"
+    token: str | None = None
+    verify: bool | str = True
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    retries: int = 4
+    backoff: float = 0.25
+    max_backoff: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+    headers: dict[str, str] = field(default_factory=dict)
+    requests_sent: int = 0
+    clock_offset: float = 0.0
+    """Server clock minus ours, from the ``Date`` header (0 while within 2 s: its resolution)."""
+    _session: requests.Session | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers.update({"Accept": "application/json", **self.headers})
+            if self.token:
+                session.headers["Authorization"] = f"Bearer {self.token}"
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _note_date(self, header: str | None) -> None:
+        if not header:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError):
+            return
+        offset = server - time.time()
+        self.clock_offset = offset if abs(offset) > 2.0 else 0.0
+
+    def server_now(self) -> datetime.datetime:
+        """The server's idea of now: ages and delays are computed against its clock, not ours."""
+        return datetime.datetime.fromtimestamp(time.time() + self.clock_offset, datetime.UTC)
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
+        url = f"{self.base_url}{path}"
+        return f"{url}?{urlencode(query, doseq=True)}" if query else url
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            seconds = _parse_retry_after(retry_after)
+            if seconds is not None:
+                return min(seconds, MAX_RETRY_AFTER)
+        cap = min(self.max_backoff, self.backoff * (2**attempt))
+        return random.uniform(cap / 2, cap)  # jitter: never two clients in lock-step
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any,
+        timeout: float | tuple[float, float] | None,
+        idempotent: bool,
+        stream: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+        retry_slow: bool = True,
+    ) -> requests.Response:
+        import requests
+
+        shown = redact(url)
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers.update(extra_headers or {})
+        attempt = 0
+        while True:
+            self.requests_sent += 1
+            try:
+                with warnings.catch_warnings():
+                    if self.verify is False:  # asked for with --insecure: no warning per call
+                        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+                    response = self.session.request(
+                        method,
+                        url,
+                        data=data,
+                        headers=headers,
+                        timeout=timeout or (self.connect_timeout, self.read_timeout),
+                        verify=self.verify,
+                        stream=stream,
+                        allow_redirects=method == "GET",
+                    )
+            except requests.exceptions.SSLError as err:
+                raise Unreachable(
+                    f"TLS verification failed for {self.name} at {redact(self.base_url)}: {_reason(err)}",
+                    hint="pass --ca-bundle FILE for a private CA, or --insecure to skip verification",
+                ) from None
+            except requests.exceptions.ConnectionError as err:
+                # A refused connection never reached the server: safe to repeat for any method.
+                refused = isinstance(err, requests.exceptions.ConnectTimeout) or (
+                    "NewConnectionError" in repr(err)
+                )
+                if attempt < self.retries and (idempotent or refused):
+                    self.sleep(self._delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise Unreachable(
+                    f"cannot reach {self.name} at {redact(self.base_url)}: {_reason(err)}",
+                    hint="check the server address, that it is running, and the network",
+                ) from None
+            except requests.exceptions.Timeout:
+                if attempt < self.retries and idempotent and retry_slow:
+                    attempt += 1
+                    continue
+                raise TooSlow(
+                    f"{self.name} did not answer {method} {shown} in time",
+                    hint="the server is slow or overloaded; retry, or raise --timeout",
+                ) from None
+            self._note_date(response.headers.get("Date"))
+            if response.status_code in RETRY_STATUS and idempotent and attempt < self.retries:
+                delay = self._delay(attempt, response.headers.get("Retry-After"))
+                response.close()
+                self.sleep(delay)
+                attempt += 1
+                continue
+            if response.status_code >= 300:
+                raise error_for(
+                    response.status_code,
+                    method,
+                    shown,
+                    server_message(response.content, response.headers.get("Content-Type", "")),
+                )
+            return response
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | tuple[float, float] | None = None,
+        idempotent: bool | None = None,
+        retry_slow: bool = True,
+    ) -> Any:
+        """Send one call and return the decoded JSON answer (``{}`` for an empty body).
+
+        ``retry_slow=False``: a read timeout is final (a call that blocks by design, like Argo
+        CD's ``?refresh=``, would only block again)."""
+        method = method.upper()
+        url = self.url(path, params)
+        response = self._send(
+            method,
+            url,
+            body=body,
+            timeout=timeout,
+            idempotent=method in IDEMPOTENT if idempotent is None else idempotent,
+            retry_slow=retry_slow,
+        )
+        return _decode(response, f"{self.name} {method} {redact(url)}")
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def stream(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        read_timeout: float = 30.0,
+    ) -> Iterator[Any]:
+        """One JSON object per line (grpc-gateway stream); each ``{"result": ...}`` yields the result.
+
+        Raises :class:`ApiError` for an error chunk, and ends when the server closes the stream or
+        the read times out (the caller reconnects). SSE framing (``data: ``) is accepted too.
+        """
+        import requests
+
+        url = self.url(path, params)
+        response = self._send(
+            "GET",
+            url,
+            body=None,
+            timeout=(self.connect_timeout, read_timeout),
+            idempotent=True,
+            stream=True,
+            # Argo CD gzips when asked; a compressed stream can hold events back in a buffer
+            extra_headers={"Accept-Encoding": "identity"},
+        )
+        what = f"{self.name} stream {redact(url)}"
+        try:
+            for raw in response.iter_lines():
+                line = raw.decode("utf-8", "replace").strip()
+                if line.startswith("data:"):
+                    line = line[5:].strip()
+                if not line or line.startswith(":"):
+                    continue
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    raise BadResponse(
+                        f"{what} sent a line that is not JSON: {line[:80]!r}",
+                        hint="check the server URL (a proxy in between?)",
+                    ) from None
+                if isinstance(message, dict) and isinstance(message.get("error"), dict):
+                    err = message["error"]
+                    raise error_for(
+                        int(err.get("http_code") or 500),
+                        "GET",
+                        redact(url),
+                        str(err.get("message") or err),
+                    )
+                if isinstance(message, dict) and "result" in message:
+                    yield message["result"]
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            return  # a cut or a read timeout: the caller decides whether to reconnect
+        finally:
+            response.close()
+
+
+def _decode(response: requests.Response, what: str) -> Any:
+    content = response.content
+    if not content.strip():
+        return {}
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        return json.loads(content)
+    except ValueError:
+        kind = content_type.split(";")[0] or "a non-JSON body"
+        raise BadResponse(
+            f"{what} answered {response.status_code} with {kind}, not JSON",
+            hint="check the server URL and base path: a proxy, login page or UI answered instead of the API",
+        ) from None
+
+
+def _parse_retry_after(value: str) -> float | None:
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _reason(err: Exception) -> str:
+    """A short reason from a requests exception, without the URL it repeats."""
+    text = str(err)
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    return redact(text.strip("()' ")[:160])
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One answer to a smoke-check GET: any status is an answer, not an error."""
+
+    status: int
+    body: str
+
+
+def probe(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 5.0,
+    verify: bool | str = True,
+    max_body: int = 65536,
+) -> Probe:
+    """A plain GET of an application URL (smoke checks: ``deploy --check``, ``verify``).
+
+    No retries here (the caller retries until its own deadline) and no JSON decoding; a ``Host``
+    in ``headers`` reaches a virtual host through an ingress address. Unreachable raises
+    :class:`Unreachable`."""
+    import requests
+
+    try:
+        with requests.get(
+            url,
+            headers=dict(headers or {}),
+            timeout=(min(timeout, 5.0), timeout),
+            verify=verify,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            body = response.raw.read(max_body, decode_content=True) or b""
+            return Probe(response.status_code, body.decode("utf-8", "replace"))
+    except requests.exceptions.RequestException as err:
+        raise Unreachable(
+            f"cannot reach {redact(url)}: {_reason(err)}",
+            hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",
+        ) from None

@@ -1,0 +1,85 @@
+"""``app create --file`` (upsert) and ``app delete``: the Argo CD Application itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_release.cli.app import app
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.options import (
+    CONNECTION_HELP,
+    NO_OPTIONS,
+    AppArg,
+    ArgoOptions,
+    TimeoutOpt,
+    argo_options,
+)
+
+app_group = typer.Typer(
+    name="app",
+    help="Create or delete the Argo CD Application.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+app.add_typer(app_group, name="app")
+
+
+@app_group.command(
+    "create",
+    help=f"""Create or update (upsert) the Argo CD Application(s) in a manifest file.
+
+\b
+Examples:
+  gitops-release app create --file argocd/myapp.yaml
+  gitops-release app create --file argocd/myapp.yaml --output json
+
+{CONNECTION_HELP}""",
+)
+@argo_options(scoped=False)
+def app_create_command(
+    file: Annotated[Path, typer.Option("--file", "-f", help="Application manifest (YAML).")],
+    argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release.release import control
+
+    out = make_output(output)
+    conn = argo.connect()
+    out.show(control.app_create(conn, file, dry_run=dry_run))
+
+
+@app_group.command(
+    "delete",
+    help=f"""Delete an Argo CD Application (and, by default, the resources it manages).
+
+\b
+Examples:
+  gitops-release app delete myapp
+  gitops-release app delete myapp --no-cascade --wait
+
+{CONNECTION_HELP}""",
+)
+@argo_options()
+def app_delete_command(
+    name: AppArg,
+    cascade: Annotated[
+        bool, typer.Option("--cascade/--no-cascade", help="Also delete the app's resources.")
+    ] = True,
+    wait_gone: Annotated[
+        bool, typer.Option("--wait", help="Wait until the Application is gone.")
+    ] = False,
+    timeout: TimeoutOpt = None,
+    argo: ArgoOptions = NO_OPTIONS,
+    output: OutputOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    from gitops_release.release import control
+
+    out = make_output(output)
+    conn = argo.connect(timeout=timeout)
+    out.show(control.app_delete(conn, name, cascade=cascade, wait=wait_gone))

@@ -1,0 +1,98 @@
+"""The release commit: a subject that says what changed, and trailers that ``rollback`` and
+``history`` read back. Written and read here only, so the two sides cannot drift apart.
+
+A release commit (``bump-image``, ``deploy``, ``rollback``, the revert of ``abort`` and of a failed
+``deploy``) ends with::
+
+    Release-App: myapp
+    Release-Path: apps/myapp
+    Release-Image: ikubernetes/myapp:v2
+    Release-Previous: ikubernetes/myapp:v1
+
+A revert's subject starts with ``revert(APP):``; ``rollback`` skips the images a revert moved away
+from (failed releases).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from gitops_release.git.repo import Git
+
+APP, PATH, IMAGE, PREVIOUS = "Release-App", "Release-Path", "Release-Image", "Release-Previous"
+TRAILERS = (APP, IMAGE, PREVIOUS)
+"""The trailers read back (the path is written for people and tools reading the log)."""
+_SEP, _END = "\x1f", "\x1e"
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def release_message(subject: str, *, app: str, path: str, image: str, previous: str) -> str:
+    """``subject``, a blank line, then the trailers (``Release-Previous`` only when known)."""
+    lines = [f"{APP}: {app}", f"{PATH}: {path}", f"{IMAGE}: {image}"]
+    if previous:
+        lines.append(f"{PREVIOUS}: {previous}")
+    return subject + "\n\n" + "\n".join(lines) + "\n"
+
+
+def revert_subject(app: str, back_to: str, after: str) -> str:
+    """``revert(APP): back to v1 after v2 failed [skip ci]``: what ``rollback`` recognises."""
+    return f"revert({app}): back to {back_to} after {after} [skip ci]"
+
+
+def rollback_subject(app: str, current: str, target: str) -> str:
+    return f"rollback({app}): {current} -> {target} [skip ci]"
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def parse(message: str) -> dict[str, str]:
+    """``Key: value`` lines of the last paragraph of a commit message (git trailers)."""
+    paragraph = message.strip().split("\n\n")[-1]
+    found = {}
+    for line in paragraph.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in TRAILERS:
+            found[key.strip()] = value.strip()
+    return found
+
+
+def is_revert(subject: str) -> bool:
+    return subject.startswith("revert(")
+
+
+class Released(NamedTuple):
+    """One release commit of an app, as its trailers say."""
+
+    image: str
+    previous: str
+    revert: bool
+
+
+def releases(run: Git, path: str, depth: int) -> list[Released]:
+    """The release commits that touched ``path``, newest first (up to ``depth`` commits read)."""
+    fmt = _SEP.join(("%H", "%s", "%B")) + _END
+    status, text, _ = run.status("log", f"-n{depth}", f"--format={fmt}", "--", path)
+    found = []
+    for chunk in text.split(_END) if status == 0 else []:
+        parts = chunk.strip().split(_SEP)
+        if len(parts) < 3:
+            continue
+        trailers = parse(parts[2])
+        image = trailers.get(IMAGE, "")
+        if image:
+            found.append(Released(image, trailers.get(PREVIOUS, ""), is_revert(parts[1])))
+    return found
+
+
+def commit_at(run: Git, revision: str, path: str) -> dict[str, str] | None:
+    """The newest commit at or before ``revision`` that touched ``path``: sha, author, date,
+    message (None when there is none or git cannot tell)."""
+    fmt = _SEP.join(("%H", "%an", "%aI", "%B")) + _END
+    status, out, _ = run.status("log", "-n", "1", f"--format={fmt}", revision, "--", path)
+    if status != 0 or not out.strip():
+        return None
+    sha, author, date, body = [*out.strip().rstrip(_END).split(_SEP), "", "", ""][:4]
+    return {"sha": sha, "author": author, "date": date, "message": body}

@@ -1,0 +1,1 @@
+"""Orchestration: bump-image, deploy, rollback and abort, the Argo CD commands, smoke checks."""

@@ -1,0 +1,268 @@
+"""The Argo CD Application being released, and the steps every release flow shares.
+
+``deploy``, ``abort`` (with the revert) and ``rollback`` all do the same few things: read the
+app's source and its Rollout, write an image to Git (through :func:`release.bump_image`, so the
+push loop and the commit trailers are the same as ``bump-image``'s), make Argo CD take the
+commit at once (refresh; sync unless auto-sync will), and wait for a target state pinned to that
+commit and image. They live here once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitops_release.argo import http
+from gitops_release.argo.apierrors import NoLiveObject
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.model import Application, ResourceRef, Rollout, find_rollout
+from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, run
+from gitops_release.argo.types import Action, Target
+from gitops_release.argo.wait import IN_PROGRESS, Expect, Outcome, Waiter, wait_operation
+from gitops_release.errors import RemoteError, UsageError
+from gitops_release.images import pick_image
+from gitops_release.output import Output
+from gitops_release.release.bump import BumpResult, bump_image
+from gitops_release.release.edit import BumpRequest
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which image in the app's files (the ``bump-image`` options)."""
+
+    container: str | None = None
+    image_name: str | None = None
+
+
+@dataclass
+class ReleaseApp:
+    conn: Connection
+    name: str
+    out: Output
+    repo: str | None = None
+    path: str | None = None
+    rollout_name: str | None = None
+    selection: Selection = field(default_factory=Selection)
+    app: Application = field(default_factory=lambda: Application(name=""))
+    raw: dict[str, Any] = field(default_factory=dict)
+    _ref: ResourceRef | None = None
+
+    def load(self) -> ReleaseApp:
+        self.raw = self.conn.argocd().get_app_json(self.name)
+        self.app = Application.from_json(self.raw)
+        return self
+
+    # -- source and Rollout ------------------------------------------------------------------
+    @property
+    def source(self) -> tuple[str, str, str | None]:
+        """(repository, app path, branch) for the Git write: the Application's, or overrides."""
+        repo = self.repo or self.app.repo_url
+        path = self.path or self.app.path or "."
+        if not repo:
+            raise UsageError(
+                f"application {self.name} has no Git source (a Helm chart repository?)",
+                hint="pass --repo and --path to say where its image is written",
+            )
+        return repo, path, self.app.branch
+
+    def app_overrides(self) -> str | None:
+        """Where the Application itself sets the image (kustomize ``images`` or a Helm image
+        parameter), which beats any Git edit; None when it does not."""
+        spec = self.raw.get("spec") or {}
+        sources = [spec.get("source")] if spec.get("source") else list(spec.get("sources") or [])
+        for source in sources:
+            if not isinstance(source, dict):
+                continue
+            images = (source.get("kustomize") or {}).get("images") or []
+            params = [
+                str(p.get("name"))
+                for p in (source.get("helm") or {}).get("parameters") or []
+                if isinstance(p, dict) and "image" in str(p.get("name", "")).lower()
+            ]
+            if images:
+                return f"spec.source.kustomize.images ({', '.join(map(str, images))})"
+            if params:
+                return f"spec.source.helm.parameters ({', '.join(params)})"
+        return None
+
+    def refuse_app_overrides(self) -> None:
+        """A kustomize ``images`` or Helm image parameter in the Application beats any Git edit."""
+        where = self.app_overrides()
+        if where:
+            raise UsageError(
+                f"application {self.name} overrides the image in Argo CD itself: {where}; "
+                "a Git change would not take effect",
+                hint="remove the override from the Application (keep the image in Git)",
+            )
+
+    @property
+    def ref(self) -> ResourceRef:
+        if self._ref is None:
+            self._ref = find_rollout(self.app, name=self.rollout_name)
+        return self._ref
+
+    def has_rollout(self) -> bool:
+        return self.rollout_name is not None or any(r.kind == "Rollout" for r in self.app.resources)
+
+    def rollout(self) -> Rollout | None:
+        """The live Rollout, or None before it exists."""
+        if not self.has_rollout():
+            return None
+        try:
+            return self.conn.argocd().rollout(self.name, self.ref)
+        except (http.BadRequest, http.NotFound, NoLiveObject):
+            return None
+
+    def stable_image(self, ro: Rollout | None, like: str | None = None) -> str | None:
+        """The image the stable ReplicaSet runs (the one like ``like`` when it has several)."""
+        if ro is None or not ro.stable_rs:
+            return None
+        try:
+            rs = self.conn.argocd().replica_set(
+                self.name, f"{ro.name}-{ro.stable_rs}", ro.namespace
+            )
+        except RemoteError:
+            return None
+        return pick_image(rs.images, like)
+
+    def rollout_revision(self, ro: Rollout | None) -> int | None:
+        if ro is None or not ro.current_pod_hash:
+            return None
+        try:
+            rs = self.conn.argocd().replica_set(
+                self.name, f"{ro.name}-{ro.current_pod_hash}", ro.namespace
+            )
+        except RemoteError:
+            return None
+        return rs.revision or None
+
+    def urls(self, ro: Rollout | None) -> tuple[str, str]:
+        from gitops_release.argo.routes import urls
+
+        return urls(self.conn.argocd(), self.app, ro)
+
+    # -- Git ---------------------------------------------------------------------------------
+    def write_image(
+        self,
+        tag_or_ref: str,
+        *,
+        message: str | None = None,
+        skip_ci: bool = False,
+        expect_current: str | None = None,
+        merge_request: bool = False,
+        digest: str | None = None,
+    ) -> BumpResult:
+        repo, path, branch = self.source
+        return bump_image(
+            BumpRequest(
+                tag_or_ref=tag_or_ref,
+                app=path,
+                repo=repo,
+                branch=branch,
+                container=self.selection.container,
+                image_name=self.selection.image_name,
+                digest=digest,
+                expect_current=expect_current,
+                message=message,
+                skip_ci=skip_ci,
+                merge_request=merge_request,
+            ),
+            settings=self.conn.settings,
+            out=self.out,
+        )
+
+    # -- Argo CD -----------------------------------------------------------------------------
+    def take(self, commit: str | None, deadline: float) -> None:
+        """Make Argo CD take ``commit`` now: refresh, and sync unless auto-sync will."""
+        api = self.conn.argocd()
+        app = api.refresh(self.name)
+        if app.auto_sync:
+            self.out.progress(f"{self.name}: refreshed; auto-sync is on, Argo CD syncs it")
+            return
+        for attempt in range(20):
+            wait_operation(api, self.name, deadline, self.out)
+            try:
+                api.sync(self.name, revision=commit)
+            except http.BadRequest as err:
+                if IN_PROGRESS in err.server_message and time.monotonic() < deadline:
+                    self.conn.sleep(min(2.0, 0.2 * 2**attempt))
+                    continue
+                raise RemoteError(
+                    f"Argo CD refused to sync {self.name}: {err.server_message}",
+                    hint="check the app's sync policy and sync windows",
+                ) from None
+            self.out.progress(
+                f"{self.name}: refreshed and sync started{' at ' + commit[:12] if commit else ''}"
+            )
+            return
+
+    def reach(
+        self, target: Target, *, commit: str | None, image: str | None, deadline: float
+    ) -> Outcome:
+        from gitops_release.release.revisions import git_contains
+
+        expect = Expect(revision=commit, images=(image,) if image else ())
+        if commit:
+            expect.contains = git_contains(self.app, self.conn.settings)
+        self.out.progress(
+            f"{self.name}: waiting for {target.value}"
+            + (f" on {image}" if image else "")
+            + (f" at {commit[:12]}" if commit else "")
+        )
+        waiter = Waiter(
+            self.conn.argocd(),
+            self.name,
+            target,
+            expect,
+            rollout_name=self.ref.name if self.has_rollout() else None,
+            out=self.out,
+        )
+        return waiter.run(max(1.0, deadline - time.monotonic()))
+
+    def restore(self, stable: str, *, message: str, deadline: float) -> tuple[str, Outcome]:
+        """Write ``stable`` back to Git (``[skip ci]``) and wait until the app is released on it.
+
+        After an abort that is immediate (the stable ReplicaSet is still active); after a
+        promoted release it is a new update, which pauses in preview and is promoted here."""
+        landed = self.write_image(stable, skip_ci=True, message=message)
+        self.out.progress(
+            f"wrote {stable} back to Git; waiting for {self.name} to be Healthy on it"
+        )
+        self.take(landed.commit, deadline)
+        outcome = self.reach(
+            Target.preview_ready, commit=landed.commit, image=stable, deadline=deadline
+        )
+        if outcome.rollout is not None and not outcome.rollout.fully_promoted:
+            self.out.progress(
+                f"{stable} is back in preview (the other version had been promoted); promoting it"
+            )
+            self.act(Action.promote)
+        outcome = self.reach(Target.released, commit=landed.commit, image=stable, deadline=deadline)
+        self.out.progress(f"{self.name} is Healthy on {stable} again; Git and Argo CD agree")
+        return landed.commit or "", outcome
+
+    def act(self, action: Action) -> ActionResult:
+        control = ArgoCDControl(self.conn.argocd(), self.name, self.ref)
+        result = run(control, action, sleep=self.conn.sleep)
+        self.out.progress(result.message)
+        return result
+
+
+def bump_from_application(
+    conn: Connection, name: str, req: BumpRequest, *, out: Output
+) -> BumpResult:
+    """``bump-image --argocd-app NAME``: the repository, path and branch come from the
+    Application's source (``--repo``/``--app``/``--branch`` given as well override them). Warns
+    when the Application overrides the image itself, since the Git bump would then not show."""
+    rel = ReleaseApp(conn, name, out, repo=req.repo or None, path=req.app or None).load()
+    repo, path, branch = rel.source
+    where = rel.app_overrides()
+    if where:
+        out.warn(
+            f"application {name} overrides the image in Argo CD itself: {where}; "
+            "this Git change will not take effect until that override is removed"
+        )
+    out.progress(f"{name}: {repo} path {path}" + (f" on {branch}" if branch else ""))
+    resolved = replace(req, repo=repo, app=path, branch=req.branch or branch)
+    return bump_image(resolved, settings=conn.settings, out=out)

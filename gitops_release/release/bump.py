@@ -1,0 +1,201 @@
+"""``bump-image``: change an app's image in Git, commit and push (deploy, rollback and abort write
+their images through it too, via ``release.app``).
+
+``bump_image`` picks the image by meaning (one repository in the app, or ``--container`` /
+``--image-name``), edits it byte-exactly with ``yaml.edit``, and lands the commit with
+``git.push.land``: on a lost race the same edit is re-applied on the new remote tip, so
+"already at that tag" and ``--expect-current`` are always judged against the remote tip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitops_release.config import Settings
+from gitops_release.errors import UsageError
+from gitops_release.git.auth import strip_credentials
+from gitops_release.images import DIGEST_RE, check_tag_or_ref, is_reference, new_tag, validate_tag
+from gitops_release.output import Output
+from gitops_release.record import write_record
+from gitops_release.release.edit import (
+    BumpRequest,
+    FileChange,
+    app_name,
+    commit_message,
+    lexical_app,
+    make_edit,
+    relative_app,
+    yaml_files,
+)
+
+if TYPE_CHECKING:
+    from gitops_release.git.push import RetryPolicy
+
+
+@dataclass
+class BumpResult:
+    app: str
+    repo: str
+    branch: str
+    changed: bool
+    old: str
+    new: str
+    file: str | None = None
+    yaml_path: str | None = None
+    commit: str | None = None
+    pushed: bool = False
+    attempts: int = 0
+    previous_tag: str | None = None
+    new_tag: str | None = None
+    merge_request_branch: str | None = None
+    dry_run: bool = False
+    changes: list[FileChange] = field(default_factory=list)
+    diff: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("diff")
+        if self.dry_run:
+            data["diff"] = self.diff
+        return data
+
+    def text(self) -> str:
+        if not self.changed:
+            return f"{self.app}: already at {self.new_tag or self.new}; nothing to change"
+        if self.dry_run:
+            return self.diff.rstrip("\n")
+        lines = [f"{c.file}: {c.yaml_path}: {c.old} -> {c.new}" for c in self.changes]
+        where = f"{self.branch} on {self.repo}"
+        if self.merge_request_branch:
+            lines.append(
+                f"committed {self.commit:.8} and pushed {self.merge_request_branch} "
+                f"(merge request into {where})"
+            )
+        elif self.pushed:
+            lines.append(f"committed {self.commit:.8} and pushed to {where}")
+        else:
+            lines.append(f"committed {self.commit:.8} on {self.branch} (not pushed: --no-push)")
+        return "\n".join(lines)
+
+
+def _check_request(req: BumpRequest, remote_repo: bool) -> None:
+    check_tag_or_ref(req.tag_or_ref)
+    if req.expect_current and not is_reference(req.expect_current):
+        validate_tag(req.expect_current, what="--expect-current")
+    from gitops_release.record import check_writable
+
+    check_writable(req.record, "--record")
+    if req.no_push and req.merge_request:
+        raise UsageError("--no-push and --merge-request contradict each other")
+    if req.no_push and remote_repo:
+        raise UsageError(
+            "--no-push with a repository URL would throw the commit away with the temporary clone",
+            hint="use --dry-run to see the change, or --repo with a local checkout",
+        )
+
+
+def bump_image(
+    req: BumpRequest,
+    *,
+    settings: Settings | None = None,
+    out: Output | None = None,
+    open_workspace: Callable[..., AbstractContextManager[Any]] | None = None,
+    policy: RetryPolicy | None = None,
+) -> BumpResult:
+    """Change the image of ``req.app`` to ``req.tag_or_ref`` in Git, commit and push."""
+    from gitops_release.git.push import Landed, MergeRequest, land
+    from gitops_release.git.repo import is_url
+    from gitops_release.git.repo import open_workspace as open_checkout
+
+    out = out or Output()
+    _preload("gitops_release.yaml.edit")
+    opener = open_workspace or open_checkout
+    remote_repo = is_url(req.repo)
+    _check_request(req, remote_repo)
+    app_arg = lexical_app(req.app) if remote_repo else req.app
+    if remote_repo:
+        out.progress(f"cloning {strip_credentials(req.repo)} (partial, sparse: {app_arg})")
+    with opener(
+        req.repo,
+        app_path=app_arg,
+        branch=req.branch,
+        settings=settings,
+        allow_unpushed=req.no_push or req.dry_run,
+        fetch=not req.dry_run,
+    ) as ws:
+        base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
+        rel = relative_app(app_arg, ws.root, base)
+        files = yaml_files(ws.root, rel)
+        app = app_name(rel if rel != "." else ws.root.name)
+
+        def where() -> str:
+            return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
+
+        apply = make_edit(ws.root, rel, files, req, where, write=not req.dry_run)
+        result = BumpResult(
+            app=app,
+            repo=ws.display_url,
+            branch=ws.branch,
+            changed=False,
+            old="",
+            new="",
+            dry_run=req.dry_run,
+        )
+        if req.dry_run:
+            edit = apply(1)
+            landed = Landed(None, False, 0, ws.branch)
+        else:
+            mr = None
+            if req.merge_request:
+                tag = _branch_tag(req.tag_or_ref)
+                mr = MergeRequest(
+                    source=f"gitops-release/{app}-{tag}-{ws.base[:8]}",
+                    title=f"release({app}): {req.tag_or_ref}",
+                )
+            edit, landed = land(
+                ws,
+                apply=apply,
+                message=lambda e: commit_message(req, app, rel, e),
+                push=not req.no_push,
+                merge_request=mr,
+                policy=policy,
+                progress=out.progress,
+            )
+            result.merge_request_branch = mr.source if mr and landed.pushed else None
+    result.changed = edit.changed
+    result.old = str(edit.previous) if edit.previous else ""
+    result.new = str(edit.target)
+    result.previous_tag = edit.previous.tag if edit.previous else None
+    result.new_tag = edit.target.tag
+    result.commit = landed.commit
+    result.pushed = landed.pushed
+    result.attempts = landed.attempts
+    result.changes = edit.changes
+    result.diff = "".join(edit.diffs)
+    if edit.changes:
+        result.file, result.yaml_path = edit.changes[0].file, edit.changes[0].yaml_path
+    if req.record is not None:
+        write_record(req.record, "bump-image", result.payload())
+    return result
+
+
+def _preload(module: str) -> None:
+    """Import ``module`` on a thread: git's clone or fetch runs in a child process meanwhile,
+    so the import (ruamel.yaml, ~50 ms) overlaps it on another core instead of adding to it."""
+    if module not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
+
+
+def _branch_tag(tag_or_ref: str) -> str:
+    """The new tag as a branch name can hold it: a digest shortened to 12 hex digits."""
+    tag = new_tag(tag_or_ref)
+    if DIGEST_RE.match(tag):
+        return tag.split(":")[-1][:12]
+    return tag or "digest"

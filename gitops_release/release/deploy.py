@@ -1,0 +1,388 @@
+"""``deploy TAG_OR_REF --app APP``: one CI step from a new tag to a preview (or a promoted release).
+
+0. Refuse (exit 5) while another release of the app is in progress (its Rollout Paused or
+   Progressing towards a different image) unless ``--supersede``; refuse (exit 2) when the
+   Application overrides the image itself (a Git bump would not take effect).
+1. Write the image to Git and push (``bump-image``'s edit, push loop and trailers).
+2. Refresh Argo CD at once; sync unless auto-sync will; wait for ``preview-ready`` pinned to our
+   commit and image.
+3. Smoke-check the preview (``--check``).
+4. ``--promote``: promote, wait for ``released``, smoke-check prod.
+5. On a failure in 2-4: abort the Rollout (traffic stays on stable), write the stable image back
+   to Git (``[skip ci]``, the message says why), wait until the app is Healthy on it, and exit 1
+   (6 when it was a timeout). ``--on-failure abort-only|none`` does less.
+
+Re-running the same deploy is safe: the Git write is a no-op when the tip already holds the
+image, and the waits start from whatever state they find.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.types import Target
+from gitops_release.errors import (
+    ExpectCurrentMismatch,
+    Failed,
+    NotLanded,
+    ReleaseError,
+    TimedOut,
+    UsageError,
+)
+from gitops_release.git.trailers import revert_subject
+from gitops_release.images import check_tag_or_ref, new_tag, runs_tag, short, tag_of
+from gitops_release.output import Output
+from gitops_release.release import smoke
+from gitops_release.release.app import ReleaseApp, Selection
+from gitops_release.release.types import OnFailure
+
+RECOVERY_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    tag_or_ref: str
+    app: str
+    repo: str | None = None
+    path: str | None = None
+    rollout: str | None = None
+    container: str | None = None
+    image_name: str | None = None
+    digest: str | None = None
+    expect_current: str | None = None
+    skip_ci: bool = False
+    merge_request: bool = False
+    promote: bool = False
+    supersede: bool = False
+    checks: tuple[str, ...] = ()
+    expect: str | None = None
+    status: int | None = None
+    ingress_url: str | None = None
+    check_timeout: float = 60.0
+    on_failure: OnFailure = OnFailure.revert
+    record: Path | None = None
+    dotenv: Path | None = None
+
+
+@dataclass
+class DeployResult:
+    app: str
+    outcome: str = "running"
+    """preview-ready, released, failed, reverted, timed-out."""
+    changed: bool = False
+    old_image: str = ""
+    new_image: str = ""
+    previous_tag: str = ""
+    new_tag: str = ""
+    release_commit: str = ""
+    revert_commit: str = ""
+    argocd_revision: str = ""
+    operation: str = ""
+    rollout_revision: int | None = None
+    preview_url: str = ""
+    prod_url: str = ""
+    checks: list[smoke.CheckResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "checks"}
+        data["checks"] = [c.payload() for c in self.checks]
+        return data
+
+    def dotenv(self) -> dict[str, object]:
+        return {
+            "RELEASE_COMMIT": self.release_commit or self.argocd_revision,
+            "PREVIOUS_TAG": self.previous_tag,
+            "NEW_TAG": self.new_tag,
+            "PREVIEW_URL": self.preview_url,
+            "PROD_URL": self.prod_url,
+            "ROLLOUT_REVISION": self.rollout_revision or "",
+        }
+
+    def text(self) -> str:
+        where = f" (preview {self.preview_url})" if self.preview_url else ""
+        if self.outcome == "merge-request":
+            return f"{self.app}: merge request opened for {self.new_image}; Argo CD deploys it once merged"
+        if self.outcome == "preview-ready":
+            return f"{self.app}: {self.new_image} is preview-ready{where}; promote with `gitops-release promote {self.app}`"
+        return f"{self.app}: {self.new_image} released" + (
+            f" ({self.prod_url})" if self.prod_url else ""
+        )
+
+
+def _check_input(req: DeployRequest) -> None:
+    check_tag_or_ref(req.tag_or_ref)
+    smoke.compile_expect(req.expect)
+    from gitops_release.record import check_writable
+
+    check_writable(req.record, "--record")
+    check_writable(req.dotenv, "--dotenv")
+
+
+def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult:
+    """Run the release; the record and dotenv are written whatever the outcome."""
+    from gitops_release.record import write_record
+
+    _check_input(req)
+    start = time.monotonic()
+    result = DeployResult(app=req.app, new_tag=new_tag(req.tag_or_ref))
+    try:
+        _deploy(conn, req, result, out, start)
+    except ReleaseError as err:
+        result.reason = result.reason or err.message
+        if result.outcome == "running":
+            result.outcome = "refused" if result.release_commit == "" else "failed"
+        raise
+    finally:
+        result.timings["total"] = round(time.monotonic() - start, 2)
+        if req.record is not None:
+            write_record(req.record, "deploy", {"inputs": _inputs(req), **result.payload()})
+        if req.dotenv is not None:
+            from gitops_release.record import write_dotenv
+
+            write_dotenv(req.dotenv, result.dotenv())
+    return result
+
+
+def _inputs(req: DeployRequest) -> dict[str, Any]:
+    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in req.__dict__.items()}
+    data["checks"] = list(req.checks)
+    return data
+
+
+def _deploy(
+    conn: Connection, req: DeployRequest, result: DeployResult, out: Output, start: float
+) -> None:
+    deadline = start + conn.timeout
+    rel = ReleaseApp(
+        conn, req.app, out, repo=req.repo, path=req.path, rollout_name=req.rollout,
+        selection=Selection(req.container, req.image_name),
+    ).load()  # fmt: skip
+    out.progress(f"deploy {req.tag_or_ref} to {req.app}: checking the app and its rollout")
+    rel.refuse_app_overrides()
+    ro = rel.rollout()
+    if ro is not None and ro.strategy != "BlueGreen":
+        # The target states (preview-ready, released) are blue-green ones: a canary Rollout
+        # would be called "released" while its steps still run.
+        raise UsageError(
+            f"rollout {ro.name} of {req.app} uses the {ro.strategy} strategy; deploy drives blue-green",
+            hint="give the Rollout strategy.blueGreen (see `gitops-release scaffold`), "
+            "or release it with bump-image and the Rollouts tools",
+        )
+    if ro is not None:
+        result.old_image = rel.stable_image(ro) or ""
+        in_progress = (
+            not ro.fully_promoted and not ro.aborted and ro.phase in ("Paused", "Progressing")
+        )
+        if in_progress and not runs_tag(ro.images, req.tag_or_ref):
+            if not req.supersede:
+                raise NotLanded(
+                    f"another release of {req.app} is in progress: rollout {ro.name} is {ro.phase} "
+                    f"on {', '.join(ro.images)}",
+                    hint="promote or abort it first, or pass --supersede to replace it",
+                )
+            out.progress(f"superseding the release in progress ({', '.join(ro.images)})")
+    stable = result.old_image
+
+    # 1. Git
+    out.progress(f"step 1/4: write {req.tag_or_ref} to Git")
+    t = time.monotonic()
+    # Two deploys can pass the check above at the same moment: unless told otherwise, the Git
+    # write is a compare-and-swap on the image that check saw, so only one of them lands.
+    guard = req.expect_current or (None if req.supersede else tag_of(stable) or None)
+    try:
+        bump = rel.write_image(
+            req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
+            merge_request=req.merge_request, digest=req.digest,
+        )  # fmt: skip
+    except ExpectCurrentMismatch as err:
+        if req.expect_current or guard is None:
+            raise
+        raise NotLanded(
+            f"another release of {req.app} landed in Git meanwhile: {err.found}",
+            hint="promote or abort it first, or pass --supersede to replace it",
+        ) from None
+    result.timings["git"] = round(time.monotonic() - t, 2)
+    result.changed = bump.changed
+    result.new_image = bump.new
+    result.new_tag = bump.new_tag or result.new_tag
+    result.old_image = stable or bump.old
+    result.previous_tag = tag_of(result.old_image) or bump.previous_tag or ""
+    result.release_commit = bump.commit or ""
+    if not bump.changed:
+        out.progress(f"Git already holds {bump.new}: continuing from the state Argo CD is in")
+    if req.merge_request:
+        result.outcome = "merge-request"
+        out.progress("merge request opened: Argo CD deploys it once merged")
+        return
+
+    try:
+        _roll_out(rel, req, result, out, deadline)
+    except (Failed, TimedOut) as err:
+        result.reason = err.message
+        result.outcome = "timed-out" if isinstance(err, TimedOut) else "failed"
+        try:
+            _recover(rel, req, result, out, stable or bump.old, err)
+        except ReleaseError as again:
+            result.outcome = "recovery-failed"
+            raise ReleaseError(
+                f"{err.message}; then going back to stable failed too: {again.message}",
+                hint=again.hint or f"see `gitops-release status {req.app}`",
+                exit_code=again.exit_code,
+            ) from None
+        raise
+
+
+def _roll_out(
+    rel: ReleaseApp, req: DeployRequest, result: DeployResult, out: Output, deadline: float
+) -> None:
+    commit = result.release_commit or None
+    out.progress(f"step 2/4: Argo CD takes {commit[:12] if commit else 'the tip'}")
+    t = time.monotonic()
+    rel.take(commit, deadline)
+    outcome = rel.reach(
+        Target.preview_ready, commit=commit, image=result.new_image, deadline=deadline
+    )
+    result.timings["preview_ready"] = round(time.monotonic() - t, 2)
+    _note(rel, result, outcome)
+    released = outcome.rollout is not None and outcome.rollout.fully_promoted
+    pre = [c for c in req.checks if c != "prod" or not req.promote]
+    out.progress(
+        f"step 3/4: smoke checks ({len(pre)})" if pre else "step 3/4: no smoke checks asked"
+    )
+    t = time.monotonic()
+    _checks(rel, req, result, out, pre, expect_prod=released)
+    result.timings["checks"] = round(time.monotonic() - t, 2)
+    if not req.promote:
+        result.outcome = "released" if released else "preview-ready"
+        out.progress(
+            f"{req.app}: {result.outcome}"
+            + ("" if released else "; promotion left to a person or the promote job")
+        )
+        return
+    out.progress("step 4/4: promote and wait for released")
+    t = time.monotonic()
+    if not released:
+        rel.act(_promote())
+    outcome = rel.reach(Target.released, commit=commit, image=result.new_image, deadline=deadline)
+    _note(rel, result, outcome)
+    post = [c for c in req.checks if c == "prod"] or (["prod"] if "preview" in req.checks else [])
+    _checks(rel, req, result, out, post, expect_prod=True)
+    result.timings["promote"] = round(time.monotonic() - t, 2)
+    result.outcome = "released"
+
+
+def _promote() -> Any:
+    from gitops_release.argo.types import Action
+
+    return Action.promote
+
+
+def _note(rel: ReleaseApp, result: DeployResult, outcome: Any) -> None:
+    app = outcome.app
+    result.argocd_revision = app.revision
+    result.operation = f"{app.operation.phase}: {app.operation.message}" if app.operation else ""
+    result.rollout_revision = rel.rollout_revision(outcome.rollout)
+    result.prod_url, result.preview_url = rel.urls(outcome.rollout)
+
+
+def _checks(
+    rel: ReleaseApp,
+    req: DeployRequest,
+    result: DeployResult,
+    out: Output,
+    specs: list[str],
+    *,
+    expect_prod: bool,
+) -> None:
+    """Run ``specs``; before promotion ``prod`` serves the stable version: status only."""
+    if not specs:
+        return
+    checks = []
+    for spec in specs:
+        expect = req.expect if spec != "prod" or expect_prod else None
+        checks += smoke.plan(
+            [spec], prod_url=result.prod_url, preview_url=result.preview_url,
+            expect=expect, status=req.status, ingress_url=req.ingress_url,
+        )  # fmt: skip
+    verify = rel.conn.settings.get("ca_bundle") or not rel.conn.settings.get("insecure")
+    smoke.run_all(checks, timeout=req.check_timeout, out=out, verify=verify, into=result.checks)
+
+
+def _recover(
+    rel: ReleaseApp,
+    req: DeployRequest,
+    result: DeployResult,
+    out: Output,
+    stable: str,
+    err: ReleaseError,
+) -> None:
+    """Step 5: abort, write the stable image back to Git, wait for Healthy on it."""
+    from gitops_release.argo.types import Action
+
+    if req.on_failure is OnFailure.none:
+        out.progress(f"release failed ({err.message}); --on-failure none: leaving it as it is")
+        return
+    out.progress(f"release failed: {err.message}; aborting the rollout (traffic stays on stable)")
+    ro = rel.rollout()
+    if ro is not None and not ro.fully_promoted:
+        rel.act(Action.abort)
+    if req.on_failure is OnFailure.abort_only:
+        out.progress(
+            "--on-failure abort-only: Git still holds the new image; the app stays Degraded"
+        )
+        return
+    if not stable:
+        out.warn("no stable image known (first release?): Git is left on the new image")
+        return
+    deadline = time.monotonic() + max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
+    why = "timed out" if isinstance(err, TimedOut) else "failed"
+    message = revert_subject(req.app, short(stable), f"{short(result.new_image)} {why}")
+    result.revert_commit, outcome = rel.restore(
+        stable, message=f"{message}\n\n{err.message}", deadline=deadline
+    )
+    result.argocd_revision = outcome.app.revision
+    result.outcome = "reverted"
+
+
+@dataclass
+class Verified:
+    """``verify``: every smoke check passed (a failing one raises)."""
+
+    app: str
+    checks: list[smoke.CheckResult]
+
+    def text(self) -> str:
+        return "\n".join(f"{r.check}: {r.url}: ok ({r.detail})" for r in self.checks)
+
+    def payload(self) -> dict[str, Any]:
+        return {"app": self.app, "checks": [r.payload() for r in self.checks], "ok": True}
+
+
+def verify(
+    conn: Connection,
+    name: str,
+    *,
+    targets: tuple[str, ...],
+    expect: str | None = None,
+    status: int | None = None,
+    ingress_url: str | None = None,
+    check_timeout: float = 60.0,
+    rollout: str | None = None,
+    out: Output,
+) -> Verified:
+    """``verify APP --preview|--prod``: the smoke checks on their own (exit 1 when one fails)."""
+    smoke.compile_expect(expect)
+    rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
+    prod_url, preview_url = rel.urls(rel.rollout())
+    checks = smoke.plan(
+        targets, prod_url=prod_url, preview_url=preview_url, expect=expect, status=status,
+        ingress_url=ingress_url,
+    )  # fmt: skip
+    verify_tls = conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
+    return Verified(name, smoke.run_all(checks, timeout=check_timeout, out=out, verify=verify_tls))

@@ -1,0 +1,299 @@
+"""The edit ``bump-image`` makes, by meaning: which files belong to the app, which image in them,
+and the new value spliced in by ``yaml.edit``. Re-runnable on a new tip (``git.push.land``).
+
+Paths never leave the repository: ``..``, absolute paths outside it and symlinks pointing out
+are refused (exit 2) before anything is read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from gitops_release.errors import ExpectCurrentMismatch, UsageError
+from gitops_release.git.trailers import release_message
+from gitops_release.images import ImageRef, is_reference, resolve_target, version
+
+YAML_SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 8 * 2**20
+"""Bigger files are generated data, not manifests to edit (etcd holds objects up to ~1.5 MiB;
+the largest file of the real-world corpus is 0.2 MiB); parsing 40 MiB took a minute."""
+
+
+@dataclass(frozen=True)
+class BumpRequest:
+    """What ``bump-image`` is asked to do (the command line's options, as given)."""
+
+    tag_or_ref: str
+    app: str
+    repo: str = "."
+    branch: str | None = None
+    container: str | None = None
+    image_name: str | None = None
+    digest: str | None = None
+    expect_current: str | None = None
+    message: str | None = None
+    skip_ci: bool = False
+    no_push: bool = False
+    merge_request: bool = False
+    all_aliases: bool = False
+    dry_run: bool = False
+    record: Path | None = None
+
+
+@dataclass(frozen=True)
+class FileChange:
+    file: str
+    yaml_path: str
+    old: str
+    new: str
+
+
+@dataclass
+class Edit:
+    """One application of the edit on one tip: files written and what changed in them."""
+
+    paths: list[str]
+    changes: list[FileChange]
+    diffs: list[str]
+    target: ImageRef
+    previous: ImageRef | None
+    sha: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def _refuse_empty(app: str) -> None:
+    # An empty --app is nearly always an unset CI variable; silently editing the whole
+    # repository would be the wrong guess. The root must be asked for as ".".
+    if not app.strip():
+        raise UsageError(
+            "--app is empty (an unset variable?)",
+            hint="give the app directory, e.g. --app apps/myapp, or --app . for the repository root",
+        )
+
+
+def relative_app(app: str, root: Path, base: Path) -> str:
+    """``app`` as a clean POSIX path relative to ``root``; anything escaping it is refused."""
+    _refuse_empty(app)
+    raw = Path(app).expanduser()
+    joined = raw if raw.is_absolute() else base / raw
+    try:
+        rel = Path(os.path.normpath(joined)).relative_to(os.path.normpath(root))
+    except ValueError:
+        raise UsageError(
+            f"--app {app}: outside the repository {root}",
+            hint="give a path inside the GitOps repository",
+        ) from None
+    resolved = (root / rel).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise UsageError(
+            f"--app {app}: resolves (through a symlink) to {resolved}, outside the repository",
+            hint="give a path inside the GitOps repository",
+        )
+    return rel.as_posix() if rel.parts else "."
+
+
+def lexical_app(app: str) -> str:
+    """For a URL: a relative path that stays inside the repository."""
+    _refuse_empty(app)
+    pure = PurePosixPath(app)
+    norm = os.path.normpath(app) if app else "."
+    if pure.is_absolute() or norm == ".." or norm.startswith("../"):
+        raise UsageError(
+            f"--app {app}: must be a relative path inside the repository",
+            hint="e.g. --app apps/myapp",
+        )
+    return PurePosixPath(norm).as_posix()
+
+
+def yaml_files(root: Path, rel: str) -> list[str]:
+    """YAML files of the app (a file or a directory, recursively), relative to ``root``."""
+    real_root = root.resolve()
+    start = root / rel
+    if not start.exists():
+        raise UsageError(
+            f"--app {rel}: no such file or directory in the repository",
+            hint="check the path (relative to the repository root) and --branch",
+        )
+    candidates = [start] if start.is_file() else sorted(start.rglob("*"))
+    found: list[str] = []
+    for path in candidates:
+        if path.suffix not in YAML_SUFFIXES or not (path.is_file() or path.is_symlink()):
+            continue
+        if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
+            continue
+        if not path.resolve().is_relative_to(real_root):
+            raise UsageError(
+                f"{path.relative_to(root)}: symlink to {path.resolve()}, outside the repository",
+                hint="refusing to edit files outside the repository",
+            )
+        found.append(path.relative_to(root).as_posix())
+    if not found:
+        raise UsageError(f"--app {rel}: no YAML files there", hint="point --app at the app dir")
+    return found
+
+
+def app_name(rel: str) -> str:
+    path = PurePosixPath(rel)
+    if path.suffix in YAML_SUFFIXES:
+        path = path.parent
+    return path.name or "."
+
+
+def _matches(site: Any, req: BumpRequest) -> bool:
+    if req.container and site.container != req.container:
+        return False
+    if req.image_name:
+        ref = site.image
+        names = set(site.names) | ({ref.repository} if ref is not None else set())
+        return req.image_name in names
+    return True
+
+
+def _select(
+    all_sites: list[Any], req: BumpRequest, rel: str, workload_refs: Sequence[Any] = ()
+) -> list[Any]:
+    """The sites to edit; refuses (listing candidates) when the choice is not unique."""
+    candidates = [s for s in all_sites if s.image is not None or s.problem]
+    listing = "; ".join(s.describe() for s in candidates[:12])
+    if not candidates:
+        hint = None
+        if workload_refs:
+            ref = workload_refs[0]
+            hint = (
+                f"the Rollout {ref.rollout or ''} in {ref.file} takes its pod template from "
+                f"{ref.kind} {ref.name} (workloadRef): point --app at the directory holding it"
+            )
+        raise UsageError(f"--app {rel}: no container image found in its YAML files", hint=hint)
+    chosen = [s for s in candidates if _matches(s, req)]
+    if not chosen:
+        what = " and ".join(
+            f
+            for f in (
+                req.container and f"container {req.container!r}",
+                req.image_name and f"image {req.image_name!r}",
+            )
+            if f
+        )
+        raise UsageError(f"--app {rel}: no {what} found", hint=f"candidates: {listing}")
+    broken = [s for s in chosen if s.problem]
+    if broken and (req.container or req.image_name or all(s.problem for s in chosen)):
+        site = broken[0]
+        raise UsageError(f"{site.file}:{site.line}: {site.problem}", hint="nothing was changed")
+    chosen = [s for s in chosen if not s.problem]
+    names = sorted({s.image.name for s in chosen})
+    if len(names) > 1:
+        raise UsageError(
+            f"--app {rel}: {len(names)} image repositories ({', '.join(names)}); say which",
+            hint=f"use --container NAME or --image-name REPO; candidates: {listing}",
+        )
+    return chosen
+
+
+def _workload_refs(texts: dict[str, Any]) -> list[Any]:
+    from gitops_release.yaml.edit import find_workload_refs
+
+    refs: list[Any] = []
+    for rel, source in texts.items():
+        refs += find_workload_refs(source.text, source=rel)
+    return refs
+
+
+def _expect(expected: str, current: ImageRef) -> bool:
+    if is_reference(expected):
+        return str(current) == expected or str(current.with_tag(current.tag or "")) == expected
+    return current.tag == expected
+
+
+def may_hold_images(text: str) -> bool:
+    """False when ``text`` cannot hold an image site, so it need not be parsed (an app directory
+    is mostly Services, IngressRoutes and ConfigMaps; parsing is the slow part of a bump).
+
+    Every site ``yaml.edit.find_images`` reports needs one of these words: an ``image``/``images``
+    key (or a key ending in ``image``), a ``*containers`` list, or a ``tag`` next to a
+    ``repository``/``hub`` (Helm values). tests/test_bump_files.py checks it on the corpus."""
+    low = text.lower()
+    return (
+        "image" in low
+        or "containers" in low
+        or ("tag" in low and ("repository" in low or "hub" in low))
+    )
+
+
+def make_edit(
+    root: Path,
+    app_dir: str,
+    files: list[str],
+    req: BumpRequest,
+    where: Callable[[], str],
+    write: bool,
+) -> Callable[[int], Edit]:
+    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip."""
+    from gitops_release.yaml.edit import apply_image, find_images, unified_diff
+    from gitops_release.yaml.read import read_text
+
+    def apply(_attempt: int) -> Edit:
+        texts: dict[str, Any] = {}
+        sites: list[Any] = []
+        for rel in files:
+            size = (root / rel).stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise UsageError(
+                    f"{rel}: {size // 2**20} MiB is too large to edit safely "
+                    f"(limit {MAX_FILE_BYTES // 2**20} MiB)",
+                    hint="point --app at the file that holds the image, or split the file",
+                )
+            source = read_text((root / rel).read_bytes(), source=rel)
+            texts[rel] = source
+            if may_hold_images(source.text):
+                sites += find_images(source.text, source=rel)
+        refs = [] if sites else _workload_refs(texts)
+        chosen = _select(sites, req, app_dir, refs)
+        previous = chosen[0].image
+        target = resolve_target(previous, req.tag_or_ref, req.digest)
+        if req.expect_current:
+            for site in chosen:
+                # already at the target: a re-run of a landed compare-and-swap changes nothing
+                if not _expect(req.expect_current, site.image) and site.image != target:
+                    raise ExpectCurrentMismatch(
+                        req.expect_current,
+                        f"{site.file}:{site.line} {site.yaml_path} is {site.current} on {where()}",
+                    )
+        edit = Edit([], [], [], target, previous)
+        for rel in files:
+            mine = [s for s in chosen if s.file == rel]
+            if not mine:
+                continue
+            result = apply_image(
+                texts[rel].text, mine, target, source=rel, all_aliases=req.all_aliases
+            )
+            if not result.changed:
+                continue
+            edit.paths.append(rel)
+            edit.diffs.append(unified_diff(texts[rel].text, result.text, rel))
+            for change in result.changes:
+                path = change.edits[0].path if len(change.edits) == 1 else change.site.yaml_path
+                edit.changes.append(FileChange(rel, path, change.old, change.new))
+            if write:
+                (root / rel).write_bytes(texts[rel].encode(result.text))
+        return edit
+
+    return apply
+
+
+def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:
+    previous, target = edit.previous, edit.target
+    old = version(previous) if previous else "?"
+    new = version(target)
+    subject = req.message or f"release({app}): {target.name} {old} -> {new}"
+    if req.skip_ci and "[skip ci]" not in subject:
+        subject += " [skip ci]"
+    return release_message(
+        subject, app=app, path=path, image=str(target), previous=str(previous or "")
+    )

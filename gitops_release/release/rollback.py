@@ -1,0 +1,273 @@
+"""GitOps-consistent ``abort`` and ``rollback``: Git stays the truth.
+
+- ``abort APP``: the Rollout's abort action first (traffic stays on stable at once), then the
+  stable image written back to Git (``[skip ci]``), so Argo CD and Git agree again and the
+  Degraded state clears; then wait until the app is Healthy on stable. ``--no-revert`` only aborts.
+- ``rollback APP [--to TAG]``: a Git change to the previous (or named) image. "Previous" is read
+  from the ``Release-Image`` / ``Release-Previous`` trailers of the app's commits, newest first,
+  skipping images a revert commit moved away from (failed releases). Then refresh, wait for
+  ``preview-ready`` and, with ``--promote``, ``released`` (a fast rollback, whose old ReplicaSet
+  is still inside its scale-down delay, goes straight to released, which counts too).
+- ``--via argocd-history``: Argo CD's own history rollback, for teams without auto-sync (Argo CD
+  refuses it with auto-sync on). It leaves Git on the newer image: the command says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_release.argo.connection import Connection
+from gitops_release.argo.model import Rollout
+from gitops_release.argo.types import Action, Target, Via
+from gitops_release.errors import UsageError
+from gitops_release.git.trailers import Released, revert_subject, rollback_subject
+from gitops_release.images import pick_image, runs_tag, short
+from gitops_release.output import Output
+from gitops_release.release.app import ReleaseApp
+from gitops_release.release.control import Acted, rollout_action
+
+DEPTH = 200
+
+
+@dataclass
+class GitResult:
+    app: str
+    action: str
+    outcome: str
+    changed: bool = False
+    from_image: str = ""
+    to_image: str = ""
+    commit: str = ""
+    argocd_revision: str = ""
+    message: str = ""
+
+    def text(self) -> str:
+        return self.message
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Aborted:
+    """``abort``: the Rollout action, then the stable image written back to Git (``revert``)."""
+
+    acted: Acted
+    revert: GitResult
+
+    def text(self) -> str:
+        return self.revert.message or self.acted.action.message
+
+    def payload(self) -> dict[str, Any]:
+        data = self.acted.payload()
+        data["changed"] = self.acted.action.changed or self.revert.changed
+        data["revert"] = self.revert.payload()
+        return data
+
+
+def abort(
+    conn: Connection,
+    name: str,
+    *,
+    revert: bool = True,
+    via: Via = Via.argocd,
+    rollout: str | None = None,
+    namespace: str | None = None,
+    record: Path | None = None,
+    out: Output,
+) -> Aborted:
+    """Abort the update (any ``--via``), then by default write the stable image back to Git
+    (through the Argo CD Application's source) and wait until the app is Healthy on it."""
+
+    new = stable = ""
+    rel = None
+    if revert:
+        if not conn.settings.get("argocd_server"):
+            raise UsageError(
+                "abort writes the stable image back to Git through the Argo CD app, so it needs ARGOCD_SERVER",
+                hint="set ARGOCD_SERVER (or --server), or pass --no-revert to only abort",
+            )
+        rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
+        ro = rel.rollout()
+        if ro is None:
+            raise UsageError(
+                f"application {name}: its Rollout does not exist yet: nothing to abort"
+            )
+        new = pick_image(ro.images, None) or ""
+        stable = rel.stable_image(ro, like=new) or ""
+    done = rollout_action(
+        conn, name, Action.abort, via=via, rollout=rollout, namespace=namespace, out=out
+    )
+    acted = done.action
+    result = GitResult(name, "abort", "aborted", acted.changed, new, stable, message=acted.message)
+    if rel is not None and stable and not runs_tag((new,), stable):
+        deadline = time.monotonic() + conn.timeout
+        message = revert_subject(name, _label(stable), f"abort of {_label(new)}")
+        result.commit, outcome = rel.restore(stable, message=message, deadline=deadline)
+        result.changed = True
+        result.argocd_revision = outcome.app.revision
+        result.outcome = "reverted"
+        result.message = f"{acted.message}\n{name}: Git and Argo CD back on {stable}, Healthy"
+    elif revert and not stable:
+        out.warn(f"{name}: no stable ReplicaSet image known: Git is left as it is")
+    _record(record, "abort", result)
+    return Aborted(done, result)
+
+
+def release_images(rel: ReleaseApp) -> list[Released]:
+    """(Release-Image, Release-Previous, is a revert) of the app's commits, newest first."""
+    from gitops_release.git.repo import open_history
+    from gitops_release.git.trailers import releases
+
+    repo, path, branch = rel.source
+    with open_history(
+        repo, app_path=path, branch=branch, settings=rel.conn.settings, depth=DEPTH
+    ) as run:
+        return releases(run, path, DEPTH)
+
+
+def previous_image(entries: Sequence[tuple[str, str, bool]], current: str) -> str | None:
+    """The newest image other than ``current`` that no revert moved away from."""
+    failed = {prev for _, prev, revert in entries if revert and prev}
+    for image, prev, _ in entries:
+        for candidate in (image, prev):
+            if candidate and candidate not in failed and not runs_tag((candidate,), current):
+                return candidate
+    return None
+
+
+def rollback(
+    conn: Connection,
+    name: str,
+    *,
+    to: str | None = None,
+    promote: bool = False,
+    via_history: bool = False,
+    rollout: str | None = None,
+    record: Path | None = None,
+    out: Output,
+) -> GitResult:
+    rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
+    ro = rel.rollout()
+    current = pick_image(ro.images, None) if ro is not None else None
+    deadline = time.monotonic() + conn.timeout
+    if via_history:
+        result = _via_history(rel, to, current or "", deadline)
+    else:
+        target = to
+        if target is None:
+            entries = release_images(rel)
+            current = current or (entries[0][0] if entries else None)
+            target = previous_image(entries, current or "")
+            if target is None:
+                raise UsageError(
+                    f"no earlier release of {name} found in the Git history of {rel.source[1]}",
+                    hint="name the image: --to TAG",
+                )
+        out.progress(f"rollback {name}: {_label(current or '')} -> {_label(target)} through Git")
+        landed = rel.write_image(
+            target,
+            skip_ci=True,
+            message=rollback_subject(name, _label(current or ""), _label(target)),
+        )
+        result = GitResult(
+            name, "rollback", "preview-ready", landed.changed, current or "", landed.new
+        )
+        result.commit = landed.commit or ""
+        rel.take(landed.commit, deadline)
+        outcome = rel.reach(
+            Target.preview_ready, commit=landed.commit, image=landed.new, deadline=deadline
+        )
+        result.argocd_revision = outcome.app.revision
+        if outcome.rollout is not None and outcome.rollout.fully_promoted:
+            result.outcome = "released"
+    if promote and result.outcome != "released":
+        rel.act(Action.promote)
+        if via_history:
+            _poll_rollout(rel, result.to_image, deadline, released=True)
+        else:
+            commit = result.commit or None
+            rel.reach(Target.released, commit=commit, image=result.to_image, deadline=deadline)
+        result.outcome = "released"
+    result.message = f"{name}: rolled back to {result.to_image} ({result.outcome})" + (
+        "" if result.outcome == "released" else f"; promote with `gitops-release promote {name}`"
+    )
+    _record(record, "rollback", result)
+    return result
+
+
+def _via_history(rel: ReleaseApp, to: str | None, current: str, deadline: float) -> GitResult:
+    """Argo CD's history rollback: only without auto-sync, and Git keeps the newer image."""
+    from gitops_release.views.history import history_rows
+
+    api = rel.conn.argocd()
+    if rel.app.auto_sync:
+        raise UsageError(
+            f"application {rel.name} has auto-sync on: Argo CD refuses a history rollback (and it would leave Git stale)",
+            hint="roll back through Git instead: drop --via argocd-history",
+        )
+    rows = history_rows(api, rel.name, settings=rel.conn.settings, out=rel.out)
+    candidates = [r for r in rows if r.revision and r.revision != rel.app.revision]
+    if to is not None:
+        candidates = [r for r in candidates if r.image and runs_tag((r.image,), to)]
+    if not candidates:
+        raise UsageError(
+            f"no earlier deployment of {rel.name}{' on ' + to if to else ''} in Argo CD's history",
+            hint="see `gitops-release history APP`",
+        )
+    row = candidates[0]
+    rel.out.progress(
+        f"rolling back {rel.name} to history id {row.id} ({row.revision[:12]}) with Argo CD; "
+        "Git still holds the newer image and auto-sync stays off until Git is changed"
+    )
+    api.rollback(rel.name, row.id)
+    ro = _poll_rollout(rel, row.image, deadline, released=False)
+    to_image = row.image or pick_image(ro.images, None) or ""
+    result = GitResult(rel.name, "rollback", "preview-ready", True, current, to_image)
+    result.argocd_revision = row.revision
+    if ro.fully_promoted:
+        result.outcome = "released"
+    return result
+
+
+def _poll_rollout(rel: ReleaseApp, image: str, deadline: float, *, released: bool) -> Rollout:
+    """After a history rollback the app stays OutOfSync with its branch, so the revision-pinned
+    wait does not apply: follow the live Rollout itself (bounded)."""
+    from gitops_release.errors import Failed, TimedOut
+
+    state = "not read yet"
+    while time.monotonic() < deadline:
+        app = rel.conn.argocd().get_app(rel.name)
+        if app.operation is not None and app.operation.phase in ("Failed", "Error"):
+            raise Failed(
+                f"{rel.name}: rollback operation {app.operation.phase}: {app.operation.message}"
+            )
+        ro = rel.rollout()
+        if ro is not None:
+            state = f"rollout {ro.phase or 'Progressing'}: {ro.message or '-'} on {', '.join(ro.images)}"
+            on_image = not image or runs_tag(ro.images, image)
+            if ro.phase == "Degraded":
+                raise Failed(f"{rel.name}: {state}", hint="see `gitops-release status APP`")
+            if on_image and ro.fully_promoted and ro.phase == "Healthy":
+                return ro
+            if on_image and not released and "BlueGreenPause" in ro.pause_reasons:
+                return ro
+        rel.conn.sleep(0.5)
+    raise TimedOut(
+        f"timed out waiting for {rel.name} to roll back: {state}", hint="raise --timeout"
+    )
+
+
+def _record(path: Path | None, kind: str, result: GitResult) -> None:
+    if path is not None:
+        from gitops_release.record import write_record
+
+        write_record(path, kind, result.payload())
+
+
+def _label(image: str) -> str:
+    return short(image) or "?"

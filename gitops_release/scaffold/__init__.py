@@ -1,0 +1,1 @@
+"""Render templates/app into an app directory (pure file output), checked by lint."""

@@ -1,0 +1,85 @@
+"""``history``: what was deployed when, from Argo CD's history and the release commits.
+
+Argo CD's ``status.history`` gives the id, revision, time and who synced. The image, the previous
+image and the author come from the commit: its ``Release-App``, ``Release-Image`` and
+``Release-Previous`` trailers (written by ``bump-image``/``deploy``), read from the GitOps
+repository through :mod:`gitops_release.git.repo` (a blob-less clone of the app's source, or a
+local checkout with ``--repo DIR``). When Git cannot be read, Argo CD's own revision metadata is
+tried, and failing that the rows say only what Argo CD knows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gitops_release.argo.client import ArgoCD
+from gitops_release.argo.model import Application
+from gitops_release.config import Settings
+from gitops_release.errors import ReleaseError, UsageError
+from gitops_release.git.trailers import IMAGE, PREVIOUS, parse
+from gitops_release.output import Output
+from gitops_release.views.render import HistoryRow
+
+DEPTH = 200
+
+
+def _commits(
+    app: Application, revisions: list[str], settings: Settings | None, repo: str | None
+) -> dict[str, dict[str, str]]:
+    """For each revision: the newest commit at or before it that touched the app's path."""
+    from gitops_release.git.repo import is_url, open_history
+    from gitops_release.git.trailers import commit_at
+
+    if repo and not is_url(repo) and not Path(repo).is_dir():
+        raise UsageError(f"--repo {repo}: no such directory")
+    with open_history(
+        repo or app.repo_url, app_path=app.path or ".", branch=app.branch, settings=settings,
+        depth=DEPTH,
+    ) as run:  # fmt: skip
+        found = {}
+        for revision in revisions:
+            commit = commit_at(run, revision, app.path or ".")
+            if commit is not None:
+                found[revision] = commit
+        return found
+
+
+def history_rows(
+    argocd: ArgoCD,
+    name: str,
+    *,
+    settings: Settings | None = None,
+    repo: str | None = None,
+    out: Output | None = None,
+) -> list[HistoryRow]:
+    """Deployed revisions, newest first."""
+    app = argocd.get_app(name)
+    entries = sorted(app.history, key=lambda h: h.id, reverse=True)
+    revisions = [e.revision for e in entries if e.revision]
+    commits: dict[str, dict[str, Any]] = {}
+    try:
+        commits = _commits(app, revisions, settings, repo) if revisions else {}
+    except ReleaseError as err:
+        if out is not None:
+            out.warn(
+                f"cannot read the release commits from Git ({err}); showing Argo CD's history only"
+            )
+    rows = []
+    for entry in entries:
+        meta = commits.get(entry.revision) or argocd.revision_metadata(name, entry.revision)
+        message = str(meta.get("message") or "")
+        found = parse(message)
+        rows.append(
+            HistoryRow(
+                id=entry.id,
+                revision=entry.revision,
+                deployed_at=entry.deployed_at,
+                initiated_by=entry.initiated_by,
+                image=found.get(IMAGE, ""),
+                previous=found.get(PREVIOUS, ""),
+                author=str(meta.get("author") or ""),
+                message=message.strip().splitlines()[0] if message.strip() else "",
+            )
+        )
+    return rows

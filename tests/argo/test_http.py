@@ -1,0 +1,268 @@
+"""The HTTP adapter against a real server on 127.0.0.1: retries, error mapping, streams, secrets."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from gitops_release.argo import http
+from gitops_release.errors import ExitCode
+from gitops_release.output import register_secret
+from tests.fake_http import FakeServer, Request
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    fake = FakeServer().start()
+    yield fake
+    fake.stop()
+
+
+def client(server: FakeServer, **kwargs: object) -> http.Client:
+    sleeps: list[float] = []
+    c = http.Client(server.url, name="Argo CD", sleep=sleeps.append, **kwargs)  # type: ignore[arg-type]
+    c.sleeps = sleeps  # type: ignore[attr-defined]
+    return c
+
+
+def test_get_decodes_json_and_sends_bearer_token_in_header_only(server: FakeServer) -> None:
+    server.routes[("GET", "/api/v1/applications/web")] = lambda r: (
+        200,
+        {"metadata": {"name": "web"}},
+    )
+    c = client(server, token="tok-123456")
+    assert c.get("/api/v1/applications/web", params={"project": "default"}) == {
+        "metadata": {"name": "web"}
+    }
+    req = server.requests[0]
+    assert req.headers["authorization"] == "Bearer tok-123456"
+    assert "tok-123456" not in req.path + str(req.query)
+    assert req.query == {"project": ["default"]}
+
+
+def test_5xx_burst_is_retried_with_backoff_then_succeeds(server: FakeServer) -> None:
+    answers = iter([(503, {"message": "busy"}), (502, b"bad gateway"), (200, {"ok": True})])
+    server.routes[("GET", "/x")] = lambda r: next(answers)
+    c = client(server)
+    assert c.get("/x") == {"ok": True}
+    assert server.count("GET", "/x") == 3
+    assert len(c.sleeps) == 2 and all(s > 0 for s in c.sleeps)  # type: ignore[attr-defined]
+
+
+def test_5xx_forever_gives_up_after_bounded_retries_with_exit_4(server: FakeServer) -> None:
+    server.routes[("GET", "/x")] = lambda r: (
+        503,
+        {"error": "unavailable", "code": 14, "message": "unavailable"},
+    )
+    c = client(server, retries=3)
+    with pytest.raises(http.ServerError) as info:
+        c.get("/x")
+    assert server.count("GET", "/x") == 4
+    err = info.value
+    assert err.exit_code == ExitCode.REMOTE and err.status == 503
+    assert "GET " in str(err) and "/x: HTTP 503: unavailable" in str(err)
+
+
+def test_retry_after_is_honoured(server: FakeServer) -> None:
+    answers = iter([(429, {"message": "slow down"}, {"Retry-After": "3"}), (200, {})])
+    server.routes[("GET", "/x")] = lambda r: next(answers)
+    c = client(server)
+    c.get("/x")
+    assert c.sleeps == [3.0]  # type: ignore[attr-defined]
+
+
+def test_post_is_not_retried_on_503(server: FakeServer) -> None:
+    server.routes[("POST", "/sync")] = lambda r: (503, {"message": "busy"})
+    c = client(server)
+    with pytest.raises(http.ServerError):
+        c.request("POST", "/sync", body={})
+    assert server.count("POST") == 1
+
+
+def test_post_marked_idempotent_is_retried(server: FakeServer) -> None:
+    answers = iter([(503, {"message": "busy"}), (200, {})])
+    server.routes[("POST", "/act")] = lambda r: next(answers)
+    client(server).request("POST", "/act", body="resume", idempotent=True)
+    assert server.count("POST") == 2
+    assert server.requests[-1].body == b'"resume"'
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, http.BadRequest),
+        (401, http.Unauthorized),
+        (403, http.Forbidden),
+        (404, http.NotFound),
+        (409, http.Conflict),
+        (500, http.ServerError),
+    ],
+)
+def test_status_mapping(server: FakeServer, status: int, cls: type[http.ApiError]) -> None:
+    server.routes[("GET", "/x")] = lambda r: (
+        status,
+        {"error": "boom", "code": 2, "message": "boom"},
+    )
+    with pytest.raises(cls) as info:
+        client(server, retries=0).get("/x")
+    assert info.value.status == status and info.value.server_message == "boom"
+    assert isinstance(info.value, http.RemoteError)
+
+
+def test_html_answer_is_a_clear_error(server: FakeServer) -> None:
+    server.routes[("GET", "/api/v1/version")] = lambda r: (
+        200,
+        b"<!doctype html><html>login</html>",
+        {"Content-Type": "text/html"},
+    )
+    with pytest.raises(http.BadResponse) as info:
+        client(server).get("/api/v1/version")
+    assert "text/html, not JSON" in str(info.value)
+    assert info.value.exit_code == ExitCode.REMOTE
+
+
+def test_plain_text_404_message(server: FakeServer) -> None:
+    with pytest.raises(http.NotFound) as info:
+        client(server).get("/nope")
+    assert info.value.server_message == "Not Found"
+
+
+def test_connection_refused_is_retried_then_exit_4() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    sleeps: list[float] = []
+    c = http.Client(f"http://127.0.0.1:{port}", name="Argo CD", retries=2, sleep=sleeps.append)
+    with pytest.raises(http.Unreachable) as info:
+        c.request("POST", "/x", body={})
+    assert c.requests_sent == 3 and len(sleeps) == 2
+    assert f"cannot reach Argo CD at http://127.0.0.1:{port}" in str(info.value)
+
+
+def test_error_messages_never_carry_the_token(server: FakeServer) -> None:
+    register_secret("tok-abcdef")
+    server.routes[("GET", "/x")] = lambda r: (401, {"message": "invalid session: tok-abcdef"})
+    with pytest.raises(http.Unauthorized) as info:
+        client(server, token="tok-abcdef").get("/x")
+    from gitops_release.output import redact
+
+    assert "tok-abcdef" not in redact(str(info.value))
+    assert "ARGOCD_AUTH_TOKEN" in str(info.value)
+
+
+def test_stream_yields_results_and_ends_on_close(server: FakeServer) -> None:
+    def stream(r: Request) -> tuple[object, ...]:
+        return (200, iter(['{"result":{"n":1}}', "", '{"result":{"n":2}}']))
+
+    server.routes[("GET", "/api/v1/stream/applications")] = stream
+    got = list(client(server).stream("/api/v1/stream/applications", params={"name": "web"}))
+    assert got == [{"n": 1}, {"n": 2}]
+
+
+def test_stream_error_chunk_raises_typed_error(server: FakeServer) -> None:
+    server.routes[("GET", "/s")] = lambda r: (
+        200,
+        iter(['{"error":{"grpc_code":7,"http_code":403,"message":"permission denied"}}']),
+    )
+    with pytest.raises(http.Forbidden):
+        list(client(server).stream("/s"))
+
+
+def test_ca_bundle_is_passed_per_request_so_env_cannot_override(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With verify=False given per request, REQUESTS_CA_BUNDLE must not turn verification back on
+    # (it would for Session.verify). Over plain HTTP we can only check that the call goes through.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    server.routes[("GET", "/x")] = lambda r: (200, {})
+    assert client(server, verify=False).get("/x") == {}
+
+
+def test_retry_after_http_date() -> None:
+    assert http._parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert http._parse_retry_after("garbage") is None
+
+
+@pytest.fixture
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeServer, str]]:
+    """An HTTPS server with a certificate from a private CA (made with openssl)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not available")
+    d = tmp_path_factory.mktemp("tls")
+    run = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)  # noqa: E731
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Test CA",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(d / "srv.pem", d / "srv.key")
+    fake = FakeServer()
+    fake.routes[("GET", "/api/version")] = lambda r: (200, {"Version": "v3.5.1"})
+    fake.start(tls=context)
+    yield fake, str(d / "ca.pem")
+    fake.stop()
+
+
+def test_tls_is_verified_and_a_private_ca_bundle_works(
+    tls_server: tuple[FakeServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, ca = tls_server
+    with pytest.raises(http.Unreachable) as info:
+        http.Client(server.url, name="Argo CD", retries=0).get("/api/version")
+    assert "TLS verification failed for Argo CD" in str(info.value) and "--ca-bundle" in str(
+        info.value
+    )
+    assert info.value.exit_code == ExitCode.REMOTE
+    assert http.Client(server.url, verify=ca).get("/api/version") == {"Version": "v3.5.1"}
+    # REQUESTS_CA_BUNDLE would override Session.verify; our per-request verify wins
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/bundle.pem")
+    assert http.Client(server.url, verify=ca).get("/api/version") == {"Version": "v3.5.1"}
+    assert http.Client(server.url, verify=False).get("/api/version") == {"Version": "v3.5.1"}

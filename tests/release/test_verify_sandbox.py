@@ -1,0 +1,102 @@
+"""``verify APP --preview|--prod`` on the sandbox, plus the smoke check rules on a small server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from gitops_release.errors import Failed, UsageError
+from gitops_release.output import Output
+from gitops_release.release import smoke
+from tests.conftest import Env
+
+
+@pytest.fixture
+def env(env: Env) -> Env:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    return env
+
+
+def test_verify_preview_and_prod(env: Env) -> None:
+    env.bump("v2")
+    env.ok("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
+    ingress = ("--ingress-url", env.sb.ingress_url, "--check-timeout", "2s")
+    out = env.ok("verify", "myapp", "--preview", "--expect", "Version: v2", *ingress)
+    assert out.startswith("preview: http://test.myapp.com: ok (HTTP 200)")
+    data = json.loads(
+        env.ok("verify", "myapp", "--prod", "--status", "200", *ingress, "-o", "json")
+    )
+    assert data["checks"][0]["check"] == "prod" and data["checks"][0]["ok"] is True
+    code, _, err = env.cli("verify", "myapp", "--prod", "--expect", "Version: v2", *ingress)
+    assert code == 1
+    assert "smoke check prod failed" in err and "does not match 'Version: v2'" in err
+    code, _, err = env.cli("verify", "myapp", *ingress)
+    assert code == 2 and "--preview, --prod" in err
+    code, _, err = env.cli("verify", "myapp", "--preview", "--expect", "(", *ingress)
+    assert code == 2 and "not a regular expression" in err
+
+
+class _Handler(BaseHTTPRequestHandler):
+    answers: ClassVar[list[tuple[int, str]]] = []
+    hosts: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.hosts.append(self.headers.get("Host", ""))
+        status, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+
+
+def test_check_retries_until_it_passes_and_sends_the_host(server: str) -> None:
+    _Handler.answers = [
+        (503, "starting"),
+        (200, "Hello | Version: v1"),
+        (200, "Hello | Version: v2"),
+    ]
+    _Handler.hosts = []
+    checks = smoke.plan(
+        ["preview"], prod_url="", preview_url="http://test.example.com/health",
+        expect="Version: v2", ingress_url=server,
+    )  # fmt: skip
+    results = smoke.run_all(checks, timeout=10, out=Output(quiet=True))
+    assert results[0].ok and results[0].attempts == 3
+    assert _Handler.hosts == ["test.example.com"] * 3
+
+
+def test_check_gives_up_at_its_deadline_saying_what_it_got(server: str) -> None:
+    _Handler.answers = [(500, "boom")]
+    checks = smoke.plan([server + "/"], prod_url="", preview_url="", status=200)
+    with pytest.raises(Failed, match=r"HTTP 500, expected 200"):
+        smoke.run_all(checks, timeout=0.5, out=Output(quiet=True))
+
+
+def test_bad_check_specs_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="no IngressRoute"):
+        smoke.plan(["prod"], prod_url="", preview_url="")
+    with pytest.raises(UsageError, match="expected a URL"):
+        smoke.plan(["staging"], prod_url="", preview_url="")
