@@ -149,6 +149,8 @@ class Rollout:
             self._counts(new_rs, now)
             self._phase()
             return
+        if not status.get("abort") and status.get("abortedAt"):
+            self._retried(new_rs, now)  # before the pause below: it must keep controllerPause
         if not stable:
             self._first_revision(new_rs, replicas, now, policy)
         elif status.get("abort") and current != stable:
@@ -160,8 +162,6 @@ class Rollout:
             self._progress_since = now
         else:
             self._update(new_rs, replicas, bg, now, policy)
-        if not status.get("abort") and status.get("abortedAt"):
-            self._retried(new_rs, now)
         self._restart(now)
         self._scale_down_others(new_rs, now)
         for rs in self.replicasets:
@@ -308,7 +308,6 @@ class Rollout:
 
     def _retried(self, new_rs: ReplicaSet, now: float) -> None:
         self.status.pop("abortedAt", None)
-        self.status.pop("controllerPause", None)
         new_rs.annotations.pop(SCALE_DOWN_DEADLINE, None)
         self._progress_since = now
         self._condition("Progressing", "True", "RolloutRetry", "Retrying Rollout after abort")

@@ -1,0 +1,86 @@
+"""Where the sandbox's blue-green controller behaved unlike argo-rollouts' (issue 12), measured
+against ``rollout/*.go`` at 9f8d111d8: each test here failed on the sandbox before its fix.
+Driven only through public APIs (git push, Argo CD, the dashboard, the control API's clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scenario import Scenario, stepped_sandbox
+
+from gitops_release.sandbox.server import Sandbox
+
+SERVICES = """
+apiVersion: v1
+kind: Service
+metadata: {name: web-active}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-preview}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""
+
+
+def web(replicas: int = 1, **blue_green: object) -> str:
+    extra = "".join(f"      {k}: {str(v).lower()}\n" for k, v in blue_green.items())
+    return (
+        SERVICES
+        + f"""---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: web}}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.19-alpine
+  strategy:
+    blueGreen:
+      activeService: web-active
+      previewService: web-preview
+{extra}"""
+    )
+
+
+@pytest.fixture
+def sb(tmp_path: Path) -> Iterator[Sandbox]:
+    with stepped_sandbox(tmp_path) as sandbox:
+        yield sandbox
+
+
+def test_retry_sets_the_pause_and_controller_pause_together(sb: Sandbox, tmp_path: Path) -> None:
+    """rollout/pause.go CalculatePauseConditions writes a new pause condition and
+    ``controllerPause: true`` in one status patch. The sandbox cleared controllerPause right
+    after re-pausing a retried rollout, so a promote landing then was undone (paused again)."""
+    s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False, abortScaleDownDelaySeconds=0))
+    s.healthy_rollout().update_spec().wait_for_status("Paused")
+    s.abort()
+    s.wait_for_status("Degraded")
+
+    seen = [s.retry()["status"]]
+    seen.append(s.wait_for(lambda: _paused(s), "paused again"))
+    for status in seen:
+        if status.get("pauseConditions"):
+            assert status.get("controllerPause") is True, status
+    s.promote()
+    s.wait_for_status("Healthy", 30)
+    assert s.selector_revision("active") == 2
+
+
+def _paused(s: Scenario) -> dict[str, object] | None:
+    status = s.rollout()["status"]
+    return status if status.get("pauseConditions") else None
