@@ -204,6 +204,10 @@ class Rollout:
         self, new_rs: ReplicaSet, replicas: int, bg: dict[str, Any], now: float, policy: ImagePolicy
     ) -> None:
         status, blue_green = self.status, self.status["blueGreen"]
+        stable_rs = self._rs(status["stableRS"])
+        if stable_rs is not None:  # reconcileBlueGreenStableReplicaSet: on every pass
+            stable_rs.replicas = replicas
+            stable_rs.annotations.pop(SCALE_DOWN_DEADLINE, None)
         blue_green["previewSelector"] = new_rs.hash
         fast = self._fast
         preview_count = bg.get("previewReplicaCount")

@@ -84,3 +84,24 @@ def test_retry_sets_the_pause_and_controller_pause_together(sb: Sandbox, tmp_pat
 def _paused(s: Scenario) -> dict[str, object] | None:
     status = s.rollout()["status"]
     return status if status.get("pauseConditions") else None
+
+
+def test_scaling_while_paused_rescales_the_active_replicaset_too(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """rollout/bluegreen.go reconcileBlueGreenStableReplicaSet scales the stable ReplicaSet to
+    spec.replicas on every pass (upstream unit test TestBlueGreenRolloutScaleUpdateActiveRS).
+    The sandbox rescaled only the preview of a paused rollout: production kept 1 pod of 2."""
+    s = Scenario(sb, tmp_path, web(replicas=1, autoPromotionEnabled=False))
+    s.healthy_rollout().update_spec().wait_for_status("Paused")
+    s.patch_spec({"spec": {"replicas": 2}})
+    s.wait_for(
+        lambda: [s.replica_set(r).get("available") for r in (1, 2)] == [2, 2],
+        "both revisions at 2 available pods",
+        60,
+    )
+    assert s.info()["status"] == "Paused" and s.selector_revision("active") == 1
+    assert s.replica_counts() == (2, 4, 2, 2, 2)
+    s.promote()
+    s.wait_for_status("Healthy", 60)
+    assert s.selector_revision("active") == 2 and s.revision_pod_count(2) == 2
