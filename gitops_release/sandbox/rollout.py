@@ -79,14 +79,15 @@ class Rollout:
                 self.generation += 1
                 patched = True
             return patched
+        patched = False  # promote.go getPatches: the status patch and the spec patch, both
         if self.status.get("pauseConditions"):
             self.status.pop("pauseConditions")
-            return True
+            patched = True
         if self.spec.get("paused"):
             self.spec["paused"] = False
             self.generation += 1
-            return True
-        return False
+            patched = True
+        return patched
 
     def abort(self) -> None:
         self.status["abort"] = True

@@ -105,3 +105,26 @@ def test_scaling_while_paused_rescales_the_active_replicaset_too(
     s.promote()
     s.wait_for_status("Healthy", 60)
     assert s.selector_revision("active") == 2 and s.revision_pod_count(2) == 2
+
+
+def test_dashboard_promote_of_a_manually_paused_rollout_unpauses_it(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """pkg/kubectl-argo-rollouts/cmd/promote/promote.go getPatches: a (non-full) promote sends
+    the status patch clearing pauseConditions *and* the spec patch ``paused: false``. The
+    sandbox did one or the other, so a rollout paused by the Argo CD ``pause`` action during its
+    BlueGreenPause stayed paused after a dashboard promote."""
+    s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False))
+    s.healthy_rollout().update_spec().wait_for_status("Paused")
+    query = "namespace=default&resourceName=web&group=argoproj.io&kind=Rollout&version=v1alpha1"
+    status, _ = s.api.call(
+        "POST", f"/api/v1/applications/{s.app}/resource/actions?{query}", raw=b'"pause"'
+    )
+    assert status == 200
+    s.advance()
+    assert (s.info()["status"], s.info()["message"]) == ("Paused", "manually paused")
+    promoted = s.promote()
+    assert not promoted["spec"].get("paused")
+    assert not promoted["status"].get("pauseConditions")
+    s.wait_for_status("Healthy", 60)
+    assert s.selector_revision("active") == 2
