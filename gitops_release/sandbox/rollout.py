@@ -170,7 +170,35 @@ class Rollout:
             rs.scale(now, policy)
         self._history_limit()
         self._counts(new_rs, now)
+        self._completion()
         self._phase()
+
+    def _completion(self) -> None:
+        """calculateRolloutConditions: Completed while stableRS == currentPodHash; Healthy while
+        not paused and RolloutHealthy (all replicas updated and available, both Services on the
+        desired ReplicaSet); both False during an update."""
+        status, spec = self.status, self.spec
+        current = status.get("currentPodHash")
+        completed = bool(status.get("stableRS")) and status.get("stableRS") == current
+        state = "True" if completed else "False"
+        self._condition("Completed", state, "RolloutCompleted", "RolloutCompleted")
+        replicas = int(spec.get("replicas", 1))
+        selectors = status.get("blueGreen") or {}
+        has_preview = bool(
+            ((spec.get("strategy") or {}).get("blueGreen") or {}).get("previewService")
+        )
+        healthy = (
+            not spec.get("paused")
+            and not status.get("pauseConditions")
+            and status.get("updatedReplicas", 0) == replicas
+            and status.get("availableReplicas", 0) == replicas
+            and selectors.get("activeSelector") == current
+            and (not has_preview or selectors.get("previewSelector") == current)
+        )
+        if healthy:
+            self._condition("Healthy", "True", "RolloutHealthy", "Rollout is healthy")
+        elif any(c["type"] == "Healthy" for c in status.get("conditions", [])):
+            self._condition("Healthy", "False", "RolloutHealthy", "Rollout is not healthy")
 
     def _reset_for_new_template(self, new_rs: ReplicaSet, now: float) -> None:
         """resetRolloutStatus: a pod-template change clears pause, abort and promoteFull."""
@@ -275,14 +303,6 @@ class Rollout:
             f'ReplicaSet "{new_rs.name}" has successfully progressed.',
         )
         self._condition("Available", "True", "AvailableReason", "Rollout has minimum availability")
-        self._condition(
-            "Completed",
-            "True",
-            "RolloutCompleted",
-            f"Rollout completed update to revision {new_rs.revision} ({new_rs.hash}): "
-            "Completed blue-green update",
-        )
-        self._condition("Healthy", "True", "RolloutHealthy", "Rollout is healthy")
 
     def _aborted(
         self, new_rs: ReplicaSet, stable: str, replicas: int, bg: dict[str, Any], now: float

@@ -128,3 +128,27 @@ def test_dashboard_promote_of_a_manually_paused_rollout_unpauses_it(
     assert not promoted["status"].get("pauseConditions")
     s.wait_for_status("Healthy", 60)
     assert s.selector_revision("active") == 2
+
+
+def test_healthy_and_completed_are_false_until_the_update_completes(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """rollout/sync.go calculateRolloutConditions: ``Healthy`` is True only while the rollout is
+    healthy and not paused, ``Completed`` only while stableRS == currentPodHash (upstream e2e
+    TestKubectlWaitForCompleted, unit test TestBlueGreenRolloutCompletedFalse). The sandbox
+    left both True from the last release through the whole next update."""
+    s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False))
+    s.healthy_rollout()
+    assert (s.condition("Healthy"), s.condition("Completed")) == ("True", "True")
+    s.update_spec()
+    assert (s.condition("Healthy"), s.condition("Completed")) == ("False", "False")
+    s.wait_for_status("Paused")
+    assert (s.condition("Healthy"), s.condition("Completed")) == ("False", "False")
+    s.promote()
+    s.wait_for_status("Healthy", 60)
+    assert (s.condition("Healthy"), s.condition("Completed")) == ("True", "True")
+    completed = [c for c in s.rollout()["status"]["conditions"] if c["type"] == "Completed"]
+    assert (completed[0]["reason"], completed[0]["message"]) == (
+        "RolloutCompleted",
+        "RolloutCompleted",
+    )
