@@ -408,10 +408,12 @@ class Rollout:
                 status[key] = value
             else:
                 status.pop(key, None)
-        status["selector"] = ",".join(
-            f"{k}={v}"
-            for k, v in sorted(((self.spec.get("selector") or {}).get("matchLabels") or {}).items())
-        )
+        # syncRolloutStatusBlueGreen: the active ReplicaSet's selector (the Rollout's own
+        # selector plus the hash label), the Rollout's selector while nothing is active yet
+        labels = dict((self.spec.get("selector") or {}).get("matchLabels") or {})
+        if active is not None:
+            labels[HASH_LABEL] = active.hash
+        status["selector"] = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
     def _phase(self) -> None:
         phase, message = calculate_phase(self.spec, self.status)

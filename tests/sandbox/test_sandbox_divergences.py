@@ -152,3 +152,21 @@ def test_healthy_and_completed_are_false_until_the_update_completes(
         "RolloutCompleted",
         "RolloutCompleted",
     )
+
+
+def test_status_selector_names_the_active_replicaset(sb: Sandbox, tmp_path: Path) -> None:
+    """rollout/bluegreen.go syncRolloutStatusBlueGreen: ``status.selector`` is the active
+    ReplicaSet's selector, hash label included (HPAs scale by it; unit test
+    TestBlueGreenRolloutStatusHPAStatusFieldsActiveSelectorSet). The sandbox served the
+    Rollout's own selector, so an HPA would have counted the preview's pods too."""
+    s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False))
+    s.healthy_rollout()
+    v1 = s.rollout()["status"]["currentPodHash"]
+    assert s.rollout()["status"]["selector"] == f"app=web,rollouts-pod-template-hash={v1}"
+    s.update_spec().wait_for_status("Paused")
+    assert s.rollout()["status"]["selector"] == f"app=web,rollouts-pod-template-hash={v1}"
+    s.promote()
+    s.wait_for_status("Healthy", 60)
+    v2 = s.rollout()["status"]["currentPodHash"]
+    assert v2 != v1
+    assert s.rollout()["status"]["selector"] == f"app=web,rollouts-pod-template-hash={v2}"
