@@ -111,9 +111,10 @@ class Cluster:
             creationTimestamp=rfc3339(self.clock.at(live.created)),
         )
         if kind == "Service" and group == "":
-            selected = self._service_target(ns, name)
-            if selected is not None:
-                obj.setdefault("spec", {}).setdefault("selector", {})[HASH_LABEL] = selected.hash
+            for (rollout_ns, _), rollout in self.rollouts.items():
+                pod_hash = rollout.service_hash(name) if rollout_ns == ns else None
+                if pod_hash:  # switched by the controller (switchServiceSelector)
+                    obj.setdefault("spec", {}).setdefault("selector", {})[HASH_LABEL] = pod_hash
         return obj
 
     def health(self, key: Key) -> dict[str, str] | None:

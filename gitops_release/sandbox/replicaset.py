@@ -13,6 +13,7 @@ from gitops_release.sandbox.kube import new_uid, random_suffix
 REVISION = "rollout.argoproj.io/revision"
 SCALE_DOWN_DEADLINE = "argo-rollouts.argoproj.io/scale-down-deadline"
 HASH_LABEL = "rollouts-pod-template-hash"
+DESIRED_REPLICAS = "rollout.argoproj.io/desired-replicas"
 
 # How an image misbehaves: "never-ready" (CrashLoopBackOff), "pull-error" (ImagePullBackOff)
 # or "http-500" (ready, answers 500).
@@ -36,26 +37,25 @@ class Pod:
     image: str
     container: str
     failing: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def state(self, now: float, timing: Timing) -> tuple[str, bool, int]:
         """(status shown by kubectl, ready, restarts)."""
         age = now - self.created
+        ready_after = timing.pod_ready
         if age < timing.pod_start:
             return "ContainerCreating", False, 0
         if self.failing == "pull-error":  # a tag that does not exist
             return (
-                (
-                    "ErrImagePull"
-                    if age < timing.pod_start + timing.pod_ready
-                    else "ImagePullBackOff"
-                ),
+                ("ErrImagePull" if age < timing.pod_start + ready_after else "ImagePullBackOff"),
                 False,
                 0,
             )
         if self.failing == "never-ready":
             restarts = int((age - timing.pod_start) // timing.crash_backoff)
             return ("CrashLoopBackOff" if restarts else "Running"), False, restarts
-        return "Running", age >= timing.pod_start + timing.pod_ready, 0
+        return "Running", age >= timing.pod_start + ready_after, 0
 
 
 @dataclass
@@ -64,11 +64,12 @@ class ReplicaSet:
     hash: str
     uid: str
     created: float
-    template: dict[str, Any]
+    template: dict[str, Any]  # the Rollout's pod template, as it was (no hash, no ephemeral labels)
     revision: int
     replicas: int = 0
     pods: list[Pod] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
+    desired: int | None = None  # the desired-replicas annotation: spec.replicas when last scaled
 
     @property
     def containers(self) -> list[dict[str, Any]]:
@@ -85,7 +86,7 @@ class ReplicaSet:
         return len(self.ready_pods(now, timing))
 
     def scale(self, now: float, policy: ImagePolicy) -> None:
-        """Create or delete pods to match ``replicas`` (newest deleted first)."""
+        """The ReplicaSet controller: create or delete pods to match ``replicas`` (newest first)."""
         while len(self.pods) > self.replicas:
             self.pods.pop()
         container = self.containers[0] if self.containers else {"name": "app", "image": ""}
@@ -99,6 +100,8 @@ class ReplicaSet:
                     image=image,
                     container=str(container.get("name", "app")),
                     failing=policy(image),
+                    labels=self.pod_labels(),
+                    annotations=self.pod_annotations(),
                 )
             )
 
@@ -112,17 +115,24 @@ class ReplicaSet:
         labels[HASH_LABEL] = self.hash
         return labels
 
+    def pod_labels(self) -> dict[str, str]:
+        return self.labels()
+
+    def pod_annotations(self) -> dict[str, str]:
+        return dict((self.template.get("metadata") or {}).get("annotations") or {})
+
     def to_object(
         self, rollout: dict[str, Any], now: float, clock: Clock, timing: Timing
     ) -> dict[str, Any]:
         meta = rollout["metadata"]
         template = copy.deepcopy(self.template)
-        template.setdefault("metadata", {})["labels"] = self.labels()
+        template.setdefault("metadata", {})["labels"] = self.pod_labels()
+        if self.pod_annotations():
+            template["metadata"]["annotations"] = self.pod_annotations()
         ready = self.available(now, timing)
         annotations = {REVISION: str(self.revision), **self.annotations}
-        annotations["rollout.argoproj.io/desired-replicas"] = str(
-            rollout["spec"].get("replicas", 1)
-        )
+        if self.desired is not None:
+            annotations[DESIRED_REPLICAS] = str(self.desired)
         status: dict[str, Any] = {"replicas": len(self.pods), "observedGeneration": 1}
         if ready:
             status.update(readyReplicas=ready, availableReplicas=ready)
@@ -143,11 +153,15 @@ class ReplicaSet:
             },
             "spec": {
                 "replicas": self.replicas,
-                "selector": {"matchLabels": self.labels()},
+                "selector": {"matchLabels": self.selector()},
                 "template": template,
             },
             "status": status,
         }
+
+    def selector(self) -> dict[str, str]:
+        """The Rollout's selector plus the hash label (CloneSelectorAndAddLabel)."""
+        return self.labels()
 
     def pod_objects(
         self, namespace: str, now: float, clock: Clock, timing: Timing
@@ -169,18 +183,21 @@ class ReplicaSet:
                 "started": shown == "Running",
                 "state": state,
             }
+            metadata: dict[str, Any] = {
+                "name": pod.name,
+                "namespace": namespace,
+                "uid": pod.uid,
+                "creationTimestamp": started,
+                "labels": dict(pod.labels),
+                "ownerReferences": [_owner("apps/v1", "ReplicaSet", owner)],
+            }
+            if pod.annotations:
+                metadata["annotations"] = dict(pod.annotations)
             result.append(
                 {
                     "apiVersion": "v1",
                     "kind": "Pod",
-                    "metadata": {
-                        "name": pod.name,
-                        "namespace": namespace,
-                        "uid": pod.uid,
-                        "creationTimestamp": started,
-                        "labels": self.labels(),
-                        "ownerReferences": [_owner("apps/v1", "ReplicaSet", owner)],
-                    },
+                    "metadata": metadata,
                     "spec": {"containers": [{"name": pod.container, "image": pod.image}]},
                     "status": {
                         "phase": "Pending" if shown == "ContainerCreating" else "Running",

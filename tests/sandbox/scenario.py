@@ -40,6 +40,51 @@ def stepped_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         sb.stop()
 
 
+SERVICES = """
+apiVersion: v1
+kind: Service
+metadata: {name: web-active}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-preview}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""
+
+
+def web(replicas: int = 1, **blue_green: object) -> str:
+    """Two Services and a blue-green Rollout ``web`` with these ``strategy.blueGreen`` fields."""
+    extra = "".join(f"      {k}: {str(v).lower()}\n" for k, v in blue_green.items())
+    return (
+        SERVICES
+        + f"""---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: web}}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.19-alpine
+  strategy:
+    blueGreen:
+      activeService: web-active
+      previewService: web-preview
+{extra}"""
+    )
+
+
 def load(text: str) -> list[dict[str, Any]]:
     return [d for d in YAML(typ="safe", pure=True).load_all(text) if d]
 

@@ -8,52 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scenario import Scenario, stepped_sandbox
+from scenario import Scenario, stepped_sandbox, web
 
 from gitops_release.sandbox.server import Sandbox
-
-SERVICES = """
-apiVersion: v1
-kind: Service
-metadata: {name: web-active}
-spec:
-  selector: {app: web}
-  ports: [{port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-preview}
-spec:
-  selector: {app: web}
-  ports: [{port: 80}]
-"""
-
-
-def web(replicas: int = 1, **blue_green: object) -> str:
-    extra = "".join(f"      {k}: {str(v).lower()}\n" for k, v in blue_green.items())
-    return (
-        SERVICES
-        + f"""---
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {{name: web}}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.19-alpine
-  strategy:
-    blueGreen:
-      activeService: web-active
-      previewService: web-preview
-{extra}"""
-    )
 
 
 @pytest.fixture
@@ -141,7 +98,12 @@ def test_healthy_and_completed_are_false_until_the_update_completes(
     s.healthy_rollout()
     assert (s.condition("Healthy"), s.condition("Completed")) == ("True", "True")
     s.update_spec()
-    assert (s.condition("Healthy"), s.condition("Completed")) == ("False", "False")
+    s.wait_for(
+        lambda: (s.condition("Healthy"), s.condition("Completed")) == ("False", "False"),
+        "kubectl wait --for=condition=Healthy=False",
+        10,
+    )
+    assert s.info()["status"] == "Progressing" and s.selector_revision("active") == 1
     s.wait_for_status("Paused")
     assert (s.condition("Healthy"), s.condition("Completed")) == ("False", "False")
     s.promote()

@@ -1,0 +1,49 @@
+"""Rollout fields the CRD has and the sandbox now models as the controller code does (issue 12),
+where upstream has no blue-green e2e scenario of its own to port. Public APIs only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scenario import Scenario, stepped_sandbox, web
+
+from gitops_release.sandbox.server import Sandbox
+
+
+@pytest.fixture
+def sb(tmp_path: Path) -> Iterator[Sandbox]:
+    with stepped_sandbox(tmp_path) as sandbox:
+        yield sandbox
+
+
+def test_a_superseded_preview_keeps_its_pods_for_the_scale_down_delay(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """rollout/bluegreen.go scaleDownOldReplicaSetsForBlueGreen: a preview replaced by a newer
+    version before promotion is an old ReplicaSet like any other: it gets a scale-down deadline
+    of scaleDownDelaySeconds and keeps running until then (scaleDownDelayHelper even holds it at
+    spec.replicas meanwhile), so a fast rollback to it stays possible. The sandbox used to scale
+    it to zero at once."""
+    s = Scenario(
+        sb,
+        tmp_path,
+        web(
+            replicas=2,
+            autoPromotionEnabled=False,
+            previewReplicaCount=1,
+            scaleDownDelaySeconds=20,
+        ),
+    )
+    s.healthy_rollout().update_spec().wait_for_status("Paused")
+    s.update_spec()
+    s.wait_for(lambda: "scaleDownDeadline" in s.replica_set(2), "rev 2 scale-down deadline", 10)
+    deadline_at = s.time
+    assert s.revision_pod_count(2) >= 1
+    s.wait_for_status("Paused")
+    assert s.selector_revision("preview") == 3 and s.selector_revision("active") == 1
+    assert s.replica_set(2)["replicas"] == 2  # held at spec.replicas during its delay
+    s.wait_for(lambda: s.revision_pod_count(2) == 0, "rev 2 scaled down", 40)
+    assert s.time - deadline_at >= 20
+    assert "scaleDownDeadline" not in s.replica_set(2)
