@@ -232,7 +232,9 @@ class Pass:
         return rs.hash in names
 
     def revision_limit(self) -> float:
-        return float("inf")
+        """GetScaleDownRevisionLimit: how many old ReplicaSets may run out their delay."""
+        limit = self.bg.get("scaleDownDelayRevisionLimit")
+        return float("inf") if limit is None else float(limit)
 
     def _delay_helper(self, rs: ReplicaSet, annotated: int) -> tuple[int, int]:
         """scaleDownDelayHelper: (ReplicaSets counted against the limit, replicas to keep)."""
