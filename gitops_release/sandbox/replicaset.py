@@ -99,15 +99,21 @@ class ReplicaSet:
                     created=now,
                     image=image,
                     container=str(container.get("name", "app")),
-                    failing=policy(image),
+                    failing=self._failing(policy),
                     labels=self.pod_labels(),
                     annotations=self.pod_annotations(),
                 )
             )
 
     def refresh_failing(self, policy: ImagePolicy) -> None:
+        failing = self._failing(policy)
         for pod in self.pods:
-            pod.failing = policy(pod.image)
+            pod.failing = failing
+
+    def _failing(self, policy: ImagePolicy) -> str | None:
+        """How the pod misbehaves: as its first container whose image fails (a pod is ready
+        only when all its containers are)."""
+        return next((mode for image in self.images if (mode := policy(image))), None)
 
     # Kubernetes JSON ---------------------------------------------------------------------
     def labels(self) -> dict[str, str]:

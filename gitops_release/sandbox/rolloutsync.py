@@ -170,7 +170,17 @@ def _persist(p: Pass, new: dict[str, Any]) -> None:
 
 
 def _progress_deadline_abort(p: Pass, new: dict[str, Any]) -> None:
-    """evaluateProgressDeadlineAbort (spec.progressDeadlineAbort)."""
+    """evaluateProgressDeadlineAbort: with spec.progressDeadlineAbort, an update that has timed
+    out (and made no progress in this pass) aborts itself, saying why."""
+    if not p.spec.get("progressDeadlineAbort") or p.pause.aborted() or rollout_completed(new):
+        return
+    if rollout_progressing(p.old, new) or _paused_condition(p.old) or p.waiting_for_scale_down():
+        return
+    if not rollout_timed_out(p.spec, p.old, p.now_dt):
+        return
+    assert p.new_rs is not None
+    p.pause.add_abort = True
+    p.pause.abort_message = TIMED_OUT_MESSAGE.format(p.new_rs.name)
 
 
 def _pause_status(p: Pass, new: dict[str, Any]) -> None:

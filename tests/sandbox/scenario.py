@@ -90,14 +90,28 @@ def load(text: str) -> list[dict[str, Any]]:
 
 
 def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    """A JSON merge patch (RFC 7386), as ``kubectl patch --type merge`` applies it."""
+    """A strategic merge patch, as upstream's PatchSpec applies it: maps merge, ``null``
+    deletes, lists of named objects (containers) merge by name, other lists are replaced."""
     for key, value in patch.items():
         if value is None:
             target.pop(key, None)
         elif isinstance(value, dict) and isinstance(target.get(key), dict):
             merge(target[key], value)
+        elif isinstance(value, list) and _named(value) and _named(target.get(key)):
+            by_name = {item["name"]: item for item in target[key]}
+            for item in value:
+                if item["name"] in by_name:
+                    merge(by_name[item["name"]], item)
+                else:
+                    added: dict[str, Any] = {}
+                    merge(added, item)  # a null in a new element deletes nothing
+                    target[key].append(added)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def _named(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(i, dict) and "name" in i for i in value)
 
 
 class Scenario:

@@ -83,3 +83,53 @@ def test_blue_green_scale_down_delay(sb: Sandbox, tmp_path: Path) -> None:
     s.advance(1)
     assert [s.revision_pod_count(r) for r in (4, 3, 2, 1)] == [1, 1, 0, 0]
     assert s.replica_counts() == (1, 2, 1, 1, 1)
+
+
+def test_blue_green_exceed_progress_deadline_abort(sb: Sandbox, tmp_path: Path) -> None:
+    """TestBlueGreenExceedProgressDeadlineAbort: an update that never gets ready goes Degraded
+    but is not aborted while progressDeadlineAbort is false (its pod stays); set to true, the
+    rollout aborts itself and the preview is scaled down after abortScaleDownDelaySeconds, with
+    four conditions (Available, Progressing, Healthy, Completed)."""
+    name = "bluegreen-scaledowndelay"
+    spec = """  replicas: 1
+  strategy:
+    blueGreen:
+      activeService: bluegreen-scaledowndelay-active
+      abortScaleDownDelaySeconds: 2"""
+    s = Scenario(
+        sb, tmp_path, service("bluegreen-scaledowndelay-active", name) + rollout(name, name, spec)
+    )
+    s.fail_image("nginx:1.19-alpine-argo-error", "pull-error")  # a tag that does not exist
+    s.apply_manifests().wait_for_status("Healthy")
+    bad = {
+        "spec": {
+            "progressDeadlineAbort": False,
+            "progressDeadlineSeconds": 1,
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "bad2good",
+                            "image": "nginx:1.19-alpine-argo-error",
+                            "command": None,
+                        }
+                    ]
+                }
+            },
+        }
+    }
+    s.patch_spec(bad).wait_for_status("Degraded")
+    s.advance(3)
+    assert s.revision_pod_count(2) == 1
+    assert not s.rollout()["status"].get("abort")
+    bad["spec"]["progressDeadlineAbort"] = True
+    s.patch_spec(bad).wait_for_status("Degraded")
+    s.advance(3)
+    assert s.revision_pod_count(2) == 0
+    status = s.rollout()["status"]
+    assert status.get("abort") is True and len(status["conditions"]) == 4, status
+    rs = s.replica_set(2)["objectMeta"]["name"]
+    assert status["message"] == (
+        f'RolloutAborted: Rollout aborted update to revision 2: ReplicaSet "{rs}" has timed out'
+        " progressing."
+    )
