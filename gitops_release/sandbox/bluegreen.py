@@ -282,8 +282,14 @@ class Pass:
         )
 
     def within_window(self) -> bool:
-        """isRollbackWithinWindow (spec.rollbackWindow)."""
-        return False
+        """isRollbackWithinWindow: back to an older ReplicaSet with fewer than
+        spec.rollbackWindow.revisions ReplicaSets created between it and the stable one."""
+        revisions = int((self.spec.get("rollbackWindow") or {}).get("revisions") or 0)
+        new, stable = self.new_rs, self.stable_rs
+        if new is None or stable is None or not new.created < stable.created or revisions <= 0:
+            return False
+        between = [rs for rs in self.ro.replicasets if new.created < rs.created < stable.created]
+        return len(between) < revisions
 
     def fast_rollback(self) -> bool:
         """isFastRollback: back to the stable ReplicaSet, to one still inside its scale-down

@@ -47,3 +47,47 @@ def test_a_superseded_preview_keeps_its_pods_for_the_scale_down_delay(
     s.wait_for(lambda: s.revision_pod_count(2) == 0, "rev 2 scaled down", 40)
     assert s.time - deadline_at >= 20
     assert "scaleDownDeadline" not in s.replica_set(2)
+
+
+V1 = {"spec": {"template": {"metadata": {"annotations": {"update": "0"}}}}}
+
+
+def _three_releases(s: Scenario, window: int) -> None:
+    """v1, then v2 and v3 each promoted; the old ReplicaSets scaled down after their delay."""
+    s.rollout_manifest["spec"]["rollbackWindow"] = {"revisions": window}
+    s.rollout_manifest["spec"]["template"]["metadata"]["annotations"] = {"update": "0"}
+    s.healthy_rollout()
+    for _ in range(2):
+        s.update_spec().wait_for_status("Paused")
+        s.promote()
+        s.wait_for_status("Healthy", 60)
+    s.wait_for(lambda: s.revision_pod_count(2) == 0, "v2 scaled down", 30)
+
+
+def test_a_rollback_inside_the_rollback_window_skips_the_pause(sb: Sandbox, tmp_path: Path) -> None:
+    """rollout/sync.go isRollbackWithinWindow: going back to a ReplicaSet with fewer than
+    spec.rollbackWindow.revisions ReplicaSets between it and the stable one is a fast rollback
+    ('Rollback within window'): no BlueGreenPause, even with its pods long gone."""
+    s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False, scaleDownDelaySeconds=2))
+    _three_releases(s, window=2)
+    assert s.revision_pod_count(1) == 0
+    s.patch_spec(V1)  # Git back to v1
+    phases = []
+
+    def healthy() -> bool:
+        phases.append(s.info()["status"])
+        return phases[-1] == "Healthy" and s.selector_revision("active") == 4
+
+    s.wait_for(healthy, "v1 active again", 60)
+    assert "Paused" not in phases
+    assert s.replica_set(4)["objectMeta"]["name"] == f"web-{s.rollout()['status']['stableRS']}"
+
+
+def test_a_rollback_outside_the_rollback_window_pauses(sb: Sandbox, tmp_path: Path) -> None:
+    """The same with rollbackWindow.revisions 1: v2 lies between v1 and the stable v3, so going
+    back to v1 is an ordinary update (BlueGreenPause, then promote)."""
+    s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False, scaleDownDelaySeconds=2))
+    _three_releases(s, window=1)
+    s.patch_spec(V1)
+    s.wait_for_status("Paused", 60)
+    assert s.selector_revision("active") == 3 and s.selector_revision("preview") == 4
