@@ -97,6 +97,9 @@ class Pass:
             template=copy.deepcopy(self.spec.get("template") or {}),
             revision=top + 1,
         )
+        stable = ro.replicaset(str(self.old.get("stableRS") or ""))
+        # a first ReplicaSet will be the stable one: active metadata; later ones preview first
+        rs.sync_ephemeral(self.bg.get("previewMetadata" if stable else "activeMetadata"))
         ro.replicasets.append(rs)
         status = copy.deepcopy(self.old)
         message = NEW_REPLICASET_MESSAGE.format(rs.name)
@@ -134,6 +137,7 @@ class Pass:
         self._reconcile_replica_sets()
         self._reconcile_pause()
         self._reconcile_active_service()
+        self._reconcile_ephemeral()
         self._sync_status()
 
     @property
@@ -369,6 +373,24 @@ class Pass:
         if self.old.get("abort"):
             target = str(self.old.get("stableRS") or "")
         self.ro.services["active"] = target
+
+    def _reconcile_ephemeral(self) -> None:
+        """reconcileEphemeralMetadata: activeMetadata on the stable pods (and on the desired
+        ones once fully promoted), previewMetadata on the desired ones during an update,
+        nothing injected on the others."""
+        if "previewMetadata" not in self.bg and "activeMetadata" not in self.bg:
+            return
+        assert self.new_rs is not None
+        active, preview = self.bg.get("activeMetadata"), self.bg.get("previewMetadata")
+        stable = self.old.get("stableRS")
+        if not stable or stable == self.new_rs.hash:
+            self.new_rs.sync_ephemeral(active)
+        else:
+            self.new_rs.sync_ephemeral(preview)
+            if self.stable_rs is not None:
+                self.stable_rs.sync_ephemeral(active)
+        for rs in self.others:
+            rs.sync_ephemeral(None)
 
     # restart.go ------------------------------------------------------------------------------
     def _restart(self) -> None:

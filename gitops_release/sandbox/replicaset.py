@@ -1,8 +1,10 @@
-"""ReplicaSets and Pods owned by a sandbox Rollout: scaling, readiness and their Kubernetes JSON."""
+"""ReplicaSets and Pods owned by a sandbox Rollout: scaling, readiness, the ephemeral pod metadata
+the controller injects (``activeMetadata`` / ``previewMetadata``), and their Kubernetes JSON."""
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +16,7 @@ REVISION = "rollout.argoproj.io/revision"
 SCALE_DOWN_DEADLINE = "argo-rollouts.argoproj.io/scale-down-deadline"
 HASH_LABEL = "rollouts-pod-template-hash"
 DESIRED_REPLICAS = "rollout.argoproj.io/desired-replicas"
+EPHEMERAL_METADATA = "rollout.argoproj.io/ephemeral-metadata"
 
 # How an image misbehaves: "never-ready" (CrashLoopBackOff), "pull-error" (ImagePullBackOff)
 # or "http-500" (ready, answers 500).
@@ -70,6 +73,7 @@ class ReplicaSet:
     pods: list[Pod] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
     desired: int | None = None  # the desired-replicas annotation: spec.replicas when last scaled
+    injected: dict[str, Any] | None = None  # ephemeral pod metadata (labels, annotations)
 
     @property
     def containers(self) -> list[dict[str, Any]]:
@@ -105,6 +109,14 @@ class ReplicaSet:
                 )
             )
 
+    def sync_ephemeral(self, desired: dict[str, Any] | None) -> None:
+        """SyncReplicaSetEphemeralPodMetadata, then the same on every pod: inject the desired
+        labels and annotations, remove the ones injected before that are no longer desired."""
+        before = self.injected
+        for pod in self.pods:
+            _sync_metadata(pod.labels, pod.annotations, before, desired)
+        self.injected = copy.deepcopy(desired) if desired else None
+
     def refresh_failing(self, policy: ImagePolicy) -> None:
         failing = self._failing(policy)
         for pod in self.pods:
@@ -122,10 +134,15 @@ class ReplicaSet:
         return labels
 
     def pod_labels(self) -> dict[str, str]:
-        return self.labels()
+        """The template's labels as the ReplicaSet carries them: hash and injected ones too."""
+        labels = self.labels()
+        labels.update((self.injected or {}).get("labels") or {})
+        return labels
 
     def pod_annotations(self) -> dict[str, str]:
-        return dict((self.template.get("metadata") or {}).get("annotations") or {})
+        annotations = dict((self.template.get("metadata") or {}).get("annotations") or {})
+        annotations.update((self.injected or {}).get("annotations") or {})
+        return annotations
 
     def to_object(
         self, rollout: dict[str, Any], now: float, clock: Clock, timing: Timing
@@ -139,6 +156,8 @@ class ReplicaSet:
         annotations = {REVISION: str(self.revision), **self.annotations}
         if self.desired is not None:
             annotations[DESIRED_REPLICAS] = str(self.desired)
+        if self.injected is not None:
+            annotations[EPHEMERAL_METADATA] = json.dumps(self.injected, separators=(",", ":"))
         status: dict[str, Any] = {"replicas": len(self.pods), "observedGeneration": 1}
         if ready:
             status.update(readyReplicas=ready, availableReplicas=ready)
@@ -214,6 +233,21 @@ class ReplicaSet:
                 }
             )
         return result
+
+
+def _sync_metadata(
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    existing: dict[str, Any] | None,
+    desired: dict[str, Any] | None,
+) -> None:
+    """SyncEphemeralPodMetadata: only keys the controller injected are ever removed."""
+    for target, kind in ((labels, "labels"), (annotations, "annotations")):
+        wanted = (desired or {}).get(kind) or {}
+        target.update(wanted)
+        for key in (existing or {}).get(kind) or {}:
+            if key not in wanted:
+                target.pop(key, None)
 
 
 def _owner(api_version: str, kind: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -292,6 +292,16 @@ class Scenario:
         names = [p["objectMeta"]["name"] for p in self.replica_set(revision).get("pods", [])]
         return [self.live("Pod", name) for name in names]
 
+    def all_pods(self) -> list[dict[str, Any]]:
+        """ExpectPods: every live Pod of the Rollout."""
+        revisions = [int(rs["revision"]) for rs in self.info().get("replicaSets", [])]
+        return [pod for revision in revisions for pod in self.revision_pods(revision)]
+
+    def wait_for_replicas(self, count: int) -> Scenario:
+        """WaitForRolloutReplicas: status.replicas."""
+        self.wait_for(lambda: self.replica_counts()[1] == count, f"status.replicas={count}")
+        return self
+
     def revision_of(self, pod_hash: str) -> int | None:
         for rs in self.info().get("replicaSets", []):
             if rs["objectMeta"]["name"] == f"{self.name}-{pod_hash}":
