@@ -131,9 +131,6 @@ class Pass:
             self._sync_status(reset=True)  # CheckPodSpecChange: a new update starts
             return
         self._restart()
-        if self.halted:  # spec.paused holds everything until it is lifted
-            self._sync_status()
-            return
         self._reconcile_replica_sets()
         self._reconcile_pause()
         self._reconcile_active_service()
@@ -142,7 +139,8 @@ class Pass:
 
     @property
     def halted(self) -> bool:
-        """haltProgress: the user paused the rollout (spec.paused)."""
+        """haltProgress: the user paused the rollout (spec.paused). The Services stay where they
+        are and no BlueGreenPause is added or completed; the ReplicaSets are still scaled."""
         return bool(self.spec.get("paused"))
 
     # ReplicaSets -----------------------------------------------------------------------------

@@ -301,7 +301,7 @@ def test_rollout_info_renders_like_kubectl_argo_rollouts_get() -> None:
     )
 
 
-def test_a_manual_pause_holds_everything_until_resumed() -> None:
+def test_a_manual_pause_holds_the_services_until_resumed() -> None:
     from gitops_release.sandbox.actions import list_actions, run_action
 
     d = Driver(manifest("ikubernetes/myapp:v1"))
@@ -320,7 +320,8 @@ def test_a_manual_pause_holds_everything_until_resumed() -> None:
     run_action(d.ro, "pause")
     d.step(20)
     assert d.phase == ("Paused", "manually paused")
-    assert d.tree() == [(2, 0, 0, ""), (1, 2, 2, "stable,active")]
+    # haltProgress: the preview is scaled, but no Service moves to it
+    assert d.tree() == [(2, 1, 1, ""), (1, 2, 2, "stable,active")]
     run_action(d.ro, "resume")
     d.step(10)
     assert d.phase == ("Paused", "BlueGreenPause")

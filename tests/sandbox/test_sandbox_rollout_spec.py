@@ -91,3 +91,51 @@ def test_a_rollback_outside_the_rollback_window_pauses(sb: Sandbox, tmp_path: Pa
     s.patch_spec(V1)
     s.wait_for_status("Paused", 60)
     assert s.selector_revision("active") == 3 and s.selector_revision("preview") == 4
+
+
+def _argocd_action(s: Scenario, action: str) -> None:
+    query = (
+        f"namespace=default&resourceName={s.name}&group=argoproj.io&kind=Rollout&version=v1alpha1"
+    )
+    body = f'"{action}"'.encode()
+    status, answer = s.api.call(
+        "POST", f"/api/v1/applications/{s.app}/resource/actions?{query}", raw=body
+    )
+    assert status == 200, answer
+
+
+def test_spec_paused_halts_the_services_not_the_replicasets(sb: Sandbox, tmp_path: Path) -> None:
+    """rollout/context.go haltProgress: while spec.paused is true the controller neither moves
+    the preview or active Service nor adds or completes a BlueGreenPause, but still scales the
+    ReplicaSets: a version pushed during a manual pause starts its preview pods, and only once
+    the pause is lifted does the preview Service switch to it and the BlueGreenPause begin."""
+    s = Scenario(sb, tmp_path, web(replicas=2, autoPromotionEnabled=False, previewReplicaCount=1))
+    s.healthy_rollout()
+    _argocd_action(s, "pause")
+    s.update_spec()
+    s.wait_for(lambda: s.replica_set(2).get("available") == 1, "v2 preview pod ready", 30)
+    s.advance(5)
+    info = s.info()
+    assert (info["status"], info["message"]) == ("Paused", "manually paused")
+    assert s.selector_revision("preview") == 1 and s.selector_revision("active") == 1
+    assert not s.rollout()["status"].get("pauseConditions")
+    assert s.condition("Paused") == "True"
+    _argocd_action(s, "resume")
+    s.wait_for_status("Paused", 30)
+    assert s.info()["message"] == "BlueGreenPause"
+    assert s.selector_revision("preview") == 2 and s.selector_revision("active") == 1
+
+
+def test_spec_paused_stops_auto_promotion_seconds(sb: Sandbox, tmp_path: Path) -> None:
+    """Upstream unit test TestBlueGreenHandlePause/NoAutoPromoteAfterDelayTimePassesIfUserPaused:
+    a rollout the user paused during its BlueGreenPause is not promoted when
+    autoPromotionSeconds pass."""
+    s = Scenario(sb, tmp_path, web(autoPromotionSeconds=10))
+    s.healthy_rollout().update_spec().wait_for_status("Paused")
+    _argocd_action(s, "pause")
+    s.advance(30)
+    assert (s.info()["status"], s.info()["message"]) == ("Paused", "manually paused")
+    assert s.selector_revision("active") == 1
+    _argocd_action(s, "resume")
+    s.wait_for_status("Healthy", 30)
+    assert s.selector_revision("active") == 2
