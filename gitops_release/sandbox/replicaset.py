@@ -28,7 +28,7 @@ class Timing:
     """Controller-time durations of the simulated kubelet."""
 
     pod_start: float = 1.0  # ContainerCreating -> Running
-    pod_ready: float = 4.0  # Running -> ready (readiness probe)
+    pod_ready: float = 4.0  # Running -> ready, for a container without a readinessProbe
     crash_backoff: float = 10.0  # restart interval of a failing container
 
 
@@ -42,11 +42,17 @@ class Pod:
     failing: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    probe_delays: tuple[float | None, ...] = ()  # per container: readinessProbe initialDelaySeconds
 
     def state(self, now: float, timing: Timing) -> tuple[str, bool, int]:
-        """(status shown by kubectl, ready, restarts)."""
+        """(status shown by kubectl, ready, restarts). A container with a readinessProbe is
+        ready its initialDelaySeconds after it started, one without after ``timing.pod_ready``;
+        the pod when all are."""
         age = now - self.created
-        ready_after = timing.pod_ready
+        ready_after = max(
+            (timing.pod_ready if d is None else d for d in self.probe_delays),
+            default=timing.pod_ready,
+        )
         if age < timing.pod_start:
             return "ContainerCreating", False, 0
         if self.failing == "pull-error":  # a tag that does not exist
@@ -106,6 +112,7 @@ class ReplicaSet:
                     failing=self._failing(policy),
                     labels=self.pod_labels(),
                     annotations=self.pod_annotations(),
+                    probe_delays=tuple(_probe_delay(c) for c in self.containers),
                 )
             )
 
@@ -233,6 +240,11 @@ class ReplicaSet:
                 }
             )
         return result
+
+
+def _probe_delay(container: dict[str, Any]) -> float | None:
+    probe = container.get("readinessProbe")
+    return float(probe.get("initialDelaySeconds") or 0) if isinstance(probe, dict) else None
 
 
 def _sync_metadata(
