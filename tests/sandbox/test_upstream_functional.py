@@ -133,3 +133,113 @@ def test_blue_green_exceed_progress_deadline_abort(sb: Sandbox, tmp_path: Path) 
         f'RolloutAborted: Rollout aborted update to revision 2: ReplicaSet "{rs}" has timed out'
         " progressing."
     )
+
+
+def test_blue_green_update(sb: Sandbox, tmp_path: Path) -> None:
+    """TestBlueGreenUpdate (functional/rollout-bluegreen.yaml): with auto-promotion an update
+    goes Progressing, revision 2 becomes active with both stacks up (current 6), and stays so
+    once Healthy (scaleDownDelaySeconds 10)."""
+    spec = """  replicas: 3
+  strategy:
+    blueGreen:
+      activeService: bluegreen
+      scaleDownDelaySeconds: 10"""
+    s = Scenario(
+        sb, tmp_path, service("bluegreen", "bluegreen") + rollout("bluegreen", "bluegreen", spec)
+    )
+    s.healthy_rollout()
+    assert s.replica_counts() == (3, 3, 3, 3, 3)
+    s.update_spec().wait_for_status("Progressing")
+    s.wait_for(lambda: s.selector_revision("active") == 2, "active revision 2")
+    assert s.replica_counts() == (3, 6, 3, 3, 3)
+    s.wait_for_status("Healthy")
+    assert s.replica_counts() == (3, 6, 3, 3, 3)
+
+
+def test_blue_green_scale_down_on_abort(sb: Sandbox, tmp_path: Path) -> None:
+    """TestBlueGreenScaleDownOnAbort: an aborted preview is scaled to zero once
+    abortScaleDownDelaySeconds (1) have passed."""
+    spec = """  replicas: 2
+  strategy:
+    blueGreen:
+      abortScaleDownDelaySeconds: 1
+      activeService: bluegreen-preview-replicas-active
+      previewService: bluegreen-preview-replicas-preview
+      previewReplicaCount: 1
+      scaleDownDelaySeconds: 5
+      autoPromotionEnabled: false"""
+    app = "bluegreen-preview-replicas"
+    objects = (
+        service(f"{app}-active", app)
+        + service(f"{app}-preview", app)
+        + rollout("bluegreen-scaledown-on-abort", app, spec)
+    )
+    s = Scenario(sb, tmp_path, objects).apply_manifests()
+    s.wait_for_status("Healthy").update_spec().wait_for_status("Paused")
+    assert (s.revision_pod_count(2), s.revision_pod_count(1)) == (1, 2)
+    s.abort()
+    s.wait_for_status("Degraded")
+    s.advance(3)
+    assert s.revision_pod_count(2) == 0
+
+
+KUBECTL_WAIT = """
+kind: Service
+apiVersion: v1
+metadata: {{name: {name}}}
+spec:
+  selector: {{app: {name}}}
+  ports: [{{protocol: TCP, port: 80, targetPort: 80}}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: {name}}}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: {name}
+        image: nginx:1.19-alpine
+        imagePullPolicy: Always
+        ports: [{{containerPort: 80}}]
+{probe}
+  strategy:
+    blueGreen:
+      activeService: {name}
+      autoPromotionEnabled: {auto}
+"""
+
+
+def test_kubectl_wait_for_paused(sb: Sandbox, tmp_path: Path) -> None:
+    """TestKubectlWaitForPaused: an update sets condition Paused=True (status Paused, revision 1
+    active); promoted, Paused=False, status Healthy, revision 2 active."""
+    objects = KUBECTL_WAIT.format(name="kubectl-wait-paused", probe="", auto="false")
+    s = Scenario(sb, tmp_path, objects).healthy_rollout()
+    s.update_spec()
+    s.wait_for(lambda: s.condition("Paused") == "True", "kubectl wait --for=condition=Paused")
+    assert s.info()["status"] == "Paused" and s.selector_revision("active") == 1
+    s.promote()
+    s.wait_for(lambda: s.condition("Paused") == "False", "--for=condition=Paused=False")
+    s.wait_for_status("Healthy")
+    assert s.selector_revision("active") == 2
+
+
+def test_kubectl_wait_for_completed(sb: Sandbox, tmp_path: Path) -> None:
+    """TestKubectlWaitForCompleted: during an auto-promoted update the Healthy condition is
+    False (status Progressing, revision 1 still active), then True with revision 2 active."""
+    probe = """        readinessProbe:
+          initialDelaySeconds: 5
+          httpGet: {path: /, port: 80}
+          periodSeconds: 10"""
+    objects = KUBECTL_WAIT.format(name="kubectl-wait-healthy", probe=probe, auto="true")
+    s = Scenario(sb, tmp_path, objects).healthy_rollout()
+    s.update_spec()
+    s.wait_for(lambda: s.condition("Healthy") == "False", "--for=condition=Healthy=False")
+    assert s.info()["status"] == "Progressing" and s.selector_revision("active") == 1
+    s.wait_for(lambda: s.condition("Healthy") == "True", "--for=condition=Healthy=True")
+    assert s.selector_revision("active") == 2
