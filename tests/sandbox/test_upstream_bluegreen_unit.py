@@ -8,6 +8,7 @@ in ``tests/sandbox/README.md``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 from scenario import Scenario, stepped_sandbox, web
 
 from gitops_release.sandbox.server import Sandbox
+
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @pytest.fixture
@@ -138,9 +141,8 @@ def test_no_auto_promote_before_delay_time_passes(sb: Sandbox, tmp_path: Path) -
 
 
 def test_auto_promote_after_delay_time_passes(sb: Sandbox, tmp_path: Path) -> None:
-    """TestBlueGreenHandlePause/AutoPromoteAfterDelayTimePasses (and
-    TestBlueGreenHandlePauseAutoPromoteWithConditions): after autoPromotionSeconds the pause is
-    removed, the active Service switches and the rollout completes."""
+    """TestBlueGreenHandlePause/AutoPromoteAfterDelayTimePasses: after autoPromotionSeconds the
+    pause is removed, the active Service switches and the rollout completes."""
     s = paused_update(Scenario(sb, tmp_path, web(autoPromotionSeconds=10)))
     started = s.time
     s.wait_for_status("Healthy", 30)
@@ -148,6 +150,24 @@ def test_auto_promote_after_delay_time_passes(sb: Sandbox, tmp_path: Path) -> No
     status = s.rollout()["status"]
     assert "pauseConditions" not in status and "controllerPause" not in status
     assert s.selector_revision("active") == 2 and conditions(s)["Completed"][0] == "True"
+
+
+def test_blue_green_handle_pause_auto_promote_with_conditions(sb: Sandbox, tmp_path: Path) -> None:
+    """TestBlueGreenHandlePauseAutoPromoteWithConditions: paused with its Paused and
+    Progressing (RolloutPaused) conditions set, the rollout auto-promotes once
+    autoPromotionSeconds pass and ends with Available, Healthy, Progressing
+    NewReplicaSetAvailable and Completed, pause fields gone, the selector on revision 2."""
+    s = paused_update(Scenario(sb, tmp_path, web(autoPromotionSeconds=10)))
+    paused = ("Unknown", "RolloutPaused")
+    s.wait_for(lambda: conditions(s).get("Progressing") == paused, "Progressing paused", 5)
+    assert conditions(s)["Paused"] == ("True", "RolloutPaused")
+    s.wait_for_status("Healthy", 30)
+    got, status = conditions(s), s.rollout()["status"]
+    assert got["Progressing"] == ("True", "NewReplicaSetAvailable")
+    assert got["Healthy"][0] == got["Available"][0] == got["Completed"][0] == "True"
+    assert "pauseConditions" not in status and "controllerPause" not in status
+    assert status["selector"] == f"app=web,rollouts-pod-template-hash={status['stableRS']}"
+    assert s.selector_revision("active") == 2
 
 
 def test_no_pause_when_auto_promotion_enabled_is_not_set(sb: Sandbox, tmp_path: Path) -> None:
@@ -218,13 +238,28 @@ def _promoted_twice(s: Scenario) -> None:
 def test_blue_green_add_scale_down_delay_to_previous_active_replica_set(
     sb: Sandbox, tmp_path: Path
 ) -> None:
-    """TestBlueGreenAddScaleDownDelayToPreviousActiveReplicaSet and TestBlueGreenAddScaleDownDelay:
-    once the desired ReplicaSet is stable, the previous active one gets a scale-down deadline
-    scaleDownDelaySeconds ahead (on a later pass)."""
+    """TestBlueGreenAddScaleDownDelayToPreviousActiveReplicaSet: promoting switches the active
+    Service and marks the new ReplicaSet stable (phase Healthy, selector on it); the previous
+    active ReplicaSet keeps its pods."""
     s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False, scaleDownDelaySeconds=10))
     _promoted_twice(s)
+    status = s.rollout()["status"]
+    assert status["stableRS"] == status["blueGreen"]["activeSelector"] == status["currentPodHash"]
+    assert status["selector"] == f"app=web,rollouts-pod-template-hash={status['stableRS']}"
+    assert s.revision_pod_count(1) == 1
+
+
+def test_blue_green_add_scale_down_delay(sb: Sandbox, tmp_path: Path) -> None:
+    """TestBlueGreenAddScaleDownDelay: on a pass after the promotion (as of v1.1) the previous
+    ReplicaSet gets a scale-down deadline scaleDownDelaySeconds (default 30) ahead."""
+    s = Scenario(sb, tmp_path, web(autoPromotionEnabled=False))
+    _promoted_twice(s)
+    completed = [c for c in s.rollout()["status"]["conditions"] if c["type"] == "Completed"]
+    promoted = datetime.strptime(completed[0]["lastTransitionTime"], STAMP)
     rs = s.wait_for(lambda: "scaleDownDeadline" in (r := s.replica_set(1)) and r, "deadline", 5)
-    assert rs["replicas"] == 1 and "delay" not in rs.get("status", "")
+    deadline = datetime.strptime(rs["scaleDownDeadline"], STAMP)
+    assert 30 <= (deadline - promoted).total_seconds() <= 31
+    assert rs["replicas"] == 1
 
 
 def test_blue_green_not_ready_to_scale_down_old_replica(sb: Sandbox, tmp_path: Path) -> None:
