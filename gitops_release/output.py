@@ -19,8 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 _SECRETS: set[str] = set()
+_documents = 0  # JSON documents printed on stdout in this run (the boundary prints one at most)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s]+)@")
 REDACTED = "***"
+
+
+def reset_documents() -> None:
+    global _documents
+    _documents = 0
+
+
+def documents_written() -> int:
+    """How many JSON results this run has printed on stdout (the boundary adds an error
+    document only when the command printed none)."""
+    return _documents
 
 
 def register_secret(value: str | None) -> None:
@@ -106,12 +118,14 @@ class Output:
 
     def data(self, payload: Mapping[str, Any] | list[Any]) -> None:
         """The JSON result on stdout (only in JSON mode)."""
+        global _documents
         if self.json_mode:
             print(
                 json.dumps(redact_data(payload), indent=2, sort_keys=False),
                 file=self.out,
                 flush=True,
             )
+            _documents += 1
 
     def emit(self, text: str, payload: Mapping[str, Any] | list[Any]) -> None:
         """Print ``text`` in human mode or ``payload`` as JSON: one call per result."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from gitops_release import journal
 from gitops_release.argo.apierrors import (
     ApiError,
     BadRequest,
@@ -228,6 +229,10 @@ class Client:
         CD's ``?refresh=``, would only block again)."""
         method = method.upper()
         url = self.url(path, params)
+        changes = method not in ("GET", "HEAD", "OPTIONS")
+        if changes:  # said if the run stops here (the boundary prints the journal)
+            key = f"{self.name} {method} {path}"
+            journal.note(key, f"{method} {path} sent to {self.name}, answer not seen")
         response = self._send(
             method,
             url,
@@ -236,6 +241,8 @@ class Client:
             idempotent=method in IDEMPOTENT if idempotent is None else idempotent,
             retry_slow=retry_slow,
         )
+        if changes:
+            journal.note(key, f"{self.name} accepted {method} {path}")
         return _decode(response, f"{self.name} {method} {redact(url)}")
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -19,6 +19,7 @@ class OutputFormat(enum.StrEnum):
 @dataclass
 class State:
     debug: bool = False
+    interrupted: str | None = None  # which signal stopped the run (set by main's handler)
 
 
 state = State()
