@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -116,6 +117,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
     args = list(sys.argv[1:] if argv is None else argv)
     state.debug = False  # --debug is sticky within a run, never from one in-process run to the next
     state.interrupted = None
+    state.started = time.monotonic()
     journal.reset()
     output.reset_documents()
     json_mode = _json_requested(args)

@@ -339,6 +339,9 @@ def _recover(
         out.progress(f"release failed ({err.message}); --on-failure none: leaving it as it is")
         return
     out.progress(f"release failed: {err.message}; aborting the rollout (traffic stays on stable)")
+    # going back to stable gets its own time: the release's --timeout may be spent already
+    recovery = max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
+    rel.conn.extend_deadline(recovery)
     ro = rel.rollout()
     if ro is not None and not ro.fully_promoted:
         rel.act(Action.abort)
@@ -350,7 +353,7 @@ def _recover(
     if not stable:
         out.warn("no stable image known (first release?): Git is left on the new image")
         return
-    deadline = time.monotonic() + max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
+    deadline = time.monotonic() + recovery
     why = "timed out" if isinstance(err, TimedOut) else "failed"
     message = revert_subject(req.app, short(stable), f"{short(result.new_image)} {why}")
     result.revert_commit, outcome = rel.restore(
