@@ -2,7 +2,8 @@
 
 - stdout carries results: human text, or one JSON document with ``--output json``.
 - stderr carries progress and errors: live in a terminal, plain timestamped lines elsewhere (CI).
-- ``NO_COLOR`` (any value) turns colour off; so does a non-TTY stream.
+- ``NO_COLOR`` set to a non-empty value turns colour off (no-color.org: an empty one does
+  not); so does a non-TTY stream.
 - Every string printed passes :func:`redact`: secrets registered with :func:`register_secret`
   and credentials inside URLs (``https://user:token@host``) never reach a terminal or a log.
 """
@@ -76,7 +77,7 @@ def redact_data(data: Any) -> Any:
 
 def color_enabled(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
-    if "NO_COLOR" in env:
+    if env.get("NO_COLOR"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
 
