@@ -209,9 +209,17 @@ class Client:
                         allow_redirects=method == "GET",
                     )
             except requests.exceptions.SSLError as err:
+                if "WRONG_VERSION_NUMBER" in repr(err):  # OpenSSL's word for a plain-HTTP answer
+                    plain = redact(self.base_url).replace("https://", "http://", 1)
+                    raise Unreachable(
+                        f"TLS handshake with {self.name} at {redact(self.base_url)} failed: "
+                        "the server answers plain HTTP there (WRONG_VERSION_NUMBER)",
+                        hint=f"use {plain}, or --plaintext with a host:port server",
+                    ) from None
+                skip = "" if self.verify is False else ", or --insecure to skip verification"
                 raise Unreachable(
                     f"TLS verification failed for {self.name} at {redact(self.base_url)}: {_reason(err)}",
-                    hint="pass --ca-bundle FILE for a private CA, or --insecure to skip verification",
+                    hint=f"pass --ca-bundle FILE for a private CA{skip}",
                 ) from None
             except requests.exceptions.ConnectionError as err:
                 # A refused connection never reached the server: safe to repeat for any method.

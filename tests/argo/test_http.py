@@ -313,3 +313,16 @@ def test_no_call_starts_after_the_deadline(server: FakeServer) -> None:
     with pytest.raises(http.DeadlinePassed):
         c.get("/x")
     assert server.count("GET", "/x") == 0
+
+
+def test_tls_to_a_plain_http_port_says_so(server: FakeServer) -> None:
+    """https:// against a plain-HTTP server with --insecure given: the hint is http:// or
+    --plaintext, never the --insecure already passed (issue 14, item 8)."""
+    server.routes[("GET", "/x")] = lambda r: (200, {})
+    c = http.Client(server.url.replace("http://", "https://"), name="Argo CD", verify=False)
+    with pytest.raises(http.Unreachable) as info:
+        c.get("/x")
+    text = str(info.value)
+    assert "answers plain HTTP" in text
+    assert server.url in text and "--plaintext" in text
+    assert "--insecure" not in text
