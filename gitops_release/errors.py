@@ -49,6 +49,8 @@ class ReleaseError(Exception):
     """Base of every expected failure: one line for the user, plus the next step."""
 
     exit_code: ExitCode = ExitCode.FAILED
+    details: dict[str, object] | None = None
+    """The command's partial result, for ``-o json`` (e.g. what a failed deploy left)."""
 
     def __init__(self, message: str, *, hint: str | None = None, exit_code: ExitCode | None = None):
         super().__init__(message)

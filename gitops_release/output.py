@@ -2,7 +2,8 @@
 
 - stdout carries results: human text, or one JSON document with ``--output json``.
 - stderr carries progress and errors: live in a terminal, plain timestamped lines elsewhere (CI).
-- ``NO_COLOR`` (any value) turns colour off; so does a non-TTY stream.
+- ``NO_COLOR`` set to a non-empty value turns colour off (no-color.org: an empty one does
+  not); so does a non-TTY stream.
 - Every string printed passes :func:`redact`: secrets registered with :func:`register_secret`
   and credentials inside URLs (``https://user:token@host``) never reach a terminal or a log.
 """
@@ -19,8 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 _SECRETS: set[str] = set()
+_documents = 0  # JSON documents printed on stdout in this run (the boundary prints one at most)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s]+)@")
 REDACTED = "***"
+
+
+def reset_documents() -> None:
+    global _documents
+    _documents = 0
+
+
+def documents_written() -> int:
+    """How many JSON results this run has printed on stdout (the boundary adds an error
+    document only when the command printed none)."""
+    return _documents
 
 
 def register_secret(value: str | None) -> None:
@@ -64,7 +77,7 @@ def redact_data(data: Any) -> Any:
 
 def color_enabled(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
-    if "NO_COLOR" in env:
+    if env.get("NO_COLOR"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
 
@@ -106,12 +119,14 @@ class Output:
 
     def data(self, payload: Mapping[str, Any] | list[Any]) -> None:
         """The JSON result on stdout (only in JSON mode)."""
+        global _documents
         if self.json_mode:
             print(
                 json.dumps(redact_data(payload), indent=2, sort_keys=False),
                 file=self.out,
                 flush=True,
             )
+            _documents += 1
 
     def emit(self, text: str, payload: Mapping[str, Any] | list[Any]) -> None:
         """Print ``text`` in human mode or ``payload`` as JSON: one call per result."""

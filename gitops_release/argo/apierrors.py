@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from gitops_release.errors import RemoteError
+from gitops_release.errors import RemoteError, TimedOut
 
 
 class ApiError(RemoteError):
@@ -83,6 +83,10 @@ class Unreachable(RemoteError):
 
 class TooSlow(Unreachable):
     """The server accepted the connection but did not answer within the read timeout."""
+
+
+class DeadlinePassed(TimedOut):
+    """The command's ``--timeout`` ran out during (or before) a call: exit 6, not a remote error."""
 
 
 class BadResponse(RemoteError):

@@ -168,6 +168,9 @@ def connect(
     )
 
 
+DEADLINE_GRACE = 1.0
+
+
 @dataclass
 class Connection:
     """How to reach Argo CD (and the Rollouts dashboard): flags, plus where secrets come from."""
@@ -178,6 +181,10 @@ class Connection:
     environ: Mapping[str, str] | None = None
     stdin: TextIO | None = None
     sleep: Callable[[float], None] = time.sleep
+    started: float = field(default_factory=time.monotonic)
+    """When the command started: ``--timeout`` counts from here, for every call it makes."""
+    bounded: bool = True
+    """False for a command that runs until stopped (``status --watch`` without ``--timeout``)."""
     _settings: config.Settings | None = None
     _argocd: ArgoCD | None = None
 
@@ -205,7 +212,21 @@ class Connection:
             self._argocd = connect(
                 self.settings, token_file=self.token_file, password=password, sleep=self.sleep
             )
+            self.extend_deadline(self.timeout)
         return self._argocd
+
+    def extend_deadline(self, seconds: float) -> None:
+        """No Argo CD call runs past ``seconds`` from the start (plus DEADLINE_GRACE for the last
+        look a wait takes before it reports what was missing). Recovery after a failed release
+        gives itself more time, from now."""
+        from gitops_release.argo.wait import format_duration
+
+        if self._argocd is None or not self.bounded:
+            return
+        client = self._argocd.client
+        base = self.started if client.deadline is None else client.clock()
+        client.deadline = base + seconds + DEADLINE_GRACE
+        client.deadline_label = format_duration(seconds)
 
     def now(self) -> dt.datetime:
         """The Argo CD server's clock when we have talked to it (ages, scale-down delays)."""

@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from gitops_release import journal
 from gitops_release.argo.apierrors import (
     ApiError,
     BadRequest,
     BadResponse,
     Conflict,
+    DeadlinePassed,
     Forbidden,
     NotFound,
     ServerError,
@@ -48,6 +50,7 @@ __all__ = [
     "BadResponse",
     "Client",
     "Conflict",
+    "DeadlinePassed",
     "Forbidden",
     "NotFound",
     "RemoteError",
@@ -85,6 +88,12 @@ class Client:
     requests_sent: int = 0
     clock_offset: float = 0.0
     """Server clock minus ours, from the ``Date`` header (0 while within 2 s: its resolution)."""
+    deadline: float | None = None
+    """``time.monotonic()`` past which no call may run (the command's ``--timeout``): every
+    call's connect and read timeouts are cut to what is left, and no retry sleeps past it, so a
+    blocking refresh or a retry cannot carry a wait beyond its deadline."""
+    deadline_label: str = ""
+    clock: Callable[[], float] = time.monotonic
     _session: requests.Session | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +135,35 @@ class Client:
         url = f"{self.base_url}{path}"
         return f"{url}?{urlencode(query, doseq=True)}" if query else url
 
+    def _left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.clock()
+
+    def _budget(
+        self, method: str, shown: str, timeout: float | tuple[float, float] | None
+    ) -> tuple[float | tuple[float, float], bool]:
+        """The timeouts of one attempt, cut to the deadline; and whether they were cut."""
+        connect, read = (
+            (timeout, timeout) if isinstance(timeout, (int, float)) else
+            timeout or (self.connect_timeout, self.read_timeout)
+        )  # fmt: skip
+        left = self._left()
+        if left is None:
+            return (connect, read), False
+        if left <= 0:
+            raise self._deadline_passed(method, shown)
+        return (min(connect, left), min(read, left)), read > left
+
+    def _deadline_passed(self, method: str, shown: str) -> DeadlinePassed:
+        label = f" after {self.deadline_label}" if self.deadline_label else ""
+        return DeadlinePassed(
+            f"timed out{label}: {self.name} had not answered {method} {shown} by then",
+            hint="raise --timeout, or check the server's load",
+        )
+
+    def _may_sleep(self, delay: float) -> bool:
+        left = self._left()
+        return left is None or delay < left
+
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
             seconds = _parse_retry_after(retry_after)
@@ -154,6 +192,7 @@ class Client:
         headers.update(extra_headers or {})
         attempt = 0
         while True:
+            budget, cut = self._budget(method, shown, timeout)
             self.requests_sent += 1
             try:
                 with warnings.catch_warnings():
@@ -164,15 +203,23 @@ class Client:
                         url,
                         data=data,
                         headers=headers,
-                        timeout=timeout or (self.connect_timeout, self.read_timeout),
+                        timeout=budget,
                         verify=self.verify,
                         stream=stream,
                         allow_redirects=method == "GET",
                     )
             except requests.exceptions.SSLError as err:
+                if "WRONG_VERSION_NUMBER" in repr(err):  # OpenSSL's word for a plain-HTTP answer
+                    plain = redact(self.base_url).replace("https://", "http://", 1)
+                    raise Unreachable(
+                        f"TLS handshake with {self.name} at {redact(self.base_url)} failed: "
+                        "the server answers plain HTTP there (WRONG_VERSION_NUMBER)",
+                        hint=f"use {plain}, or --plaintext with a host:port server",
+                    ) from None
+                skip = "" if self.verify is False else ", or --insecure to skip verification"
                 raise Unreachable(
                     f"TLS verification failed for {self.name} at {redact(self.base_url)}: {_reason(err)}",
-                    hint="pass --ca-bundle FILE for a private CA, or --insecure to skip verification",
+                    hint=f"pass --ca-bundle FILE for a private CA{skip}",
                 ) from None
             except requests.exceptions.ConnectionError as err:
                 # A refused connection never reached the server: safe to repeat for any method.
@@ -180,15 +227,19 @@ class Client:
                     "NewConnectionError" in repr(err)
                 )
                 if attempt < self.retries and (idempotent or refused):
-                    self.sleep(self._delay(attempt, None))
-                    attempt += 1
-                    continue
+                    delay = self._delay(attempt, None)
+                    if self._may_sleep(delay):
+                        self.sleep(delay)
+                        attempt += 1
+                        continue
                 raise Unreachable(
                     f"cannot reach {self.name} at {redact(self.base_url)}: {_reason(err)}",
                     hint="check the server address, that it is running, and the network",
                 ) from None
             except requests.exceptions.Timeout:
-                if attempt < self.retries and idempotent and retry_slow:
+                if cut:
+                    raise self._deadline_passed(method, shown) from None
+                if attempt < self.retries and idempotent and retry_slow and self._may_sleep(0):
                     attempt += 1
                     continue
                 raise TooSlow(
@@ -196,8 +247,9 @@ class Client:
                     hint="the server is slow or overloaded; retry, or raise --timeout",
                 ) from None
             self._note_date(response.headers.get("Date"))
-            if response.status_code in RETRY_STATUS and idempotent and attempt < self.retries:
-                delay = self._delay(attempt, response.headers.get("Retry-After"))
+            retry = response.status_code in RETRY_STATUS and idempotent and attempt < self.retries
+            delay = self._delay(attempt, response.headers.get("Retry-After")) if retry else 0.0
+            if retry and self._may_sleep(delay):
                 response.close()
                 self.sleep(delay)
                 attempt += 1
@@ -228,6 +280,10 @@ class Client:
         CD's ``?refresh=``, would only block again)."""
         method = method.upper()
         url = self.url(path, params)
+        changes = method not in ("GET", "HEAD", "OPTIONS")
+        if changes:  # said if the run stops here (the boundary prints the journal)
+            key = f"{self.name} {method} {path}"
+            journal.note(key, f"{method} {path} sent to {self.name}, answer not seen")
         response = self._send(
             method,
             url,
@@ -236,6 +292,8 @@ class Client:
             idempotent=method in IDEMPOTENT if idempotent is None else idempotent,
             retry_slow=retry_slow,
         )
+        if changes:
+            journal.note(key, f"{self.name} accepted {method} {path}")
         return _decode(response, f"{self.name} {method} {redact(url)}")
 
     def get(self, path: str, **kwargs: Any) -> Any:

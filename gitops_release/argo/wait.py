@@ -359,6 +359,16 @@ class Waiter:
                 yield self.argocd.get_app(self.app_name)
 
     def run(self, timeout: float) -> Outcome:
+        try:
+            return self._run(timeout)
+        except http.DeadlinePassed:  # the command's deadline fell inside a call
+            missing = self._last_missing or "no answer from Argo CD yet"
+            raise TimedOut(
+                f"timed out after {format_duration(timeout)} waiting for {self.app_name} to be {self.target.value}: {missing}",
+                hint=f"raise --timeout, or look at `gitops-release status {self.app_name}`",
+            ) from None
+
+    def _run(self, timeout: float) -> Outcome:
         start = self.clock()
         deadline = start + timeout
         first_requests = self.argocd.client.requests_sent

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from gitops_release import journal, output
 from gitops_release.cli.app import app
 from gitops_release.cli.common import state
 from gitops_release.errors import ExitCode, ReleaseError
@@ -76,66 +79,162 @@ def _error(line: str) -> None:
     print(f"gitops-release: error: {redact(line)}", file=sys.stderr, flush=True)
 
 
+def _json_requested(args: Sequence[str]) -> bool:
+    """``-o json`` / ``--output json`` / ``--output=json`` / ``-ojson`` anywhere on the line: known
+    before click parses it, so that even a usage error answers in JSON."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("-o", "--output") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if arg in ("--output=json", "-ojson", "-o=json"):
+            return True
+    return False
+
+
+@dataclass
+class _Failure:
+    """How a run ended, when it did not end well: what the boundary prints."""
+
+    code: int
+    kind: str
+    message: str
+    hint: str | None = None
+    details: dict[str, object] | None = None
+
+
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int:
-    """Run the CLI and return the exit code (DESIGN.md section 3)."""
+    """Run the CLI and return the exit code (DESIGN.md section 3).
+
+    The one error boundary: a failure prints one line on stderr (``gitops-release: error: what
+    (next step)``) and, with ``-o json``, one JSON object on stdout when the command has not
+    printed its own (``{"error": {...}, "exit_code": N, "changed": ..., "state": {...}}``: what
+    this run changed, from :mod:`gitops_release.journal`). An interrupt (Ctrl-C, SIGTERM) says
+    so and what state it left, and exits 130.
+    """
     import typer
 
     args = list(sys.argv[1:] if argv is None else argv)
     state.debug = False  # --debug is sticky within a run, never from one in-process run to the next
+    state.interrupted = None
+    state.started = time.monotonic()
+    journal.reset()
+    output.reset_documents()
+    json_mode = _json_requested(args)
     load_commands(args)
     command = typer.main.get_command(app)
-    previous = _interrupt_on_sigterm()
+    previous = _install_interrupt_handlers()
     try:
-        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        failure = _run(command, args, prog_name)
+    finally:
+        _restore_handlers(previous)
+    if failure is None:
+        return 0
+    if failure.message:
+        _error(failure.message + (f" ({failure.hint})" if failure.hint else ""))
+    if json_mode and not output.documents_written():
+        _json_failure(failure, _requested(args))
+    return failure.code
+
+
+def _run(command: object, args: list[str], prog_name: str | None) -> _Failure | None:
+    """Run the command; ``None`` when it exited 0, else how it failed (nothing printed yet)."""
+    import typer
+
+    try:
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)  # type: ignore[attr-defined]
     except ReleaseError as err:
         if state.debug:
             _print_traceback()
-        _error(str(err))
-        return int(err.exit_code)
-    except typer.Abort:  # click turns KeyboardInterrupt into Abort
-        _error("interrupted")
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return int(ExitCode.INTERRUPTED)
+        return _Failure(int(err.exit_code), type(err).__name__, err.message, err.hint, err.details)
+    except (typer.Abort, KeyboardInterrupt):  # click turns EOF on a prompt into Abort
+        return _interrupted()
     except typer.Exit as exit_:
-        return int(exit_.exit_code)
+        result = exit_.exit_code
     except Exception as err:
-        show = getattr(err, "show", None)
         code = getattr(err, "exit_code", None)
-        if callable(show) and isinstance(code, int):  # click's usage errors (exit 2)
-            show()
-            return code
+        if callable(getattr(err, "format_message", None)) and isinstance(code, int):
+            return _usage_failure(err, code)
         if state.debug:
             _print_traceback()
-        else:
-            _error(
-                f"internal error: {type(err).__name__}: {err} (this is a bug; rerun with --debug for the traceback)"
-            )
-        return int(ExitCode.INTERNAL)
-    finally:
-        _restore_sigterm(previous)
-    return int(result) if isinstance(result, int) else 0
+        return _Failure(
+            int(ExitCode.INTERNAL),
+            "InternalError",
+            f"internal error: {type(err).__name__}: {err}",
+            "this is a bug; rerun with --debug for the traceback",
+        )
+    code = int(result) if isinstance(result, int) else 0
+    if code == ExitCode.INTERRUPTED or state.interrupted:
+        # typer turns KeyboardInterrupt into Exit(130) before it reaches us: the code is all
+        # that is left of it (and state.interrupted, set by our signal handler).
+        return _interrupted()
+    if code == 0:
+        return None
+    return _Failure(code, "Exit", "")
 
 
-def _interrupt_on_sigterm() -> object:
-    """SIGTERM (a cancelled CI job, a stopped pod) unwinds like Ctrl-C: the commit we made but
-    did not push is dropped, a temporary clone removed, and the exit code is 130. Python's
-    default for SIGTERM is to die on the spot, leaving a local checkout ahead of its remote."""
+def _usage_failure(err: Exception, code: int) -> _Failure:
+    """click's usage errors (exit 2) in our one error style, naming the help to read."""
+    ctx = getattr(err, "ctx", None)
+    if type(err).__name__ == "NoArgsIsHelpError":  # a bare command: its help is the answer
+        print(err.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+        return _Failure(code, "UsageError", "")
+    path = getattr(ctx, "command_path", None) or "gitops-release"
+    message = str(err.format_message())  # type: ignore[attr-defined]
+    return _Failure(code, "UsageError", message, f"see `{path} --help`")
+
+
+def _interrupted() -> _Failure:
+    what = state.interrupted or "Ctrl-C"
+    done = journal.current()
+    message = f"interrupted ({what}): {done.summary()}"
+    return _Failure(
+        int(ExitCode.INTERRUPTED), "Interrupted", message, done.next_step if done.changed else None
+    )
+
+
+def _json_failure(failure: _Failure, command: str | None) -> None:
+    import json
+
+    error: dict[str, object] = {"type": failure.kind, "message": redact(failure.message)}
+    if failure.hint:
+        error["hint"] = redact(failure.hint)
+    document: dict[str, object] = {
+        "error": error,
+        "exit_code": failure.code,
+        "command": command,
+        **journal.current().payload(),
+    }
+    if failure.details:
+        document["result"] = output.redact_data(failure.details)
+    print(json.dumps(document, indent=2), flush=True)
+
+
+def _install_interrupt_handlers() -> dict[int, object]:
+    """SIGINT and SIGTERM (a cancelled CI job, a stopped pod) unwind like Ctrl-C: the commit we
+    made but did not push is dropped, a temporary clone removed, and the exit code is 130.
+    Python's default for SIGTERM is to die on the spot, leaving a local checkout ahead of its
+    remote. The handler notes which signal came, since typer swallows the KeyboardInterrupt."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_interrupt)
+        return {}
+    previous: dict[int, object] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, _raise_interrupt)
+    return previous
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    import signal
+
+    state.interrupted = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
     raise KeyboardInterrupt
 
 
-def _restore_sigterm(previous: object) -> None:
+def _restore_handlers(previous: dict[int, object]) -> None:
     import signal
 
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)  # type: ignore[arg-type]

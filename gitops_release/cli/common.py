@@ -19,6 +19,8 @@ class OutputFormat(enum.StrEnum):
 @dataclass
 class State:
     debug: bool = False
+    interrupted: str | None = None  # which signal stopped the run (set by main's handler)
+    started: float | None = None  # time.monotonic() when main() began: --timeout counts from it
 
 
 state = State()

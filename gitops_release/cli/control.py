@@ -173,8 +173,10 @@ _register(
     "promote",
     help=f"""Promote the paused Rollout: the preview becomes active (prod).
 
-A promote of a Rollout that is not paused is a silent no-op upstream: this command checks first
-and says so (exit 1) instead. --full skips the pause and analysis. --wait waits for released.
+A promote of a Rollout that is not paused is a silent no-op upstream: this command checks first.
+An update still on its way to the pause, or aborted, exits 1 saying so; a Rollout already fully
+promoted exits 0 with "nothing to promote" (a re-run promote job passes). --full skips the pause
+and analysis. --wait waits for released.
 
 \b
 Examples:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from gitops_release.argo.types import Via
+from gitops_release.cli.common import state
 
 if TYPE_CHECKING:
     from gitops_release.argo.connection import Connection
@@ -152,7 +153,10 @@ def connection(
         "timeout": parse_duration(timeout) if timeout else None,
         "rollouts_server": rollouts_server,
     }
-    return Connection(flags=flags, token_file=auth_token_file, password_stdin=password_stdin)
+    conn = Connection(flags=flags, token_file=auth_token_file, password_stdin=password_stdin)
+    if state.started is not None:  # --timeout counts from when the command was run
+        conn.started = state.started
+    return conn
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def status_command(
     from gitops_release.views.render import colorize, render_status, status_json
 
     out = make_output(output)
-    conn = argo.connect(rollouts_server=rollouts_server)
+    conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
+    conn.bounded = not watch or timeout is not None  # a watch runs until Ctrl-C or --timeout
     if watch:
         observe.watch_status(
             conn,

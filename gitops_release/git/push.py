@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from gitops_release import journal
 from gitops_release.config import Settings
 from gitops_release.errors import NotLanded, ReleaseError, RemoteError, UsageError
 from gitops_release.git.repo import Workspace, _repo_git, current_branch, origin_url
@@ -233,6 +234,7 @@ def land(
         try:
             outcome = push_refspec(ws.run, ws.remote, refspec, options)
             if outcome.ok or (outcome.refused is PushRefused.LOST and _landed_anyway(ws, sha)):
+                journal.note("git", f"pushed commit {sha[:7]} to {target}")
                 return edit, Landed(sha, True, attempt, target)
             remaining = policy.budget - (policy.clock() - start)
             if (

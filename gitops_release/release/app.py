@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitops_release import journal
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import NoLiveObject
 from gitops_release.argo.connection import Connection
@@ -178,8 +179,10 @@ class ReleaseApp:
         api = self.conn.argocd()
         app = api.refresh(self.name)
         if app.auto_sync:
+            journal.note("argocd", "Argo CD was refreshed; auto-sync deploys it", changed=False)
             self.out.progress(f"{self.name}: refreshed; auto-sync is on, Argo CD syncs it")
             return
+        journal.note("argocd", "Argo CD was refreshed, not synced yet", changed=False)
         for attempt in range(20):
             wait_operation(api, self.name, deadline, self.out)
             try:
@@ -192,6 +195,7 @@ class ReleaseApp:
                     f"Argo CD refused to sync {self.name}: {err.server_message}",
                     hint="check the app's sync policy and sync windows",
                 ) from None
+            journal.note("argocd", f"Argo CD sync of {self.name} started")
             self.out.progress(
                 f"{self.name}: refreshed and sync started{' at ' + commit[:12] if commit else ''}"
             )

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops_release import journal
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.types import Target
 from gitops_release.errors import (
@@ -137,6 +138,7 @@ def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult
         result.reason = result.reason or err.message
         if result.outcome == "running":
             result.outcome = "refused" if result.release_commit == "" else "failed"
+        err.details = result.payload()
         raise
     finally:
         result.timings["total"] = round(time.monotonic() - start, 2)
@@ -214,6 +216,14 @@ def _deploy(
     result.old_image = stable or bump.old
     result.previous_tag = tag_of(result.old_image) or bump.previous_tag or ""
     result.release_commit = bump.commit or ""
+    if not req.merge_request:
+        short = f" (commit {bump.commit[:7]})" if bump.commit else ""
+        journal.note("git", f"Git holds {bump.new}{short}", changed=bump.changed)
+        journal.note("argocd", "Argo CD was not refreshed", changed=False)
+        journal.next_step(
+            f"re-run `gitops-release deploy {req.tag_or_ref} --app {req.app}` to continue, "
+            f"or `gitops-release rollback {req.app}` to undo"
+        )
     if not bump.changed:
         out.progress(f"Git already holds {bump.new}: continuing from the state Argo CD is in")
     if req.merge_request:
@@ -329,6 +339,9 @@ def _recover(
         out.progress(f"release failed ({err.message}); --on-failure none: leaving it as it is")
         return
     out.progress(f"release failed: {err.message}; aborting the rollout (traffic stays on stable)")
+    # going back to stable gets its own time: the release's --timeout may be spent already
+    recovery = max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
+    rel.conn.extend_deadline(recovery)
     ro = rel.rollout()
     if ro is not None and not ro.fully_promoted:
         rel.act(Action.abort)
@@ -340,7 +353,7 @@ def _recover(
     if not stable:
         out.warn("no stable image known (first release?): Git is left on the new image")
         return
-    deadline = time.monotonic() + max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
+    deadline = time.monotonic() + recovery
     why = "timed out" if isinstance(err, TimedOut) else "failed"
     message = revert_subject(req.app, short(stable), f"{short(result.new_image)} {why}")
     result.revert_commit, outcome = rel.restore(

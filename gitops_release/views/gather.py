@@ -25,7 +25,7 @@ from gitops_release.argo.model import (
 )
 from gitops_release.argo.routes import urls
 from gitops_release.argo.types import Via
-from gitops_release.errors import RemoteError, UsageError
+from gitops_release.errors import RemoteError, TimedOut, UsageError
 from gitops_release.output import Output
 from gitops_release.views.render import AppView, ListRow, PodView, ReplicaSetView, RolloutView
 
@@ -299,7 +299,10 @@ def watch_status(
     last = None
     printed = 0
     while True:
-        view = status_view(conn, name, rollout=rollout, via=via, namespace=namespace)
+        try:
+            view = status_view(conn, name, rollout=rollout, via=via, namespace=namespace)
+        except TimedOut:  # --timeout fell inside a call: the watch is over, as asked
+            return printed
         data = status_json(view)
         key = json.dumps({**data, "reconciled_at": ""}, sort_keys=True)  # not a change
         if tty and not out.json_mode:

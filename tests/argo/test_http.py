@@ -266,3 +266,63 @@ def test_tls_is_verified_and_a_private_ca_bundle_works(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/bundle.pem")
     assert http.Client(server.url, verify=ca).get("/api/version") == {"Version": "v3.5.1"}
     assert http.Client(server.url, verify=False).get("/api/version") == {"Version": "v3.5.1"}
+
+
+# --- the command's deadline (issue 14, item 1) ------------------------------------------------
+
+
+def test_retry_never_sleeps_past_the_deadline(server: FakeServer) -> None:
+    """A Retry-After of 3 s with 2 s left: no sleep, the server's error at once."""
+    server.routes[("GET", "/x")] = lambda r: (503, {"message": "busy"}, {"Retry-After": "3"})
+    now = [100.0]
+    c = client(server, clock=lambda: now[0], deadline=102.0)
+    with pytest.raises(http.ServerError):
+        c.get("/x")
+    assert c.sleeps == []  # type: ignore[attr-defined]
+    assert server.count("GET", "/x") == 1
+
+
+def test_every_call_gets_only_the_time_left(server: FakeServer) -> None:
+    """A blocking call (Argo CD's ?refresh=) asks for 60 s; with 1.5 s left it gets 1.5 s, and a
+    read that runs out at the deadline is a timeout of the command (exit 6), not a remote error."""
+    import threading
+
+    release = threading.Event()
+    server.routes[("GET", "/slow")] = lambda r: (release.wait(5), (200, {}))[1]
+    c = client(server, deadline=0.0)
+    c.clock = lambda: -1.5  # 1.5 s before the deadline, for ever (a fake clock)
+    seen: list[object] = []
+    original = c.session.request
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs["timeout"])
+        kwargs["timeout"] = 0.2  # do not really wait 1.5 s
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    c.session.request = spy  # type: ignore[method-assign]
+    with pytest.raises(http.DeadlinePassed) as info:
+        c.request("GET", "/slow", timeout=(5.0, 60.0), retry_slow=False)
+    release.set()
+    assert seen == [(1.5, 1.5)]
+    assert info.value.exit_code == ExitCode.TIMEOUT
+
+
+def test_no_call_starts_after_the_deadline(server: FakeServer) -> None:
+    server.routes[("GET", "/x")] = lambda r: (200, {})
+    c = client(server, clock=lambda: 10.0, deadline=9.0)
+    with pytest.raises(http.DeadlinePassed):
+        c.get("/x")
+    assert server.count("GET", "/x") == 0
+
+
+def test_tls_to_a_plain_http_port_says_so(server: FakeServer) -> None:
+    """https:// against a plain-HTTP server with --insecure given: the hint is http:// or
+    --plaintext, never the --insecure already passed (issue 14, item 8)."""
+    server.routes[("GET", "/x")] = lambda r: (200, {})
+    c = http.Client(server.url.replace("http://", "https://"), name="Argo CD", verify=False)
+    with pytest.raises(http.Unreachable) as info:
+        c.get("/x")
+    text = str(info.value)
+    assert "answers plain HTTP" in text
+    assert server.url in text and "--plaintext" in text
+    assert "--insecure" not in text

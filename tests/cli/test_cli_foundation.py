@@ -101,3 +101,14 @@ def test_settings_refuse_secrets_and_unknown_keys_in_file(tmp_path: Path) -> Non
     path.write_text('projekt = "x"\n')
     with pytest.raises(UsageError, match="unknown setting"):
         config.resolve({}, environ={}, config_file=path)
+
+
+def test_empty_no_color_does_not_turn_colour_off() -> None:
+    """no-color.org: only a NO_COLOR with a value disables colour (issue 14, Friction)."""
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert output.color_enabled(Tty(), {"NO_COLOR": ""}) is True
+    assert output.color_enabled(Tty(), {"NO_COLOR": "1"}) is False

@@ -82,3 +82,15 @@ def test_falls_back_to_the_argocd_cli_config(
         assert server.requests[0].headers["authorization"] == "Bearer from-cli-config"
     finally:
         server.stop()
+
+
+def test_promote_help_says_what_a_not_paused_rollout_exits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Help and behaviour agree (issue 14, item 10): fully promoted -> exit 0 "nothing to
+    promote" (tests/release/test_control_sandbox.py checks the behaviour), an update not yet
+    paused -> exit 1."""
+    assert main(["promote", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert 'already fully promoted exits 0 with "nothing to promote"' in text
+    assert "An update still on its way to the pause, or aborted, exits 1" in text
