@@ -58,7 +58,7 @@ def test_a_missing_tag_names_the_nearest_existing_ones(
 
 def test_all_of_160_tags_are_read(registry: Registry) -> None:
     # distribution 2.8 ignores ?n= on tags/list (paging came in v3): one page of 160 here;
-    # following Link pages is tested against a paging server in test_pagination.py
+    # following Link pages is tested against a paging server in test_tag_pagination.py
     tags = {f"build-{n:03d}" for n in range(160)}
     registry.push("team/many", "build-000")
     registry.retag("team/many", "build-000", sorted(tags - {"build-000"}))
