@@ -67,7 +67,7 @@ def test_an_existing_tag_is_released(
     registry.push("team/web", "v1")
     registry.push("team/web", "v2")
     manifest = add_app(git_remote, f"{registry.host}/team/web:v1")
-    code, out, err = run(capsys, "v2", "--app", "apps/web", "--repo", str(git_remote.checkout))
+    code, _out, err = run(capsys, "v2", "--app", "apps/web", "--repo", str(git_remote.checkout))
     assert code == 0, err
     assert f"{registry.host}/team/web:v2" in manifest.read_text()
     assert git(git_remote.bare, "rev-parse", "main") == git(
@@ -82,7 +82,7 @@ def test_a_missing_tag_exits_2_before_cloning_naming_the_nearest_tags(
         registry.push("team/web", tag)
     # a Git URL nothing answers: had the tool cloned first, it would exit 4 for the clone
     nowhere = "http://127.0.0.1:9/gitops.git"
-    code, out, err = run(
+    code, _out, err = run(
         capsys, f"{registry.host}/team/web:v1.1.1", "--app", "apps/web", "--repo", nowhere,
         "-o", "json",
     )  # fmt: skip
@@ -98,7 +98,7 @@ def test_a_missing_bare_tag_changes_nothing_in_the_checkout(
     registry.push("team/web", "v1")
     manifest = add_app(git_remote, f"{registry.host}/team/web:v1")
     before, text = _state(git_remote), manifest.read_bytes()
-    code, out, err = run(capsys, "v2", "--app", "apps/web", "--repo", str(git_remote.checkout))
+    code, _out, err = run(capsys, "v2", "--app", "apps/web", "--repo", str(git_remote.checkout))
     assert code == 2, err
     assert "has no tag v2 in team/web" in err and "nearest existing: v1" in err
     assert (_state(git_remote), manifest.read_bytes()) == (before, text)
@@ -164,5 +164,5 @@ def test_verify_image_is_a_setting_like_any_other(
     assert code == 0 and "registry" not in err, err
     code, out, err = run(capsys, "v2", "--app", "apps/web", "--dry-run", "--verify-image", "on")
     assert code == 4, err
-    code, out, err = run(capsys, "v2", "--app", "apps/web", "--verify-image", "maybe")
+    code, _out, err = run(capsys, "v2", "--app", "apps/web", "--verify-image", "maybe")
     assert code == 2 and "expected on, warn or off" in err

@@ -24,7 +24,7 @@ def test_deploy_of_a_missing_tag_exits_2_and_writes_nothing(
 ) -> None:
     registry.push("team/myapp", "v1")
     tip = live_env.git("ls-remote", "origin", "main")
-    code, out, err = live_env.cli(
+    code, _out, err = live_env.cli(
         "deploy", f"{registry.host}/team/myapp:v3", "--app", "myapp", "--timeout", "30s"
     )
     assert code == 2, err
@@ -38,7 +38,7 @@ def test_rollback_to_an_image_on_an_unreachable_registry_exits_4(live_env: Env) 
         s.bind(("127.0.0.1", 0))
         host = f"127.0.0.1:{s.getsockname()[1]}"
     tip = live_env.git("ls-remote", "origin", "main")
-    code, out, err = live_env.cli("rollback", "myapp", "--to", f"{host}/team/myapp:v1")
+    code, _out, err = live_env.cli("rollback", "myapp", "--to", f"{host}/team/myapp:v1")
     assert code == 4, err
     assert f"cannot reach registry {host}" in err
     assert live_env.git("ls-remote", "origin", "main") == tip
