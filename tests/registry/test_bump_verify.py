@@ -160,9 +160,9 @@ def test_verify_image_is_a_setting_like_any_other(
     (git_remote.checkout / "gitops-release.toml").write_text('verify_image = "off"\n')
     monkeypatch.delenv("GITOPS_RELEASE_VERIFY_IMAGE")
     monkeypatch.chdir(git_remote.checkout)
-    code, out, err = run(capsys, "v2", "--app", "apps/web", "--dry-run")
+    code, _out, err = run(capsys, "v2", "--app", "apps/web", "--dry-run")
     assert code == 0 and "registry" not in err, err
-    code, out, err = run(capsys, "v2", "--app", "apps/web", "--dry-run", "--verify-image", "on")
+    code, _out, err = run(capsys, "v2", "--app", "apps/web", "--dry-run", "--verify-image", "on")
     assert code == 4, err
     code, _out, err = run(capsys, "v2", "--app", "apps/web", "--verify-image", "maybe")
     assert code == 2 and "expected on, warn or off" in err
