@@ -59,6 +59,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("timeout", default=600.0, kind=float),
         Setting("http_retries", default=4.0, kind=float),
         Setting("manual_gate", default=True, kind=bool),
+        Setting("verify_image", default="on"),
+        Setting("insecure_registry"),
     )
 }
 

@@ -50,6 +50,9 @@ def pinned_env(
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    # The sandbox serves no registry: images like ikubernetes/myapp:v2 are not checked unless a
+    # test asks (tests/registry/ set it on; the users' default is on).
+    monkeypatch.setenv("GITOPS_RELEASE_VERIFY_IMAGE", "off")
     (home / ".gitconfig").write_text(
         '[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n'
     )

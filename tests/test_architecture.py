@@ -53,7 +53,7 @@ def _module_name(path: Path) -> str:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__"),
     ("release", "views"),
-    ("argo", "git", "yaml", "scaffold", "lint", "schemas"),
+    ("argo", "git", "yaml", "registry", "scaffold", "lint", "schemas"),
     ("images", "errors", "config", "output", "record", "journal", ""),
 )
 # __init__ files that may hold code: the package's version, and the command line's entry point

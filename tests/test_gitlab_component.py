@@ -339,6 +339,7 @@ def sandbox_variables(sandbox: Sandbox) -> dict[str, str]:
         "ARGOCD_AUTH_TOKEN": sandbox.token,
         "GITOPS_RELEASE_GIT_TOKEN": sandbox.git_token,
         "GITOPS_RELEASE_HTTP_RETRIES": "2",
+        "GITOPS_RELEASE_VERIFY_IMAGE": "off",  # the sandbox's images are on Docker Hub
         "SANDBOX_INGRESS": sandbox.ingress_url,
     }
 

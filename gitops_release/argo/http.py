@@ -183,6 +183,8 @@ class Client:
         stream: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         retry_slow: bool = True,
+        accept: frozenset[int] = frozenset(),
+        verify: bool | str | None = None,
     ) -> requests.Response:
         import requests
 
@@ -204,7 +206,7 @@ class Client:
                         data=data,
                         headers=headers,
                         timeout=budget,
-                        verify=self.verify,
+                        verify=self.verify if verify is None else verify,
                         stream=stream,
                         allow_redirects=method == "GET",
                     )
@@ -254,7 +256,7 @@ class Client:
                 self.sleep(delay)
                 attempt += 1
                 continue
-            if response.status_code >= 300:
+            if response.status_code >= 300 and response.status_code not in accept:
                 raise error_for(
                     response.status_code,
                     method,
@@ -298,6 +300,38 @@ class Client:
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
+
+    def exchange(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        accept: frozenset[int] = frozenset(),
+        verify: bool | str | None = None,
+    ) -> Reply:
+        """One idempotent call whose status, headers and raw bytes the caller reads (a registry's
+        ``Docker-Content-Digest``, ``Link``, ``WWW-Authenticate``). A status in ``accept`` is an
+        answer, not an error; an absolute URL (a token realm) is sent as is; ``verify`` overrides
+        the client's TLS setting for this call."""
+        method = method.upper()
+        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        response = self._send(
+            method,
+            url,
+            body=None,
+            timeout=None,
+            idempotent=True,
+            extra_headers=headers,
+            accept=accept,
+            verify=verify,
+        )
+        return Reply(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            content=response.content,
+            url=redact(url),
+        )
 
     def stream(
         self,
@@ -353,6 +387,16 @@ class Client:
             return  # a cut or a read timeout: the caller decides whether to reconnect
         finally:
             response.close()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer read whole: status, headers (lower-case names) and the body as received."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
 
 
 def _decode(response: requests.Response, what: str) -> Any:

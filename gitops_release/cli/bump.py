@@ -9,7 +9,14 @@ import typer
 
 from gitops_release.cli.app import app
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
-from gitops_release.cli.options import NO_OPTIONS, ArgoOptions, argo_options
+from gitops_release.cli.options import (
+    NO_OPTIONS,
+    ArgoOptions,
+    InsecureRegistryOpt,
+    VerifyImageOpt,
+    argo_options,
+    registry_flags,
+)
 
 HELP = """Change an app's image in the GitOps repository, commit and push.
 
@@ -111,6 +118,8 @@ def bump_image_command(
         bool,
         typer.Option("--all-aliases", help="Also change values shared through a YAML anchor."),
     ] = False,
+    verify_image: VerifyImageOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
     record: Annotated[
         Path | None, typer.Option("--record", help="Write a JSON release record to this file.")
     ] = None,
@@ -124,7 +133,8 @@ def bump_image_command(
     from gitops_release.release.edit import BumpRequest
 
     out = make_output(output)
-    settings = config.resolve({"branch": branch})
+    registry = registry_flags(verify_image, insecure_registry)
+    settings = config.resolve({"branch": branch, "ca_bundle": argo.ca_bundle, **registry})
     if not argocd_app and app_path is None:
         raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
     request = BumpRequest(
@@ -147,7 +157,7 @@ def bump_image_command(
     if argocd_app:
         from gitops_release.release.app import bump_from_application
 
-        conn = argo.connect()
+        conn = argo.connect(extra=registry)
         result = bump_from_application(conn, argocd_app, request, out=out)
     else:
         result = bump_image(request, settings=settings, out=out)

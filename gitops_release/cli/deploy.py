@@ -13,10 +13,13 @@ from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
     ArgoOptions,
+    InsecureRegistryOpt,
     RecordOpt,
     RolloutOpt,
     TimeoutOpt,
+    VerifyImageOpt,
     argo_options,
+    registry_flags,
 )
 from gitops_release.errors import EXIT_CODE_HELP
 from gitops_release.release.types import OnFailure
@@ -153,6 +156,8 @@ def deploy_command(
         bool, typer.Option("--merge-request", help="Open a merge request instead of pushing.")
     ] = False,
     record: RecordOpt = None,
+    verify_image: VerifyImageOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
     dotenv: DotenvOpt = None,
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
@@ -164,7 +169,7 @@ def deploy_command(
     from gitops_release.release import deploy
 
     out = make_output(output)
-    conn = argo.connect(timeout=timeout)
+    conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
     result = deploy.deploy(
         conn,
         deploy.DeployRequest(

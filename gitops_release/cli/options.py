@@ -119,6 +119,36 @@ NamespaceOpt = Annotated[
         show_default=False,
     ),
 ]
+VerifyImageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--verify-image",
+        metavar="on|warn|off",
+        help="Ask the image's registry first that the tag exists (missing: exit 2, refused or "
+        "unreachable: exit 4; warn: say so and go on). [default: on; env: GITOPS_RELEASE_VERIFY_IMAGE]",
+        show_default=False,
+    ),
+]
+InsecureRegistryOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--insecure-registry",
+        metavar="HOST",
+        help="A registry without (valid) TLS: HTTPS unverified, else plain HTTP (repeatable; "
+        "localhost and 127.* are always so).",
+        show_default=False,
+    ),
+]
+
+
+def registry_flags(verify_image: str | None, insecure_registry: list[str] | None) -> dict[str, Any]:
+    """The settings the registry check takes from the command line."""
+    return {
+        "verify_image": verify_image,
+        "insecure_registry": ",".join(insecure_registry) if insecure_registry else None,
+    }
+
+
 RecordOpt = Annotated[
     Path | None,
     typer.Option("--record", help="Write a JSON release record to this file.", show_default=False),
@@ -138,6 +168,7 @@ def connection(
     app_namespace: str | None,
     timeout: str | None = None,
     rollouts_server: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Connection:
     from gitops_release.argo.connection import Connection
     from gitops_release.argo.wait import parse_duration
@@ -152,6 +183,7 @@ def connection(
         "app_namespace": app_namespace,
         "timeout": parse_duration(timeout) if timeout else None,
         "rollouts_server": rollouts_server,
+        **(extra or {}),
     }
     conn = Connection(flags=flags, token_file=auth_token_file, password_stdin=password_stdin)
     if state.started is not None:  # --timeout counts from when the command was run
@@ -175,13 +207,17 @@ class ArgoOptions:
     app_namespace: str | None = None
 
     def connect(
-        self, *, timeout: str | None = None, rollouts_server: str | None = None
+        self,
+        *,
+        timeout: str | None = None,
+        rollouts_server: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Connection:
         return connection(
             server=self.server, auth_token_file=self.auth_token_file, username=self.username,
             password_stdin=self.password_stdin, insecure=self.insecure, plaintext=self.plaintext,
             ca_bundle=self.ca_bundle, project=self.project, app_namespace=self.app_namespace,
-            timeout=timeout, rollouts_server=rollouts_server,
+            timeout=timeout, rollouts_server=rollouts_server, extra=extra,
         )  # fmt: skip
 
 

@@ -15,13 +15,16 @@ from gitops_release.cli.options import (
     NO_OPTIONS,
     AppArg,
     ArgoOptions,
+    InsecureRegistryOpt,
     NamespaceOpt,
     RecordOpt,
     RolloutOpt,
     RolloutsServerOpt,
     TimeoutOpt,
+    VerifyImageOpt,
     ViaOpt,
     argo_options,
+    registry_flags,
 )
 
 
@@ -117,6 +120,8 @@ def rollback_command(
         ),
     ] = RollbackVia.git,
     record: RecordOpt = None,
+    verify_image: VerifyImageOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
@@ -126,7 +131,7 @@ def rollback_command(
     from gitops_release.release import rollback
 
     out = make_output(output)
-    conn = argo.connect(timeout=timeout)
+    conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
     result = rollback.rollback(
         conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,
         rollout=rollout, record=record, out=out,

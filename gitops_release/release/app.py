@@ -22,8 +22,9 @@ from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, run
 from gitops_release.argo.types import Action, Target
 from gitops_release.argo.wait import IN_PROGRESS, Expect, Outcome, Waiter, wait_operation
 from gitops_release.errors import RemoteError, UsageError
-from gitops_release.images import pick_image
+from gitops_release.images import ImageRef, is_reference, parse_image, pick_image, resolve_target
 from gitops_release.output import Output
+from gitops_release.registry.check import ImageCheck
 from gitops_release.release.bump import BumpResult, bump_image
 from gitops_release.release.edit import BumpRequest
 
@@ -48,6 +49,23 @@ class ReleaseApp:
     app: Application = field(default_factory=lambda: Application(name=""))
     raw: dict[str, Any] = field(default_factory=dict)
     _ref: ResourceRef | None = None
+    _images: ImageCheck | None = None
+
+    @property
+    def images(self) -> ImageCheck:
+        """The registry check of this run (``--verify-image``), shared with the Git write."""
+        if self._images is None:
+            self._images = ImageCheck.from_settings(self.conn.settings, self.out)
+        return self._images
+
+    def check_image(self, tag_or_ref: str, like: str | None, digest: str | None = None) -> None:
+        """Ask the registry before cloning: a full reference as is, a bare tag on the repository
+        of ``like`` (the image running now). Without either, the Git write checks it after
+        reading the files and before writing them."""
+        if is_reference(tag_or_ref):
+            self.images.verify(resolve_target(ImageRef(""), tag_or_ref, digest))
+        elif like:
+            self.images.verify(resolve_target(parse_image(like), tag_or_ref, digest))
 
     def load(self) -> ReleaseApp:
         self.raw = self.conn.argocd().get_app_json(self.name)
@@ -171,6 +189,7 @@ class ReleaseApp:
             ),
             settings=self.conn.settings,
             out=self.out,
+            image_check=self.images,
         )
 
     # -- Argo CD -----------------------------------------------------------------------------

@@ -21,9 +21,18 @@ from typing import TYPE_CHECKING, Any
 from gitops_release.config import Settings
 from gitops_release.errors import UsageError
 from gitops_release.git.auth import strip_credentials
-from gitops_release.images import DIGEST_RE, check_tag_or_ref, is_reference, new_tag, validate_tag
+from gitops_release.images import (
+    DIGEST_RE,
+    ImageRef,
+    check_tag_or_ref,
+    is_reference,
+    new_tag,
+    resolve_target,
+    validate_tag,
+)
 from gitops_release.output import Output
 from gitops_release.record import write_record
+from gitops_release.registry.check import ImageCheck
 from gitops_release.release.edit import (
     BumpRequest,
     FileChange,
@@ -108,8 +117,12 @@ def bump_image(
     out: Output | None = None,
     open_workspace: Callable[..., AbstractContextManager[Any]] | None = None,
     policy: RetryPolicy | None = None,
+    image_check: ImageCheck | None = None,
 ) -> BumpResult:
-    """Change the image of ``req.app`` to ``req.tag_or_ref`` in Git, commit and push."""
+    """Change the image of ``req.app`` to ``req.tag_or_ref`` in Git, commit and push.
+
+    The registry is asked first (``--verify-image``): a full reference before the clone; a bare
+    tag, whose repository is in the files, once the files are read and before any is written."""
     from gitops_release.git.push import Landed, MergeRequest, land
     from gitops_release.git.repo import is_url
     from gitops_release.git.repo import open_workspace as open_checkout
@@ -119,6 +132,9 @@ def bump_image(
     opener = open_workspace or open_checkout
     remote_repo = is_url(req.repo)
     _check_request(req, remote_repo)
+    images = image_check or ImageCheck.from_settings(settings, out)
+    if is_reference(req.tag_or_ref):
+        images.verify(resolve_target(ImageRef(""), req.tag_or_ref, req.digest))
     app_arg = lexical_app(req.app) if remote_repo else req.app
     if remote_repo:
         out.progress(f"cloning {strip_credentials(req.repo)} (partial, sparse: {app_arg})")
@@ -138,7 +154,9 @@ def bump_image(
         def where() -> str:
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
-        apply = make_edit(ws.root, rel, files, req, where, write=not req.dry_run)
+        apply = make_edit(
+            ws.root, rel, files, req, where, write=not req.dry_run, check=images.verify
+        )
         result = BumpResult(
             app=app,
             repo=ws.display_url,

@@ -35,7 +35,7 @@ from gitops_release.errors import (
     UsageError,
 )
 from gitops_release.git.trailers import revert_subject
-from gitops_release.images import check_tag_or_ref, new_tag, runs_tag, short, tag_of
+from gitops_release.images import check_tag_or_ref, new_tag, pick_image, runs_tag, short, tag_of
 from gitops_release.output import Output
 from gitops_release.release import smoke
 from gitops_release.release.app import ReleaseApp, Selection
@@ -190,6 +190,9 @@ def _deploy(
                 )
             out.progress(f"superseding the release in progress ({', '.join(ro.images)})")
     stable = result.old_image
+    rel.check_image(
+        req.tag_or_ref, stable or pick_image(ro.images, None) if ro else None, req.digest
+    )
 
     # 1. Git
     out.progress(f"step 1/4: write {req.tag_or_ref} to Git")

@@ -233,6 +233,7 @@ def make_edit(
     req: BumpRequest,
     where: Callable[[], str],
     write: bool,
+    check: Callable[[ImageRef], object] | None = None,
 ) -> Callable[[int], Edit]:
     """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip."""
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
@@ -257,6 +258,8 @@ def make_edit(
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
         target = resolve_target(previous, req.tag_or_ref, req.digest)
+        if check is not None:
+            check(target)  # the registry has it? (before anything is written)
         if req.expect_current:
             for site in chosen:
                 # already at the target: a re-run of a landed compare-and-swap changes nothing

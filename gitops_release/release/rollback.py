@@ -159,6 +159,8 @@ def rollback(
         result = _via_history(rel, to, current or "", deadline)
     else:
         target = to
+        if target is not None:
+            rel.check_image(target, current)
         if target is None:
             entries = release_images(rel)
             current = current or (entries[0][0] if entries else None)

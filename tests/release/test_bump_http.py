@@ -112,7 +112,11 @@ def test_still_rejected_after_retries_exits_5(server: GitServer, tmp_path: Path)
     url = seed(server, tmp_path, ["web"])
     server.race_next_pushes(10)
     req = BumpRequest("v2", app="apps/web", repo=url)
-    settings = config.resolve({}, environ={"GITOPS_RELEASE_GIT_TOKEN": TOKEN}, cwd=tmp_path)
+    settings = config.resolve(
+        {},
+        environ={"GITOPS_RELEASE_GIT_TOKEN": TOKEN, "GITOPS_RELEASE_VERIFY_IMAGE": "off"},
+        cwd=tmp_path,
+    )
     policy = RetryPolicy(attempts=3, sleep=lambda _s: None)
     with pytest.raises(NotLanded, match="still rejected after 3 attempt"):
         release.bump_image(
@@ -218,7 +222,8 @@ def test_secret_canary(
     printer = output.Output(json_mode=True, out=out, err=err)
     result = release.bump_image(
         req,
-        settings=config.resolve({}, environ={}, cwd=tmp_path),
+        # team/web is in no registry: no registry check (the tests' pinned environment's value)
+        settings=config.resolve({}, environ={"GITOPS_RELEASE_VERIFY_IMAGE": "off"}, cwd=tmp_path),
         out=printer,
         open_workspace=lambda *a, **k: _keeping_evidence(evidence, *a, **k),
     )

@@ -6,8 +6,12 @@ or base64 (the form an ``Authorization: Basic`` header carries)."""
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from rel_common import (
     ARGO_CANARY,
@@ -21,6 +25,66 @@ from rel_sandbox import SandboxApp
 
 from gitops_release.sandbox.gitserver import GitServer
 
+REGISTRY_CANARY = "RELCANARY-registry-pass-8b3f1d"
+REGISTRY_TOKEN_CANARY = "RELCANARY-registry-bearer-2c7e5a9d"
+EVIDENCE.secret(REGISTRY_CANARY, REGISTRY_TOKEN_CANARY)
+
+
+class _TalkativeRegistry(BaseHTTPRequestHandler):
+    """A registry whose token service hands out the token canary and whose refusal quotes the
+    token it was shown (some proxies do): the check must print neither."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        host = self.headers.get("Host", "")
+        auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/token"):
+            self._reply(200, json.dumps({"token": REGISTRY_TOKEN_CANARY}).encode())
+        elif auth.startswith("Bearer "):
+            message = json.dumps({"errors": [{"code": "DENIED", "message": f"{auth} denied"}]})
+            self._reply(403, message.encode(), {"Content-Type": "application/json"})
+        else:
+            challenge = (
+                f'Bearer realm="http://{host}/token",service="reg",scope="repository:team/web:pull"'
+            )
+            self._reply(401, b"", {"WWW-Authenticate": challenge})
+
+    do_HEAD = do_GET
+
+
+def registry_paths(work: Path) -> None:
+    """The registry check with a password and a token that a refusal would echo."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _TalkativeRegistry)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{httpd.server_address[1]}"
+    env = {
+        "GITOPS_RELEASE_VERIFY_IMAGE": "on",
+        "GITOPS_RELEASE_REGISTRY_USER": "bot",
+        "GITOPS_RELEASE_REGISTRY_PASSWORD": REGISTRY_CANARY,
+    }
+    try:
+        for mode in ("on", "warn"):
+            result = run_main(
+                ["bump-image", f"{host}/team/web:v2", "--app", "apps/web", "--repo", str(work),
+                 "--verify-image", mode, "--debug", "-o", "json"],
+                f"secrets/registry check ({mode})", env=env,
+            )  # fmt: skip
+            assert f"registry {host} refused" in result.err, result.err  # the path ran
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
 
 def _forms(secret: str) -> set[str]:
     forms = {secret, base64.b64encode(secret.encode()).decode()}
@@ -32,6 +96,7 @@ def _forms(secret: str) -> set[str]:
 def more_paths(work: Path) -> None:
     """Failure paths with tracebacks (``--debug``), credentials inside URLs, a failing deploy
     writing its record and dotenv file."""
+    registry_paths(work / "registry")
     srv = GitServer(work / "srv", GIT_CANARY, lifetime=120)
     srv.start()
     try:

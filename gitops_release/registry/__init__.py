@@ -1,0 +1,1 @@
+"""Container registries: existence checks, digests and tags (Docker Registry HTTP API v2 / OCI)."""
