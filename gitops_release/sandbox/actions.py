@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_release.sandbox.rollout import Rollout
-from gitops_release.sandbox.wire import INVALID_ARGUMENT, GrpcError
+from gitops_release.sandbox.wire import UNKNOWN, GrpcError
 
 
 def list_actions(obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,5 +58,7 @@ def run_action(rollout: Rollout, action: str) -> None:
     elif action == "pause":
         rollout.spec["paused"] = True
         rollout.generation += 1
-    else:
-        raise GrpcError(INVALID_ARGUMENT, f"Action {action} not found for resource kind Rollout")
+    else:  # lua.VM GetResourceAction: no built-in script by that name (gRPC Unknown, HTTP 500)
+        raise GrpcError(
+            UNKNOWN, "error getting Lua resource action: built-in script does not exist"
+        )

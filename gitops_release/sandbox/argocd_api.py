@@ -28,8 +28,13 @@ from gitops_release.sandbox.wire import (
 if TYPE_CHECKING:
     from gitops_release.sandbox.server import Sandbox
 
-VERSION = "v3.1.8+sandbox"
 A = "/api/v1/applications"
+# The resource-action API a server of each version offers, and the version it reports:
+#   v2         3.1.5 and later: RunResourceAction (v1, bare JSON string) and RunResourceActionV2
+#   v1-only    3.0 and older: no /resource/actions/v2 route (an unknown route: plain-text 404)
+#   v1-broken  3.1.0 to 3.1.4: v1 forwards to v2 without the action (argo-cd#24490, fixed in
+#              3.1.5 by #24500), so every v1 call fails with the Lua lookup error below
+ACTIONS_API = {"v2": "v3.1.8+sandbox", "v1-only": "v3.0.23+sandbox", "v1-broken": "v3.1.4+sandbox"}
 
 
 class ArgoCDHandler(ArgoCDStreams):
@@ -80,7 +85,7 @@ class ArgoCDHandler(ArgoCDStreams):
             self.json(
                 200,
                 {
-                    "Version": VERSION,
+                    "Version": ACTIONS_API[self.sandbox.actions_api],
                     "BuildDate": "2026-01-01T00:00:00Z",
                     "GitCommit": "0" * 40,
                     "GitTreeState": "clean",
@@ -92,7 +97,7 @@ class ArgoCDHandler(ArgoCDStreams):
                 },
             )
         else:
-            self.json(200, {"Version": VERSION})
+            self.json(200, {"Version": ACTIONS_API[self.sandbox.actions_api]})
 
     @route("POST", "/api/v1/session")
     def login(self) -> None:
@@ -314,10 +319,15 @@ class ArgoCDHandler(ArgoCDStreams):
             raise GrpcError(
                 INVALID_ARGUMENT, "json: cannot unmarshal object into Go value of type string"
             )
+        if self.sandbox.actions_api == "v1-broken":
+            action = ""  # RunResourceAction builds the v2 request without the action
         self._run(name, action, self.q("project"))
 
     @route("POST", A + "/{name}/resource/actions/v2")
     def run_action_v2(self, name: str) -> None:
+        if self.sandbox.actions_api == "v1-only":
+            self.unmatched(self.url.path, other_verb=False)  # no such route before 3.1
+            return
         body = self.json_object()
         query = {
             k: str(body.get(k) or "")

@@ -17,6 +17,7 @@ from gitops_release.sandbox.rollout import Rollout
 
 Key = tuple[str, str, str, str]  # group, kind, namespace, name
 
+MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 _HOST = re.compile(r"Host\(\s*`([^`]+)`")
 
 
@@ -111,9 +112,12 @@ class Cluster:
             creationTimestamp=rfc3339(self.clock.at(live.created)),
         )
         if kind == "Service" and group == "":
-            selected = self._service_target(ns, name)
-            if selected is not None:
-                obj.setdefault("spec", {}).setdefault("selector", {})[HASH_LABEL] = selected.hash
+            for (rollout_ns, _), rollout in self.rollouts.items():
+                pod_hash = rollout.service_hash(name) if rollout_ns == ns else None
+                if pod_hash:  # switched by the controller (switchServiceSelector)
+                    obj.setdefault("spec", {}).setdefault("selector", {})[HASH_LABEL] = pod_hash
+                    annotations = meta.setdefault("annotations", {})
+                    annotations[MANAGED_BY] = rollout.name
         return obj
 
     def health(self, key: Key) -> dict[str, str] | None:

@@ -2,7 +2,8 @@
 
 Endpoints (JSON bodies; no auth, loopback only):
 
-- ``GET  /sandbox/api/v1/state``: controller time, apps, rollouts, failing images, pending faults.
+- ``GET  /sandbox/api/v1/state``: controller time, apps, rollouts, failing images, pending faults,
+  the resource-action API served (``actionsApi``).
 - ``POST /sandbox/api/v1/images/fail`` ``{"image": "ikubernetes/myapp:v3", "mode": "never-ready"}``
   (pods never become ready: CrashLoopBackOff, ProgressDeadlineExceeded after 600 s),
   ``"mode": "pull-error"`` (ErrImagePull then ImagePullBackOff, as for a tag that does not exist)
@@ -19,6 +20,11 @@ Endpoints (JSON bodies; no auth, loopback only):
   stays Running for that much controller time: sync and rollback get 400 code 9);
   ``{"kind": "sync-fails", "app": "myapp", "count": 1, "message": "..."}`` (the next N sync
   operations end ``Failed``: "one or more objects failed to apply, reason: ...").
+- ``POST /sandbox/api/v1/actions-api`` ``{"mode": "v1-only"}``: serve the resource-action API
+  as Argo CD 3.1.5+ (``v2``: both endpoints), 3.0 and older (``v1-only``: ``.../actions/v2`` is
+  an unknown route, plain-text 404) or 3.1.0-3.1.4 (``v1-broken``: the v1 endpoint fails with
+  500 ``error getting Lua resource action: built-in script does not exist``, argo-cd#24490);
+  ``/api/version`` reports a matching version.
 - ``POST /sandbox/api/v1/time/advance`` ``{"seconds": 30}``: jump controller time forward.
 - ``POST /sandbox/api/v1/reset`` ``{"all": true}``: clear faults and failing images; with
   ``all``, delete every Application and live object too.
@@ -123,6 +129,7 @@ class ControlHandler(Handler):
                 "rollouts": [f"{ns}/{n}" for ns, n in sorted(sb.cluster.rollouts)],
                 "failingImages": dict(sb.faults.images),
                 "faults": sb.faults.describe(),
+                "actionsApi": sb.actions_api,
             }
         self.json(200, payload)
 
@@ -170,6 +177,14 @@ class ControlHandler(Handler):
         else:
             raise GrpcError(INVALID_ARGUMENT, f"unknown fault kind {kind!r}")
         self.json(200, {"faults": self.sandbox.faults.describe()})
+
+    @route("POST", C + "/actions-api")
+    def actions_api(self) -> None:
+        try:
+            self.sandbox.set_actions_api(str(self.json_object().get("mode") or ""))
+        except ValueError as err:
+            raise GrpcError(INVALID_ARGUMENT, str(err)) from None
+        self.json(200, {"actionsApi": self.sandbox.actions_api})
 
     @route("POST", C + "/time/advance")
     def advance(self) -> None:

@@ -1,30 +1,20 @@
-"""The Argo Rollouts blue-green controller, reduced to what a release tool can observe.
+"""A blue-green Rollout: its spec and status, its ReplicaSets, the hash each of its Services
+selects, and what users do to it (apply, promote, abort, retry, restart, undo).
 
-Faithful to ``rollout/bluegreen.go`` and friends as summarised in ``reference/argo-api.md``
-section 3: one ReplicaSet per pod template (named by its hash), revisions, preview scaled to
-``previewReplicaCount``, BlueGreenPause, promote / promote-full, abort (Degraded
-``RolloutAborted``), retry, undo, scale-down delays, autoPromotionSeconds and
-ProgressDeadlineExceeded. :meth:`Rollout.reconcile` is a pure function of the state and the
-controller time, so a test can drive it with a clock it controls.
+The controller itself is :mod:`gitops_release.sandbox.bluegreen` (one reconcile pass, ported
+from argo-rollouts' ``rollout/`` package). :meth:`Rollout.reconcile` depends only on the state
+and the controller time, so a test can drive it with a clock it controls.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
 from typing import Any
 
-from gitops_release.sandbox.clock import Clock, parse_rfc3339, rfc3339
+from gitops_release.sandbox.bluegreen import Pass
+from gitops_release.sandbox.clock import Clock, rfc3339
 from gitops_release.sandbox.kube import new_uid, pod_template_hash
-from gitops_release.sandbox.replicaset import (
-    HASH_LABEL,
-    REVISION,
-    SCALE_DOWN_DEADLINE,
-    ImagePolicy,
-    ReplicaSet,
-    Timing,
-)
-from gitops_release.sandbox.rolloutstatus import calculate_phase, set_condition
+from gitops_release.sandbox.replicaset import HASH_LABEL, REVISION, ImagePolicy, ReplicaSet, Timing
 
 
 class RolloutError(Exception):
@@ -47,9 +37,9 @@ class Rollout:
         self.spec: dict[str, Any] = copy.deepcopy(manifest.get("spec") or {})
         self.status: dict[str, Any] = {}
         self.replicasets: list[ReplicaSet] = []
-        self._progress_since = now
-        self._last_available = -1
-        self._fast = False  # this update is a fast rollback: no pause
+        # the rollouts-pod-template-hash the controller set on each Service ("active",
+        # "preview"); a Service the controller has not switched yet selects by its own labels
+        self.services: dict[str, str] = {}
 
     # inputs ----------------------------------------------------------------------------
     def apply(self, manifest: dict[str, Any]) -> None:
@@ -79,14 +69,15 @@ class Rollout:
                 self.generation += 1
                 patched = True
             return patched
+        patched = False  # promote.go getPatches: the status patch and the spec patch, both
         if self.status.get("pauseConditions"):
             self.status.pop("pauseConditions")
-            return True
+            patched = True
         if self.spec.get("paused"):
             self.spec["paused"] = False
             self.generation += 1
-            return True
-        return False
+            patched = True
+        return patched
 
     def abort(self) -> None:
         self.status["abort"] = True
@@ -116,296 +107,25 @@ class Rollout:
 
     # the controller ----------------------------------------------------------------------
     def reconcile(self, policy: ImagePolicy) -> None:
-        now = self.clock.seconds()
-        spec, status = self.spec, self.status
-        replicas = int(spec.get("replicas", 1))
-        bg = (spec.get("strategy") or {}).get("blueGreen") or {}
-        template = spec.get("template") or {}
-        current = pod_template_hash(template)
-        new_rs = self._rs(current)
-        top = max((r.revision for r in self.replicasets), default=0)
-        if new_rs is None:
-            new_rs = ReplicaSet(
-                name=f"{self.name}-{current}",
-                hash=current,
-                uid=new_uid(),
-                created=now,
-                template=copy.deepcopy(template),
-                revision=top + 1,
-            )
-            self.replicasets.append(new_rs)
-        elif new_rs.revision != top and status.get("currentPodHash") != current:
-            new_rs.revision = top + 1  # an old template comes back under a new revision
-        if status.get("currentPodHash") != current:
-            self._reset_for_new_template(new_rs, now)
-        status["currentPodHash"] = current
-        status["observedGeneration"] = str(self.generation)
-        blue_green = status.setdefault("blueGreen", {})
-        stable = status.get("stableRS")
+        """One pass of the Rollouts controller (pods created or deleted to match each ReplicaSet,
+        failing images applied, before it writes the status)."""
+        Pass(self, policy).run()
+        self.run_replicasets(policy)
 
-        if spec.get("paused"):  # a manual pause: nothing moves until it is lifted
-            for rs in self.replicasets:
-                rs.refresh_failing(policy)
-            self._counts(new_rs, now)
-            self._phase()
-            return
-        if not stable:
-            self._first_revision(new_rs, replicas, now, policy)
-        elif status.get("abort") and current != stable:
-            self._aborted(new_rs, stable, replicas, bg, now)
-        elif current == stable:
-            new_rs.replicas = replicas
-            new_rs.annotations.pop(SCALE_DOWN_DEADLINE, None)
-            blue_green["activeSelector"] = blue_green["previewSelector"] = current
-            self._progress_since = now
-        else:
-            self._update(new_rs, replicas, bg, now, policy)
-        if not status.get("abort") and status.get("abortedAt"):
-            self._retried(new_rs, now)
-        self._restart(now)
-        self._scale_down_others(new_rs, now)
+    def run_replicasets(self, policy: ImagePolicy) -> None:
+        """The ReplicaSet controller and the kubelet, at once: the pass reads the pods its own
+        scaling made (upstream sees them an event later; the end state is the same)."""
+        now = self.clock.seconds()
         for rs in self.replicasets:
             rs.refresh_failing(policy)
             rs.scale(now, policy)
-        self._history_limit()
-        self._counts(new_rs, now)
-        self._phase()
 
-    def _reset_for_new_template(self, new_rs: ReplicaSet, now: float) -> None:
-        """resetRolloutStatus: a pod-template change clears pause, abort and promoteFull."""
-        for key in ("pauseConditions", "controllerPause", "abort", "abortedAt", "promoteFull"):
-            self.status.pop(key, None)
-        self.status.get("blueGreen", {}).pop("scaleUpPreviewCheckPoint", None)
-        self._fast = bool(
-            new_rs.replicas and new_rs.annotations.get(SCALE_DOWN_DEADLINE)
-        ) or new_rs.hash == self.status.get("stableRS")
-        self._progress_since = now
-        self._last_available = -1
-        self._condition(
-            "Progressing",
-            "True",
-            "ReplicaSetUpdated",
-            f'ReplicaSet "{new_rs.name}" is progressing.',
-        )
-
-    def _first_revision(
-        self, new_rs: ReplicaSet, replicas: int, now: float, policy: ImagePolicy
-    ) -> None:
-        """No stable version to protect: straight to active, no pause."""
-        new_rs.replicas = replicas
-        blue_green = self.status["blueGreen"]
-        blue_green["activeSelector"] = blue_green["previewSelector"] = new_rs.hash
-        if self._available(new_rs, now) >= replicas:
-            self._promoted(new_rs, now)
-        else:
-            self._check_deadline(new_rs, now)
-
-    def _update(
-        self, new_rs: ReplicaSet, replicas: int, bg: dict[str, Any], now: float, policy: ImagePolicy
-    ) -> None:
-        status, blue_green = self.status, self.status["blueGreen"]
-        blue_green["previewSelector"] = new_rs.hash
-        fast = self._fast
-        preview_count = bg.get("previewReplicaCount")
-        if fast or preview_count is None or blue_green.get("scaleUpPreviewCheckPoint"):
-            new_rs.replicas = replicas
-        else:
-            new_rs.replicas = int(preview_count)
-        if fast:
-            new_rs.annotations.pop(SCALE_DOWN_DEADLINE, None)
-        if self._available(new_rs, now) < new_rs.replicas:
-            self._check_deadline(new_rs, now)
-            return
-        auto = bg.get("autoPromotionEnabled", True) is not False
-        auto_seconds = int(bg.get("autoPromotionSeconds") or 0)
-        if status.get("promoteFull"):
-            status.pop("pauseConditions", None)  # full promotion skips and clears the pause
-        if (not auto or auto_seconds > 0) and not fast and not status.get("promoteFull"):
-            if not status.get("controllerPause"):
-                status["pauseConditions"] = [
-                    {"reason": "BlueGreenPause", "startTime": rfc3339(self.clock.at(now))}
-                ]
-                status["controllerPause"] = True
-                self._condition("Paused", "True", "RolloutPaused", "Rollout is paused")
-                self._condition("Progressing", "Unknown", "RolloutPaused", "Rollout is paused")
-                return
-            pauses = status.get("pauseConditions") or []
-            if pauses:
-                started = parse_rfc3339(pauses[0]["startTime"])
-                if (
-                    auto
-                    and auto_seconds
-                    and self.clock.now() >= started + timedelta(seconds=auto_seconds)
-                ):
-                    status.pop("pauseConditions")
-                else:
-                    return
-        self._condition("Paused", "False", "RolloutResumed", "Rollout is resumed")
-        if new_rs.replicas < replicas:
-            blue_green["scaleUpPreviewCheckPoint"] = True
-            new_rs.replicas = replicas
-            return
-        if self._available(new_rs, now) < replicas:
-            self._check_deadline(new_rs, now)
-            return
-        old = self._rs(blue_green.get("activeSelector", ""))
-        if old is not None and old is not new_rs and old.replicas:
-            delay = int(bg.get("scaleDownDelaySeconds", 30))
-            deadline = self.clock.at(now + delay)
-            old.annotations[SCALE_DOWN_DEADLINE] = rfc3339(deadline)
-        blue_green["activeSelector"] = new_rs.hash
-        self._promoted(new_rs, now)
-
-    def _promoted(self, new_rs: ReplicaSet, now: float) -> None:
-        status = self.status
-        status["stableRS"] = new_rs.hash
-        for key in ("controllerPause", "promoteFull", "pauseConditions"):
-            status.pop(key, None)
-        status["blueGreen"].pop("scaleUpPreviewCheckPoint", None)
-        self._fast = False
-        self._condition(
-            "Progressing",
-            "True",
-            "NewReplicaSetAvailable",
-            f'ReplicaSet "{new_rs.name}" has successfully progressed.',
-        )
-        self._condition("Available", "True", "AvailableReason", "Rollout has minimum availability")
-        self._condition(
-            "Completed",
-            "True",
-            "RolloutCompleted",
-            f"Rollout completed update to revision {new_rs.revision} ({new_rs.hash}): "
-            "Completed blue-green update",
-        )
-        self._condition("Healthy", "True", "RolloutHealthy", "Rollout is healthy")
-
-    def _aborted(
-        self, new_rs: ReplicaSet, stable: str, replicas: int, bg: dict[str, Any], now: float
-    ) -> None:
-        status, blue_green = self.status, self.status["blueGreen"]
-        if not status.get("abortedAt"):
-            status["abortedAt"] = rfc3339(self.clock.at(now))
-        for key in ("pauseConditions", "controllerPause", "promoteFull"):
-            status.pop(key, None)
-        blue_green["activeSelector"] = stable
-        blue_green["previewSelector"] = new_rs.hash
-        stable_rs = self._rs(stable)
-        if stable_rs is not None:
-            stable_rs.replicas = replicas
-            stable_rs.annotations.pop(SCALE_DOWN_DEADLINE, None)
-        delay = int(bg.get("abortScaleDownDelaySeconds", 30))
-        if delay > 0:  # 0 means never scale the aborted preview down
-            aborted_at = parse_rfc3339(status["abortedAt"])
-            deadline = new_rs.annotations.setdefault(
-                SCALE_DOWN_DEADLINE,
-                rfc3339(aborted_at + timedelta(seconds=delay)),
-            )
-            if self.clock.now() >= parse_rfc3339(deadline):
-                new_rs.replicas = 0
-        message = f"Rollout aborted update to revision {new_rs.revision}"
-        self._condition("Progressing", "False", "RolloutAborted", message)
-        self._condition("Paused", "False", "RolloutResumed", "Rollout is resumed")
-
-    def _retried(self, new_rs: ReplicaSet, now: float) -> None:
-        self.status.pop("abortedAt", None)
-        self.status.pop("controllerPause", None)
-        new_rs.annotations.pop(SCALE_DOWN_DEADLINE, None)
-        self._progress_since = now
-        self._condition("Progressing", "True", "RolloutRetry", "Retrying Rollout after abort")
-
-    def _restart(self, now: float) -> None:
-        restart_at = self.spec.get("restartAt")
-        if not restart_at or self.status.get("restartedAt") == restart_at:
-            return
-        moment = parse_rfc3339(restart_at).timestamp() - self.clock.at(0).timestamp()
-        for rs in self.replicasets:
-            old = [p for p in rs.pods if p.created < moment]
-            if not old:
-                continue
-            if rs.available(now, self.timing) < len(rs.pods):
-                return  # one pod at a time, like the controller's maxUnavailable handling
-            rs.pods.remove(old[0])
-            return
-        self.status["restartedAt"] = restart_at
-
-    def _scale_down_others(self, new_rs: ReplicaSet, now: float) -> None:
-        keep = {
-            new_rs.hash,
-            self.status.get("stableRS"),
-            self.status["blueGreen"].get("activeSelector"),
-        }
-        for rs in self.replicasets:
-            if rs.hash in keep:
-                continue
-            deadline = rs.annotations.get(SCALE_DOWN_DEADLINE)
-            if rs.replicas and deadline and self.clock.now() < parse_rfc3339(deadline):
-                continue
-            rs.replicas = 0
-            rs.annotations.pop(SCALE_DOWN_DEADLINE, None)
-
-    def _history_limit(self) -> None:
-        limit = int(self.spec.get("revisionHistoryLimit", 10))
-        keep = {self.status.get("currentPodHash"), self.status.get("stableRS")}
-        old = [r for r in self.replicasets if r.hash not in keep and not r.replicas]
-        old.sort(key=lambda r: r.revision)
-        for rs in old[: max(0, len(old) - limit)]:
-            self.replicasets.remove(rs)
-
-    def _check_deadline(self, new_rs: ReplicaSet, now: float) -> None:
-        available = self._available(new_rs, now)
-        if available != self._last_available:
-            self._last_available = available
-            self._progress_since = now
-        deadline = int(self.spec.get("progressDeadlineSeconds", 600))
-        if now - self._progress_since > deadline:
-            self._condition(
-                "Progressing",
-                "False",
-                "ProgressDeadlineExceeded",
-                f'ReplicaSet "{new_rs.name}" has timed out progressing.',
-            )
-
-    def _available(self, rs: ReplicaSet, now: float) -> int:
-        return rs.available(now, self.timing)
-
-    def _counts(self, new_rs: ReplicaSet, now: float) -> None:
-        status = self.status
-        active = self._rs(status["blueGreen"].get("activeSelector", ""))
-        total = sum(len(r.pods) for r in self.replicasets)
-        values = {
-            "replicas": total,
-            "updatedReplicas": len(new_rs.pods),
-            "readyReplicas": self._available(active, now) if active else 0,
-            "availableReplicas": self._available(active, now) if active else 0,
-            "HPAReplicas": self._available(active, now) if active else 0,
-        }
-        for key, value in values.items():
-            if value:
-                status[key] = value
-            else:
-                status.pop(key, None)
-        status["selector"] = ",".join(
-            f"{k}={v}"
-            for k, v in sorted(((self.spec.get("selector") or {}).get("matchLabels") or {}).items())
-        )
-
-    def _phase(self) -> None:
-        phase, message = calculate_phase(self.spec, self.status)
-        self.status["phase"] = phase
-        if message:
-            self.status["message"] = message
-        else:
-            self.status.pop("message", None)
-
-    def _condition(self, kind: str, state: str, reason: str, message: str) -> None:
-        set_condition(self.status, kind, state, reason, message, rfc3339(self.clock.now()))
-
-    def _rs(self, pod_hash: str) -> ReplicaSet | None:
-        return next((r for r in self.replicasets if r.hash == pod_hash), None)
+    def replicaset(self, pod_hash: str) -> ReplicaSet | None:
+        return next((r for r in self.replicasets if r.hash == pod_hash), None) if pod_hash else None
 
     # views -------------------------------------------------------------------------------
     def revision(self) -> int:
-        rs = self._rs(self.status.get("currentPodHash", ""))
+        rs = self.replicaset(pod_template_hash(self.spec.get("template") or {}))
         return rs.revision if rs else 0
 
     def to_object(self, resource_version: str) -> dict[str, Any]:
@@ -428,15 +148,23 @@ class Rollout:
             "status": copy.deepcopy(self.status),
         }
 
-    def selected(self, service: str) -> ReplicaSet | None:
-        """The ReplicaSet a Service named in the strategy currently selects."""
+    def service_hash(self, service: str) -> str | None:
+        """The hash label the controller set on a Service of this Rollout ("" while it has not
+        switched it yet); None when the Service is not one of this Rollout's."""
         bg = (self.spec.get("strategy") or {}).get("blueGreen") or {}
-        selectors = self.status.get("blueGreen") or {}
-        if service == bg.get("activeService"):
-            return self._rs(selectors.get("activeSelector", ""))
-        if service == bg.get("previewService"):
-            return self._rs(selectors.get("previewSelector", ""))
+        for role in ("active", "preview"):
+            if service and service == bg.get(f"{role}Service"):
+                return self.services.get(role, "")
         return None
+
+    def selected(self, service: str) -> ReplicaSet | None:
+        """The ReplicaSet whose pods a Service of this Rollout sends traffic to: the one its hash
+        label names, or before the controller set one, the desired ReplicaSet (the Service's
+        own selector matches every pod of the Rollout; in a first deploy there are no others)."""
+        pod_hash = self.service_hash(service)
+        if pod_hash is None:
+            return None
+        return self.replicaset(pod_hash or pod_template_hash(self.spec.get("template") or {}))
 
 
 __all__ = ["HASH_LABEL", "Rollout", "RolloutError"]

@@ -33,13 +33,21 @@ def _pod_icon(status: str) -> str:
     return "◌"
 
 
+def _phase(meta: dict[str, Any], status: dict[str, Any]) -> tuple[str, str]:
+    """rolloututil.GetRolloutPhase: the client's checks, then the controller's phase."""
+    observed = str(status.get("observedGeneration", ""))
+    if observed.isdigit() and int(observed) < int(meta.get("generation", 0)):
+        return "Progressing", "waiting for rollout spec update to be observed"
+    if status.get("controllerPause") and not status.get("pauseConditions"):  # IsUnpausing
+        return "Progressing", "waiting for rollout to unpause"
+    return str(status.get("phase", "Progressing")), str(status.get("message", ""))
+
+
 def rollout_info(rollout: Rollout, resource_version: str) -> dict[str, Any]:
     obj = rollout.to_object(resource_version)
     meta, spec, status = obj["metadata"], obj["spec"], obj["status"]
     now = rollout.clock.seconds()
-    phase, message = status.get("phase", "Progressing"), status.get("message", "")
-    if status.get("controllerPause") and not status.get("pauseConditions") and phase == "Paused":
-        phase, message = "Progressing", "waiting for rollout to unpause"  # IsUnpausing
+    phase, message = _phase(meta, status)
     info: dict[str, Any] = {
         "objectMeta": {
             k: meta[k]

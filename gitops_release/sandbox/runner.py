@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from gitops_release.sandbox.argocd_api import ACTIONS_API
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+ACTIONS_API_VARIABLE = "SANDBOX_ACTIONS_API"
 
 
 def up(
@@ -22,10 +28,22 @@ def up(
     out: TextIO | None = None,
     err: TextIO | None = None,
     stop: threading.Event | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Serve in the foreground until SIGINT/SIGTERM (or ``stop``); print the export lines once."""
+    """Serve in the foreground until SIGINT/SIGTERM (or ``stop``); print the export lines once.
+
+    ``SANDBOX_ACTIONS_API`` (``v2``, ``v1-only``, ``v1-broken``) picks the resource-action API
+    when the config leaves the default; an unknown value exits 2 before anything starts."""
     out, err = out or sys.stdout, err or sys.stderr
     stop = stop or threading.Event()
+    environ = os.environ if environ is None else environ
+    mode = environ.get(ACTIONS_API_VARIABLE, "")
+    if mode and config.actions_api == "v2":
+        if mode not in ACTIONS_API:
+            choices = ", ".join(ACTIONS_API)
+            print(f"sandbox: error: {ACTIONS_API_VARIABLE}={mode!r}: one of {choices}", file=err)
+            raise SystemExit(2)
+        config = dataclasses.replace(config, actions_api=mode)
     if config.host not in LOOPBACK:
         print(
             f"sandbox: warning: listening on {config.host}, not loopback: the APIs are reachable from the network",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_release.sandbox.applications import AppController
-from gitops_release.sandbox.argocd_api import ArgoCDHandler
+from gitops_release.sandbox.argocd_api import ACTIONS_API, ArgoCDHandler
 from gitops_release.sandbox.auth import Auth
 from gitops_release.sandbox.clock import Clock
 from gitops_release.sandbox.cluster import Cluster, Key, key_of
@@ -91,11 +91,14 @@ class SandboxConfig:
     poll_seconds: float = 180.0  # Argo CD's timeout.reconciliation
     timing: Timing = field(default_factory=Timing)
     verbose: bool = False
+    actions_api: str = "v2"  # which resource-action API to serve: see argocd_api.ACTIONS_API
 
 
 class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
+        self.actions_api = "v2"
+        self.set_actions_api(self.config.actions_api)
         self.clock = Clock(self.config.time_scale)
         self.lock = threading.Condition(threading.RLock())
         self.faults = Faults()
@@ -293,6 +296,13 @@ class Sandbox:
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
         self.kick()
+
+    def set_actions_api(self, mode: str) -> None:
+        """Serve the resource-action API as Argo CD ``v2`` (3.1.5+), ``v1-only`` (3.0 and
+        older) or ``v1-broken`` (3.1.0-3.1.4) does."""
+        if mode not in ACTIONS_API:
+            raise ValueError(f"actions API {mode!r}: one of {', '.join(ACTIONS_API)}")
+        self.actions_api = mode
 
     def fail_image(self, image: str, mode: str = "never-ready") -> None:
         if not image or mode not in IMAGE_MODES:

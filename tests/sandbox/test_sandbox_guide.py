@@ -124,7 +124,12 @@ def test_guide_scenario(sandbox: Sandbox, tmp_path: Path) -> None:
     assert test()[1].startswith("Hello MyApp | Version: v2 |")
     rows = api.get(INFO)["replicaSets"]
     assert rows[0]["stable"] and rows[0]["active"] and rows[0]["replicas"] == 2
-    assert "scaleDownDeadline" in rows[1] and rows[1]["replicas"] == 2
+    # the controller's next pass (once rev 1 is neither stable nor active) sets its deadline
+    rows = until(
+        lambda: "scaleDownDeadline" in (r := api.get(INFO)["replicaSets"])[1] and r,
+        what="rev 1 scale-down deadline",
+    )
+    assert rows[1]["replicas"] == 2
     until(
         lambda: tree(api) == [(2, "Healthy", 2, "stable,active"), (1, "ScaledDown", 0, "")],
         what="rev 1 scaled down",

@@ -180,6 +180,24 @@ def test_auto_promotion_seconds_resumes_by_itself() -> None:
 
 
 def test_fast_rollback_within_scale_down_delay_does_not_pause() -> None:
+    d = Driver(manifest("ikubernetes/myapp:v1", previewReplicaCount=None))
+    d.step(10)
+    d.ro.apply(manifest("ikubernetes/myapp:v2", previewReplicaCount=None))
+    d.step(10)
+    d.ro.promote(full=False)
+    d.step(10)
+    assert d.tree()[1] == (1, 2, 2, "delay")
+    d.ro.apply(manifest("ikubernetes/myapp:v1", previewReplicaCount=None))
+    d.step(2)
+    assert d.phase == ("Healthy", "")
+    assert d.tree()[0] == (3, 2, 2, "stable,active")
+
+
+def test_with_preview_replica_count_a_rollback_inside_the_delay_pauses() -> None:
+    """As the controller code runs: the first full pass after the template change removes the
+    returning ReplicaSet's scale-down deadline and scales it to previewReplicaCount
+    (NewRSNewReplicas), so it is not ready to switch in the one pass that still saw the
+    deadline (newRSWithinDelay); the next pass no longer sees a fast rollback and pauses."""
     d = Driver(manifest("ikubernetes/myapp:v1"))
     d.step(10)
     d.ro.apply(manifest("ikubernetes/myapp:v2"))
@@ -188,9 +206,9 @@ def test_fast_rollback_within_scale_down_delay_does_not_pause() -> None:
     d.step(10)
     assert d.tree()[1] == (1, 2, 2, "delay")
     d.ro.apply(manifest("ikubernetes/myapp:v1"))
-    d.step(2)
-    assert d.phase == ("Healthy", "")
-    assert d.tree()[0] == (3, 2, 2, "stable,active")
+    d.step(10)
+    assert d.phase == ("Paused", "BlueGreenPause")
+    assert d.tree() == [(3, 1, 1, "preview"), (2, 2, 2, "stable,active")]
 
 
 def test_failing_image_exceeds_progress_deadline() -> None:
@@ -267,23 +285,23 @@ def test_rollout_info_renders_like_kubectl_argo_rollouts_get() -> None:
         "⟳ bluegreen-rollout Rollout ॥ Paused 20s",
         "├──# revision:2",
         "│ └──⧉ NAME ReplicaSet ✔ Healthy 10s preview",
-        "│ └──□ NAME Pod ✔ Running 10s ready:1/1",
+        "│ └──□ NAME Pod ✔ Running 8s ready:1/1",
         "└──# revision:1",
         "└──⧉ NAME ReplicaSet ✔ Healthy 20s stable,active",
-        "├──□ NAME Pod ✔ Running 20s ready:1/1",
-        "└──□ NAME Pod ✔ Running 20s ready:1/1",
+        "├──□ NAME Pod ✔ Running 19s ready:1/1",
+        "└──□ NAME Pod ✔ Running 19s ready:1/1",
     ]
     d.ro.promote(full=False)
-    d.step(8)
+    d.step(12)  # resumed, preview scaled up to 2, switched, then the old one's deadline set
     text = render_tree(rollout_info(d.ro, "8"), d.clock.now())
-    assert re.search(r"ReplicaSet  ✔ Healthy  28s  delay:2\ds", text), text
+    assert re.search(r"ReplicaSet  ✔ Healthy  32s  delay:2\ds", text), text
     assert (
         "Images:          ikubernetes/myapp:v1\n                 ikubernetes/myapp:v2 (stable, active)"
         in text
     )
 
 
-def test_a_manual_pause_holds_everything_until_resumed() -> None:
+def test_a_manual_pause_holds_the_services_until_resumed() -> None:
     from gitops_release.sandbox.actions import list_actions, run_action
 
     d = Driver(manifest("ikubernetes/myapp:v1"))
@@ -302,7 +320,8 @@ def test_a_manual_pause_holds_everything_until_resumed() -> None:
     run_action(d.ro, "pause")
     d.step(20)
     assert d.phase == ("Paused", "manually paused")
-    assert d.tree() == [(2, 0, 0, ""), (1, 2, 2, "stable,active")]
+    # haltProgress: the preview is scaled, but no Service moves to it
+    assert d.tree() == [(2, 1, 1, ""), (1, 2, 2, "stable,active")]
     run_action(d.ro, "resume")
     d.step(10)
     assert d.phase == ("Paused", "BlueGreenPause")
@@ -317,7 +336,7 @@ def test_a_tag_that_does_not_exist_shows_image_pull_back_off() -> None:
     d = Driver(manifest("ikubernetes/myapp:v1"), failing={"ikubernetes/myapp:nope": "pull-error"})
     d.step(10)
     d.ro.apply(manifest("ikubernetes/myapp:nope"))
-    d.step(2)
+    d.step(4)  # the ReplicaSet is created, then the status reset, then it is scaled
     pod = rollout_info(d.ro, "1")["replicaSets"][0]["pods"][0]
     assert (pod["status"], pod["icon"], pod["ready"]) == ("ErrImagePull", "⚠", "0/1")
     d.step(10)
