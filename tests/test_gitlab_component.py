@@ -32,7 +32,7 @@ from gitops_release.record import DOTENV_KEYS, read_dotenv
 from gitops_release.sandbox.gitserver import GitServer
 from gitops_release.sandbox.server import Sandbox
 from gitops_release.yaml.read import load_all
-from tests.conftest import REPO_ROOT, Env, make_env, remote_image
+from tests.conftest import REPO_ROOT, Env, git, make_env, remote_image
 
 COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"
 FIXTURE = REPO_ROOT / "tests" / "gitlab" / "pipeline.yml"
@@ -523,10 +523,16 @@ def test_included_twice_each_job_installs_the_tool_and_releases_its_app(
     proj = tmp_path / "team-project"
     proj.mkdir()
     shutil.copy(TWO_APPS, proj / ".gitlab-ci.yml")
+    # gitlab-ci-local fetches two includes of one component@ref at the same time into one
+    # folder, and the second copy fails ("File exists") when they overlap; it skips a fetch
+    # whose files are there. GitLab itself has no such race. So list a pipeline that includes
+    # the component once first: the real run then finds it fetched and fetches nothing.
+    first, second, _ = TWO_APPS.read_text().split("\n  - component:")
+    (proj / "fetch-once.yml").write_text(f"{first}\n  - component:{second}\n")
     write_variables(proj, {**sandbox_variables(sandbox), "CI_JOB_TOKEN": forge.token})
     git(proj, "init", "-q", "-b", "main")
     git(proj, "remote", "add", "origin", forge.server.url("team/project.git"))
-    git(proj, "add", ".gitlab-ci.yml")
+    git(proj, "add", ".gitlab-ci.yml", "fetch-once.yml")
     git(proj, "commit", "-qm", "pipeline")
 
     # The job's PATH: the base Python and the system, nothing that has gitops-release.
@@ -542,6 +548,8 @@ def test_included_twice_each_job_installs_the_tool_and_releases_its_app(
     env.update(PATH=job_path, TMPDIR=str(job_tmp), PIP_CACHE_DIR=PIP_CACHE)
     env.update(forge.git_env("gitlab-ci-local"))  # gitlab-ci-local's own fetch of the component
 
+    listed = gcl(proj, "--file", "fetch-once.yml", "--list", env=env)
+    assert listed.returncode == 0 and "myapp-deploy-preview" in listed.stdout, listed.stderr
     run = gcl(proj, "--variable", "RELEASE_TAG=v2", env=env)  # the pipeline: manual jobs wait
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
