@@ -21,8 +21,12 @@ class ApiError(RemoteError):
         *,
         hint: str | None = None,
         what: str | None = None,
+        grpc_code: int | None = None,
     ):
         self.status = status
+        self.grpc_code = grpc_code
+        """The gRPC code of an Argo CD error body (``{"code": 5, ...}``); None when the body is
+        not one: an unknown route (grpc-gateway's plain-text 404), a proxy's page."""
         self.method = method
         self.url = url
         self.server_message = server_message
@@ -94,10 +98,28 @@ class BadResponse(RemoteError):
 
 
 def error_for(
-    status: int, method: str, url: str, server_message: str, *, what: str | None = None
+    status: int,
+    method: str,
+    url: str,
+    server_message: str,
+    *,
+    what: str | None = None,
+    grpc_code: int | None = None,
 ) -> ApiError:
     cls = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
-    return cls(status, method, url, server_message, hint=_HINTS.get(cls), what=what)
+    return cls(
+        status, method, url, server_message, hint=_HINTS.get(cls), what=what, grpc_code=grpc_code
+    )
+
+
+def grpc_code(body: bytes) -> int | None:
+    """The ``code`` of a grpc-gateway error body (``{"error", "code", "message"}``), else None."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 def server_message(body: bytes, content_type: str) -> str:

@@ -19,6 +19,8 @@ from gitops_release.argo.model import Application, ReplicaSet, ResourceRef, Reso
 from gitops_release.errors import RemoteError, UsageError
 
 REFRESH_TIMEOUT = 60.0
+LUA_NO_SCRIPT = "built-in script does not exist"
+"""How Argo CD 3.1.0-3.1.4 answer every v1 resource action (argo-cd#24490)."""
 _APP_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
@@ -52,6 +54,8 @@ class ArgoCD:
         """Sent only when the user chose it: a wrong project turns an existing app into a 404."""
         self.default_project = project or default_project
         self.app_namespace = app_namespace
+        self.action_api: str | None = None
+        """The resource-action endpoint this server answers ("v2" or "v1"), once learnt."""
 
     # -- applications ------------------------------------------------------------------------
     def _q(self, **extra: Any) -> dict[str, Any]:
@@ -178,7 +182,35 @@ class ArgoCD:
         return ReplicaSet.from_json(self.live_object(name, ref))
 
     def run_action(self, name: str, ref: ResourceRef, action: str) -> None:
-        """Run a resource action (v1 endpoint: the body is the bare JSON string)."""
+        """Run a resource action: ``RunResourceActionV2`` (Argo CD 3.1+, a JSON body), else the
+        v1 endpoint (a bare JSON string body). Which one works is learnt once per client.
+
+        A v2 route that does not exist (404 without a gRPC code: Argo CD 3.0 and older) means v1.
+        A v1 that answers "built-in script does not exist" (Argo CD 3.1.0-3.1.4 forward v1 to v2
+        without the action, https://github.com/argoproj/argo-cd/issues/24490) means v2.
+        """
+        if self.action_api != "v1":
+            try:
+                self._run_action_v2(name, ref, action)
+            except http.NotFound as err:
+                if err.grpc_code is not None:
+                    raise  # the app or the resource is missing: v1 would say the same
+                self.action_api = "v1"
+            else:
+                self.action_api = "v2"
+                return
+        try:
+            self._run_action_v1(name, ref, action)
+        except http.ServerError as err:
+            if LUA_NO_SCRIPT not in err.server_message:
+                raise
+            try:
+                self._run_action_v2(name, ref, action)
+            except http.NotFound:
+                raise err from None  # neither endpoint runs it: the action itself is unknown
+            self.action_api = "v2"
+
+    def _run_action_v1(self, name: str, ref: ResourceRef, action: str) -> None:
         params = ref.params()
         if self.project:
             params["project"] = self.project
@@ -189,6 +221,21 @@ class ArgoCD:
             params=params,
             body=action,
             idempotent=True,  # an action sets a field to a value: repeating it changes nothing
+        )
+
+    def _run_action_v2(self, name: str, ref: ResourceRef, action: str) -> None:
+        body: dict[str, Any] = {"name": name, **ref.params(), "action": action}
+        body["resourceActionParameters"] = []
+        if self.project:
+            body["project"] = self.project
+        if self.app_namespace:
+            body["appNamespace"] = self.app_namespace
+        self._app_call(
+            name,
+            "POST",
+            f"/api/v1/applications/{name}/resource/actions/v2",
+            body=body,
+            idempotent=True,
         )
 
     def rollback(self, name: str, history_id: int) -> Application:

@@ -39,6 +39,7 @@ from gitops_release.argo.apierrors import (
     Unauthorized,
     Unreachable,
     error_for,
+    grpc_code,
     server_message,
 )
 from gitops_release.errors import RemoteError
@@ -262,6 +263,7 @@ class Client:
                     method,
                     shown,
                     server_message(response.content, response.headers.get("Content-Type", "")),
+                    grpc_code=grpc_code(response.content),
                 )
             return response
 

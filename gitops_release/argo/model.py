@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_release.argo import phase as rollout_phase
 from gitops_release.errors import UsageError
 
 
@@ -244,6 +245,8 @@ class Rollout:
     namespace: str
     generation: int = 0
     observed_generation: int = 0
+    observed_hash: bool = False
+    """``status.observedGeneration`` is a pod-template hash (v0.9): always observed."""
     phase: str = ""
     message: str = ""
     paused: bool = False
@@ -277,13 +280,15 @@ class Rollout:
         bg = _d(spec, "strategy", "blueGreen")
         containers = _d(spec, "template", "spec", "containers") or []
         preview_count = _d(bg, "previewReplicaCount")
+        phase, message = rollout_phase.phase_of(spec, status)
         return cls(
             name=_s(obj, "metadata", "name"),
             namespace=_s(obj, "metadata", "namespace"),
             generation=_i(obj, "metadata", "generation"),
             observed_generation=_i(status, "observedGeneration"),
-            phase=_s(status, "phase"),
-            message=_s(status, "message"),
+            observed_hash=rollout_phase.is_hash(status.get("observedGeneration")),
+            phase=phase,
+            message=message,
             paused=bool(spec.get("paused")),
             pause_reasons=tuple(
                 _s(p, "reason") for p in status.get("pauseConditions") or [] if isinstance(p, dict)
@@ -321,7 +326,7 @@ class Rollout:
 
     @property
     def observed(self) -> bool:
-        return self.observed_generation >= self.generation
+        return self.observed_hash or self.observed_generation >= self.generation
 
     @property
     def preview_wanted(self) -> int:

@@ -3,6 +3,7 @@
 Two ways in (``--via``):
 - ``argocd`` (default): Argo CD resource actions (``resume`` = promote, ``promote-full``, ``abort``,
   ``retry``, ``restart``); needs only the Argo CD token and reads the live Rollout through Argo CD.
+  The endpoint (v2 on Argo CD 3.1+, v1 before) is chosen by ``ArgoCD.run_action``.
 - ``dashboard``: the Rollouts dashboard API (``ROLLOUTS_SERVER``, no auth at all). Its base path is
   ``/rollouts/api/v1`` since v1.9 and ``/api/v1`` before, so it is probed; its errors are HTTP 500
   ``{"code":2}`` even for not-found. Its ``undo`` (which never answers, argo-rollouts#4956) is not

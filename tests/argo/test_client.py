@@ -266,3 +266,111 @@ def test_tls_settings(tmp_path: Path) -> None:
     )
     with pytest.raises(UsageError, match=r"--ca-bundle .*: no such file"):
         connection.connect(resolve(env, tmp_path, ca_bundle=str(tmp_path / "missing.pem")))
+
+
+# -- resource actions: v2 (Argo CD 3.1+), v1 (3.0 and older), v1 broken (3.1.0-3.1.4) ------------
+
+ACTIONS = "/api/v1/applications/web/resource/actions"
+LUA_ERROR = "error getting Lua resource action: built-in script does not exist"
+WEB = ResourceRef("Rollout", "web", "prod")
+
+
+def serve_actions(server: FakeServer, kind: str) -> None:
+    """Answer the two action endpoints as a server of that kind does: ``v2`` (3.1.5+: both),
+    ``v1-only`` (3.0 and older: no v2 route, grpc-gateway's plain-text 404) or ``v1-broken``
+    (3.1.0-3.1.4, argo-cd#24490: v1 forwards to v2 without the action, gRPC Unknown)."""
+    server.routes.pop(("POST", ACTIONS + "/v2"), None)
+    server.routes[("POST", ACTIONS)] = lambda r: (200, {})
+    if kind in ("v2", "v1-broken"):
+        server.routes[("POST", ACTIONS + "/v2")] = lambda r: (200, {})
+    if kind == "v1-broken":
+        server.routes[("POST", ACTIONS)] = lambda r: (
+            500,
+            {"error": LUA_ERROR, "code": 2, "message": LUA_ERROR},
+        )
+
+
+def connect(server: FakeServer, tmp_path: Path) -> argocd.ArgoCD:
+    return connection.connect(
+        resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
+    )
+
+
+def action_calls(server: FakeServer) -> list[tuple[str, object]]:
+    return [
+        (r.path.removeprefix(ACTIONS) or "v1", r.json())
+        for r in server.requests
+        if r.path.startswith(ACTIONS)
+    ]
+
+
+def test_action_v2_body_names_the_resource_and_the_action(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    serve_actions(server, "v2")
+    connect(server, tmp_path).run_action("web", WEB, "resume")
+    assert action_calls(server) == [
+        (
+            "/v2",
+            {
+                "name": "web", "namespace": "prod", "resourceName": "web",
+                "group": "argoproj.io", "version": "v1alpha1", "kind": "Rollout",
+                "action": "resume", "resourceActionParameters": [],
+            },
+        )
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["v2", "v1-only", "v1-broken"])
+def test_actions_work_against_every_server_kind_and_the_choice_is_kept(
+    tmp_path: Path, server: FakeServer, kind: str
+) -> None:
+    serve_actions(server, kind)
+    api = connect(server, tmp_path)
+    for action in ("resume", "abort", "retry"):
+        api.run_action("web", WEB, action)
+    calls = action_calls(server)
+    if kind == "v1-only":  # one 404 on v2, then v1 for the rest of the run
+        assert calls == [("/v2", calls[0][1]), ("v1", "resume"), ("v1", "abort"), ("v1", "retry")]
+    else:
+        assert [(path, body["action"]) for path, body in calls] == [  # type: ignore[index]
+            ("/v2", "resume"), ("/v2", "abort"), ("/v2", "retry"),
+        ]  # fmt: skip
+
+
+def test_v1_broken_as_in_3_1_x_switches_back_to_v2(tmp_path: Path, server: FakeServer) -> None:
+    """The server is upgraded from 3.0 to 3.1.4 during a run: v1 now answers argo-cd#24490's Lua
+    error, which means "use v2"."""
+    serve_actions(server, "v1-only")
+    api = connect(server, tmp_path)
+    api.run_action("web", WEB, "resume")
+    serve_actions(server, "v1-broken")
+    api.run_action("web", WEB, "abort")
+    api.run_action("web", WEB, "retry")
+    assert [path for path, _ in action_calls(server)] == ["/v2", "v1", "v1", "/v2", "/v2"]
+
+
+def test_a_missing_resource_on_v2_is_not_taken_for_an_old_server(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    serve_actions(server, "v2")
+    server.routes[("POST", ACTIONS + "/v2")] = lambda r: (
+        404,
+        {"code": 5, "message": 'rollouts.argoproj.io "web" not found'},
+    )
+    with pytest.raises(RemoteError, match=r'rollouts\.argoproj\.io "web" not found'):
+        connect(server, tmp_path).run_action("web", WEB, "resume")
+    assert [path for path, _ in action_calls(server)] == ["/v2"]
+
+
+def test_an_unknown_action_on_v2_is_an_error_not_a_fallback(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    serve_actions(server, "v2")
+    server.routes[("POST", ACTIONS + "/v2")] = lambda r: (
+        500,
+        {"error": LUA_ERROR, "code": 2, "message": LUA_ERROR},
+    )
+    with pytest.raises(RemoteError, match="built-in script does not exist"):
+        connect(server, tmp_path).run_action("web", WEB, "frobnicate")
+    assert [path for path, _ in action_calls(server)] == ["/v2"]
