@@ -33,7 +33,7 @@ def sb(tmp_path: Path) -> Iterator[Sandbox]:
 def job() -> Iterator[FakeServer]:
     """The sleep-job's exit code, served over real HTTP."""
     fake = FakeServer().start()
-    for code in (0, 1):
+    for code in (0, 1, 2):
         fake.routes[("GET", f"/exit/{code}")] = lambda r, code=code: (200, {"exitCode": code})
     yield fake
     fake.stop()
@@ -54,6 +54,7 @@ spec:
     count: "{{{{args.count}}}}"
     initialDelay: "{{{{args.duration}}}}s"
     successCondition: result == 0
+    failureCondition: result == 1
     provider:
       web:
         url: "{url}/exit/{{{{args.exit-code}}}}"
@@ -254,3 +255,19 @@ def test_missing_template_is_an_invalid_spec(sb: Sandbox, tmp_path: Path) -> Non
         "spec.strategy.blueGreen.prePromotionAnalysis.templates: "
         "Invalid value: \"sleep-job\": AnalysisTemplate 'sleep-job' not found"
     )
+
+
+def test_inconclusive_pre_promotion_pauses(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """rollout/bluegreen_test.go TestBlueGreenHandlePause/NoActionsAfterPausedOnInconclusiveRun as
+    a scenario: an Inconclusive pre-promotion run pauses the Rollout (InconclusiveAnalysis), the
+    active Service stays on the stable revision and no new run starts while it is paused."""
+    blue_green = analysis("prePromotionAnalysis", exit_code="2")
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + rollout("inconclusive", blue_green))
+    s.healthy_rollout()
+    s.update_spec()
+    s.wait_for(lambda: runs(s) and runs(s)[0]["status"] == "Inconclusive", "Inconclusive", 60)
+    s.wait_for_status("Paused", 10)
+    assert s.info()["message"] == "InconclusiveAnalysis"
+    s.advance(10)
+    assert len(runs(s)) == 1
+    assert revisions(s) == (1, 1, 2)
