@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from gitops_release.sandbox.clock import parse_rfc3339
 from gitops_release.sandbox.kube import new_uid, pod_template_hash
 from gitops_release.sandbox.replicaset import ImagePolicy, ReplicaSet
+from gitops_release.sandbox.rolloutanalysis import RolloutAnalysis, validation_error
 from gitops_release.sandbox.rolloutstatus import (
+    INVALID_SPEC,
     NEW_REPLICASET,
     NEW_REPLICASET_MESSAGE,
     calculate_phase,
@@ -60,10 +62,13 @@ class Pass(ReplicaSetScaling):
         self.now = rollout.clock.seconds()
         self.pause = PauseContext(self.old)
         self.restarted_at = self.old.get("restartedAt")
+        self.analysis = RolloutAnalysis(self)
 
     # newRolloutContext ---------------------------------------------------------------------
     def run(self) -> None:
         ro = self.ro
+        if self._invalid_spec():
+            return
         self.hash = pod_template_hash(self.spec.get("template") or {})
         self.new_rs = ro.replicaset(self.hash)
         self.within_delay = self.new_rs is not None and self._delay_left(self.new_rs) is not None
@@ -81,6 +86,33 @@ class Pass(ReplicaSetScaling):
             self._sync_status(replicas_only=True)
             return
         self._blue_green()
+
+    def _invalid_spec(self) -> bool:
+        """getRolloutValidationErrors (the analysis references) and createInvalidRolloutCondition:
+        an invalid Rollout gets an InvalidSpec condition and nothing else happens; a fixed one
+        loses it (calculateBaseStatus)."""
+        error = validation_error(self.ro)
+        if not error:
+            if any(c.get("type") == INVALID_SPEC for c in self.old.get("conditions") or []):
+                self.old = copy.deepcopy(self.old)
+                self.old["conditions"] = [
+                    c for c in self.old["conditions"] if c.get("type") != INVALID_SPEC
+                ]
+            return False
+        status = copy.deepcopy(self.old)
+        message = f'The Rollout "{self.ro.name}" is invalid: {error}'
+        current = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == INVALID_SPEC), None
+        )
+        if current is None or current.get("message") != message:
+            status["conditions"] = [
+                c for c in status.get("conditions") or [] if c.get("type") != INVALID_SPEC
+            ]
+            set_condition(status, INVALID_SPEC, "True", INVALID_SPEC, message, self.stamp)
+        status["observedGeneration"] = str(self.ro.generation)
+        self.phase(status)
+        self.ro.status = status
+        return True
 
     def _create_new_rs(self) -> None:
         """createDesiredReplicaSet: replicas 0, revision max+1, a Progressing condition."""
@@ -131,6 +163,7 @@ class Pass(ReplicaSetScaling):
         self._reconcile_replica_sets()
         self._reconcile_pause()
         self._reconcile_active_service()
+        self.analysis.reconcile()
         self._reconcile_ephemeral()
         self._sync_status()
 
@@ -229,6 +262,8 @@ class Pass(ReplicaSetScaling):
         ):
             self.pause.remove.append(BLUE_GREEN_PAUSE)
             return
+        if not self.analysis.completed_pre_promotion():
+            return  # not ready for pause: prePromotionAnalysis incomplete
         if self._pause_condition() is not None:
             if self.completed_pause():
                 self.pause.remove.append(BLUE_GREEN_PAUSE)
@@ -240,7 +275,9 @@ class Pass(ReplicaSetScaling):
         if self.halted or not self.ready_for_pause() or not self.saturated(self.new_rs):
             return
         target = self.ro.services.get("active", "")
-        if self._fast_tracked() or self.completed_pause():
+        if self._fast_tracked():
+            target = self.new_rs.hash
+        if self.completed_pause() and self.analysis.completed_pre_promotion():
             target = self.new_rs.hash
         if self.old.get("abort"):
             target = str(self.old.get("stableRS") or "")

@@ -9,11 +9,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_release.sandbox.analysis import reconcile as reconcile_analysis_run
+from gitops_release.sandbox.analysisspec import ProviderFor
 from gitops_release.sandbox.clock import Clock, rfc3339
 from gitops_release.sandbox.health import resource_health
 from gitops_release.sandbox.kube import api_group, new_uid
+from gitops_release.sandbox.metricproviders import provider_for
 from gitops_release.sandbox.replicaset import HASH_LABEL, ImagePolicy, ReplicaSet, Timing
 from gitops_release.sandbox.rollout import Rollout
+from gitops_release.sandbox.rolloutanalysis import run_object
 
 Key = tuple[str, str, str, str]  # group, kind, namespace, name
 
@@ -42,8 +46,15 @@ class Live:
 
 
 class Cluster:
-    def __init__(self, clock: Clock, timing: Timing, policy: ImagePolicy) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        timing: Timing,
+        policy: ImagePolicy,
+        providers: ProviderFor = provider_for,
+    ) -> None:
         self.clock, self.timing, self.policy = clock, timing, policy
+        self.providers = providers
         self.objects: dict[Key, Live] = {}
         self.rollouts: dict[tuple[str, str], Rollout] = {}
         self.version = 1
@@ -66,6 +77,7 @@ class Cluster:
                 self.rollouts[(ns, name)] = rollout = Rollout(
                     manifest, namespace=ns, clock=self.clock, timing=self.timing
                 )
+                rollout.templates = self.template
                 rollout.reconcile(self.policy)
             else:
                 before = rollout.generation
@@ -87,8 +99,28 @@ class Cluster:
         self.bump()
 
     def reconcile(self) -> None:
+        """One pass of each controller: the analysis controller measures the runs due, then
+        the Rollouts controller reads their phases."""
+        now = self.clock.seconds()
         for rollout in self.rollouts.values():
+            for run in list(rollout.analysis_runs.values()):
+                reconcile_analysis_run(run, self.providers, now)
             rollout.reconcile(self.policy)
+
+    def template(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The live (Cluster)AnalysisTemplate the Rollouts controller's lister would return."""
+        for (group, obj_kind, ns, obj_name), live in self.objects.items():
+            if group != "argoproj.io" or obj_kind != kind or obj_name != name:
+                continue
+            if kind == "ClusterAnalysisTemplate" or ns == namespace:
+                return live.manifest
+        return None
+
+    def analysis_run(self, namespace: str, name: str) -> tuple[Rollout, dict[str, Any]] | None:
+        for (ns, _), rollout in self.rollouts.items():
+            if ns == namespace and name in rollout.analysis_runs:
+                return rollout, rollout.analysis_runs[name]
+        return None
 
     # reads -------------------------------------------------------------------------------
     def rollout(self, namespace: str, name: str) -> Rollout | None:
@@ -96,10 +128,13 @@ class Cluster:
 
     def live_object(self, key: Key) -> dict[str, Any] | None:
         """The object as ``kubectl get -o json`` shows it (status included)."""
+        group, kind, ns, name = key
+        if kind == "AnalysisRun" and group == "argoproj.io":
+            found = self.analysis_run(ns, name)
+            return run_object(found[1], self.clock, str(self.version)) if found else None
         live = self.objects.get(key)
         if live is None:
             return None
-        group, kind, ns, name = key
         if kind == "Rollout" and group == "argoproj.io" and (ns, name) in self.rollouts:
             obj = self.rollouts[(ns, name)].to_object(str(self.version))
             obj["metadata"]["uid"] = live.uid
@@ -160,6 +195,22 @@ class Cluster:
                 continue
             parent = {"group": group, "kind": kind, "namespace": ns, "name": name, "uid": live.uid}
             ro_obj = rollout.to_object(str(self.version))
+            for run in rollout.analysis_runs.values():
+                run_obj = run_object(run, self.clock, str(self.version))
+                run_node = _node(
+                    run_obj,
+                    group,
+                    "AnalysisRun",
+                    ns,
+                    run_obj["metadata"]["name"],
+                    run_obj["metadata"]["uid"],
+                )
+                run_node.update(
+                    parentRefs=[parent],
+                    health=_health_wire(resource_health("AnalysisRun", group, run_obj) or {}),
+                    createdAt=run_obj["metadata"]["creationTimestamp"],
+                )
+                nodes.append(run_node)
             for rs in rollout.replicasets:
                 rs_obj = rs.to_object(ro_obj, now, self.clock, self.timing)
                 rs_node = _node(rs_obj, "apps", "ReplicaSet", ns, rs.name, rs.uid)

@@ -156,8 +156,36 @@ def pod_health(pod: dict[str, Any]) -> dict[str, str]:
     return {"status": "Progressing", "message": ""}
 
 
+_ANALYSIS_RUN_HEALTH = {
+    "Pending": ("Progressing", "Analysis run is running", True),
+    "Running": ("Progressing", "Analysis run is running", True),
+    "Successful": ("Healthy", "Analysis run completed successfully", False),
+    "Failed": ("Degraded", "Analysis run failed", False),
+    "Error": ("Degraded", "Analysis run had an error", False),
+    "Inconclusive": ("Unknown", "Analysis run was inconclusive", False),
+}
+
+
+def analysis_run_health(obj: dict[str, Any]) -> dict[str, str]:
+    """resource_customizations/argoproj.io/AnalysisRun/health.lua."""
+    status = obj.get("status")
+    if status is None:
+        return {
+            "status": "Progressing",
+            "message": "Waiting for analysis run to finish: status has not been reconciled.",
+        }
+    found = _ANALYSIS_RUN_HEALTH.get(str(status.get("phase") or ""))
+    if found is None:
+        return {}  # the Lua returns an empty table for any other phase
+    health, default, fixed = found
+    message = default if fixed or status.get("message") is None else status["message"]
+    return {"status": health, "message": message}
+
+
 def resource_health(kind: str, group: str, obj: dict[str, Any]) -> dict[str, str] | None:
     """Health for a live object, or None when Argo CD has no health check for the kind."""
+    if kind == "AnalysisRun" and group == "argoproj.io":
+        return analysis_run_health(obj) or None
     if kind == "Rollout" and group == "argoproj.io":
         return rollout_health(obj)
     if kind == "ReplicaSet":

@@ -9,6 +9,7 @@ and the controller time, so a test can drive it with a clock it controls.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from gitops_release.sandbox.bluegreen import Pass
@@ -40,6 +41,10 @@ class Rollout:
         # the rollouts-pod-template-hash the controller set on each Service ("active",
         # "preview"); a Service the controller has not switched yet selects by its own labels
         self.services: dict[str, str] = {}
+        # the AnalysisRuns this Rollout owns, by name (rolloutanalysis.py), and how the
+        # controller finds an (Cluster)AnalysisTemplate: (kind, namespace, name) -> manifest
+        self.analysis_runs: dict[str, dict[str, Any]] = {}
+        self.templates: Callable[[str, str, str], dict[str, Any] | None] = lambda k, ns, n: None
 
     # inputs ----------------------------------------------------------------------------
     def apply(self, manifest: dict[str, Any]) -> None:

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from gitops_release.sandbox.clock import human_duration, parse_rfc3339
-from gitops_release.sandbox.replicaset import SCALE_DOWN_DEADLINE
+from gitops_release.sandbox.replicaset import REVISION, SCALE_DOWN_DEADLINE
 from gitops_release.sandbox.rollout import Rollout
+from gitops_release.sandbox.rolloutanalysis import run_object
 
 ICONS = {
     "Healthy": "✔",
@@ -134,7 +135,79 @@ def rollout_info(rollout: Rollout, resource_version: str) -> dict[str, Any]:
         replica_sets.append(entry)
     if replica_sets:
         info["replicaSets"] = replica_sets
+    runs = analysis_run_infos(rollout, resource_version)
+    if runs:
+        info["analysisRuns"] = runs
     return info
+
+
+ANALYSIS_ICONS = {
+    "Successful": "✔",
+    "Inconclusive": "?",
+    "Failed": "✖",
+    "Error": "⚠",
+    "Running": "◌",
+    "Pending": "◷",
+}
+
+
+def analysis_run_infos(rollout: Rollout, resource_version: str) -> list[dict[str, Any]]:
+    """getAnalysisRunInfo (pkg/kubectl-argo-rollouts/info/analysisrun_info.go): the runs the
+    Rollout owns, newest revision first, with each metric's counts and measurements."""
+    infos = []
+    for run in rollout.analysis_runs.values():
+        obj = run_object(run, rollout.clock, resource_version)
+        meta, spec, status = obj["metadata"], obj["spec"], obj.get("status") or {}
+        entry: dict[str, Any] = {
+            "objectMeta": {k: meta[k] for k in ("name", "namespace", "creationTimestamp", "uid")},
+            "specAndStatus": {"spec": spec, "status": status},
+            "metrics": [
+                {
+                    "name": m.get("name", ""),
+                    "successCondition": m.get("successCondition", ""),
+                    "inconclusiveLimit": _int_or_zero(m.get("inconclusiveLimit")),
+                    "count": _int_or_zero(m.get("count")),
+                    "failureLimit": _int_or_zero(m.get("failureLimit")),
+                }
+                for m in spec.get("metrics") or []
+            ],
+            "status": status.get("phase", ""),
+            "icon": ANALYSIS_ICONS.get(status.get("phase", ""), " "),
+            "revision": int((meta.get("annotations") or {}).get(REVISION, "0") or 0),
+        }
+        counts = dict.fromkeys(("successful", "failed", "inconclusive", "error"), 0)
+        non_job = []
+        for result in status.get("metricResults") or []:
+            for key in counts:
+                counts[key] += int(result.get(key) or 0)
+            for m in result.get("measurements") or []:
+                non_job.append(
+                    {
+                        "value": m.get("value", ""),
+                        "status": m.get("phase", ""),
+                        "startedAt": m.get("startedAt"),
+                        "metricName": result["name"],
+                    }
+                )
+        entry.update({k: v for k, v in counts.items() if v})
+        if non_job:
+            entry["nonJobInfo"] = non_job
+        infos.append(entry)
+    infos.sort(
+        key=lambda i: (
+            -i["revision"],
+            i["objectMeta"]["creationTimestamp"],
+            i["objectMeta"]["name"],
+        )
+    )
+    return infos
+
+
+def _int_or_zero(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def render_tree(info: dict[str, Any], now: datetime) -> str:

@@ -28,6 +28,7 @@ HEALTHY = "RolloutHealthy"
 HEALTHY_MESSAGE = "Rollout is healthy"
 NOT_HEALTHY_MESSAGE = "Rollout is not healthy"
 ABORTED = "RolloutAborted"
+INVALID_SPEC = "InvalidSpec"
 ABORTED_MESSAGE = "Rollout aborted update to revision {}"
 RETRY = "RolloutRetry"
 RETRY_MESSAGE = "Retrying Rollout after abort"
@@ -61,9 +62,18 @@ def calculate_phase(spec: dict[str, Any], status: dict[str, Any]) -> tuple[str, 
     if not active or active != status.get("currentPodHash"):
         return "Progressing", "active service cutover pending"
     if not status.get("stableRS") or status.get("stableRS") != status.get("currentPodHash"):
-        # no post-promotion analysis in the sandbox, so never "waiting for analysis to complete"
+        if _waiting_for_post_promotion_analysis(spec, status):
+            return "Progressing", "waiting for analysis to complete"
         return "Progressing", "waiting for post-promotion verification to complete"
     return "Healthy", ""
+
+
+def _waiting_for_post_promotion_analysis(spec: dict[str, Any], status: dict[str, Any]) -> bool:
+    bg = (spec.get("strategy") or {}).get("blueGreen") or {}
+    if bg.get("postPromotionAnalysis") is None:
+        return False
+    run = (status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus") or {}
+    return run.get("status") not in ("Successful", "Failed", "Inconclusive", "Error")
 
 
 def get_condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:

@@ -109,6 +109,8 @@ def sync_status(p: Pass, *, reset: bool = False, replicas_only: bool = False) ->
     if p.bg.get("previewService"):
         blue_green["previewSelector"] = ro.services.get("preview", "")
     blue_green["activeSelector"] = ro.services.get("active", "")
+    if not reset:
+        blue_green.update(p.analysis.status())
     if _should_full_promote(p, new):
         p.pause.clear = p.pause.remove_abort = True  # promoteStable
         new["promoteFull"] = False
@@ -145,6 +147,8 @@ def _should_full_promote(p: Pass, new: dict[str, Any]) -> str:
         return "Rollback within window" if p.within_window() else "Fast rollback"
     if p.pause.aborted():
         return ""
+    if not p.analysis.post_promotion_successful():
+        return ""  # post-promotion analysis not started yet, or not successful
     return "Completed blue-green update"
 
 
@@ -156,7 +160,9 @@ def _scale_up_checkpoint(p: Pass) -> bool:
     if (p.old.get("blueGreen") or {}).get("scaleUpPreviewCheckPoint"):
         return True
     assert p.new_rs is not None
-    return p.completed_pause() and int(preview) == p.available(p.new_rs)
+    if not p.analysis.completed_pre_promotion() or not p.completed_pause():
+        return False
+    return int(preview) == p.available(p.new_rs)
 
 
 def _persist(p: Pass, new: dict[str, Any]) -> None:

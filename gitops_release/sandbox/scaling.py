@@ -16,6 +16,7 @@ from gitops_release.sandbox.replicaset import SCALE_DOWN_DEADLINE, ReplicaSet
 if TYPE_CHECKING:
     from gitops_release.sandbox.bluegreen import PauseContext
     from gitops_release.sandbox.rollout import Rollout
+    from gitops_release.sandbox.rolloutanalysis import RolloutAnalysis
 
 
 class ReplicaSetScaling:
@@ -29,6 +30,7 @@ class ReplicaSetScaling:
     restarted_at: Any
     new_rs: ReplicaSet | None
     stable_rs: ReplicaSet | None
+    analysis: RolloutAnalysis
 
     @property
     def others(self) -> list[ReplicaSet]:
@@ -105,6 +107,8 @@ class ReplicaSetScaling:
         """scaleDownOldReplicaSetsForBlueGreen: newest first; a ReplicaSet a selector or the
         status still names is kept; the others get a scale-down deadline and are scaled to
         zero when it passes."""
+        if self.analysis.post_promotion_blocks_scale_down():
+            return
         annotated = 0
         for rs in sorted(self.others, key=lambda r: -r.revision):
             if rs.replicas == 0 or self._referenced(rs):
