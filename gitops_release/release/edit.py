@@ -42,6 +42,10 @@ class BumpRequest:
     all_aliases: bool = False
     dry_run: bool = False
     record: Path | None = None
+    value_files: tuple[str, ...] = ()
+    """A Helm chart's values files, relative to the chart (``spec.source.helm.valueFiles``)."""
+    value_path: str | None = None
+    """Helm: the values path of the image (``image``, ``image.tag``, ``sub.image``)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ def yaml_files(root: Path, rel: str) -> list[str]:
             continue
         if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
             continue
+        if _in_chart_templates(root, path):
+            continue  # Go templates and packaged subcharts: a chart's image is in its values
         if not path.resolve().is_relative_to(real_root):
             raise UsageError(
                 f"{path.relative_to(root)}: symlink to {path.resolve()}, outside the repository",
@@ -139,6 +145,17 @@ def yaml_files(root: Path, rel: str) -> list[str]:
     return found
 
 
+def _in_chart_templates(root: Path, path: Path) -> bool:
+    parts = path.relative_to(root).parts
+    for index, part in enumerate(parts[:-1]):
+        if (
+            part in ("templates", "charts")
+            and (root.joinpath(*parts[:index]) / "Chart.yaml").is_file()
+        ):
+            return True
+    return False
+
+
 def app_name(rel: str) -> str:
     path = PurePosixPath(rel)
     if path.suffix in YAML_SUFFIXES:
@@ -147,6 +164,9 @@ def app_name(rel: str) -> str:
 
 
 def _matches(site: Any, req: BumpRequest) -> bool:
+    paths = {site.yaml_path, *(path for _, path in site.key_paths)}
+    if req.value_path and req.value_path not in paths:
+        return False
     if req.container and site.container != req.container:
         return False
     if req.image_name:
@@ -178,6 +198,7 @@ def _select(
             for f in (
                 req.container and f"container {req.container!r}",
                 req.image_name and f"image {req.image_name!r}",
+                req.value_path and f"values path {req.value_path!r}",
             )
             if f
         )
@@ -233,8 +254,11 @@ def make_edit(
     req: BumpRequest,
     where: Callable[[], str],
     write: bool,
+    chart: str | None = None,
 ) -> Callable[[int], Edit]:
-    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip."""
+    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
+    With ``chart`` (a Helm chart directory), ``files`` are its values files in Helm's order."""
+    from gitops_release.release.chart import deciding_sites
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 
@@ -253,7 +277,10 @@ def make_edit(
             texts[rel] = source
             if may_hold_images(source.text):
                 sites += find_images(source.text, source=rel)
-        refs = [] if sites else _workload_refs(texts)
+        if chart is not None:
+            sites = deciding_sites(sites, files)
+            _check_chart(root, chart, files, sites)
+        refs = [] if sites or chart else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
         target = resolve_target(previous, req.tag_or_ref, req.digest)
@@ -285,6 +312,27 @@ def make_edit(
         return edit
 
     return apply
+
+
+def _check_chart(root: Path, chart: str, files: list[str], sites: list[Any]) -> None:
+    """A chart whose values set no image: say where the image is (or is not) written."""
+    from gitops_release.release.chart import hard_coded_images
+
+    if any(s.image is not None or s.problem for s in sites):
+        return
+    hard = hard_coded_images(root, chart)
+    if hard:
+        raise UsageError(
+            f"chart {chart}: the image is hard-coded in its templates "
+            f"({'; '.join(h.describe() for h in hard[:4])}), not read from {', '.join(files)}",
+            hint="move it into the values (image.repository, image.tag) and have the template "
+            "read .Values.image; nothing was changed",
+        )
+    raise UsageError(
+        f"chart {chart}: no image set in its values files ({', '.join(files)})",
+        hint="set the image in the values file the chart reads (e.g. image.repository and "
+        "image.tag), or list the values file that sets it in spec.source.helm.valueFiles",
+    )
 
 
 def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:
