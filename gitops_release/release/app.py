@@ -75,16 +75,28 @@ class ReleaseApp:
             if not isinstance(source, dict):
                 continue
             images = (source.get("kustomize") or {}).get("images") or []
+            helm = source.get("helm") or {}
             params = [
                 str(p.get("name"))
-                for p in (source.get("helm") or {}).get("parameters") or []
+                for p in helm.get("parameters") or []
                 if isinstance(p, dict) and "image" in str(p.get("name", "")).lower()
             ]
             if images:
                 return f"spec.source.kustomize.images ({', '.join(map(str, images))})"
             if params:
                 return f"spec.source.helm.parameters ({', '.join(params)})"
+            for key in ("valuesObject", "values"):
+                paths = _image_paths(_helm_values(helm.get(key)))
+                if paths:
+                    return f"spec.source.helm.{key} ({', '.join(paths)})"
         return None
+
+    @property
+    def value_files(self) -> tuple[str, ...]:
+        """``spec.source.helm.valueFiles``: the values files Argo CD renders the chart with."""
+        spec = self.raw.get("spec") or {}
+        helm = (spec.get("source") or {}).get("helm") or {}
+        return tuple(str(f) for f in helm.get("valueFiles") or ())
 
     def refuse_app_overrides(self) -> None:
         """A kustomize ``images`` or Helm image parameter in the Application beats any Git edit."""
@@ -163,6 +175,7 @@ class ReleaseApp:
                 container=self.selection.container,
                 image_name=self.selection.image_name,
                 digest=digest,
+                value_files=self.value_files,
                 expect_current=expect_current,
                 message=message,
                 skip_ci=skip_ci,
@@ -249,6 +262,35 @@ class ReleaseApp:
         return result
 
 
+def _helm_values(values: Any) -> Any:
+    """``helm.valuesObject`` as is; ``helm.values`` (a YAML string) read."""
+    if not isinstance(values, str):
+        return values
+    from gitops_release.yaml.read import YamlError, load_all
+
+    try:
+        docs = load_all(values, source="spec.source.helm.values")
+    except YamlError:
+        return None  # Argo CD cannot render it either; its own error says so
+    return docs[0] if docs else None
+
+
+def _image_paths(values: Any, prefix: str = "") -> list[str]:
+    """Value paths under ``values`` that name an image (a key containing ``image``)."""
+    found: list[str] = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if "image" in str(key).lower():
+                found.append(path)
+            else:
+                found += _image_paths(value, path)
+    elif isinstance(values, list):
+        for index, item in enumerate(values):
+            found += _image_paths(item, f"{prefix}[{index}]")
+    return found
+
+
 def bump_from_application(
     conn: Connection, name: str, req: BumpRequest, *, out: Output
 ) -> BumpResult:
@@ -264,5 +306,11 @@ def bump_from_application(
             "this Git change will not take effect until that override is removed"
         )
     out.progress(f"{name}: {repo} path {path}" + (f" on {branch}" if branch else ""))
-    resolved = replace(req, repo=repo, app=path, branch=req.branch or branch)
+    resolved = replace(
+        req,
+        repo=repo,
+        app=path,
+        branch=req.branch or branch,
+        value_files=req.value_files or rel.value_files,
+    )
     return bump_image(resolved, settings=conn.settings, out=out)

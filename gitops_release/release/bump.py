@@ -24,7 +24,7 @@ from gitops_release.git.auth import strip_credentials
 from gitops_release.images import DIGEST_RE, check_tag_or_ref, is_reference, new_tag, validate_tag
 from gitops_release.output import Output
 from gitops_release.record import write_record
-from gitops_release.release.chart import is_chart, values_files
+from gitops_release.release.chart import directories_outside, is_chart, values_files
 from gitops_release.release.edit import (
     BumpRequest,
     FileChange,
@@ -134,13 +134,10 @@ def bump_image(
         base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
         rel = relative_app(app_arg, ws.root, base)
         chart = rel if is_chart(ws.root, rel) else None
+        # values files (given, or the Application's) only mean something for a chart
         if chart is not None:
+            ws.include(directories_outside(chart, req.value_files))
             files = values_files(ws.root, chart, req.value_files)
-        elif req.value_files:
-            raise UsageError(
-                f"--app {rel}: values files given, but it is not a Helm chart (no Chart.yaml)",
-                hint="point --app at the chart directory",
-            )
         else:
             files = yaml_files(ws.root, rel)
         app = app_name(rel if rel != "." else ws.root.name)

@@ -52,6 +52,21 @@ def values_files(root: Path, chart: str, value_files: tuple[str, ...] = ()) -> l
     return found
 
 
+def directories_outside(chart: str, value_files: tuple[str, ...]) -> list[str]:
+    """Directories of values files that lie outside ``chart`` (a sparse clone needs them)."""
+    found: list[str] = []
+    for name in value_files:
+        if "://" in name or name.startswith("$"):
+            continue
+        joined = os.path.normpath(PurePosixPath(chart, name).as_posix())
+        parent = os.path.dirname(joined)
+        if joined.startswith("..") or parent in ("", "."):
+            continue
+        if not (parent + "/").startswith(chart.rstrip("/") + "/") and parent not in found:
+            found.append(parent)
+    return found
+
+
 @dataclass(frozen=True)
 class HardCoded:
     file: str

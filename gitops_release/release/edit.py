@@ -212,7 +212,8 @@ def _select(
     if len(names) > 1:
         raise UsageError(
             f"--app {rel}: {len(names)} image repositories ({', '.join(names)}); say which",
-            hint=f"use --container NAME or --image-name REPO; candidates: {listing}",
+            hint="use --container NAME, --image-name REPO or --value-path PATH (Helm values); "
+            f"candidates: {listing}",
         )
     return chosen
 

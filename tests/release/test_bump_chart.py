@@ -155,3 +155,68 @@ def test_digest_is_refused_where_nothing_reads_it(
     assert "no digest key" in message or "no digest" in message
     assert (repo.checkout / "chart/values.yaml").read_text() == VALUES
     assert git(repo.checkout, "rev-parse", "HEAD") == head
+
+
+PROD_VALUES = "# prod\nimage:\n  tag: 1.19-prod\nreplicaCount: 5\n"
+
+
+def test_the_last_values_file_that_sets_the_image_is_edited(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Helm reads ``-f`` files in order; the prod file sets only the tag, and it decides."""
+    add_files(repo.checkout, {**chart(), "envs/prod/values.yaml": PROD_VALUES})
+    args = ["--values-file", "values.yaml", "--values-file", "../envs/prod/values.yaml"]
+    code, out, err = run(capsys, "1.20", "--app", "chart", *args, "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["file"], data["yaml_path"]) == ("envs/prod/values.yaml", "image.tag")
+    assert (data["old"], data["new"]) == ("team/web:1.19-prod", "team/web:1.20")
+    assert (repo.checkout / "envs/prod/values.yaml").read_text() == PROD_VALUES.replace(
+        "1.19-prod", '"1.20"'
+    )
+    assert (repo.checkout / "chart/values.yaml").read_text() == VALUES
+
+
+SUB_VALUES = VALUES + "cache:\n  image:\n    repository: team/cache\n    tag: 7.0.1\n"
+
+
+def test_two_images_in_the_values_name_the_file_and_value_path_picks_one(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_files(repo.checkout, chart(values=SUB_VALUES))
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "7.2.0", "--app", "chart")
+    assert code == 2
+    assert "chart/values.yaml" in err and "--value-path" in err and "cache.image" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+    code, _, err = run(capsys, "7.2.0", "--app", "chart", "--value-path", "cache.image.tag")
+    assert code == 0, err
+    assert (repo.checkout / "chart/values.yaml").read_text() == SUB_VALUES.replace("7.0.1", "7.2.0")
+
+
+def test_a_chart_whose_values_set_no_image_is_refused(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_files(repo.checkout, chart(values="replicaCount: 2\n"))
+    code, _, err = run(capsys, "1.20", "--app", "chart")
+    assert code == 2
+    assert "chart chart: no image set in its values files (chart/values.yaml)" in err
+    assert "image.repository" in err
+    assert (repo.checkout / "chart/values.yaml").read_text() == "replicaCount: 2\n"
+
+
+def test_an_image_hard_coded_in_the_templates_is_refused(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = chart(values="replicaCount: 2\n")
+    files["chart/templates/deployment.yaml"] = DEPLOYMENT.replace(
+        '"{{ include "web.image" . }}"', "nginx:1.25  # pinned by hand"
+    )
+    add_files(repo.checkout, files)
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "1.26", "--app", "chart")
+    assert code == 2
+    assert "chart/templates/deployment.yaml:13 image: nginx:1.25" in err
+    assert "move it into the values" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+    assert git(repo.checkout, "status", "--porcelain") == ""
