@@ -24,7 +24,7 @@ from gitops_release.git.auth import strip_credentials
 from gitops_release.images import DIGEST_RE, check_tag_or_ref, is_reference, new_tag, validate_tag
 from gitops_release.output import Output
 from gitops_release.record import write_record
-from gitops_release.release.chart import directories_outside, is_chart, values_files
+from gitops_release.release.chart import chart_values, directories_outside, is_chart
 from gitops_release.release.edit import (
     BumpRequest,
     FileChange,
@@ -35,6 +35,8 @@ from gitops_release.release.edit import (
     relative_app,
     yaml_files,
 )
+from gitops_release.release.kustomize import kustomization_file
+from gitops_release.release.kustomize import layers as kustomize_layers
 
 if TYPE_CHECKING:
     from gitops_release.git.push import RetryPolicy
@@ -133,19 +135,26 @@ def bump_image(
     ) as ws:
         base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
         rel = relative_app(app_arg, ws.root, base)
-        chart = rel if is_chart(ws.root, rel) else None
+        chart = None
         # values files (given, or the Application's) only mean something for a chart
-        if chart is not None:
-            ws.include(directories_outside(chart, req.value_files))
-            files = values_files(ws.root, chart, req.value_files)
+        if is_chart(ws.root, rel):
+            ws.include(directories_outside(rel, req.value_files))
+            chart = chart_values(ws.root, rel, req.value_files)
+            files = chart.files
         else:
             files = yaml_files(ws.root, rel)
+        layers = []
+        if chart is None and kustomization_file(ws.root, rel) is not None:
+            below = kustomize_layers(ws.root, rel, ws.include)
+            layers = [yaml_files(ws.root, d) for d in below]
         app = app_name(rel if rel != "." else ws.root.name)
 
         def where() -> str:
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
-        apply = make_edit(ws.root, rel, files, req, where, write=not req.dry_run, chart=chart)
+        apply = make_edit(
+            ws.root, rel, files, req, where, write=not req.dry_run, chart=chart, layers=layers
+        )
         result = BumpResult(
             app=app,
             repo=ws.display_url,

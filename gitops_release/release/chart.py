@@ -94,6 +94,50 @@ def hard_coded_images(root: Path, chart: str) -> list[HardCoded]:
     return found
 
 
+@dataclass(frozen=True)
+class ChartValues:
+    """The values files of a chart, lowest precedence first: its subcharts' own defaults
+    (``charts/NAME/values.yaml``, read under the key ``NAME``), then the chart's files."""
+
+    chart: str
+    files: list[str]
+    prefixes: dict[str, str]
+
+
+def chart_values(root: Path, chart: str, value_files: tuple[str, ...] = ()) -> ChartValues:
+    from gitops_release.yaml.read import YamlError, load_all
+
+    prefixes: dict[str, str] = {}
+    charts = root / chart / "charts"
+    for sub in sorted(charts.iterdir()) if charts.is_dir() else []:
+        values, meta = sub / "values.yaml", sub / "Chart.yaml"
+        if not (values.is_file() and meta.is_file()):
+            continue  # packaged subcharts (*.tgz) are not ours to edit
+        try:
+            docs = load_all(meta.read_text("utf-8"), source=str(meta))
+        except YamlError:
+            docs = []
+        name = docs[0].get("name") if docs and isinstance(docs[0], dict) else None
+        prefixes[values.relative_to(root).as_posix()] = str(name or sub.name)
+    files = [*prefixes, *values_files(root, chart, value_files)]
+    return ChartValues(chart, files, prefixes)
+
+
+def under_prefixes(sites: list[Any], prefixes: dict[str, str]) -> list[Any]:
+    """Subchart sites with their paths as the parent chart addresses them (``cache.image``)."""
+    out = []
+    for site in sites:
+        prefix = prefixes.get(site.file)
+        if prefix:
+            site = replace(
+                site,
+                yaml_path=f"{prefix}.{site.yaml_path}",
+                key_paths=tuple((role, f"{prefix}.{path}") for role, path in site.key_paths),
+            )
+        out.append(site)
+    return out
+
+
 def deciding_sites(sites: list[Any], files: list[str]) -> list[Any]:
     """Per values path, the site in the last file that sets it (Helm merges values files in
     order, so that one is what renders). A later file that sets only part of an image (just

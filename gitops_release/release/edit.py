@@ -11,11 +11,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_release.errors import ExpectCurrentMismatch, UsageError
 from gitops_release.git.trailers import release_message
 from gitops_release.images import ImageRef, is_reference, resolve_target, version
+
+if TYPE_CHECKING:
+    from gitops_release.release.chart import ChartValues
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 2**20
@@ -255,18 +258,21 @@ def make_edit(
     req: BumpRequest,
     where: Callable[[], str],
     write: bool,
-    chart: str | None = None,
+    chart: ChartValues | None = None,
+    layers: Sequence[list[str]] = (),
 ) -> Callable[[int], Edit]:
     """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
-    With ``chart`` (a Helm chart directory), ``files`` are its values files in Helm's order."""
-    from gitops_release.release.chart import deciding_sites
+    With ``chart`` (a Helm chart), ``files`` are its values files in Helm's order.
+    ``layers`` are the files of the kustomizations an overlay builds on, nearest first: when
+    ``files`` hold no image the request matches, the first layer that does is edited."""
+    from gitops_release.release.chart import deciding_sites, under_prefixes
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 
-    def apply(_attempt: int) -> Edit:
+    def gather(names: list[str]) -> tuple[dict[str, Any], list[Any]]:
         texts: dict[str, Any] = {}
         sites: list[Any] = []
-        for rel in files:
+        for rel in names:
             size = (root / rel).stat().st_size
             if size > MAX_FILE_BYTES:
                 raise UsageError(
@@ -278,9 +284,22 @@ def make_edit(
             texts[rel] = source
             if may_hold_images(source.text):
                 sites += find_images(source.text, source=rel)
+        return texts, sites
+
+    def wanted(sites: list[Any]) -> bool:
+        return any((s.image is not None or s.problem) and _matches(s, req) for s in sites)
+
+    def apply(_attempt: int) -> Edit:
+        files_now = files
+        texts, sites = gather(files)
+        for layer in layers if not wanted(sites) else ():
+            layer_texts, layer_sites = gather(layer)
+            if wanted(layer_sites):
+                files_now, texts, sites = layer, layer_texts, layer_sites
+                break
         if chart is not None:
-            sites = deciding_sites(sites, files)
-            _check_chart(root, chart, files, sites)
+            sites = deciding_sites(under_prefixes(sites, chart.prefixes), files)
+            _check_chart(root, chart.chart, files, sites)
         refs = [] if sites or chart else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
@@ -294,7 +313,7 @@ def make_edit(
                         f"{site.file}:{site.line} {site.yaml_path} is {site.current} on {where()}",
                     )
         edit = Edit([], [], [], target, previous)
-        for rel in files:
+        for rel in files_now:
             mine = [s for s in chosen if s.file == rel]
             if not mine:
                 continue
