@@ -206,6 +206,7 @@ def _select(
             if f
         )
         raise UsageError(f"--app {rel}: no {what} found", hint=f"candidates: {listing}")
+    chosen = _transformed_away(chosen)
     broken = [s for s in chosen if s.problem]
     if broken and (req.container or req.image_name or all(s.problem for s in chosen)):
         site = broken[0]
@@ -219,6 +220,28 @@ def _select(
             f"candidates: {listing}",
         )
     return chosen
+
+
+def _transformed_away(sites: list[Any]) -> list[Any]:
+    """Without the manifests' images that a kustomize ``images:`` entry rewrites: the entry
+    decides what renders (``kustomize edit set image`` edits it alone), and the manifest's
+    value is only the name it matches on."""
+    names = {
+        _bare_name(s.field("name").value)
+        for s in sites
+        if s.form == "kustomize" and s.field("name") is not None
+    }
+    if not names:
+        return sites
+    return [
+        s for s in sites if s.form == "kustomize" or s.image is None or s.image.name not in names
+    ]
+
+
+def _bare_name(reference: str) -> str:
+    ref = reference.split("@", 1)[0]
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
 
 
 def _workload_refs(texts: dict[str, Any]) -> list[Any]:

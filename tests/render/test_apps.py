@@ -259,13 +259,11 @@ def test_a_kustomize_base_with_overlays_and_a_component(
         "Deployment/web/proxy": "team/proxy:1.0",
     }
     assert render("staging") == {"Deployment/web/web": "team/web:v1"}
-    # staging has no images entry: the base's decides (both base files name team/web)
+    # staging has no images entry: the base's decides (its deployment.yaml only names the
+    # image the entry rewrites, so it stays)
     data = bump(capsys, "v3", "--app", "kustomize/overlays/staging")
-    assert data["file"] == "kustomize/base/deployment.yaml"
-    assert sorted(changed_files(repo.checkout)) == [
-        "kustomize/base/deployment.yaml",
-        "kustomize/base/kustomization.yaml",
-    ]
+    assert data["file"] == "kustomize/base/kustomization.yaml"
+    assert changed_files(repo.checkout) == ["kustomize/base/kustomization.yaml"]
     assert render("staging") == {"Deployment/web/web": "team/web:v3"}
     # the component's sidecar, from the prod overlay
     data = bump(capsys, "1.1", "--app", "kustomize/overlays/prod", "--image-name", "team/proxy")
