@@ -56,7 +56,18 @@ class ReleaseApp:
     # -- source and Rollout ------------------------------------------------------------------
     @property
     def source(self) -> tuple[str, str, str | None]:
-        """(repository, app path, branch) for the Git write: the Application's, or overrides."""
+        """(repository, app path, branch) for the Git write: the Application's, or overrides.
+        A multi-source Application whose chart reads ``$ref/...`` values files is released in
+        the ``ref`` source that holds them (its repository root, those files)."""
+        values = self.values_source()
+        if values is not None and not self.path:
+            ref, _ = values
+            revision = str(ref.get("targetRevision") or "")
+            return (
+                self.repo or str(ref.get("repoURL") or ""),
+                ".",
+                None if revision in ("", "HEAD") else revision,
+            )
         repo = self.repo or self.app.repo_url
         path = self.path or self.app.path or "."
         if not repo:
@@ -93,10 +104,30 @@ class ReleaseApp:
 
     @property
     def value_files(self) -> tuple[str, ...]:
-        """``spec.source.helm.valueFiles``: the values files Argo CD renders the chart with."""
+        """The values files Argo CD renders the chart with: ``spec.source.helm.valueFiles``
+        (relative to the chart), or a multi-source ``ref`` source's (relative to its root)."""
+        values = self.values_source()
+        if values is not None and not self.path:
+            return values[1]
         spec = self.raw.get("spec") or {}
         helm = (spec.get("source") or {}).get("helm") or {}
         return tuple(str(f) for f in helm.get("valueFiles") or ())
+
+    def values_source(self) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+        """Multi-source: the ``ref`` source whose files the chart reads as ``$ref/...``
+        values files (the last such file decides which ref), and those files' paths in it."""
+        sources = [
+            s for s in (self.raw.get("spec") or {}).get("sources") or [] if isinstance(s, dict)
+        ]
+        refs = {str(s["ref"]): s for s in sources if s.get("ref")}
+        for source in sources:
+            files = [str(f) for f in (source.get("helm") or {}).get("valueFiles") or []]
+            split = [f[1:].partition("/") for f in files if f.startswith("$")]
+            named = [(ref, rest) for ref, _, rest in split if ref in refs]
+            if named:
+                last = named[-1][0]
+                return refs[last], tuple(rest for ref, rest in named if ref == last)
+        return None
 
     def refuse_app_overrides(self) -> None:
         """A kustomize ``images`` or Helm image parameter in the Application beats any Git edit."""

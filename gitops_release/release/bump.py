@@ -137,7 +137,8 @@ def bump_image(
         rel = relative_app(app_arg, ws.root, base)
         chart = None
         # values files (given, or the Application's) only mean something for a chart
-        if is_chart(ws.root, rel):
+        if is_chart(ws.root, rel) or (req.value_files and (ws.root / rel).is_dir()):
+            # a chart, or a multi-source Application's values repository (no chart in it)
             ws.include(directories_outside(rel, req.value_files))
             chart = chart_values(ws.root, rel, req.value_files)
             files = chart.files

@@ -109,7 +109,9 @@ def chart_values(root: Path, chart: str, value_files: tuple[str, ...] = ()) -> C
 
     prefixes: dict[str, str] = {}
     charts = root / chart / "charts"
-    for sub in sorted(charts.iterdir()) if charts.is_dir() else []:
+    # a values repository without Chart.yaml has no subcharts (its charts/ is something else)
+    subcharts = sorted(charts.iterdir()) if is_chart(root, chart) and charts.is_dir() else []
+    for sub in subcharts:
         values, meta = sub / "values.yaml", sub / "Chart.yaml"
         if not (values.is_file() and meta.is_file()):
             continue  # packaged subcharts (*.tgz) are not ours to edit

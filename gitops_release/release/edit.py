@@ -364,6 +364,12 @@ def _check_chart(root: Path, chart: str, files: list[str], sites: list[Any]) -> 
     if any(s.image is not None or s.problem for s in sites):
         return
     hard = hard_coded_images(root, chart)
+    if not (root / chart / "Chart.yaml").is_file():
+        raise UsageError(
+            f"no image set in the values files {', '.join(files)}",
+            hint="set the image (e.g. image.repository and image.tag) in the values file the "
+            "Application lists last",
+        )
     if hard:
         raise UsageError(
             f"chart {chart}: the image is hard-coded in its templates "

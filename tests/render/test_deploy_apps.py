@@ -116,3 +116,28 @@ def test_a_kustomize_overlay_on_a_base(
     targetRevision: main"""
     changed = release_v2(git_env, application(git_env, source))
     assert changed == "kustomize/base/kustomization.yaml"
+
+
+def test_a_multi_source_application_releases_in_its_values_source(
+    git_env: Env, helm: Tool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chart from one source, ``$values/envs/prod/values.yaml`` from the ``ref: values``
+    source: ``deploy`` writes the image in the values source's file."""
+    files = chart_files()
+    files["envs/prod/values.yaml"] = "image:\n  repository: ikubernetes/myapp\n  tag: v1\n"
+    push(git_env, files)
+    source = """\
+  sources:
+    - repoURL: {repo}
+      path: charts/myapp
+      targetRevision: main
+      helm:
+        valueFiles: [$values/envs/prod/values.yaml]
+    - repoURL: {repo}
+      targetRevision: main
+      ref: values"""
+    assert release_v2(git_env, application(git_env, source)) == "envs/prod/values.yaml"
+    assert "tag: v2" in (git_env.repo / "envs/prod/values.yaml").read_text()
+    code, out, err = git_env.cli("bump-image", "v3", "--argocd-app", "myapp", "--dry-run")
+    assert code == 0, err
+    assert "+++ b/envs/prod/values.yaml" in out and "+  tag: v3" in out
