@@ -10,6 +10,7 @@ commit and image. They live here once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -244,11 +245,9 @@ class ReleaseApp:
     def reach(
         self, target: Target, *, commit: str | None, image: str | None, deadline: float
     ) -> Outcome:
-        from gitops_release.release.revisions import git_contains
-
         expect = Expect(revision=commit, images=(image,) if image else ())
         if commit:
-            expect.contains = git_contains(self.app, self.conn.settings)
+            expect.contains = self._contains()
         self.out.progress(
             f"{self.name}: waiting for {target.value}"
             + (f" on {image}" if image else "")
@@ -263,6 +262,20 @@ class ReleaseApp:
             out=self.out,
         )
         return waiter.run(max(1.0, deadline - time.monotonic()))
+
+    def _contains(self) -> Callable[[str, str], bool]:
+        """Is our commit in the synced revision? In the values source's, for a multi-source
+        app whose image is written there (Argo CD reports one revision per source)."""
+        from gitops_release.release.revisions import git_contains
+
+        values = None if self.path else self.values_source()
+        if values is None:
+            return git_contains(self.app, self.conn.settings)
+        sources = (self.raw.get("spec") or {}).get("sources") or []
+        repo, path, branch = self.source
+        app = replace(self.app, repo_url=repo, path=path, target_revision=branch or "HEAD")
+        position = next(i for i, s in enumerate(sources) if s is values[0])
+        return git_contains(app, self.conn.settings, position=position)
 
     def restore(self, stable: str, *, message: str, deadline: float) -> tuple[str, Outcome]:
         """Write ``stable`` back to Git (``[skip ci]``) and wait until the app is released on it.
