@@ -91,7 +91,7 @@ class ReleaseApp:
             params = [
                 str(p.get("name"))
                 for p in helm.get("parameters") or []
-                if isinstance(p, dict) and "image" in str(p.get("name", "")).lower()
+                if isinstance(p, dict) and _names_image(str(p.get("name", "")))
             ]
             if images:
                 return f"spec.source.kustomize.images ({', '.join(map(str, images))})"
@@ -306,6 +306,12 @@ class ReleaseApp:
         return result
 
 
+def _names_image(key: str) -> bool:
+    """A values key (or parameter path) that sets an image, not its pull policy or secrets."""
+    low = key.lower()
+    return "image" in low and not low.endswith(("pullpolicy", "pullsecrets"))
+
+
 def _helm_values(values: Any) -> Any:
     """``helm.valuesObject`` as is; ``helm.values`` (a YAML string) read."""
     if not isinstance(values, str):
@@ -325,7 +331,9 @@ def _image_paths(values: Any, prefix: str = "") -> list[str]:
     if isinstance(values, dict):
         for key, value in values.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            if "image" in str(key).lower():
+            if _names_image(str(key)) and not (
+                isinstance(value, dict) and all(not _names_image(f"image.{k}") for k in value)
+            ):
                 found.append(path)
             else:
                 found += _image_paths(value, path)

@@ -75,6 +75,11 @@ def test_helm_values_in_the_application_that_set_the_image_are_overrides() -> No
     assert text.app_overrides() == "spec.source.helm.values (image)"
     plain = release_app({"repoURL": "r", "helm": {"values": "replicas: 2\n", "valuesObject": {}}})
     assert plain.app_overrides() is None
+    pulls = {"imagePullSecrets": [{"name": "regcred"}], "image": {"pullPolicy": "Always"}}
+    policy = release_app({"repoURL": "r", "helm": {"valuesObject": pulls}})
+    assert policy.app_overrides() is None
+    param = [{"name": "image.pullPolicy", "value": "Always"}]
+    assert release_app({"repoURL": "r", "helm": {"parameters": param}}).app_overrides() is None
 
 
 def test_the_applications_value_files_are_read() -> None:
