@@ -28,7 +28,8 @@ The file changes only inside the edited value: comments, quoting, layout and oth
 byte for byte. A tag change drops a stale digest unless --digest gives the new one.
 
 Which image: the one image repository found under --app, or the one --container / --image-name
-names (an ambiguous choice lists the candidates and changes nothing).
+/ --value-path names (an ambiguous choice lists the candidates and changes nothing). A Helm chart
+(a directory with Chart.yaml) is bumped in its values files, never in templates/.
 
 \b
 Git: a local checkout (--repo DIR, default .) must be clean and on a branch; it is fetched and
@@ -91,6 +92,21 @@ def bump_image_command(
     digest: Annotated[
         str | None, typer.Option("--digest", help="Pin the new image to sha256:... too.")
     ] = None,
+    values_files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--values-file",
+            help="Helm chart: a values file, relative to the chart, in Helm's order (repeat); "
+            "the last that sets the image is edited. [default: the Application's valueFiles, "
+            "else values.yaml]",
+        ),
+    ] = None,
+    value_path: Annotated[
+        str | None,
+        typer.Option(
+            "--value-path", help="Helm values: the image's path, e.g. image or cache.image.tag."
+        ),
+    ] = None,
     expect_current: Annotated[
         str | None,
         typer.Option(
@@ -145,6 +161,8 @@ def bump_image_command(
         container=container,
         image_name=image_name,
         digest=digest,
+        value_files=tuple(values_files or ()),
+        value_path=value_path,
         expect_current=expect_current,
         message=message,
         skip_ci=skip_ci,

@@ -174,6 +174,16 @@ class Workspace:
     def head(self) -> str:
         return self.run("rev-parse", "HEAD")
 
+    def include(self, directories: list[str]) -> None:
+        """Check out ``directories`` too in a sparse temporary clone (a chart's values files
+        may live beside it, e.g. ``envs/prod``); a full checkout has them already."""
+        if not (self.temporary and directories):
+            return
+        config = self.root / ".git" / "config.worktree"  # where `clone --sparse` records it
+        sparse = config.read_text(errors="replace") if config.is_file() else ""
+        if "sparsecheckout = true" in sparse.lower():  # a clone of the root is not sparse
+            self.run("sparse-checkout", "add", "--", *directories, what="widen the sparse clone")
+
     def fetch(self) -> str:
         """Fetch the branch; returns the remote tip."""
         self.run(

@@ -10,6 +10,7 @@ commit and image. They live here once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -75,7 +76,18 @@ class ReleaseApp:
     # -- source and Rollout ------------------------------------------------------------------
     @property
     def source(self) -> tuple[str, str, str | None]:
-        """(repository, app path, branch) for the Git write: the Application's, or overrides."""
+        """(repository, app path, branch) for the Git write: the Application's, or overrides.
+        A multi-source Application whose chart reads ``$ref/...`` values files is released in
+        the ``ref`` source that holds them (its repository root, those files)."""
+        values = self.values_source()
+        if values is not None and not self.path:
+            ref, _ = values
+            revision = str(ref.get("targetRevision") or "")
+            return (
+                self.repo or str(ref.get("repoURL") or ""),
+                ".",
+                None if revision in ("", "HEAD") else revision,
+            )
         repo = self.repo or self.app.repo_url
         path = self.path or self.app.path or "."
         if not repo:
@@ -94,15 +106,47 @@ class ReleaseApp:
             if not isinstance(source, dict):
                 continue
             images = (source.get("kustomize") or {}).get("images") or []
+            helm = source.get("helm") or {}
             params = [
                 str(p.get("name"))
-                for p in (source.get("helm") or {}).get("parameters") or []
-                if isinstance(p, dict) and "image" in str(p.get("name", "")).lower()
+                for p in helm.get("parameters") or []
+                if isinstance(p, dict) and _names_image(str(p.get("name", "")))
             ]
             if images:
                 return f"spec.source.kustomize.images ({', '.join(map(str, images))})"
             if params:
                 return f"spec.source.helm.parameters ({', '.join(params)})"
+            for key in ("valuesObject", "values"):
+                paths = _image_paths(_helm_values(helm.get(key)))
+                if paths:
+                    return f"spec.source.helm.{key} ({', '.join(paths)})"
+        return None
+
+    @property
+    def value_files(self) -> tuple[str, ...]:
+        """The values files Argo CD renders the chart with: ``spec.source.helm.valueFiles``
+        (relative to the chart), or a multi-source ``ref`` source's (relative to its root)."""
+        values = self.values_source()
+        if values is not None and not self.path:
+            return values[1]
+        spec = self.raw.get("spec") or {}
+        helm = (spec.get("source") or {}).get("helm") or {}
+        return tuple(str(f) for f in helm.get("valueFiles") or ())
+
+    def values_source(self) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+        """Multi-source: the ``ref`` source whose files the chart reads as ``$ref/...``
+        values files (the last such file decides which ref), and those files' paths in it."""
+        sources = [
+            s for s in (self.raw.get("spec") or {}).get("sources") or [] if isinstance(s, dict)
+        ]
+        refs = {str(s["ref"]): s for s in sources if s.get("ref")}
+        for source in sources:
+            files = [str(f) for f in (source.get("helm") or {}).get("valueFiles") or []]
+            split = [f[1:].partition("/") for f in files if f.startswith("$")]
+            named = [(ref, rest) for ref, _, rest in split if ref in refs]
+            if named:
+                last = named[-1][0]
+                return refs[last], tuple(rest for ref, rest in named if ref == last)
         return None
 
     def refuse_app_overrides(self) -> None:
@@ -182,6 +226,7 @@ class ReleaseApp:
                 container=self.selection.container,
                 image_name=self.selection.image_name,
                 digest=digest,
+                value_files=self.value_files,
                 expect_current=expect_current,
                 message=message,
                 skip_ci=skip_ci,
@@ -223,11 +268,9 @@ class ReleaseApp:
     def reach(
         self, target: Target, *, commit: str | None, image: str | None, deadline: float
     ) -> Outcome:
-        from gitops_release.release.revisions import git_contains
-
         expect = Expect(revision=commit, images=(image,) if image else ())
         if commit:
-            expect.contains = git_contains(self.app, self.conn.settings)
+            expect.contains = self._contains()
         self.out.progress(
             f"{self.name}: waiting for {target.value}"
             + (f" on {image}" if image else "")
@@ -242,6 +285,20 @@ class ReleaseApp:
             out=self.out,
         )
         return waiter.run(max(1.0, deadline - time.monotonic()))
+
+    def _contains(self) -> Callable[[str, str], bool]:
+        """Is our commit in the synced revision? In the values source's, for a multi-source
+        app whose image is written there (Argo CD reports one revision per source)."""
+        from gitops_release.release.revisions import git_contains
+
+        values = None if self.path else self.values_source()
+        if values is None:
+            return git_contains(self.app, self.conn.settings)
+        sources = (self.raw.get("spec") or {}).get("sources") or []
+        repo, path, branch = self.source
+        app = replace(self.app, repo_url=repo, path=path, target_revision=branch or "HEAD")
+        position = next(i for i, s in enumerate(sources) if s is values[0])
+        return git_contains(app, self.conn.settings, position=position)
 
     def restore(self, stable: str, *, message: str, deadline: float) -> tuple[str, Outcome]:
         """Write ``stable`` back to Git (``[skip ci]``) and wait until the app is released on it.
@@ -272,6 +329,43 @@ class ReleaseApp:
         return result
 
 
+def _names_image(key: str) -> bool:
+    """A values key (or parameter path) that sets an image, not its pull policy or secrets."""
+    low = key.lower()
+    return "image" in low and not low.endswith(("pullpolicy", "pullsecrets"))
+
+
+def _helm_values(values: Any) -> Any:
+    """``helm.valuesObject`` as is; ``helm.values`` (a YAML string) read."""
+    if not isinstance(values, str):
+        return values
+    from gitops_release.yaml.read import YamlError, load_all
+
+    try:
+        docs = load_all(values, source="spec.source.helm.values")
+    except YamlError:
+        return None  # Argo CD cannot render it either; its own error says so
+    return docs[0] if docs else None
+
+
+def _image_paths(values: Any, prefix: str = "") -> list[str]:
+    """Value paths under ``values`` that name an image (a key containing ``image``)."""
+    found: list[str] = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if _names_image(str(key)) and not (
+                isinstance(value, dict) and all(not _names_image(f"image.{k}") for k in value)
+            ):
+                found.append(path)
+            else:
+                found += _image_paths(value, path)
+    elif isinstance(values, list):
+        for index, item in enumerate(values):
+            found += _image_paths(item, f"{prefix}[{index}]")
+    return found
+
+
 def bump_from_application(
     conn: Connection, name: str, req: BumpRequest, *, out: Output
 ) -> BumpResult:
@@ -287,5 +381,11 @@ def bump_from_application(
             "this Git change will not take effect until that override is removed"
         )
     out.progress(f"{name}: {repo} path {path}" + (f" on {branch}" if branch else ""))
-    resolved = replace(req, repo=repo, app=path, branch=req.branch or branch)
+    resolved = replace(
+        req,
+        repo=repo,
+        app=path,
+        branch=req.branch or branch,
+        value_files=req.value_files or rel.value_files,
+    )
     return bump_image(resolved, settings=conn.settings, out=out)

@@ -33,6 +33,7 @@ from gitops_release.images import (
 from gitops_release.output import Output
 from gitops_release.record import write_record
 from gitops_release.registry.check import ImageCheck
+from gitops_release.release.chart import chart_values, directories_outside, is_chart
 from gitops_release.release.edit import (
     BumpRequest,
     FileChange,
@@ -43,6 +44,8 @@ from gitops_release.release.edit import (
     relative_app,
     yaml_files,
 )
+from gitops_release.release.kustomize import kustomization_file
+from gitops_release.release.kustomize import layers as kustomize_layers
 
 if TYPE_CHECKING:
     from gitops_release.git.push import RetryPolicy
@@ -148,14 +151,34 @@ def bump_image(
     ) as ws:
         base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
         rel = relative_app(app_arg, ws.root, base)
-        files = yaml_files(ws.root, rel)
+        chart = None
+        # values files (given, or the Application's) only mean something for a chart
+        if is_chart(ws.root, rel) or (req.value_files and (ws.root / rel).is_dir()):
+            # a chart, or a multi-source Application's values repository (no chart in it)
+            ws.include(directories_outside(rel, req.value_files))
+            chart = chart_values(ws.root, rel, req.value_files)
+            files = chart.files
+        else:
+            files = yaml_files(ws.root, rel)
+        layers = []
+        if chart is None and kustomization_file(ws.root, rel) is not None:
+            below = kustomize_layers(ws.root, rel, ws.include)
+            layers = [yaml_files(ws.root, d) for d in below]
         app = app_name(rel if rel != "." else ws.root.name)
 
         def where() -> str:
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
         apply = make_edit(
-            ws.root, rel, files, req, where, write=not req.dry_run, check=images.verify
+            ws.root,
+            rel,
+            files,
+            req,
+            where,
+            write=not req.dry_run,
+            check=images.verify,
+            chart=chart,
+            layers=layers,
         )
         result = BumpResult(
             app=app,

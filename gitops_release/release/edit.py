@@ -11,11 +11,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_release.errors import ExpectCurrentMismatch, UsageError
 from gitops_release.git.trailers import release_message
 from gitops_release.images import ImageRef, is_reference, resolve_target, version
+
+if TYPE_CHECKING:
+    from gitops_release.release.chart import ChartValues
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 2**20
@@ -42,6 +45,10 @@ class BumpRequest:
     all_aliases: bool = False
     dry_run: bool = False
     record: Path | None = None
+    value_files: tuple[str, ...] = ()
+    """A Helm chart's values files, relative to the chart (``spec.source.helm.valueFiles``)."""
+    value_path: str | None = None
+    """Helm: the values path of the image (``image``, ``image.tag``, ``sub.image``)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ def yaml_files(root: Path, rel: str) -> list[str]:
             continue
         if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
             continue
+        if _in_chart_templates(root, path):
+            continue  # Go templates and packaged subcharts: a chart's image is in its values
         if not path.resolve().is_relative_to(real_root):
             raise UsageError(
                 f"{path.relative_to(root)}: symlink to {path.resolve()}, outside the repository",
@@ -139,6 +148,17 @@ def yaml_files(root: Path, rel: str) -> list[str]:
     return found
 
 
+def _in_chart_templates(root: Path, path: Path) -> bool:
+    parts = path.relative_to(root).parts
+    for index, part in enumerate(parts[:-1]):
+        if (
+            part in ("templates", "charts")
+            and (root.joinpath(*parts[:index]) / "Chart.yaml").is_file()
+        ):
+            return True
+    return False
+
+
 def app_name(rel: str) -> str:
     path = PurePosixPath(rel)
     if path.suffix in YAML_SUFFIXES:
@@ -147,6 +167,9 @@ def app_name(rel: str) -> str:
 
 
 def _matches(site: Any, req: BumpRequest) -> bool:
+    paths = {site.yaml_path, *(path for _, path in site.key_paths)}
+    if req.value_path and req.value_path not in paths:
+        return False
     if req.container and site.container != req.container:
         return False
     if req.image_name:
@@ -178,10 +201,12 @@ def _select(
             for f in (
                 req.container and f"container {req.container!r}",
                 req.image_name and f"image {req.image_name!r}",
+                req.value_path and f"values path {req.value_path!r}",
             )
             if f
         )
         raise UsageError(f"--app {rel}: no {what} found", hint=f"candidates: {listing}")
+    chosen = _transformed_away(chosen)
     broken = [s for s in chosen if s.problem]
     if broken and (req.container or req.image_name or all(s.problem for s in chosen)):
         site = broken[0]
@@ -191,9 +216,32 @@ def _select(
     if len(names) > 1:
         raise UsageError(
             f"--app {rel}: {len(names)} image repositories ({', '.join(names)}); say which",
-            hint=f"use --container NAME or --image-name REPO; candidates: {listing}",
+            hint="use --container NAME, --image-name REPO or --value-path PATH (Helm values); "
+            f"candidates: {listing}",
         )
     return chosen
+
+
+def _transformed_away(sites: list[Any]) -> list[Any]:
+    """Without the manifests' images that a kustomize ``images:`` entry rewrites: the entry
+    decides what renders (``kustomize edit set image`` edits it alone), and the manifest's
+    value is only the name it matches on."""
+    names = {
+        _bare_name(s.field("name").value)
+        for s in sites
+        if s.form == "kustomize" and s.field("name") is not None
+    }
+    if not names:
+        return sites
+    return [
+        s for s in sites if s.form == "kustomize" or s.image is None or s.image.name not in names
+    ]
+
+
+def _bare_name(reference: str) -> str:
+    ref = reference.split("@", 1)[0]
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
 
 
 def _workload_refs(texts: dict[str, Any]) -> list[Any]:
@@ -234,15 +282,21 @@ def make_edit(
     where: Callable[[], str],
     write: bool,
     check: Callable[[ImageRef], object] | None = None,
+    chart: ChartValues | None = None,
+    layers: Sequence[list[str]] = (),
 ) -> Callable[[int], Edit]:
-    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip."""
+    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
+    With ``chart`` (a Helm chart), ``files`` are its values files in Helm's order.
+    ``layers`` are the files of the kustomizations an overlay builds on, nearest first: when
+    ``files`` hold no image the request matches, the first layer that does is edited."""
+    from gitops_release.release.chart import deciding_sites, under_prefixes
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 
-    def apply(_attempt: int) -> Edit:
+    def gather(names: list[str]) -> tuple[dict[str, Any], list[Any]]:
         texts: dict[str, Any] = {}
         sites: list[Any] = []
-        for rel in files:
+        for rel in names:
             size = (root / rel).stat().st_size
             if size > MAX_FILE_BYTES:
                 raise UsageError(
@@ -254,7 +308,23 @@ def make_edit(
             texts[rel] = source
             if may_hold_images(source.text):
                 sites += find_images(source.text, source=rel)
-        refs = [] if sites else _workload_refs(texts)
+        return texts, sites
+
+    def wanted(sites: list[Any]) -> bool:
+        return any((s.image is not None or s.problem) and _matches(s, req) for s in sites)
+
+    def apply(_attempt: int) -> Edit:
+        files_now = files
+        texts, sites = gather(files)
+        for layer in layers if not wanted(sites) else ():
+            layer_texts, layer_sites = gather(layer)
+            if wanted(layer_sites):
+                files_now, texts, sites = layer, layer_texts, layer_sites
+                break
+        if chart is not None:
+            sites = deciding_sites(under_prefixes(sites, chart.prefixes), files)
+            _check_chart(root, chart.chart, files, sites)
+        refs = [] if sites or chart else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
         target = resolve_target(previous, req.tag_or_ref, req.digest)
@@ -269,7 +339,7 @@ def make_edit(
                         f"{site.file}:{site.line} {site.yaml_path} is {site.current} on {where()}",
                     )
         edit = Edit([], [], [], target, previous)
-        for rel in files:
+        for rel in files_now:
             mine = [s for s in chosen if s.file == rel]
             if not mine:
                 continue
@@ -288,6 +358,33 @@ def make_edit(
         return edit
 
     return apply
+
+
+def _check_chart(root: Path, chart: str, files: list[str], sites: list[Any]) -> None:
+    """A chart whose values set no image: say where the image is (or is not) written."""
+    from gitops_release.release.chart import hard_coded_images
+
+    if any(s.image is not None or s.problem for s in sites):
+        return
+    hard = hard_coded_images(root, chart)
+    if not (root / chart / "Chart.yaml").is_file():
+        raise UsageError(
+            f"no image set in the values files {', '.join(files)}",
+            hint="set the image (e.g. image.repository and image.tag) in the values file the "
+            "Application lists last",
+        )
+    if hard:
+        raise UsageError(
+            f"chart {chart}: the image is hard-coded in its templates "
+            f"({'; '.join(h.describe() for h in hard[:4])}), not read from {', '.join(files)}",
+            hint="move it into the values (image.repository, image.tag) and have the template "
+            "read .Values.image; nothing was changed",
+        )
+    raise UsageError(
+        f"chart {chart}: no image set in its values files ({', '.join(files)})",
+        hint="set the image in the values file the chart reads (e.g. image.repository and "
+        "image.tag), or list the values file that sets it in spec.source.helm.valueFiles",
+    )
 
 
 def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:

@@ -17,11 +17,19 @@ from gitops_release.config import Settings
 DEPTH = 500
 
 
-def git_contains(app: Application, settings: Settings | None = None) -> Callable[[str, str], bool]:
-    """A ``contains(synced, expected)`` for :class:`gitops_release.argo.wait.Expect`."""
+def git_contains(
+    app: Application, settings: Settings | None = None, *, position: int | None = None
+) -> Callable[[str, str], bool]:
+    """A ``contains(synced, expected)`` for :class:`gitops_release.argo.wait.Expect`.
+
+    ``position``: a multi-source app's revisions come one per source (joined with ","); the
+    release commit is looked for in the one at this position (``app`` is that source's)."""
     cache: dict[tuple[str, str], bool] = {}
 
     def contains(synced: str, expected: str) -> bool:
+        if position is not None and "," in synced:
+            parts = synced.split(",")
+            synced = parts[position] if position < len(parts) else ""
         if same_revision(synced, expected):
             return True
         if not synced or not expected or not app.repo_url:

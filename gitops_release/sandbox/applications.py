@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import threading
 from typing import Any
 
@@ -25,6 +26,7 @@ from gitops_release.sandbox.health import worst
 from gitops_release.sandbox.kube import is_subset, new_uid
 from gitops_release.sandbox.manifests import ManifestError, images_of
 from gitops_release.sandbox.operations import Operations
+from gitops_release.sandbox.render import Tools, find_tools
 from gitops_release.sandbox.wire import (
     INVALID_ARGUMENT,
     NOT_FOUND,
@@ -41,8 +43,10 @@ class AppController(Operations):
         clock: Clock,
         lock: threading.Condition,
         poll_seconds: float = 180.0,
+        tools: Tools | None = None,
     ) -> None:
         self.cluster, self.git, self.clock, self.lock = cluster, git, clock, lock
+        self.tools = tools or find_tools(os.environ)
         self.poll_seconds = poll_seconds
         self.apps: dict[str, App] = {}
         self.stamp = 1
@@ -80,10 +84,11 @@ class AppController(Operations):
             if app is None:
                 return
             source = copy.deepcopy(app.source)
+            snapshot = App(copy.deepcopy(app.obj))
         try:
             mirror = self.git.fetch(str(source.get("repoURL", "")))
             sha = self.git.resolve(mirror, str(source.get("targetRevision") or "HEAD"))
-            desired, kind = self._render(mirror, sha, source)
+            desired, kind = self._render(mirror, sha, source, snapshot)
             error = ""
         except (SourceError, ManifestError) as err:
             sha, desired, kind, error = "", [], "Directory", str(err)
@@ -198,7 +203,9 @@ class AppController(Operations):
         if not name:
             raise GrpcError(INVALID_ARGUMENT, "application name is required")
         spec = obj.get("spec") or {}
-        if not (spec.get("source") or {}).get("repoURL"):
+        if not (spec.get("source") or {}).get("repoURL") and not all(
+            isinstance(src, dict) and src.get("repoURL") for src in spec.get("sources") or [None]
+        ):
             raise GrpcError(
                 INVALID_ARGUMENT,
                 f"application spec for {name} is invalid: InvalidSpecError: spec.source.repoURL and "

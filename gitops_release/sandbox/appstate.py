@@ -41,7 +41,23 @@ class App:
 
     @property
     def source(self) -> dict[str, Any]:
-        return self.spec.get("source") or {}
+        """The source that renders: ``spec.source``, or of ``spec.sources`` the first that is
+        more than a ``ref`` (a chart or a path; ``ref`` sources only lend their files)."""
+        if self.spec.get("source"):
+            return self.spec["source"]  # type: ignore[no-any-return]
+        for source in self.spec.get("sources") or []:
+            if isinstance(source, dict) and (source.get("path") or source.get("chart")):
+                return source
+        return {}
+
+    @property
+    def ref_sources(self) -> list[dict[str, Any]]:
+        """Multi-source ``ref:`` sources, whose files ``$ref/...`` values files name."""
+        return [
+            s
+            for s in self.spec.get("sources") or []
+            if isinstance(s, dict) and s.get("ref") and s is not self.source
+        ]
 
     @property
     def namespace(self) -> str:

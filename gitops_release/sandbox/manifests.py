@@ -114,6 +114,11 @@ def _split(image: str) -> tuple[str, str, str]:
     return repo, tag, digest
 
 
+def set_images(objects: list[dict[str, Any]], overrides: list[str]) -> None:
+    """Argo CD's ``spec.source.kustomize.images`` on rendered objects."""
+    _set_images(objects, [_parse_override(i) for i in overrides])
+
+
 def _set_images(objects: list[dict[str, Any]], rules: list[dict[str, Any]]) -> None:
     for obj in objects:
         for container in _containers(obj):

@@ -13,7 +13,8 @@ from gitops_release.sandbox.clock import Clock, rfc3339
 from gitops_release.sandbox.cluster import Cluster, key_of
 from gitops_release.sandbox.gitsource import GitSource, SourceError
 from gitops_release.sandbox.kube import api_group
-from gitops_release.sandbox.manifests import ManifestError, generate, images_of, source_type
+from gitops_release.sandbox.manifests import ManifestError, images_of
+from gitops_release.sandbox.render import Tools, render
 from gitops_release.sandbox.wire import FAILED_PRECONDITION, INVALID_ARGUMENT, GrpcError
 
 SYNC_SECONDS = 2.0  # controller time a sync operation stays Running
@@ -25,19 +26,22 @@ class Operations:
     cluster: Cluster
     git: GitSource
     clock: Clock
+    tools: Tools
 
     def events(self, line: str) -> None:
         """Hook: the sandbox logs operation results on stderr (``sandbox up``)."""
 
     def _render(
-        self, mirror: Any, sha: str, source: dict[str, Any]
+        self, mirror: Any, sha: str, source: dict[str, Any], app: App
     ) -> tuple[list[dict[str, Any]], str]:
-        files = self.git.read_tree(mirror, sha, str(source.get("path") or "."))
-        directory = source.get("directory") or {}
-        images = (source.get("kustomize") or {}).get("images") or []
-        return generate(files, recurse=bool(directory.get("recurse")), images=images), source_type(
-            files
-        )
+        """What the repo-server would render for ``source`` at ``sha`` (``sandbox.render``)."""
+        files = self.git.read_tree(mirror, sha, ".")
+        refs = {}
+        for ref in app.ref_sources:
+            ref_mirror = self.git.fetch(str(ref.get("repoURL", "")))
+            ref_sha = self.git.resolve(ref_mirror, str(ref.get("targetRevision") or "HEAD"))
+            refs[str(ref["ref"])] = self.git.read_tree(ref_mirror, ref_sha, ".")
+        return render(self.tools, source, files, app=app.name, namespace=app.namespace, refs=refs)
 
     def _auto_sync(self, app: App) -> None:
         policy = (app.spec.get("syncPolicy") or {}).get("automated")
@@ -109,7 +113,7 @@ class Operations:
         try:
             mirror = self.git.mirror(str(source.get("repoURL", "")))
             sha = self.git.resolve(mirror, revision or str(source.get("targetRevision") or "HEAD"))
-            desired, _ = self._render(mirror, sha, source)
+            desired, _ = self._render(mirror, sha, source, app)
         except (SourceError, ManifestError) as err:
             self._finish(app, "Error", f"ComparisonError: {err}")
             return

@@ -187,6 +187,8 @@ class Sandbox:
             raise
         self.argocd_url = self.rollouts_url = api
         self.ingress_url = ingress
+        for line in self.apps.tools.missing():
+            print(f"sandbox: {line}", file=sys.stderr, flush=True)
         self._load_apps()
         self.running = True
         loop = threading.Thread(target=self._loop, name="sandbox-controller", daemon=True)

@@ -125,6 +125,8 @@ def apply_image(
     for site in sites:
         if site.problem:
             raise YamlError(f"{source}:{site.line}: {site.problem}", hint="nothing was changed")
+        if new.digest and site.form == "split" and site.field("digest") is None:
+            _refuse_unread_digest(site, source)
         planned = _plan(site, new)
         site_edits: list[FieldEdit] = []
         for role, value in planned:
@@ -163,6 +165,19 @@ def apply_image(
     new_text = "".join(pieces)
     verify(text, new_text, ordered, source=source)
     return EditResult(new_text, tuple(changes))
+
+
+def _refuse_unread_digest(site: ImageSite, source: str) -> None:
+    """Helm values are only what the chart's templates read: a new ``digest`` key would be
+    read by none of them and the image would render unpinned (kustomize's ``digest`` and a
+    one-string reference are read as written, so they take a digest)."""
+    raise YamlError(
+        f"{source}:{site.line}: {site.yaml_path} has no digest key, so no template reads a "
+        "digest there: a pinned image would render unpinned",
+        hint=f"have the chart read a digest (add `digest:` under {site.yaml_path} and "
+        "append `@{{ .Values.<path>.digest }}` in the template) or write the image as one "
+        "reference (`image: repo:tag@sha256:...`); or bump without --digest. Nothing was changed",
+    )
 
 
 _NULLS = ("~", "null", "Null", "NULL")
@@ -231,8 +246,8 @@ def _plan(site: ImageSite, new: ImageRef) -> list[tuple[str, str]]:
         tag_role = "tag"
     if new.tag is not None:
         plan.append((tag_role, new.tag))
-    elif new.digest is None and tag_role in roles:
-        plan.append((tag_role, ""))
+    elif tag_role in roles:
+        plan.append((tag_role, ""))  # digest only: a kept tag would render `name:tag@digest`
     if new.digest is not None:
         plan.append(("digest", new.digest.split(":", 1)[1] if site.digest_hex_only else new.digest))
     elif "digest" in roles:
@@ -250,6 +265,8 @@ def _plan_split_name(site: ImageSite, new: ImageRef) -> list[tuple[str, str]]:
     prefix = site.field("prefix")
     repo = site.field("repository")
     current = "/".join(s.value for s in (prefix, repo) if s is not None and s.value)
+    if prefix is None and repo is None and site.current:
+        current = _name_of(site.current)  # only `tag` here: the name is set in another file
     if new.name == current:
         return []
     if repo is None:
@@ -272,6 +289,7 @@ def _resolved(site: ImageSite, planned: dict[str, str]) -> str:
         tag = values.get("newTag", "")
     else:
         ref = "/".join(v for v in (values.get("prefix", ""), values.get("repository", "")) if v)
+        ref = ref or _name_of(site.current)
         tag = values.get("tag", "")
     digest = values.get("digest", "")
     if digest and site.digest_hex_only:

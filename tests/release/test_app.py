@@ -64,3 +64,28 @@ def test_an_image_override_in_the_application_is_refused() -> None:
     )
     assert plain.app_overrides() is None
     plain.refuse_app_overrides()
+
+
+def test_helm_values_in_the_application_that_set_the_image_are_overrides() -> None:
+    obj = release_app({"repoURL": "r", "helm": {"valuesObject": {"web": {"image": {"tag": "v9"}}}}})
+    assert obj.app_overrides() == "spec.source.helm.valuesObject (web.image)"
+    with pytest.raises(UsageError, match=r"helm.valuesObject \(web.image\)"):
+        obj.refuse_app_overrides()
+    text = release_app({"repoURL": "r", "helm": {"values": "image:\n  tag: v9\nreplicas: 2\n"}})
+    assert text.app_overrides() == "spec.source.helm.values (image)"
+    plain = release_app({"repoURL": "r", "helm": {"values": "replicas: 2\n", "valuesObject": {}}})
+    assert plain.app_overrides() is None
+    pulls = {"imagePullSecrets": [{"name": "regcred"}], "image": {"pullPolicy": "Always"}}
+    policy = release_app({"repoURL": "r", "helm": {"valuesObject": pulls}})
+    assert policy.app_overrides() is None
+    param = [{"name": "image.pullPolicy", "value": "Always"}]
+    assert release_app({"repoURL": "r", "helm": {"parameters": param}}).app_overrides() is None
+
+
+def test_the_applications_value_files_are_read() -> None:
+    helm = {"valueFiles": ["values.yaml", "../envs/prod/values.yaml"]}
+    assert release_app({"repoURL": "r", "path": "chart", "helm": helm}).value_files == (
+        "values.yaml",
+        "../envs/prod/values.yaml",
+    )
+    assert release_app({"repoURL": "r", "path": "plain"}).value_files == ()

@@ -70,3 +70,18 @@ def test_a_repository_that_refuses_us_is_exit_4_not_a_cached_no(
             contains(second, first)
         assert caught.value.exit_code == ExitCode.REMOTE
         assert TOKEN not in str(caught.value)
+
+
+def test_a_multi_source_app_is_pinned_by_its_values_sources_revision(
+    server: GitServer, tmp_path: Path
+) -> None:
+    """Argo CD reports one revision per source (``status.sync.revisions``, read joined with
+    ","); the commit is looked for in the values source's, at its position, in its repository."""
+    values, first, second = two_commits(server, tmp_path)
+    chart_sha = "c" * 40
+    settings = resolve({}, environ={"GITOPS_RELEASE_GIT_TOKEN": TOKEN}, cwd=tmp_path)
+    contains = git_contains(values, settings, position=1)
+    assert contains(f"{chart_sha},{second}", first)  # a descendant, in the values repository
+    assert contains(f"{chart_sha},{first}", first)
+    assert not contains(f"{chart_sha},{first}", second)
+    assert not contains(f"{first},{chart_sha}", first)  # the chart's position does not count

@@ -269,8 +269,13 @@ def test_digest_policy() -> None:
     )
     kust = f"images:\n- name: app\n  newTag: v1\n  digest: {digest}\n"
     assert edit_all(kust, "app:v2") == kust.replace("v1", "v2").replace(digest, '""')
+    # Helm values without a digest key: no template reads one, so none is added (issue 13)
     no_digest_key = "image:\n  repository: app\n  tag: v1  # t\nnext: 1\n"
-    assert edit_all(no_digest_key, f"app:v2@{other}") == no_digest_key.replace(
+    with pytest.raises(YamlError, match="image has no digest key"):
+        edit_all(no_digest_key, f"app:v2@{other}")
+    # kustomize reads `digest:`: it is added
+    kust_no_digest = "images:\n- name: app\n  newTag: v1  # t\nnext: 1\n"
+    assert edit_all(kust_no_digest, f"app:v2@{other}") == kust_no_digest.replace(
         "v1  # t\n", f"v2  # t\n  digest: {other}\n"
     )
 
@@ -451,13 +456,15 @@ def test_repeated_edits_leave_no_residue() -> None:
             text, sites, parse_image(f"ghcr.io/t/app:v{number}"), source="values.yaml"
         ).text
     assert source.encode(text) == data
+    kust = "images:\r\n- name: app\r\n  newTag: v0\r\nother: 1\r\n"
+    text = kust
     digest = "sha256:" + "e" * 64
     for number in range(5):
-        sites = find_images(text, source="values.yaml")
+        sites = find_images(text, source="kustomization.yaml")
         text = apply_image(
-            text, sites, parse_image(f"ghcr.io/t/app:v{number}@{digest}"), source="values.yaml"
+            text, sites, parse_image(f"app:v{number}@{digest}"), source="kustomization.yaml"
         ).text
-    assert text.count("digest:") == 1 and text.count("\r\n") == source.text.count("\r\n") + 1
+    assert text.count("digest:") == 1 and text.count("\r\n") == kust.count("\r\n") + 1
 
 
 def test_old_mac_line_endings_are_kept_when_a_key_is_added() -> None:

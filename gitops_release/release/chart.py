@@ -1,0 +1,173 @@
+"""A Helm chart as ``bump-image`` sees it: a directory with ``Chart.yaml`` whose image lives in
+values files, never in ``templates/`` (Go templates, not YAML) nor ``charts/*.tgz``.
+
+Which values files: the Application's ``spec.source.helm.valueFiles`` in order (Argo CD passes
+them to ``helm template -f`` in that order, so the last file that sets a value wins), else the
+chart's ``values.yaml``. Paths are relative to the chart directory and may not leave the
+repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from gitops_release.errors import UsageError
+
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".tpl")
+_HARD_CODED = re.compile(r"^[ \t]*(?:-[ \t]+)?image:[ \t]*['\"]?([^\s'\"#{]+)['\"]?[ \t]*(?:#.*)?$")
+
+
+def is_chart(root: Path, rel: str) -> bool:
+    return (root / rel / "Chart.yaml").is_file()
+
+
+def values_files(root: Path, chart: str, value_files: tuple[str, ...] = ()) -> list[str]:
+    """The chart's values files, relative to ``root``, in the order Helm reads them."""
+    names = value_files or ("values.yaml",)
+    found: list[str] = []
+    for name in names:
+        if "://" in name or name.startswith("$"):
+            raise UsageError(
+                f"chart {chart}: values file {name} is not in this repository",
+                hint="a values file from another source cannot be bumped here; "
+                "pass --repo and --app to the repository holding it",
+            )
+        joined = os.path.normpath(PurePosixPath(chart, name).as_posix())
+        path = root / joined
+        if joined.startswith("..") or not path.resolve().is_relative_to(root.resolve()):
+            raise UsageError(
+                f"chart {chart}: values file {name} is outside the repository",
+                hint="list values files inside the GitOps repository",
+            )
+        if not path.is_file():
+            raise UsageError(
+                f"chart {chart}: values file {joined} does not exist",
+                hint="check spec.source.helm.valueFiles in the Application (or add the file)",
+            )
+        found.append(Path(joined).as_posix())
+    return found
+
+
+def directories_outside(chart: str, value_files: tuple[str, ...]) -> list[str]:
+    """Directories of values files that lie outside ``chart`` (a sparse clone needs them)."""
+    found: list[str] = []
+    for name in value_files:
+        if "://" in name or name.startswith("$"):
+            continue
+        joined = os.path.normpath(PurePosixPath(chart, name).as_posix())
+        parent = os.path.dirname(joined)
+        if joined.startswith("..") or parent in ("", "."):
+            continue
+        if not (parent + "/").startswith(chart.rstrip("/") + "/") and parent not in found:
+            found.append(parent)
+    return found
+
+
+@dataclass(frozen=True)
+class HardCoded:
+    file: str
+    line: int
+    image: str
+
+    def describe(self) -> str:
+        return f"{self.file}:{self.line} image: {self.image}"
+
+
+def hard_coded_images(root: Path, chart: str) -> list[HardCoded]:
+    """``image:`` lines in ``templates/`` written out instead of read from values."""
+    found: list[HardCoded] = []
+    templates = root / chart / "templates"
+    if not templates.is_dir():
+        return found
+    for path in sorted(templates.rglob("*")):
+        if path.suffix not in TEMPLATE_SUFFIXES or not path.is_file():
+            continue
+        text = path.read_text("utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            match = _HARD_CODED.match(line)
+            if match:
+                found.append(HardCoded(path.relative_to(root).as_posix(), number, match[1]))
+    return found
+
+
+@dataclass(frozen=True)
+class ChartValues:
+    """The values files of a chart, lowest precedence first: its subcharts' own defaults
+    (``charts/NAME/values.yaml``, read under the key ``NAME``), then the chart's files."""
+
+    chart: str
+    files: list[str]
+    prefixes: dict[str, str]
+
+
+def chart_values(root: Path, chart: str, value_files: tuple[str, ...] = ()) -> ChartValues:
+    from gitops_release.yaml.read import YamlError, load_all
+
+    prefixes: dict[str, str] = {}
+    charts = root / chart / "charts"
+    # a values repository without Chart.yaml has no subcharts (its charts/ is something else)
+    subcharts = sorted(charts.iterdir()) if is_chart(root, chart) and charts.is_dir() else []
+    for sub in subcharts:
+        values, meta = sub / "values.yaml", sub / "Chart.yaml"
+        if not (values.is_file() and meta.is_file()):
+            continue  # packaged subcharts (*.tgz) are not ours to edit
+        try:
+            docs = load_all(meta.read_text("utf-8"), source=str(meta))
+        except YamlError:
+            docs = []
+        name = docs[0].get("name") if docs and isinstance(docs[0], dict) else None
+        prefixes[values.relative_to(root).as_posix()] = str(name or sub.name)
+    files = [*prefixes, *values_files(root, chart, value_files)]
+    return ChartValues(chart, files, prefixes)
+
+
+def under_prefixes(sites: list[Any], prefixes: dict[str, str]) -> list[Any]:
+    """Subchart sites with their paths as the parent chart addresses them (``cache.image``)."""
+    out = []
+    for site in sites:
+        prefix = prefixes.get(site.file)
+        if prefix:
+            site = replace(
+                site,
+                yaml_path=f"{prefix}.{site.yaml_path}",
+                key_paths=tuple((role, f"{prefix}.{path}") for role, path in site.key_paths),
+            )
+        out.append(site)
+    return out
+
+
+def deciding_sites(sites: list[Any], files: list[str]) -> list[Any]:
+    """Per values path, the site in the last file that sets it (Helm merges values files in
+    order, so that one is what renders). A later file that sets only part of an image (just
+    ``image.tag``) takes the rest from the earlier ones: its ``current`` is the merged image."""
+    order = {name: index for index, name in enumerate(files)}
+    by_path: dict[str, list[Any]] = {}
+    for site in sorted(sites, key=lambda s: order.get(s.file, -1)):
+        by_path.setdefault(site.yaml_path, []).append(site)
+    chosen: list[Any] = []
+    for group in by_path.values():
+        last = group[-1]
+        if last.image is None and not last.problem and len(group) > 1:
+            last = replace(last, current=_merged(group))
+        chosen.append(last)
+    return chosen
+
+
+def _merged(group: list[Any]) -> str:
+    values: dict[str, str] = {}
+    for site in group:
+        for role, span in site.fields:
+            values[role] = span.value
+    name = "/".join(v for v in (values.get("prefix", ""), values.get("repository", "")) if v)
+    if not name:
+        return ""
+    digest = values.get("digest", "")
+    if digest and group[-1].digest_hex_only:
+        digest = f"sha256:{digest}"
+    return (
+        name + (f":{values['tag']}" if values.get("tag") else "") + (f"@{digest}" if digest else "")
+    )

@@ -1,0 +1,66 @@
+"""A kustomization as ``bump-image`` sees it: an overlay whose image may be decided by its own
+``images:`` entry, a component's, or a base's (``resources``) when the overlay sets none.
+
+Kustomize applies a layer's image transformer to what the layers below produced, so the
+nearest layer that names the image decides what renders: the overlay first, then its
+components, then its resources, depth first. Remote resources (URLs) are not ours to edit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+from gitops_release.errors import UsageError
+
+NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def kustomization_file(root: Path, rel: str) -> Path | None:
+    for name in NAMES:
+        if (root / rel / name).is_file():
+            return root / rel / name
+    return None
+
+
+def layers(root: Path, rel: str, include: Callable[[list[str]], None]) -> list[str]:
+    """The directories ``rel`` builds on (components, then resources; depth first), relative to
+    ``root``; ``include`` makes them present first (a sparse clone holds only the app)."""
+    found: list[str] = []
+    pending = [rel]
+    while pending:
+        current = pending.pop(0)
+        below = _directories(root, current)
+        include([d for d in below if d not in found and d != rel])
+        for directory in below:
+            if directory != rel and directory not in found and (root / directory).is_dir():
+                found.append(directory)
+                pending.append(directory)
+    return found
+
+
+def _directories(root: Path, rel: str) -> list[str]:
+    from gitops_release.yaml.read import load_all
+
+    path = kustomization_file(root, rel)
+    if path is None:
+        return []
+    docs = load_all(path.read_text("utf-8"), source=path.relative_to(root).as_posix())
+    data = docs[0] if docs and isinstance(docs[0], dict) else {}
+    entries = [*(data.get("components") or []), *(data.get("resources") or [])]
+    entries += data.get("bases") or []  # deprecated spelling of resources, still read
+    out: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, str) or "://" in entry or entry.endswith((".yaml", ".yml")):
+            continue
+        if entry.startswith(("github.com/", "gitlab.com/", "bitbucket.org/")):
+            continue
+        joined = os.path.normpath(PurePosixPath(rel, entry).as_posix())
+        if joined.startswith(".."):
+            raise UsageError(
+                f"{path.relative_to(root)}: resource {entry} is outside the repository",
+                hint="bump the repository that holds it",
+            )
+        out.append(Path(joined).as_posix())
+    return out

@@ -1,0 +1,222 @@
+"""bump-image on Helm charts and kustomizations: which file it edits (values files, never
+``templates/``), what a digest does to a tag, and where a digest may be written at all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gitops_release.cli import main
+from tests.conftest import GitRemote, git
+
+CHART_YAML = "apiVersion: v2\nname: web\nversion: 0.1.0\nappVersion: '1.0'\n"
+HELPERS = """\
+{{- define "web.fullname" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "web.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
+{{ .Values.image.repository }}:{{ $tag }}{{ with .Values.image.digest }}@{{ . }}{{ end }}
+{{- end }}
+"""
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "web.fullname" . }}
+  labels:
+    app: {{ .Release.Name }}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  template:
+    spec:
+      containers:
+        - name: web
+          image: "{{ include "web.image" . }}"
+          {{- with .Values.resources }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+"""
+VALUES = """\
+# web chart defaults
+replicaCount: 2
+image:
+  repository: team/web
+  tag: "1.19"  # the version we run
+resources: {}
+"""
+
+
+def add_files(checkout: Path, files: dict[str, str | bytes]) -> None:
+    for name, text in files.items():
+        path = checkout / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+    git(checkout, "add", ".")
+    git(checkout, "commit", "-q", "-m", "add app")
+    git(checkout, "push", "-q", "origin", "HEAD")
+
+
+def chart(prefix: str = "chart", values: str = VALUES) -> dict[str, str | bytes]:
+    return {
+        f"{prefix}/Chart.yaml": CHART_YAML,
+        f"{prefix}/values.yaml": values,
+        f"{prefix}/templates/_helpers.tpl": HELPERS,
+        f"{prefix}/templates/deployment.yaml": DEPLOYMENT,
+    }
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["bump-image", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def repo(git_remote: GitRemote, monkeypatch: pytest.MonkeyPatch) -> GitRemote:
+    monkeypatch.chdir(git_remote.checkout)
+    return git_remote
+
+
+def test_a_chart_is_bumped_in_its_values_never_its_templates(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_files(repo.checkout, chart())
+    code, out, err = run(capsys, "1.20", "--app", "chart", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["file"] == "chart/values.yaml"
+    assert data["yaml_path"] == "image.tag"
+    assert (data["old"], data["new"]) == ("team/web:1.19", "team/web:1.20")
+    values = (repo.checkout / "chart/values.yaml").read_text()
+    assert values == VALUES.replace('"1.19"', '"1.20"')
+    assert (repo.checkout / "chart/templates/deployment.yaml").read_text() == DEPLOYMENT
+
+
+DIGEST = "sha256:" + "ab" * 32
+KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+images:
+  - name: my-image2
+    newTag: my-tag
+"""
+
+
+def test_a_digest_only_reference_drops_the_stale_kustomize_tag(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``kustomize edit set image my-image2=*@sha256:...`` drops newTag: a kept tag would render
+    ``my-image2:my-tag@sha256:...``, and the result would contradict itself."""
+    add_files(repo.checkout, {"k/kustomization.yaml": KUSTOMIZATION})
+    code, out, err = run(capsys, f"my-image2@{DIGEST}", "--app", "k", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["new"] == f"my-image2@{DIGEST}"
+    assert [c["new"] for c in data["changes"]] == [f"my-image2@{DIGEST}"]
+    assert (repo.checkout / "k/kustomization.yaml").read_text() == KUSTOMIZATION.replace(
+        "    newTag: my-tag\n", f'    newTag: ""\n    digest: {DIGEST}\n'
+    )
+
+
+def test_a_digest_only_reference_drops_the_stale_helm_tag(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = VALUES.replace('  tag: "1.19"', '  tag: "1.19"\n  digest: ""')
+    add_files(repo.checkout, chart(values=values))
+    code, out, err = run(capsys, f"team/web@{DIGEST}", "--app", "chart", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["new"] == f"team/web@{DIGEST}"
+    assert [c["new"] for c in data["changes"]] == [f"team/web@{DIGEST}"]
+    assert (repo.checkout / "chart/values.yaml").read_text() == values.replace(
+        '"1.19"', '""'
+    ).replace('digest: ""', f'digest: "{DIGEST}"')
+
+
+def test_digest_is_refused_where_nothing_reads_it(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Helm values with no digest key: a new ``digest:`` would be read by no template."""
+    add_files(repo.checkout, chart())
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, out, err = run(capsys, "1.20", "--app", "chart", "--digest", DIGEST, "-o", "json")
+    assert code == 2, err
+    message = json.loads(out)["error"]["message"] if out else err
+    assert "chart/values.yaml" in message and "image" in message and "digest" in message
+    assert "no digest key" in message or "no digest" in message
+    assert (repo.checkout / "chart/values.yaml").read_text() == VALUES
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+
+
+PROD_VALUES = "# prod\nimage:\n  tag: 1.19-prod\nreplicaCount: 5\n"
+
+
+def test_the_last_values_file_that_sets_the_image_is_edited(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Helm reads ``-f`` files in order; the prod file sets only the tag, and it decides."""
+    add_files(repo.checkout, {**chart(), "envs/prod/values.yaml": PROD_VALUES})
+    args = ["--values-file", "values.yaml", "--values-file", "../envs/prod/values.yaml"]
+    code, out, err = run(capsys, "1.20", "--app", "chart", *args, "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["file"], data["yaml_path"]) == ("envs/prod/values.yaml", "image.tag")
+    assert (data["old"], data["new"]) == ("team/web:1.19-prod", "team/web:1.20")
+    assert (repo.checkout / "envs/prod/values.yaml").read_text() == PROD_VALUES.replace(
+        "1.19-prod", '"1.20"'
+    )
+    assert (repo.checkout / "chart/values.yaml").read_text() == VALUES
+
+
+SUB_VALUES = VALUES + "cache:\n  image:\n    repository: team/cache\n    tag: 7.0.1\n"
+
+
+def test_two_images_in_the_values_name_the_file_and_value_path_picks_one(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_files(repo.checkout, chart(values=SUB_VALUES))
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "7.2.0", "--app", "chart")
+    assert code == 2
+    assert "chart/values.yaml" in err and "--value-path" in err and "cache.image" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+    code, _, err = run(capsys, "7.2.0", "--app", "chart", "--value-path", "cache.image.tag")
+    assert code == 0, err
+    assert (repo.checkout / "chart/values.yaml").read_text() == SUB_VALUES.replace("7.0.1", "7.2.0")
+
+
+def test_a_chart_whose_values_set_no_image_is_refused(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_files(repo.checkout, chart(values="replicaCount: 2\n"))
+    code, _, err = run(capsys, "1.20", "--app", "chart")
+    assert code == 2
+    assert "chart chart: no image set in its values files (chart/values.yaml)" in err
+    assert "image.repository" in err
+    assert (repo.checkout / "chart/values.yaml").read_text() == "replicaCount: 2\n"
+
+
+def test_an_image_hard_coded_in_the_templates_is_refused(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = chart(values="replicaCount: 2\n")
+    files["chart/templates/deployment.yaml"] = DEPLOYMENT.replace(
+        '"{{ include "web.image" . }}"', "nginx:1.25  # pinned by hand"
+    )
+    add_files(repo.checkout, files)
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "1.26", "--app", "chart")
+    assert code == 2
+    assert "chart/templates/deployment.yaml:13 image: nginx:1.25" in err
+    assert "move it into the values" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+    assert git(repo.checkout, "status", "--porcelain") == ""
