@@ -9,7 +9,7 @@ import typer
 
 from gitops_release.argo.types import Via
 from gitops_release.cli.app import app
-from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
@@ -60,6 +60,7 @@ def abort_command(
     rollouts_server: RolloutsServerOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -70,7 +71,7 @@ def abort_command(
     out.show(
         rollback.abort(
             conn, name, revert=not no_revert, via=via, rollout=rollout, namespace=namespace,
-            record=record, out=out,
+            record=record, out=out, dry_run=dry_run,
         )
     )  # fmt: skip
 
@@ -120,6 +121,7 @@ def rollback_command(
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -129,6 +131,6 @@ def rollback_command(
     conn = argo.connect(timeout=timeout)
     result = rollback.rollback(
         conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,
-        rollout=rollout, record=record, out=out,
+        rollout=rollout, record=record, out=out, dry_run=dry_run,
     )  # fmt: skip
     out.show(result)
