@@ -81,7 +81,9 @@ def abort_command(
     help=f"""Roll an app back through Git: write the previous (or --to) image, push, wait.
 
 The previous image is read from the Release-Image / Release-Previous trailers of the app's
-commits (images a revert moved away from are skipped). The new Git commit carries [skip ci].
+commits (images a revert moved away from are skipped). --to names a version the app has run
+(else exit 2, listing them; going forward is `deploy`); the one it is on changes nothing.
+The new Git commit carries [skip ci].
 It waits for preview-ready (a fast rollback to a ReplicaSet still inside its scale-down delay
 goes straight to released), and with --promote for released.
 
