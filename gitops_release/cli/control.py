@@ -29,7 +29,9 @@ from gitops_release.cli.options import (
     help=f"""Refresh the app, sync it, and wait until the synced revision is live.
 
 Refreshes first (no 3-minute poll). If an operation is running, waits for it, then syncs. With
-auto-sync on, Argo CD refuses a pinned --revision, so it refreshes and waits for auto-sync instead.
+auto-sync on, Argo CD refuses a pinned --revision, so it refreshes and waits for auto-sync instead;
+a --revision not on the branch auto-sync follows (or no such commit) fails at once (exit 4) with
+Argo CD's reason.
 
 \b
 Examples:

@@ -207,7 +207,11 @@ def sync(
         return plan
     app = api.refresh(name)
     expected = revision or app.revision
-    if app.auto_sync:
+    if app.auto_sync and revision and not _reachable(app, revision, conn):
+        # Not on the branch auto-sync follows (or no such commit): waiting could only time out.
+        # Ask Argo CD to sync it, so that it says why not (or does it, should it accept).
+        _refused_sync(api, name, revision, prune)
+    elif app.auto_sync:
         if revision and not same_revision(app.revision, revision):
             out.progress(
                 f"{name}: auto-sync is on, so Argo CD refuses a pinned revision; "
@@ -235,6 +239,25 @@ def sync(
         api, name, Target.synced, Expect(revision=expected), rollout_name=rollout, out=out
     )
     return waiter.run(max(0.0, deadline - time.monotonic()))
+
+
+def _reachable(app: Any, revision: str, conn: Connection) -> bool:
+    """Is ``revision`` the tip auto-sync follows, or behind it (so auto-sync deploys it)?"""
+    from gitops_release.release.revisions import git_contains
+
+    return git_contains(app, conn.settings)(app.revision, revision)
+
+
+def _refused_sync(api: Any, name: str, revision: str, prune: bool) -> None:
+    """A sync Argo CD is expected to refuse: its reason, at once (exit 4)."""
+    try:
+        api.sync(name, revision=revision, prune=prune)
+    except http.BadRequest as err:
+        raise RemoteError(
+            f"Argo CD refused to sync {name} to {revision}: {err.server_message}",
+            hint=f"{revision} is not on the branch {name} follows with auto-sync; "
+            "push it there, or name a commit of that branch",
+        ) from None
 
 
 def wait(
