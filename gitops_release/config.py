@@ -30,6 +30,26 @@ CONFIG_FILE = "gitops-release.toml"
 ENV_PREFIX = "GITOPS_RELEASE_"
 
 
+class Duration(float):
+    """A length of time in seconds, written as its flag takes it: ``90``, ``90s``, ``10m``, ``1h30m``."""
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (what ``--timeout`` and the setting take)."""
+    import re
+
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", text)
+    if not text or parts is None:
+        raise UsageError(f"invalid duration {text!r}", hint="use e.g. 90s, 10m or 1h")
+    h, m, s = (float(g) if g else 0.0 for g in parts.groups())
+    return h * 3600 + m * 60 + s
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -56,7 +76,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("git_user", default="oauth2"),
         Setting("git_token", secret=True),
         Setting("branch"),
-        Setting("timeout", default=600.0, kind=float),
+        Setting("timeout", default=600.0, kind=Duration),
         Setting("http_retries", default=4.0, kind=float),
         Setting("manual_gate", default=True, kind=bool),
         Setting("verify_image", default="on"),
@@ -69,9 +89,18 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    if setting.kind is Duration and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
     if value is None or isinstance(value, setting.kind):
         return value
     text = str(value).strip()
+    if setting.kind is Duration:
+        try:
+            return parse_duration(text)
+        except UsageError:
+            raise UsageError(
+                f"{setting.name} from {source}: expected a duration (90, 90s, 10m, 1h), got {text!r}"
+            ) from None
     if setting.kind is bool:
         if text.lower() in _TRUE:
             return True

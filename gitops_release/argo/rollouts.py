@@ -240,6 +240,13 @@ def _confirmed(action: Action, before: Rollout, now: Rollout) -> bool:
     ) or now.phase != before.phase
 
 
+def precheck(control: Control, action: Action) -> tuple[Rollout, str | None]:
+    """Read the Rollout; why ``action`` would do nothing (None: it would act). What ``run``
+    checks first, for a ``--dry-run`` that stops before the action."""
+    before = control.read()
+    return before, _precheck(action, before, control.label)
+
+
 def run(
     control: Control,
     action: Action,

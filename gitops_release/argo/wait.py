@@ -425,19 +425,10 @@ class Waiter:
 
 
 def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds."""
-    import re
+    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (one parser: :func:`config.parse_duration`)."""
+    from gitops_release.config import parse_duration as parse
 
-    text = text.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", text)
-    if not text or parts is None:
-        raise UsageError(f"invalid duration {text!r}", hint="use e.g. 90s, 10m or 1h")
-    h, m, s = (float(g) if g else 0.0 for g in parts.groups())
-    return h * 3600 + m * 60 + s
+    return parse(text)
 
 
 def format_duration(seconds: float) -> str:

@@ -75,6 +75,7 @@ def app_delete_command(
     ] = False,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -82,4 +83,4 @@ def app_delete_command(
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
-    out.show(control.app_delete(conn, name, cascade=cascade, wait=wait_gone))
+    out.show(control.app_delete(conn, name, cascade=cascade, wait=wait_gone, dry_run=dry_run))

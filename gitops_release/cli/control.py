@@ -9,7 +9,7 @@ import typer
 
 from gitops_release.argo.types import Action, Target, Via
 from gitops_release.cli.app import app
-from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
@@ -29,7 +29,9 @@ from gitops_release.cli.options import (
     help=f"""Refresh the app, sync it, and wait until the synced revision is live.
 
 Refreshes first (no 3-minute poll). If an operation is running, waits for it, then syncs. With
-auto-sync on, Argo CD refuses a pinned --revision, so it refreshes and waits for auto-sync instead.
+auto-sync on, Argo CD refuses a pinned --revision, so it refreshes and waits for auto-sync instead;
+a --revision not on the branch auto-sync follows (or no such commit) fails at once (exit 4) with
+Argo CD's reason.
 
 \b
 Examples:
@@ -53,6 +55,7 @@ def sync_command(
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -60,7 +63,11 @@ def sync_command(
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
-    out.show(control.sync(conn, name, revision=revision, prune=prune, rollout=rollout, out=out))
+    out.show(
+        control.sync(
+            conn, name, revision=revision, prune=prune, rollout=rollout, out=out, dry_run=dry_run
+        )
+    )
 
 
 @app.command(
@@ -122,14 +129,17 @@ def _action(
     rollouts_server: str | None,
     argo: ArgoOptions,
     output: OutputFormat,
+    dry_run: bool = False,
 ) -> None:
     from gitops_release.release import control
+    from gitops_release.release.plan import Plan
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
+    plan = Plan(f"{action_name} {name}", name) if dry_run else None
     done = control.rollout_action(
         conn, name, Action(action_name), via=via, rollout=rollout, namespace=namespace,
-        wait_released=wait_released, out=out,
+        wait_released=wait_released, out=out, plan=plan,
     )  # fmt: skip
     out.show(done)
 
@@ -144,12 +154,14 @@ def _register(action_name: str, summary: str, examples: str) -> None:
         rollouts_server: RolloutsServerOpt = None,
         timeout: TimeoutOpt = None,
         argo: ArgoOptions = NO_OPTIONS,
+        dry_run: DryRunOpt = False,
         output: OutputOpt = OutputFormat.text,
         debug: DebugOpt = False,
     ) -> None:
         _action(
             name, action_name, via=via, rollout=rollout, namespace=namespace, wait_released=False,
             timeout=timeout, rollouts_server=rollouts_server, argo=argo, output=output,
+            dry_run=dry_run,
         )  # fmt: skip
 
     app.command(action_name, help=f"{summary}\n\n\b\nExamples:\n{examples}\n\n{CONNECTION_HELP}")(
@@ -201,11 +213,12 @@ def promote_command(
     rollouts_server: RolloutsServerOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
     _action(
         name, "promote-full" if full else "promote", via=via, rollout=rollout, namespace=namespace,
         wait_released=wait_released, timeout=timeout, rollouts_server=rollouts_server,
-        argo=argo, output=output,
+        argo=argo, output=output, dry_run=dry_run,
     )  # fmt: skip

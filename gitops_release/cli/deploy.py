@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gitops_release.cli.app import app
-from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
@@ -76,6 +76,7 @@ The Git token comes from GITOPS_RELEASE_GIT_TOKEN, never a flag.
 Examples:
   gitops-release deploy v2 --app myapp
   gitops-release deploy v2 --app myapp --check preview --expect 'Version: v2' --promote
+  gitops-release deploy v2 --app myapp --dry-run      # the diff and the Argo CD calls; no change
   gitops-release deploy v2 --app myapp --check preview --ingress-url http://traefik.internal \\
       --record release.json --dotenv deploy.env
 
@@ -162,6 +163,7 @@ def deploy_command(
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -178,7 +180,7 @@ def deploy_command(
             expect_current=expect_current, skip_ci=skip_ci, merge_request=merge_request,
             promote=promote, supersede=supersede, checks=tuple(check or ()), expect=expect,
             status=status, ingress_url=ingress_url, check_timeout=parse_duration(check_timeout),
-            on_failure=on_failure, record=record, dotenv=dotenv,
+            on_failure=on_failure, record=record, dotenv=dotenv, dry_run=dry_run,
         ),
         out=out,
     )  # fmt: skip

@@ -9,7 +9,7 @@ import typer
 
 from gitops_release.argo.types import Via
 from gitops_release.cli.app import app
-from gitops_release.cli.common import DebugOpt, OutputFormat, OutputOpt, make_output
+from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
@@ -63,6 +63,7 @@ def abort_command(
     rollouts_server: RolloutsServerOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -73,7 +74,7 @@ def abort_command(
     out.show(
         rollback.abort(
             conn, name, revert=not no_revert, via=via, rollout=rollout, namespace=namespace,
-            record=record, out=out,
+            record=record, out=out, dry_run=dry_run,
         )
     )  # fmt: skip
 
@@ -83,7 +84,9 @@ def abort_command(
     help=f"""Roll an app back through Git: write the previous (or --to) image, push, wait.
 
 The previous image is read from the Release-Image / Release-Previous trailers of the app's
-commits (images a revert moved away from are skipped). The new Git commit carries [skip ci].
+commits (images a revert moved away from are skipped). --to names a version the app has run
+(else exit 2, listing them; going forward is `deploy`); the one it is on changes nothing.
+The new Git commit carries [skip ci].
 It waits for preview-ready (a fast rollback to a ReplicaSet still inside its scale-down delay
 goes straight to released), and with --promote for released.
 
@@ -125,6 +128,7 @@ def rollback_command(
     rollout: RolloutOpt = None,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -134,6 +138,6 @@ def rollback_command(
     conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
     result = rollback.rollback(
         conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,
-        rollout=rollout, record=record, out=out,
+        rollout=rollout, record=record, out=out, dry_run=dry_run,
     )  # fmt: skip
     out.show(result)

@@ -215,6 +215,7 @@ class ReleaseApp:
         expect_current: str | None = None,
         merge_request: bool = False,
         digest: str | None = None,
+        dry_run: bool = False,
     ) -> BumpResult:
         repo, path, branch = self.source
         return bump_image(
@@ -231,6 +232,7 @@ class ReleaseApp:
                 message=message,
                 skip_ci=skip_ci,
                 merge_request=merge_request,
+                dry_run=dry_run,
             ),
             settings=self.conn.settings,
             out=self.out,

@@ -13,7 +13,7 @@ from typing import Any
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import AppNotFound
 from gitops_release.argo.connection import Connection
-from gitops_release.argo.model import find_rollout
+from gitops_release.argo.model import ResourceRef, find_rollout
 from gitops_release.argo.rollouts import ActionResult
 from gitops_release.argo.types import Action, Target, Via
 from gitops_release.argo.wait import (
@@ -27,6 +27,7 @@ from gitops_release.argo.wait import (
 )
 from gitops_release.errors import RemoteError, TimedOut, UsageError
 from gitops_release.output import Output
+from gitops_release.release.plan import Plan
 
 
 @dataclass
@@ -149,9 +150,21 @@ def _same_app(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
     )
 
 
-def app_delete(conn: Connection, name: str, *, cascade: bool = True, wait: bool = False) -> Deleted:
+def app_delete(
+    conn: Connection, name: str, *, cascade: bool = True, wait: bool = False, dry_run: bool = False
+) -> Deleted | Plan:
     api = conn.argocd()
     api.get_app(name)  # a clear "not found" before anything else
+    if dry_run:
+        plan = Plan(f"app delete {name}", name)
+        plan.add(
+            f"delete application {name}"
+            + (" and every resource it manages" if cascade else " (its resources stay)"),
+            call=f"DELETE /api/v1/applications/{name}?cascade={str(cascade).lower()}",
+        )
+        if wait:
+            plan.wait(name, "gone")
+        return plan
     api.delete_app(name, cascade=cascade)
     if not wait:
         return Deleted(name, False, wait)
@@ -178,14 +191,27 @@ def sync(
     prune: bool = False,
     rollout: str | None = None,
     out: Output,
-) -> Outcome:
+    dry_run: bool = False,
+) -> Outcome | Plan:
     """Refresh, sync (waiting for a running operation first), then wait for ``synced``."""
     api = conn.argocd()
     timeout = conn.timeout
     deadline = time.monotonic() + timeout
+    if dry_run:  # the refresh is the first change (Argo CD annotates the app): read only
+        app = api.get_app(name)
+        plan = Plan(f"sync {name}", name)
+        plan.take(name, auto_sync=app.auto_sync, revision=revision, prune=prune)
+        if app.auto_sync and revision and not same_revision(app.revision, revision):
+            plan.notes.append("Argo CD refuses a pinned --revision with auto-sync on")
+        plan.wait(name, Target.synced)
+        return plan
     app = api.refresh(name)
     expected = revision or app.revision
-    if app.auto_sync:
+    if app.auto_sync and revision and not _reachable(app, revision, conn):
+        # Not on the branch auto-sync follows (or no such commit): waiting could only time out.
+        # Ask Argo CD to sync it, so that it says why not (or does it, should it accept).
+        _refused_sync(api, name, revision, prune)
+    elif app.auto_sync:
         if revision and not same_revision(app.revision, revision):
             out.progress(
                 f"{name}: auto-sync is on, so Argo CD refuses a pinned revision; "
@@ -213,6 +239,25 @@ def sync(
         api, name, Target.synced, Expect(revision=expected), rollout_name=rollout, out=out
     )
     return waiter.run(max(0.0, deadline - time.monotonic()))
+
+
+def _reachable(app: Any, revision: str, conn: Connection) -> bool:
+    """Is ``revision`` the tip auto-sync follows, or behind it (so auto-sync deploys it)?"""
+    from gitops_release.release.revisions import git_contains
+
+    return git_contains(app, conn.settings)(app.revision, revision)
+
+
+def _refused_sync(api: Any, name: str, revision: str, prune: bool) -> None:
+    """A sync Argo CD is expected to refuse: its reason, at once (exit 4)."""
+    try:
+        api.sync(name, revision=revision, prune=prune)
+    except http.BadRequest as err:
+        raise RemoteError(
+            f"Argo CD refused to sync {name} to {revision}: {err.server_message}",
+            hint=f"{revision} is not on the branch {name} follows with auto-sync; "
+            "push it there, or name a commit of that branch",
+        ) from None
 
 
 def wait(
@@ -249,8 +294,10 @@ def rollout_action(
     namespace: str | None = None,
     wait_released: bool = False,
     out: Output,
-) -> Acted:
-    """Run one action on the app's Rollout and confirm it took; ``--wait`` then waits for released."""
+    plan: Plan | None = None,
+) -> Acted | Plan:
+    """Run one action on the app's Rollout and confirm it took; ``--wait`` then waits for released.
+    With a ``plan`` (``--dry-run``) it reads the Rollout, says what it would call, and stops."""
     from gitops_release.argo import rollouts
 
     control: rollouts.Control
@@ -274,6 +321,19 @@ def rollout_action(
         api = conn.argocd()
         app = api.get_app(name)
         control = rollouts.ArgoCDControl(api, name, find_rollout(app, name=rollout))
+    if plan is not None:
+        _, noop = rollouts.precheck(control, action)
+        if noop:
+            plan.nothing(noop)
+            return plan
+        if isinstance(control, rollouts.DashboardControl):
+            ref = ResourceRef("Rollout", control.name, control.namespace, "argoproj.io")
+            plan.action(name, ref, action, via="dashboard")
+        else:
+            plan.action(name, control.ref, action)
+        if wait_released and action in (Action.promote, Action.promote_full):
+            plan.wait(name, Target.released)
+        return plan
     result = rollouts.run(control, action, sleep=conn.sleep)
     out.progress(result.message)
     outcome = None

@@ -39,6 +39,7 @@ from gitops_release.images import check_tag_or_ref, new_tag, pick_image, runs_ta
 from gitops_release.output import Output
 from gitops_release.release import smoke
 from gitops_release.release.app import ReleaseApp, Selection
+from gitops_release.release.plan import Plan
 from gitops_release.release.types import OnFailure
 
 RECOVERY_TIMEOUT = 300.0
@@ -67,6 +68,7 @@ class DeployRequest:
     on_failure: OnFailure = OnFailure.revert
     record: Path | None = None
     dotenv: Path | None = None
+    dry_run: bool = False
 
 
 @dataclass
@@ -125,13 +127,18 @@ def _check_input(req: DeployRequest) -> None:
     check_writable(req.dotenv, "--dotenv")
 
 
-def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult:
-    """Run the release; the record and dotenv are written whatever the outcome."""
+def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult | Plan:
+    """Run the release; the record and dotenv are written whatever the outcome (not on a dry
+    run, which returns the :class:`Plan` instead and writes nothing)."""
     from gitops_release.record import write_record
 
     _check_input(req)
     start = time.monotonic()
     result = DeployResult(app=req.app, new_tag=new_tag(req.tag_or_ref))
+    if req.dry_run:
+        plan = Plan(f"deploy {req.tag_or_ref} --app {req.app}", req.app)
+        _deploy(conn, req, result, out, start, plan)
+        return plan
     try:
         _deploy(conn, req, result, out, start)
     except ReleaseError as err:
@@ -158,7 +165,12 @@ def _inputs(req: DeployRequest) -> dict[str, Any]:
 
 
 def _deploy(
-    conn: Connection, req: DeployRequest, result: DeployResult, out: Output, start: float
+    conn: Connection,
+    req: DeployRequest,
+    result: DeployResult,
+    out: Output,
+    start: float,
+    plan: Plan | None = None,
 ) -> None:
     deadline = start + conn.timeout
     rel = ReleaseApp(
@@ -203,7 +215,7 @@ def _deploy(
     try:
         bump = rel.write_image(
             req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
-            merge_request=req.merge_request, digest=req.digest,
+            merge_request=req.merge_request, digest=req.digest, dry_run=plan is not None,
         )  # fmt: skip
     except ExpectCurrentMismatch as err:
         if req.expect_current or guard is None:
@@ -212,6 +224,9 @@ def _deploy(
             f"another release of {req.app} landed in Git meanwhile: {err.found}",
             hint="promote or abort it first, or pass --supersede to replace it",
         ) from None
+    if plan is not None:
+        _plan_rest(rel, req, bump, plan)
+        return
     result.timings["git"] = round(time.monotonic() - t, 2)
     result.changed = bump.changed
     result.new_image = bump.new
@@ -249,6 +264,28 @@ def _deploy(
                 exit_code=again.exit_code,
             ) from None
         raise
+
+
+def _plan_rest(rel: ReleaseApp, req: DeployRequest, bump: Any, plan: Plan) -> None:
+    """The dry run from the Git write on: the diff, then the Argo CD calls steps 2-4 make."""
+    if req.merge_request:
+        plan.add(f"open a merge request with the change into {bump.branch} of {bump.repo}")
+        plan.diff += bump.diff
+        return
+    plan.git(bump, why="step 1: the release commit, with its trailers")
+    plan.take(req.app, auto_sync=rel.app.auto_sync, revision="<the release commit>")
+    plan.wait(req.app, Target.preview_ready, bump.new)
+    pre = [c for c in req.checks if c != "prod" or not req.promote]
+    for check in pre:
+        plan.add(f"smoke-check {check}" + (f" for {req.expect!r}" if req.expect else ""))
+    if req.promote:
+        plan.action(req.app, rel.ref if rel.has_rollout() else None, _promote())
+        plan.wait(req.app, Target.released, bump.new)
+        post = [c for c in req.checks if c == "prod"] or (
+            ["prod"] if "preview" in req.checks else []
+        )
+        for check in post:
+            plan.add(f"smoke-check {check}" + (f" for {req.expect!r}" if req.expect else ""))
 
 
 def _roll_out(

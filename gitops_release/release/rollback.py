@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,6 +30,7 @@ from gitops_release.images import pick_image, runs_tag, short
 from gitops_release.output import Output
 from gitops_release.release.app import ReleaseApp
 from gitops_release.release.control import Acted, rollout_action
+from gitops_release.release.plan import Plan
 
 DEPTH = 200
 
@@ -79,7 +81,8 @@ def abort(
     namespace: str | None = None,
     record: Path | None = None,
     out: Output,
-) -> Aborted:
+    dry_run: bool = False,
+) -> Aborted | Plan:
     """Abort the update (any ``--via``), then by default write the stable image back to Git
     (through the Argo CD Application's source) and wait until the app is Healthy on it."""
 
@@ -99,9 +102,12 @@ def abort(
             )
         new = pick_image(ro.images, None) or ""
         stable = rel.stable_image(ro, like=new) or ""
+    if dry_run:
+        return _plan_abort(conn, name, rel, via, rollout, namespace, new, stable, out)
     done = rollout_action(
         conn, name, Action.abort, via=via, rollout=rollout, namespace=namespace, out=out
     )
+    assert isinstance(done, Acted)
     acted = done.action
     result = GitResult(name, "abort", "aborted", acted.changed, new, stable, message=acted.message)
     if rel is not None and stable and not runs_tag((new,), stable):
@@ -116,6 +122,32 @@ def abort(
         out.warn(f"{name}: no stable ReplicaSet image known: Git is left as it is")
     _record(record, "abort", result)
     return Aborted(done, result)
+
+
+def _plan_abort(
+    conn: Connection,
+    name: str,
+    rel: ReleaseApp | None,
+    via: Via,
+    rollout: str | None,
+    namespace: str | None,
+    new: str,
+    stable: str,
+    out: Output,
+) -> Plan:
+    """``abort --dry-run``: the action (or why it would do nothing), then the Git revert."""
+    plan = Plan(f"abort {name}", name)
+    rollout_action(
+        conn, name, Action.abort, via=via, rollout=rollout, namespace=namespace, out=out, plan=plan
+    )
+    if rel is not None and stable and not runs_tag((new,), stable):
+        message = revert_subject(name, _label(stable), f"abort of {_label(new)}")
+        bump = rel.write_image(stable, skip_ci=True, message=message, dry_run=True)
+        if plan.git(bump, why="write the stable image back ([skip ci])"):
+            plan.changed = True
+            plan.take(name, auto_sync=rel.app.auto_sync, revision="<the revert commit>")
+        plan.wait(name, "released", stable)
+    return plan
 
 
 def release_images(rel: ReleaseApp) -> list[Released]:
@@ -140,6 +172,34 @@ def previous_image(entries: Sequence[tuple[str, str, bool]], current: str) -> st
     return None
 
 
+def ran_images(entries: Sequence[tuple[str, str, bool]], current: str) -> list[str]:
+    """Every image the app's release commits name (Release-Image and Release-Previous), newest
+    first, once each, ``current`` first when known: the versions this app has run."""
+    seen: list[str] = [current] if current else []
+    for image, prev, _ in entries:
+        for candidate in (image, prev):
+            if candidate and candidate not in seen:
+                seen.append(candidate)
+    return seen
+
+
+def check_target(name: str, to: str, current: str, entries: Sequence[Released]) -> str | None:
+    """``--to``: the image this app ran with that tag (or that reference), or None when the app
+    is on it already. Anything it never ran is refused: going forward is ``deploy``'s job."""
+    if current and runs_tag((current,), to):
+        return None
+    ran = ran_images(entries, current)
+    for image in ran:
+        if runs_tag((image,), to):
+            return image
+    back = [short(i) for i in ran if not (current and runs_tag((current,), i))]
+    raise UsageError(
+        f"{name} has never run {to} (by its release commits): rollback goes back to a version "
+        f"it has run: {', '.join(back) if back else 'none found'}",
+        hint=f"pick one of those with --to, or move forward with `gitops-release deploy {to} --app {name}`",
+    )
+
+
 def rollback(
     conn: Connection,
     name: str,
@@ -150,20 +210,29 @@ def rollback(
     rollout: str | None = None,
     record: Path | None = None,
     out: Output,
-) -> GitResult:
+    dry_run: bool = False,
+) -> GitResult | Plan:
     rel = ReleaseApp(conn, name, out, rollout_name=rollout).load()
     ro = rel.rollout()
     current = pick_image(ro.images, None) if ro is not None else None
     deadline = time.monotonic() + conn.timeout
+    plan = Plan(f"rollback {name}" + (f" --to {to}" if to else ""), name) if dry_run else None
     if via_history:
-        result = _via_history(rel, to, current or "", deadline)
+        done = _via_history(rel, to, current or "", deadline, plan)
+        if done is None:
+            assert plan is not None
+            return _plan_promote(plan, rel, promote)
+        result = done
     else:
-        target = to
-        if target is not None:
-            rel.check_image(target, current)
-        if target is None:
-            entries = release_images(rel)
-            current = current or (entries[0][0] if entries else None)
+        if to is not None:
+            rel.check_image(to, current)  # the registry has it? (before the history is read)
+        entries = release_images(rel)
+        current = current or (entries[0][0] if entries else None)
+        if to is not None:
+            target = check_target(name, to, current or "", entries)
+            if target is None:
+                return _already(name, current or to, plan, record)
+        else:
             target = previous_image(entries, current or "")
             if target is None:
                 raise UsageError(
@@ -175,7 +244,13 @@ def rollback(
             target,
             skip_ci=True,
             message=rollback_subject(name, _label(current or ""), _label(target)),
+            dry_run=plan is not None,
         )
+        if plan is not None:
+            if plan.git(landed, why="the rollback commit ([skip ci])"):
+                plan.take(name, auto_sync=rel.app.auto_sync, revision="<the rollback commit>")
+            plan.wait(name, Target.preview_ready, landed.new)
+            return _plan_promote(plan, rel, promote, landed.new)
         result = GitResult(
             name, "rollback", "preview-ready", landed.changed, current or "", landed.new
         )
@@ -202,7 +277,29 @@ def rollback(
     return result
 
 
-def _via_history(rel: ReleaseApp, to: str | None, current: str, deadline: float) -> GitResult:
+def _already(
+    name: str, image: str, plan: Plan | None, record: Path | None = None
+) -> GitResult | Plan:
+    """``--to`` the version the app is on: nothing to do, and said so."""
+    message = f"{name}: already on {_label(image)}; nothing to roll back"
+    if plan is not None:
+        plan.nothing(message)
+        return plan
+    result = GitResult(name, "rollback", "unchanged", False, image, image, message=message)
+    _record(record, "rollback", result)
+    return result
+
+
+def _plan_promote(plan: Plan, rel: ReleaseApp, promote: bool, image: str | None = None) -> Plan:
+    if promote:
+        plan.action(rel.name, rel.ref if rel.has_rollout() else None, Action.promote)
+        plan.wait(rel.name, Target.released, image)
+    return plan
+
+
+def _via_history(
+    rel: ReleaseApp, to: str | None, current: str, deadline: float, plan: Plan | None = None
+) -> GitResult | None:
     """Argo CD's history rollback: only without auto-sync, and Git keeps the newer image."""
     from gitops_release.views.history import history_rows
 
@@ -222,6 +319,14 @@ def _via_history(rel: ReleaseApp, to: str | None, current: str, deadline: float)
             hint="see `gitops-release history APP`",
         )
     row = candidates[0]
+    if plan is not None:  # the dry run stops here: the rollback call is the first change
+        plan.add(
+            f"roll {rel.name} back to Argo CD history id {row.id} ({row.revision[:12]}, {row.image or 'image unknown'})",
+            call=f"POST /api/v1/applications/{rel.name}/rollback {json.dumps({'id': row.id})}",
+            why="Git keeps the newer image",
+        )
+        plan.wait(rel.name, Target.preview_ready, row.image or None)
+        return None
     rel.out.progress(
         f"rolling back {rel.name} to history id {row.id} ({row.revision[:12]}) with Argo CD; "
         "Git still holds the newer image and auto-sync stays off until Git is changed"

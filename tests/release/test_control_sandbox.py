@@ -315,6 +315,33 @@ def test_sync_with_auto_sync_refreshes_and_waits_instead_of_pinning(env: Env) ->
     assert out.startswith(f"myapp is synced: revision {v2[:12]}")
 
 
+MISSING = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize("auto", [True, False], ids=["auto-sync", "manual"])
+def test_sync_to_a_commit_that_does_not_exist_fails_at_once(env: Env, auto: bool) -> None:
+    """Issue 14, item 3: with auto-sync on this waited the whole --timeout and exited 6."""
+    env.create_app(auto=auto)
+    code, _, err = env.cli("sync", "myapp", "--revision", MISSING, "--timeout", "60s")
+    assert code == 4, err
+    assert "Argo CD refused to sync myapp" in err and "timed out" not in err
+    reason = "auto-sync currently set to main" if auto else "unable to resolve"
+    assert reason in err
+
+
+def test_sync_to_a_commit_off_the_branch_with_auto_sync_says_the_servers_reason(
+    env: Env,
+) -> None:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    env.git("checkout", "-qb", "side")
+    other = env.bump("v9")
+    env.git("push", "-q", "origin", "side")
+    code, _, err = env.cli("sync", "myapp", "--revision", other, "--timeout", "60s")
+    assert code == 4, err
+    assert f"Cannot sync to {other}: auto-sync currently set to main" in err
+
+
 def test_status_before_the_first_sync_and_wait_naming_manual_sync(env: Env) -> None:
     env.create_app(auto=False)
     status = env.ok("status", "myapp")

@@ -78,3 +78,25 @@ def test_history_rollback_without_auto_sync_says_git_is_left_behind(env: Env) ->
     assert "Git still holds the newer image" in err
     assert "Version: v1" in str(env.host("prod.myapp.com"))
     assert remote_image(env) == "ikubernetes/myapp:v2"
+
+
+def test_rollback_to_a_version_never_run_is_refused_with_the_list(env: Env) -> None:
+    """Issue 14, item 4: `--to v9`, never deployed, used to be committed and called a rollback."""
+    released(env)
+    tip = env.git("ls-remote", "origin", "refs/heads/main")
+    code, out, err = env.cli("rollback", "myapp", "--to", "v9", "--timeout", "30s", "-o", "json")
+    assert code == 2, err
+    assert "myapp has never run v9" in err and "v1" in err and "deploy v9 --app myapp" in err
+    assert json.loads(out)["exit_code"] == 2
+    assert env.git("ls-remote", "origin", "refs/heads/main") == tip
+
+
+def test_rollback_to_the_version_it_is_on_changes_nothing(env: Env) -> None:
+    released(env)
+    tip = env.git("ls-remote", "origin", "refs/heads/main")
+    code, out, err = env.cli("rollback", "myapp", "--to", "v2", "--timeout", "30s")
+    assert code == 0, err
+    assert "already on v2" in out
+    data = json.loads(env.ok("rollback", "myapp", "--to", "v2", "-o", "json"))
+    assert data["changed"] is False
+    assert env.git("ls-remote", "origin", "refs/heads/main") == tip
