@@ -30,6 +30,8 @@ WRITTEN: dict[str, tuple[str, Any]] = {
     "timeout": ("1m30s", 90.0),
     "http_retries": ("2", 2.0),
     "manual_gate": ("false", False),
+    "verify_image": ("warn", "warn"),
+    "insecure_registry": ("registry.example.com:5000", "registry.example.com:5000"),
 }
 # TOML's own types for the same values, where a user would write them natively
 NATIVE: dict[str, tuple[Any, Any]] = {
