@@ -13,6 +13,7 @@ from gitops_release.cli.options import (
     NO_OPTIONS,
     ArgoOptions,
     InsecureRegistryOpt,
+    PinDigestOpt,
     VerifyImageOpt,
     argo_options,
     registry_flags,
@@ -25,7 +26,8 @@ TAG_OR_REF is a tag (v2: the repository part stays) or a full reference
 or --argocd-app NAME takes the repository, path and branch from that Argo CD Application (and
 warns when the Application overrides the image itself, which would hide a Git change).
 The file changes only inside the edited value: comments, quoting, layout and other documents stay
-byte for byte. A tag change drops a stale digest unless --digest gives the new one.
+byte for byte. A tag change drops a stale digest unless --digest gives the new one;
+--pin-digest asks the registry for it and writes image:tag@sha256:... .
 
 Which image: the one image repository found under --app, or the one --container / --image-name
 names (an ambiguous choice lists the candidates and changes nothing).
@@ -45,6 +47,7 @@ Examples:
   release bump-image registry.example.com/team/myapp:1.5.0 --app apps/myapp --container web
   GITOPS_RELEASE_GIT_TOKEN=... release bump-image v2 --repo https://gitlab.example.com/team/gitops.git --app apps/myapp
   release bump-image v2 --app apps/myapp --dry-run      # print the diff, change nothing
+  release bump-image v2 --app apps/myapp --pin-digest   # image:v2@sha256:... from the registry
   ARGOCD_AUTH_TOKEN=... release bump-image v2 --argocd-app myapp   # repo/path/branch from Argo CD
 
 \b
@@ -118,6 +121,7 @@ def bump_image_command(
         bool,
         typer.Option("--all-aliases", help="Also change values shared through a YAML anchor."),
     ] = False,
+    pin_digest: PinDigestOpt = False,
     verify_image: VerifyImageOpt = None,
     insecure_registry: InsecureRegistryOpt = None,
     record: Annotated[
@@ -145,6 +149,7 @@ def bump_image_command(
         container=container,
         image_name=image_name,
         digest=digest,
+        pin_digest=pin_digest,
         expect_current=expect_current,
         message=message,
         skip_ci=skip_ci,

@@ -140,6 +140,15 @@ InsecureRegistryOpt = Annotated[
     ),
 ]
 
+PinDigestOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pin-digest",
+        help="Ask the registry for the tag's digest and write image:tag@sha256:... (and a "
+        "Release-Digest trailer).",
+    ),
+]
+
 
 def registry_flags(verify_image: str | None, insecure_registry: list[str] | None) -> dict[str, Any]:
     """The settings the registry check takes from the command line."""

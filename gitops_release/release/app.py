@@ -171,6 +171,7 @@ class ReleaseApp:
         expect_current: str | None = None,
         merge_request: bool = False,
         digest: str | None = None,
+        pin_digest: bool = False,
     ) -> BumpResult:
         repo, path, branch = self.source
         return bump_image(
@@ -182,6 +183,7 @@ class ReleaseApp:
                 container=self.selection.container,
                 image_name=self.selection.image_name,
                 digest=digest,
+                pin_digest=pin_digest,
                 expect_current=expect_current,
                 message=message,
                 skip_ci=skip_ci,

@@ -63,6 +63,8 @@ class BumpResult:
     attempts: int = 0
     previous_tag: str | None = None
     new_tag: str | None = None
+    digest: str | None = None
+    """The registry's digest of the new image (pinned with --pin-digest, else as checked)."""
     merge_request_branch: str | None = None
     dry_run: bool = False
     changes: list[FileChange] = field(default_factory=list)
@@ -155,8 +157,9 @@ def bump_image(
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
         apply = make_edit(
-            ws.root, rel, files, req, where, write=not req.dry_run, check=images.verify
-        )
+            ws.root, rel, files, req, where, write=not req.dry_run, check=images.verify,
+            pin=images.digest,
+        )  # fmt: skip
         result = BumpResult(
             app=app,
             repo=ws.display_url,
@@ -192,6 +195,7 @@ def bump_image(
     result.new = str(edit.target)
     result.previous_tag = edit.previous.tag if edit.previous else None
     result.new_tag = edit.target.tag
+    result.digest = edit.digest or None
     result.commit = landed.commit
     result.pushed = landed.pushed
     result.attempts = landed.attempts

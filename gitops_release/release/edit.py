@@ -11,11 +11,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_release.errors import ExpectCurrentMismatch, UsageError
 from gitops_release.git.trailers import release_message
 from gitops_release.images import ImageRef, is_reference, resolve_target, version
+
+if TYPE_CHECKING:
+    from gitops_release.registry.client import Manifest
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 2**20
@@ -34,6 +37,7 @@ class BumpRequest:
     container: str | None = None
     image_name: str | None = None
     digest: str | None = None
+    pin_digest: bool = False
     expect_current: str | None = None
     message: str | None = None
     skip_ci: bool = False
@@ -62,6 +66,8 @@ class Edit:
     target: ImageRef
     previous: ImageRef | None
     sha: str = ""
+    digest: str = ""
+    """The registry's digest of ``target`` ("" when the registry was not asked)."""
 
     @property
     def changed(self) -> bool:
@@ -233,9 +239,13 @@ def make_edit(
     req: BumpRequest,
     where: Callable[[], str],
     write: bool,
-    check: Callable[[ImageRef], object] | None = None,
+    check: Callable[[ImageRef], Manifest | None] | None = None,
+    pin: Callable[[ImageRef], str] | None = None,
 ) -> Callable[[int], Edit]:
-    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip."""
+    """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
+
+    ``check`` asks the registry whether the target exists (its manifest, or None when not
+    asked); ``pin`` resolves a tag to its digest (``--pin-digest``)."""
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 
@@ -258,8 +268,9 @@ def make_edit(
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
         target = resolve_target(previous, req.tag_or_ref, req.digest)
-        if check is not None:
-            check(target)  # the registry has it? (before anything is written)
+        known = check(target) if check is not None else None  # before anything is written
+        if req.pin_digest and not target.digest and pin is not None:
+            target = target.with_tag(target.tag or "", pin(target))
         if req.expect_current:
             for site in chosen:
                 # already at the target: a re-run of a landed compare-and-swap changes nothing
@@ -268,7 +279,9 @@ def make_edit(
                         req.expect_current,
                         f"{site.file}:{site.line} {site.yaml_path} is {site.current} on {where()}",
                     )
-        edit = Edit([], [], [], target, previous)
+        edit = Edit([], [], [], target, previous, digest=target.digest or "")
+        if known is not None and not edit.digest:
+            edit.digest = known.digest
         for rel in files:
             mine = [s for s in chosen if s.file == rel]
             if not mine:
@@ -298,5 +311,10 @@ def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:
     if req.skip_ci and "[skip ci]" not in subject:
         subject += " [skip ci]"
     return release_message(
-        subject, app=app, path=path, image=str(target), previous=str(previous or "")
+        subject,
+        app=app,
+        path=path,
+        image=str(target),
+        previous=str(previous or ""),
+        digest=edit.digest,
     )

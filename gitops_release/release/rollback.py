@@ -130,10 +130,10 @@ def release_images(rel: ReleaseApp) -> list[Released]:
         return releases(run, path, DEPTH)
 
 
-def previous_image(entries: Sequence[tuple[str, str, bool]], current: str) -> str | None:
+def previous_image(entries: Sequence[tuple[str, str, bool] | Released], current: str) -> str | None:
     """The newest image other than ``current`` that no revert moved away from."""
-    failed = {prev for _, prev, revert in entries if revert and prev}
-    for image, prev, _ in entries:
+    failed = {e[1] for e in entries if e[2] and e[1]}
+    for image, prev in ((e[0], e[1]) for e in entries):
         for candidate in (image, prev):
             if candidate and candidate not in failed and not runs_tag((candidate,), current):
                 return candidate
