@@ -23,9 +23,17 @@ from typing import Any
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import Rollout
 from gitops_release.argo.types import Action, Target, Via
-from gitops_release.errors import UsageError
+from gitops_release.errors import ReleaseError, UsageError
 from gitops_release.git.trailers import Released, revert_subject, rollback_subject
-from gitops_release.images import pick_image, runs_tag, short
+from gitops_release.images import (
+    ImageRef,
+    is_reference,
+    parse_image,
+    pick_image,
+    resolve_target,
+    runs_tag,
+    short,
+)
 from gitops_release.output import Output
 from gitops_release.release.app import ReleaseApp
 from gitops_release.release.control import Acted, rollout_action
@@ -140,6 +148,70 @@ def previous_image(entries: Sequence[tuple[str, str, bool] | Released], current:
     return None
 
 
+class TagMoved(UsageError):
+    """The tag to roll back to points at other content than when it was released (exit 2)."""
+
+
+def recorded_digest(entries: Sequence[Released], ref: ImageRef) -> str:
+    """The ``Release-Digest`` of the newest release of ``ref``'s name and tag ("" if none)."""
+    for entry in entries:
+        if not entry.digest:
+            continue
+        try:
+            image = parse_image(entry.image, what="Release-Image")
+        except UsageError:
+            continue
+        if image.name == ref.name and image.tag == ref.tag:
+            return entry.digest
+    return ""
+
+
+def retag_guard(
+    rel: ReleaseApp,
+    ref: ImageRef,
+    entries: Sequence[Released],
+    *,
+    pin_digest: bool,
+    allow_retagged: bool,
+) -> str | None:
+    """The digest to pin the rollback to (``--pin-digest`` and one was recorded), else None.
+
+    Without ``--pin-digest`` a tag whose registry digest differs from the recorded one is
+    refused (exit 2) unless ``--allow-retagged``: rolling back to "v1" should bring back what
+    ran as v1, not whatever was pushed under that name since."""
+    if ref.digest:
+        return None  # a digest names the content itself
+    recorded = recorded_digest(entries, ref)
+    if pin_digest and recorded:
+        return recorded
+    if not recorded or allow_retagged or rel.images.mode == "off":
+        return None
+    try:
+        now = rel.images.digest(ref)
+    except ReleaseError as err:
+        if rel.images.mode != "warn":
+            raise
+        rel.out.warn(f"{err} [--verify-image warn: going on]")
+        return None
+    if now != recorded:
+        tag = ref.tag or "latest"
+        raise TagMoved(
+            f"{tag} was re-pushed since it was deployed: {ref} is {now[:19]} in the registry, "
+            f"the release commit recorded {recorded[:19]}",
+            hint="roll back to what ran then with --pin-digest, or to the new content with "
+            "--allow-retagged",
+        )
+    return None
+
+
+def _target_ref(target: str, current: str | None) -> ImageRef | None:
+    if is_reference(target):
+        return parse_image(target, what="--to")
+    if current:
+        return resolve_target(parse_image(current, what="image"), target)
+    return None
+
+
 def rollback(
     conn: Connection,
     name: str,
@@ -148,6 +220,8 @@ def rollback(
     promote: bool = False,
     via_history: bool = False,
     rollout: str | None = None,
+    pin_digest: bool = False,
+    allow_retagged: bool = False,
     record: Path | None = None,
     out: Output,
 ) -> GitResult:
@@ -161,8 +235,10 @@ def rollback(
         target = to
         if target is not None:
             rel.check_image(target, current)
-        if target is None:
+        entries: list[Released] = []
+        if target is None or pin_digest or rel.images.mode != "off":
             entries = release_images(rel)
+        if target is None:
             current = current or (entries[0][0] if entries else None)
             target = previous_image(entries, current or "")
             if target is None:
@@ -170,11 +246,19 @@ def rollback(
                     f"no earlier release of {name} found in the Git history of {rel.source[1]}",
                     hint="name the image: --to TAG",
                 )
+        ref = _target_ref(target, current)
+        pinned = None
+        if ref is not None:
+            pinned = retag_guard(
+                rel, ref, entries, pin_digest=pin_digest, allow_retagged=allow_retagged
+            )
         out.progress(f"rollback {name}: {_label(current or '')} -> {_label(target)} through Git")
         landed = rel.write_image(
             target,
             skip_ci=True,
             message=rollback_subject(name, _label(current or ""), _label(target)),
+            digest=pinned,
+            pin_digest=pin_digest,
         )
         result = GitResult(
             name, "rollback", "preview-ready", landed.changed, current or "", landed.new
