@@ -14,6 +14,7 @@ from gitops_release.cli.options import (
     ArgoOptions,
     InsecureRegistryOpt,
     PinDigestOpt,
+    SemverOpt,
     VerifyImageOpt,
     argo_options,
     registry_flags,
@@ -48,6 +49,7 @@ Examples:
   GITOPS_RELEASE_GIT_TOKEN=... release bump-image v2 --repo https://gitlab.example.com/team/gitops.git --app apps/myapp
   release bump-image v2 --app apps/myapp --dry-run      # print the diff, change nothing
   release bump-image v2 --app apps/myapp --pin-digest   # image:v2@sha256:... from the registry
+  release bump-image --semver '~1.4' --expect-current v1.4.2 --app apps/myapp   # newest patch
   ARGOCD_AUTH_TOKEN=... release bump-image v2 --argocd-app myapp   # repo/path/branch from Argo CD
 
 \b
@@ -61,8 +63,13 @@ still rejected after retries).
 @argo_options()
 def bump_image_command(
     tag_or_ref: Annotated[
-        str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
-    ],
+        str | None,
+        typer.Argument(
+            metavar="[TAG_OR_REF]",
+            help="New tag (v2) or full image reference (with --semver: the repository, or none).",
+            show_default=False,
+        ),
+    ] = None,
     app_path: Annotated[
         str | None,
         typer.Option(
@@ -122,6 +129,7 @@ def bump_image_command(
         typer.Option("--all-aliases", help="Also change values shared through a YAML anchor."),
     ] = False,
     pin_digest: PinDigestOpt = False,
+    semver: SemverOpt = None,
     verify_image: VerifyImageOpt = None,
     insecure_registry: InsecureRegistryOpt = None,
     record: Annotated[
@@ -142,7 +150,7 @@ def bump_image_command(
     if not argocd_app and app_path is None:
         raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
     request = BumpRequest(
-        tag_or_ref=tag_or_ref,
+        tag_or_ref=tag_or_ref or "",
         app=app_path or "",
         repo=repo or ("" if argocd_app else "."),
         branch=settings.get("branch"),
@@ -150,6 +158,7 @@ def bump_image_command(
         image_name=image_name,
         digest=digest,
         pin_digest=pin_digest,
+        semver=semver,
         expect_current=expect_current,
         message=message,
         skip_ci=skip_ci,

@@ -149,6 +149,17 @@ PinDigestOpt = Annotated[
     ),
 ]
 
+SemverOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--semver",
+        metavar="RANGE",
+        help="Pick the highest tag in the registry satisfying RANGE (npm rules: '^1.4', '~1.4.2'; "
+        "pre-releases only when RANGE names one).",
+        show_default=False,
+    ),
+]
+
 
 def registry_flags(verify_image: str | None, insecure_registry: list[str] | None) -> dict[str, Any]:
     """The settings the registry check takes from the command line."""

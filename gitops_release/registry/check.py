@@ -107,6 +107,11 @@ class ImageCheck:
             self.checked[str(ref)] = manifest
         return manifest.digest
 
+    def tags(self, ref: ImageRef) -> list[str]:
+        """Every tag of ``ref``'s repository (``--semver``): asked whatever ``--verify-image``
+        says; a registry that refuses or cannot be reached raises (exit 4)."""
+        return self.client(ref).tags()
+
     def _verify(self, ref: ImageRef) -> Manifest:
         client = self.client(ref)
         loc = client.location

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitops_release.errors import ExpectCurrentMismatch, UsageError
 from gitops_release.git.trailers import release_message
-from gitops_release.images import ImageRef, is_reference, resolve_target, version
+from gitops_release.images import ImageRef, is_reference, parse_image, resolve_target, version
 
 if TYPE_CHECKING:
     from gitops_release.registry.client import Manifest
@@ -38,6 +38,8 @@ class BumpRequest:
     image_name: str | None = None
     digest: str | None = None
     pin_digest: bool = False
+    semver: str | None = None
+    """A range (``^1.4``): the tag is the highest in the registry that satisfies it."""
     expect_current: str | None = None
     message: str | None = None
     skip_ci: bool = False
@@ -241,11 +243,13 @@ def make_edit(
     write: bool,
     check: Callable[[ImageRef], Manifest | None] | None = None,
     pin: Callable[[ImageRef], str] | None = None,
+    choose: Callable[[ImageRef], str] | None = None,
 ) -> Callable[[int], Edit]:
     """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
 
     ``check`` asks the registry whether the target exists (its manifest, or None when not
-    asked); ``pin`` resolves a tag to its digest (``--pin-digest``)."""
+    asked); ``pin`` resolves a tag to its digest (``--pin-digest``); ``choose`` picks the tag of
+    an image repository (``--semver``)."""
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 
@@ -267,7 +271,11 @@ def make_edit(
         refs = [] if sites else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
-        target = resolve_target(previous, req.tag_or_ref, req.digest)
+        tag_or_ref = req.tag_or_ref
+        if req.semver and choose is not None:
+            base = parse_image(tag_or_ref, what="new image") if tag_or_ref else previous
+            tag_or_ref = str(base.with_tag(choose(base), req.digest))
+        target = resolve_target(previous, tag_or_ref, req.digest)
         known = check(target) if check is not None else None  # before anything is written
         if req.pin_digest and not target.digest and pin is not None:
             target = target.with_tag(target.tag or "", pin(target))
