@@ -30,6 +30,7 @@ OWNERS = {
     "git": ("gitops_release.git",),
     "requests": ("gitops_release.argo.http",),
     "jsonschema": ("gitops_release.schemas",),
+    "nodesemver": ("gitops_release.registry.ranges",),
 }
 # What the sandbox may import from the package besides itself: the scaffold (its demo writes the
 # app as a user would). Everything else is the client, on the other side of the wire.

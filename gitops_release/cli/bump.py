@@ -13,6 +13,8 @@ from gitops_release.cli.options import (
     NO_OPTIONS,
     ArgoOptions,
     InsecureRegistryOpt,
+    PinDigestOpt,
+    SemverOpt,
     VerifyImageOpt,
     argo_options,
     registry_flags,
@@ -25,7 +27,8 @@ TAG_OR_REF is a tag (v2: the repository part stays) or a full reference
 or --argocd-app NAME takes the repository, path and branch from that Argo CD Application (and
 warns when the Application overrides the image itself, which would hide a Git change).
 The file changes only inside the edited value: comments, quoting, layout and other documents stay
-byte for byte. A tag change drops a stale digest unless --digest gives the new one.
+byte for byte. A tag change drops a stale digest unless --digest gives the new one;
+--pin-digest asks the registry for it and writes image:tag@sha256:... .
 
 Which image: the one image repository found under --app, or the one --container / --image-name
 / --value-path names (an ambiguous choice lists the candidates and changes nothing). A Helm chart
@@ -46,6 +49,8 @@ Examples:
   release bump-image registry.example.com/team/myapp:1.5.0 --app apps/myapp --container web
   GITOPS_RELEASE_GIT_TOKEN=... release bump-image v2 --repo https://gitlab.example.com/team/gitops.git --app apps/myapp
   release bump-image v2 --app apps/myapp --dry-run      # print the diff, change nothing
+  release bump-image v2 --app apps/myapp --pin-digest   # image:v2@sha256:... from the registry
+  release bump-image --semver '~1.4' --expect-current v1.4.2 --app apps/myapp   # newest patch
   ARGOCD_AUTH_TOKEN=... release bump-image v2 --argocd-app myapp   # repo/path/branch from Argo CD
 
 \b
@@ -59,8 +64,13 @@ still rejected after retries).
 @argo_options()
 def bump_image_command(
     tag_or_ref: Annotated[
-        str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
-    ],
+        str | None,
+        typer.Argument(
+            metavar="[TAG_OR_REF]",
+            help="New tag (v2) or full image reference (with --semver: the repository, or none).",
+            show_default=False,
+        ),
+    ] = None,
     app_path: Annotated[
         str | None,
         typer.Option(
@@ -134,6 +144,8 @@ def bump_image_command(
         bool,
         typer.Option("--all-aliases", help="Also change values shared through a YAML anchor."),
     ] = False,
+    pin_digest: PinDigestOpt = False,
+    semver: SemverOpt = None,
     verify_image: VerifyImageOpt = None,
     insecure_registry: InsecureRegistryOpt = None,
     record: Annotated[
@@ -154,7 +166,7 @@ def bump_image_command(
     if not argocd_app and app_path is None:
         raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
     request = BumpRequest(
-        tag_or_ref=tag_or_ref,
+        tag_or_ref=tag_or_ref or "",
         app=app_path or "",
         repo=repo or ("" if argocd_app else "."),
         branch=settings.get("branch"),
@@ -163,6 +175,8 @@ def bump_image_command(
         digest=digest,
         value_files=tuple(values_files or ()),
         value_path=value_path,
+        pin_digest=pin_digest,
+        semver=semver,
         expect_current=expect_current,
         message=message,
         skip_ci=skip_ci,

@@ -14,6 +14,7 @@ from gitops_release.cli.options import (
     NO_OPTIONS,
     ArgoOptions,
     InsecureRegistryOpt,
+    PinDigestOpt,
     RecordOpt,
     RolloutOpt,
     TimeoutOpt,
@@ -157,6 +158,7 @@ def deploy_command(
         bool, typer.Option("--merge-request", help="Open a merge request instead of pushing.")
     ] = False,
     record: RecordOpt = None,
+    pin_digest: PinDigestOpt = False,
     verify_image: VerifyImageOpt = None,
     insecure_registry: InsecureRegistryOpt = None,
     dotenv: DotenvOpt = None,
@@ -177,6 +179,7 @@ def deploy_command(
         deploy.DeployRequest(
             tag_or_ref=tag_or_ref, app=app_name, repo=repo, path=path, rollout=rollout,
             container=container, image_name=image_name, digest=digest,
+            pin_digest=pin_digest,
             expect_current=expect_current, skip_ci=skip_ci, merge_request=merge_request,
             promote=promote, supersede=supersede, checks=tuple(check or ()), expect=expect,
             status=status, ingress_url=ingress_url, check_timeout=parse_duration(check_timeout),

@@ -140,6 +140,26 @@ InsecureRegistryOpt = Annotated[
     ),
 ]
 
+PinDigestOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pin-digest",
+        help="Ask the registry for the tag's digest and write image:tag@sha256:... (and a "
+        "Release-Digest trailer).",
+    ),
+]
+
+SemverOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--semver",
+        metavar="RANGE",
+        help="Pick the highest tag in the registry satisfying RANGE (npm rules: '^1.4', '~1.4.2'; "
+        "pre-releases only when RANGE names one).",
+        show_default=False,
+    ),
+]
+
 
 def registry_flags(verify_image: str | None, insecure_registry: list[str] | None) -> dict[str, Any]:
     """The settings the registry check takes from the command line."""

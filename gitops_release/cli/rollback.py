@@ -90,6 +90,10 @@ The new Git commit carries [skip ci].
 It waits for preview-ready (a fast rollback to a ReplicaSet still inside its scale-down delay
 goes straight to released), and with --promote for released.
 
+A tag re-pushed since it was released (its registry digest differs from the Release-Digest
+trailer) is refused, exit 2: --pin-digest goes back to the recorded digest (tag@sha256:...),
+--allow-retagged to the tag's new content.
+
 --via argocd-history uses Argo CD's own history rollback instead: only for apps without
 auto-sync (Argo CD refuses it otherwise), and Git keeps the newer image until someone changes it.
 
@@ -122,6 +126,18 @@ def rollback_command(
             "--via", help="git (a commit, the default) or argocd-history (no auto-sync only)."
         ),
     ] = RollbackVia.git,
+    pin_digest: Annotated[
+        bool,
+        typer.Option(
+            "--pin-digest",
+            help="Write tag@sha256:... with the digest recorded when it was released "
+            "(else the registry's now).",
+        ),
+    ] = False,
+    allow_retagged: Annotated[
+        bool,
+        typer.Option("--allow-retagged", help="Go back to the tag even if it was re-pushed since."),
+    ] = False,
     record: RecordOpt = None,
     verify_image: VerifyImageOpt = None,
     insecure_registry: InsecureRegistryOpt = None,
@@ -138,6 +154,7 @@ def rollback_command(
     conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
     result = rollback.rollback(
         conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,
-        rollout=rollout, record=record, out=out, dry_run=dry_run,
+        rollout=rollout, pin_digest=pin_digest, allow_retagged=allow_retagged, record=record,
+        out=out, dry_run=dry_run,
     )  # fmt: skip
     out.show(result)

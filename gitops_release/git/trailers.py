@@ -8,7 +8,11 @@ A release commit (``bump-image``, ``deploy``, ``rollback``, the revert of ``abor
     Release-Path: apps/myapp
     Release-Image: ikubernetes/myapp:v2
     Release-Previous: ikubernetes/myapp:v1
+    Release-Digest: sha256:...
 
+``Release-Digest`` is the digest the registry gave for ``Release-Image`` when the release was
+written (``--pin-digest``, or the registry check): ``rollback`` compares it with the registry's
+digest now, to tell a tag that was re-pushed since it was deployed.
 A revert's subject starts with ``revert(APP):``; ``rollback`` skips the images a revert moved away
 from (failed releases).
 """
@@ -20,7 +24,8 @@ from typing import NamedTuple
 from gitops_release.git.repo import Git
 
 APP, PATH, IMAGE, PREVIOUS = "Release-App", "Release-Path", "Release-Image", "Release-Previous"
-TRAILERS = (APP, IMAGE, PREVIOUS)
+DIGEST = "Release-Digest"
+TRAILERS = (APP, IMAGE, PREVIOUS, DIGEST)
 """The trailers read back (the path is written for people and tools reading the log)."""
 _SEP, _END = "\x1f", "\x1e"
 
@@ -28,11 +33,16 @@ _SEP, _END = "\x1f", "\x1e"
 # -- writing ----------------------------------------------------------------------------------
 
 
-def release_message(subject: str, *, app: str, path: str, image: str, previous: str) -> str:
-    """``subject``, a blank line, then the trailers (``Release-Previous`` only when known)."""
+def release_message(
+    subject: str, *, app: str, path: str, image: str, previous: str, digest: str = ""
+) -> str:
+    """``subject``, a blank line, then the trailers (``Release-Previous`` and ``Release-Digest``
+    only when known)."""
     lines = [f"{APP}: {app}", f"{PATH}: {path}", f"{IMAGE}: {image}"]
     if previous:
         lines.append(f"{PREVIOUS}: {previous}")
+    if digest:
+        lines.append(f"{DIGEST}: {digest}")
     return subject + "\n\n" + "\n".join(lines) + "\n"
 
 
@@ -69,6 +79,8 @@ class Released(NamedTuple):
     image: str
     previous: str
     revert: bool
+    digest: str = ""
+    """The registry's digest of ``image`` when it was released ("" when not recorded)."""
 
 
 def releases(run: Git, path: str, depth: int) -> list[Released]:
@@ -83,7 +95,11 @@ def releases(run: Git, path: str, depth: int) -> list[Released]:
         trailers = parse(parts[2])
         image = trailers.get(IMAGE, "")
         if image:
-            found.append(Released(image, trailers.get(PREVIOUS, ""), is_revert(parts[1])))
+            found.append(
+                Released(
+                    image, trailers.get(PREVIOUS, ""), is_revert(parts[1]), trailers.get(DIGEST, "")
+                )
+            )
     return found
 
 

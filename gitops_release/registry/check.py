@@ -97,6 +97,21 @@ class ImageCheck:
         self.checked[key] = manifest
         return manifest
 
+    def digest(self, ref: ImageRef) -> str:
+        """The registry's digest of ``ref`` now (``--pin-digest``, the re-push check): asked
+        whatever ``--verify-image`` says, since the caller needs the answer; a missing tag or a
+        registry that refuses or cannot be reached raises."""
+        manifest = self.checked.get(str(ref))
+        if manifest is None:
+            manifest = self._verify(ref)
+            self.checked[str(ref)] = manifest
+        return manifest.digest
+
+    def tags(self, ref: ImageRef) -> list[str]:
+        """Every tag of ``ref``'s repository (``--semver``): asked whatever ``--verify-image``
+        says; a registry that refuses or cannot be reached raises (exit 4)."""
+        return self.client(ref).tags()
+
     def _verify(self, ref: ImageRef) -> Manifest:
         client = self.client(ref)
         loc = client.location

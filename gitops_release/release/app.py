@@ -216,6 +216,7 @@ class ReleaseApp:
         merge_request: bool = False,
         digest: str | None = None,
         dry_run: bool = False,
+        pin_digest: bool = False,
     ) -> BumpResult:
         repo, path, branch = self.source
         return bump_image(
@@ -228,6 +229,7 @@ class ReleaseApp:
                 image_name=self.selection.image_name,
                 digest=digest,
                 value_files=self.value_files,
+                pin_digest=pin_digest,
                 expect_current=expect_current,
                 message=message,
                 skip_ci=skip_ci,

@@ -27,12 +27,14 @@ from gitops_release.images import (
     check_tag_or_ref,
     is_reference,
     new_tag,
+    parse_image,
     resolve_target,
     validate_tag,
 )
 from gitops_release.output import Output
 from gitops_release.record import write_record
 from gitops_release.registry.check import ImageCheck
+from gitops_release.registry.ranges import Pick, check_range, pick_tag
 from gitops_release.release.chart import chart_values, directories_outside, is_chart
 from gitops_release.release.edit import (
     BumpRequest,
@@ -66,6 +68,10 @@ class BumpResult:
     attempts: int = 0
     previous_tag: str | None = None
     new_tag: str | None = None
+    digest: str | None = None
+    """The registry's digest of the new image (pinned with --pin-digest, else as checked)."""
+    semver: dict[str, Any] | None = None
+    """--semver: the range, the tags that satisfy it (highest first) and the one chosen."""
     merge_request_branch: str | None = None
     dry_run: bool = False
     changes: list[FileChange] = field(default_factory=list)
@@ -82,7 +88,13 @@ class BumpResult:
         if not self.changed:
             return f"{self.app}: already at {self.new_tag or self.new}; nothing to change"
         if self.dry_run:
-            return self.diff.rstrip("\n")
+            picked = ""
+            if self.semver:
+                picked = (
+                    f"--semver {self.semver['range']}: candidates "
+                    f"{', '.join(self.semver['candidates'])}; choice {self.semver['choice']}\n"
+                )
+            return picked + self.diff.rstrip("\n")
         lines = [f"{c.file}: {c.yaml_path}: {c.old} -> {c.new}" for c in self.changes]
         where = f"{self.branch} on {self.repo}"
         if self.merge_request_branch:
@@ -98,7 +110,23 @@ class BumpResult:
 
 
 def _check_request(req: BumpRequest, remote_repo: bool) -> None:
-    check_tag_or_ref(req.tag_or_ref)
+    if req.semver:
+        check_range(req.semver)
+        if req.tag_or_ref and not is_reference(req.tag_or_ref):
+            raise UsageError(
+                f"--semver {req.semver} picks the tag: {req.tag_or_ref!r} is a tag too",
+                hint="give the image repository (registry/team/app) or nothing (the app's image)",
+            )
+        if req.tag_or_ref:
+            ref = parse_image(req.tag_or_ref, what="new image")
+            if ref.tag or ref.digest:
+                raise UsageError(
+                    f"--semver {req.semver} picks the tag: give {ref.name} without tag or digest"
+                )
+    elif not req.tag_or_ref:
+        raise UsageError("give the new tag (TAG_OR_REF) or a range to pick it by (--semver)")
+    else:
+        check_tag_or_ref(req.tag_or_ref)
     if req.expect_current and not is_reference(req.expect_current):
         validate_tag(req.expect_current, what="--expect-current")
     from gitops_release.record import check_writable
@@ -136,8 +164,9 @@ def bump_image(
     remote_repo = is_url(req.repo)
     _check_request(req, remote_repo)
     images = image_check or ImageCheck.from_settings(settings, out)
-    if is_reference(req.tag_or_ref):
+    if is_reference(req.tag_or_ref) and not req.semver:
         images.verify(resolve_target(ImageRef(""), req.tag_or_ref, req.digest))
+    chooser = Chooser(images, out, req.semver or "")
     app_arg = lexical_app(req.app) if remote_repo else req.app
     if remote_repo:
         out.progress(f"cloning {strip_credentials(req.repo)} (partial, sparse: {app_arg})")
@@ -170,16 +199,9 @@ def bump_image(
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
         apply = make_edit(
-            ws.root,
-            rel,
-            files,
-            req,
-            where,
-            write=not req.dry_run,
-            check=images.verify,
-            chart=chart,
-            layers=layers,
-        )
+            ws.root, rel, files, req, where, write=not req.dry_run, check=images.verify,
+            pin=images.digest, choose=chooser, chart=chart, layers=layers,
+        )  # fmt: skip
         result = BumpResult(
             app=app,
             repo=ws.display_url,
@@ -195,7 +217,7 @@ def bump_image(
         else:
             mr = None
             if req.merge_request:
-                tag = _branch_tag(req.tag_or_ref)
+                tag = _branch_tag(req.tag_or_ref) if not req.semver else "semver"
                 mr = MergeRequest(
                     source=f"gitops-release/{app}-{tag}-{ws.base[:8]}",
                     title=f"release({app}): {req.tag_or_ref}",
@@ -215,6 +237,13 @@ def bump_image(
     result.new = str(edit.target)
     result.previous_tag = edit.previous.tag if edit.previous else None
     result.new_tag = edit.target.tag
+    result.digest = edit.digest or None
+    if chooser.pick is not None:
+        result.semver = {
+            "range": chooser.pick.range,
+            "candidates": chooser.pick.candidates,
+            "choice": chooser.pick.choice,
+        }
     result.commit = landed.commit
     result.pushed = landed.pushed
     result.attempts = landed.attempts
@@ -225,6 +254,28 @@ def bump_image(
     if req.record is not None:
         write_record(req.record, "bump-image", result.payload())
     return result
+
+
+@dataclass
+class Chooser:
+    """``--semver``: the tag of an image repository, picked from the registry's tags (once per
+    run: a push that lost a race re-applies the same choice)."""
+
+    images: ImageCheck
+    out: Output
+    spec: str
+    pick: Pick | None = None
+
+    def __call__(self, ref: ImageRef) -> str:
+        if self.pick is None:
+            self.pick = pick_tag(self.images.tags(ref), self.spec, image=ref.name)
+            shown = ", ".join(self.pick.candidates[:10])
+            more = len(self.pick.candidates) - 10
+            self.out.progress(
+                f"--semver {self.spec}: {len(self.pick.candidates)} tag(s) of {ref.name} satisfy "
+                f"it ({shown}{f', {more} more' if more > 0 else ''}); choosing {self.pick.choice}"
+            )
+        return self.pick.choice
 
 
 def _preload(module: str) -> None:

@@ -55,6 +55,7 @@ class DeployRequest:
     container: str | None = None
     image_name: str | None = None
     digest: str | None = None
+    pin_digest: bool = False
     expect_current: str | None = None
     skip_ci: bool = False
     merge_request: bool = False
@@ -216,6 +217,7 @@ def _deploy(
         bump = rel.write_image(
             req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
             merge_request=req.merge_request, digest=req.digest, dry_run=plan is not None,
+            pin_digest=req.pin_digest,
         )  # fmt: skip
     except ExpectCurrentMismatch as err:
         if req.expect_current or guard is None:

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from gitops_release.errors import ExpectCurrentMismatch, UsageError
 from gitops_release.git.trailers import release_message
-from gitops_release.images import ImageRef, is_reference, resolve_target, version
+from gitops_release.images import ImageRef, is_reference, parse_image, resolve_target, version
+
+if TYPE_CHECKING:
+    from gitops_release.registry.client import Manifest
 
 if TYPE_CHECKING:
     from gitops_release.release.chart import ChartValues
@@ -37,6 +40,9 @@ class BumpRequest:
     container: str | None = None
     image_name: str | None = None
     digest: str | None = None
+    pin_digest: bool = False
+    semver: str | None = None
+    """A range (``^1.4``): the tag is the highest in the registry that satisfies it."""
     expect_current: str | None = None
     message: str | None = None
     skip_ci: bool = False
@@ -69,6 +75,8 @@ class Edit:
     target: ImageRef
     previous: ImageRef | None
     sha: str = ""
+    digest: str = ""
+    """The registry's digest of ``target`` ("" when the registry was not asked)."""
 
     @property
     def changed(self) -> bool:
@@ -281,14 +289,20 @@ def make_edit(
     req: BumpRequest,
     where: Callable[[], str],
     write: bool,
-    check: Callable[[ImageRef], object] | None = None,
+    check: Callable[[ImageRef], Manifest | None] | None = None,
+    pin: Callable[[ImageRef], str] | None = None,
+    choose: Callable[[ImageRef], str] | None = None,
     chart: ChartValues | None = None,
     layers: Sequence[list[str]] = (),
 ) -> Callable[[int], Edit]:
     """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
-    With ``chart`` (a Helm chart), ``files`` are its values files in Helm's order.
-    ``layers`` are the files of the kustomizations an overlay builds on, nearest first: when
-    ``files`` hold no image the request matches, the first layer that does is edited."""
+
+    ``check`` asks the registry whether the target exists (its manifest, or None when not
+    asked); ``pin`` resolves a tag to its digest (``--pin-digest``); ``choose`` picks the tag of
+    an image repository (``--semver``). With ``chart`` (a Helm chart), ``files`` are its values
+    files in Helm's order. ``layers`` are the files of the kustomizations an overlay builds on,
+    nearest first: when ``files`` hold no image the request matches, the first layer that does
+    is edited."""
     from gitops_release.release.chart import deciding_sites, under_prefixes
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
@@ -327,9 +341,14 @@ def make_edit(
         refs = [] if sites or chart else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
         previous = chosen[0].image
-        target = resolve_target(previous, req.tag_or_ref, req.digest)
-        if check is not None:
-            check(target)  # the registry has it? (before anything is written)
+        tag_or_ref = req.tag_or_ref
+        if req.semver and choose is not None:
+            base = parse_image(tag_or_ref, what="new image") if tag_or_ref else previous
+            tag_or_ref = str(base.with_tag(choose(base), req.digest))
+        target = resolve_target(previous, tag_or_ref, req.digest)
+        known = check(target) if check is not None else None  # before anything is written
+        if req.pin_digest and not target.digest and pin is not None:
+            target = target.with_tag(target.tag or "", pin(target))
         if req.expect_current:
             for site in chosen:
                 # already at the target: a re-run of a landed compare-and-swap changes nothing
@@ -338,7 +357,9 @@ def make_edit(
                         req.expect_current,
                         f"{site.file}:{site.line} {site.yaml_path} is {site.current} on {where()}",
                     )
-        edit = Edit([], [], [], target, previous)
+        edit = Edit([], [], [], target, previous, digest=target.digest or "")
+        if known is not None and not edit.digest:
+            edit.digest = known.digest
         for rel in files_now:
             mine = [s for s in chosen if s.file == rel]
             if not mine:
@@ -395,5 +416,10 @@ def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:
     if req.skip_ci and "[skip ci]" not in subject:
         subject += " [skip ci]"
     return release_message(
-        subject, app=app, path=path, image=str(target), previous=str(previous or "")
+        subject,
+        app=app,
+        path=path,
+        image=str(target),
+        previous=str(previous or ""),
+        digest=edit.digest,
     )

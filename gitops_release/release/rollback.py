@@ -24,9 +24,17 @@ from typing import Any
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import Rollout
 from gitops_release.argo.types import Action, Target, Via
-from gitops_release.errors import UsageError
+from gitops_release.errors import ReleaseError, UsageError
 from gitops_release.git.trailers import Released, revert_subject, rollback_subject
-from gitops_release.images import pick_image, runs_tag, short
+from gitops_release.images import (
+    ImageRef,
+    is_reference,
+    parse_image,
+    pick_image,
+    resolve_target,
+    runs_tag,
+    short,
+)
 from gitops_release.output import Output
 from gitops_release.release.app import ReleaseApp
 from gitops_release.release.control import Acted, rollout_action
@@ -162,22 +170,22 @@ def release_images(rel: ReleaseApp) -> list[Released]:
         return releases(run, path, DEPTH)
 
 
-def previous_image(entries: Sequence[tuple[str, str, bool]], current: str) -> str | None:
+def previous_image(entries: Sequence[tuple[str, str, bool] | Released], current: str) -> str | None:
     """The newest image other than ``current`` that no revert moved away from."""
-    failed = {prev for _, prev, revert in entries if revert and prev}
-    for image, prev, _ in entries:
+    failed = {e[1] for e in entries if e[2] and e[1]}
+    for image, prev in ((e[0], e[1]) for e in entries):
         for candidate in (image, prev):
             if candidate and candidate not in failed and not runs_tag((candidate,), current):
                 return candidate
     return None
 
 
-def ran_images(entries: Sequence[tuple[str, str, bool]], current: str) -> list[str]:
+def ran_images(entries: Sequence[Released], current: str) -> list[str]:
     """Every image the app's release commits name (Release-Image and Release-Previous), newest
     first, once each, ``current`` first when known: the versions this app has run."""
     seen: list[str] = [current] if current else []
-    for image, prev, _ in entries:
-        for candidate in (image, prev):
+    for entry in entries:
+        for candidate in (entry.image, entry.previous):
             if candidate and candidate not in seen:
                 seen.append(candidate)
     return seen
@@ -200,6 +208,70 @@ def check_target(name: str, to: str, current: str, entries: Sequence[Released]) 
     )
 
 
+class TagMoved(UsageError):
+    """The tag to roll back to points at other content than when it was released (exit 2)."""
+
+
+def recorded_digest(entries: Sequence[Released], ref: ImageRef) -> str:
+    """The ``Release-Digest`` of the newest release of ``ref``'s name and tag ("" if none)."""
+    for entry in entries:
+        if not entry.digest:
+            continue
+        try:
+            image = parse_image(entry.image, what="Release-Image")
+        except UsageError:
+            continue
+        if image.name == ref.name and image.tag == ref.tag:
+            return entry.digest
+    return ""
+
+
+def retag_guard(
+    rel: ReleaseApp,
+    ref: ImageRef,
+    entries: Sequence[Released],
+    *,
+    pin_digest: bool,
+    allow_retagged: bool,
+) -> str | None:
+    """The digest to pin the rollback to (``--pin-digest`` and one was recorded), else None.
+
+    Without ``--pin-digest`` a tag whose registry digest differs from the recorded one is
+    refused (exit 2) unless ``--allow-retagged``: rolling back to "v1" should bring back what
+    ran as v1, not whatever was pushed under that name since."""
+    if ref.digest:
+        return None  # a digest names the content itself
+    recorded = recorded_digest(entries, ref)
+    if pin_digest and recorded:
+        return recorded
+    if not recorded or allow_retagged or rel.images.mode == "off":
+        return None
+    try:
+        now = rel.images.digest(ref)
+    except ReleaseError as err:
+        if rel.images.mode != "warn":
+            raise
+        rel.out.warn(f"{err} [--verify-image warn: going on]")
+        return None
+    if now != recorded:
+        tag = ref.tag or "latest"
+        raise TagMoved(
+            f"{tag} was re-pushed since it was deployed: {ref} is {now[:19]} in the registry, "
+            f"the release commit recorded {recorded[:19]}",
+            hint="roll back to what ran then with --pin-digest, or to the new content with "
+            "--allow-retagged",
+        )
+    return None
+
+
+def _target_ref(target: str, current: str | None) -> ImageRef | None:
+    if is_reference(target):
+        return parse_image(target, what="--to")
+    if current:
+        return resolve_target(parse_image(current, what="image"), target)
+    return None
+
+
 def rollback(
     conn: Connection,
     name: str,
@@ -208,6 +280,8 @@ def rollback(
     promote: bool = False,
     via_history: bool = False,
     rollout: str | None = None,
+    pin_digest: bool = False,
+    allow_retagged: bool = False,
     record: Path | None = None,
     out: Output,
     dry_run: bool = False,
@@ -239,11 +313,19 @@ def rollback(
                     f"no earlier release of {name} found in the Git history of {rel.source[1]}",
                     hint="name the image: --to TAG",
                 )
+        ref = _target_ref(target, current)
+        pinned = None
+        if ref is not None:
+            pinned = retag_guard(
+                rel, ref, entries, pin_digest=pin_digest, allow_retagged=allow_retagged
+            )
         out.progress(f"rollback {name}: {_label(current or '')} -> {_label(target)} through Git")
         landed = rel.write_image(
             target,
             skip_ci=True,
             message=rollback_subject(name, _label(current or ""), _label(target)),
+            digest=pinned,
+            pin_digest=pin_digest,
             dry_run=plan is not None,
         )
         if plan is not None:

@@ -1,8 +1,8 @@
 """``history``: what was deployed when, from Argo CD's history and the release commits.
 
 Argo CD's ``status.history`` gives the id, revision, time and who synced. The image, the previous
-image and the author come from the commit: its ``Release-App``, ``Release-Image`` and
-``Release-Previous`` trailers (written by ``bump-image``/``deploy``), read from the GitOps
+image, its digest and the author come from the commit: its ``Release-App``, ``Release-Image``,
+``Release-Previous`` and ``Release-Digest`` trailers (written by ``bump-image``/``deploy``), read from the GitOps
 repository through :mod:`gitops_release.git.repo` (a blob-less clone of the app's source, or a
 local checkout with ``--repo DIR``). When Git cannot be read, Argo CD's own revision metadata is
 tried, and failing that the rows say only what Argo CD knows.
@@ -17,7 +17,7 @@ from gitops_release.argo.client import ArgoCD
 from gitops_release.argo.model import Application
 from gitops_release.config import Settings
 from gitops_release.errors import ReleaseError, UsageError
-from gitops_release.git.trailers import IMAGE, PREVIOUS, parse
+from gitops_release.git.trailers import DIGEST, IMAGE, PREVIOUS, parse
 from gitops_release.output import Output
 from gitops_release.views.render import HistoryRow
 
@@ -78,6 +78,7 @@ def history_rows(
                 initiated_by=entry.initiated_by,
                 image=found.get(IMAGE, ""),
                 previous=found.get(PREVIOUS, ""),
+                digest=found.get(DIGEST, ""),
                 author=str(meta.get("author") or ""),
                 message=message.strip().splitlines()[0] if message.strip() else "",
             )

@@ -340,25 +340,30 @@ class HistoryRow:
     previous: str = ""
     author: str = ""
     message: str = ""
+    digest: str = ""
+    """The registry's digest of ``image`` when it was released (``Release-Digest``)."""
 
 
 def render_history(rows: list[HistoryRow]) -> str:
     if not rows:
         return "no deployments recorded yet\n"
-    table = [["ID", "DEPLOYED", "REVISION", "IMAGE", "PREVIOUS", "AUTHOR", "BY", "MESSAGE"]]
+    digests = any(r.digest for r in rows)  # the column only when a release recorded one
+    head = ["ID", "DEPLOYED", "REVISION", "IMAGE", "PREVIOUS", "AUTHOR", "BY", "MESSAGE"]
+    table = [[*head[:4], "DIGEST", *head[4:]] if digests else head]
     for r in rows:
-        table.append(
-            [
-                str(r.id),
-                r.deployed_at or "-",
-                r.revision[:7] or "-",
-                r.image or "-",
-                r.previous or "-",
-                r.author or "-",
-                r.initiated_by or "-",
-                r.message or "-",
-            ]
-        )
+        cells = [
+            str(r.id),
+            r.deployed_at or "-",
+            r.revision[:7] or "-",
+            r.image or "-",
+            r.previous or "-",
+            r.author or "-",
+            r.initiated_by or "-",
+            r.message or "-",
+        ]
+        if digests:
+            cells.insert(4, r.digest[:19] or "-")  # sha256: and 12 hex digits, as docker shows
+        table.append(cells)
     text = tabwrite(table)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
