@@ -1,14 +1,19 @@
 """Start-up cost of the CLI, as ratios against ``python -c "import typer"`` measured in the same run.
 
-Prints two ratios (medians of alternating runs, so machine noise hits both sides alike):
-  version  `gitops-release --version`  / import typer     (target <= 1.3)
-  help     `gitops-release --help`     / import typer
+Prints, for each figure, the median of the per-round ratios (runs alternate, so machine noise hits
+both sides alike) and their spread (the middle half, p25-p75):
+  version    `gitops-release --version`     / import typer     (target <= 1.2)
+  help       `gitops-release --help`        / import typer     (target <= 1.3)
+  CMD help   `gitops-release CMD --help`    / import typer     (each command; target <= 1.3)
 and, for the record, what rich help panels would cost (``rich_markup_mode="rich"``).
+
+The measured processes may write .pyc files (PYTHONDONTWRITEBYTECODE is dropped for them), as an
+installed package has them: otherwise every run would compile the project's modules again.
 
 Every measured command must succeed, every time: one that fails (a python without the project's
 packages, a broken entry point) stops the benchmark with exit 1 and its error, never a ratio.
 
-Usage: ./dev bench startup [--runs N]   (or .venv/bin/python bench/startup.py [--runs N])
+Usage: ./dev bench startup [--runs N] [--commands scaffold,status,...]
 """
 
 from __future__ import annotations
@@ -40,9 +45,19 @@ class CommandFailed(Exception):
     """A measured command exited non-zero: its timing would measure a failure."""
 
 
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+COMMANDS = (
+    "scaffold,lint,bump-image,app,sync,wait,promote,abort,retry,restart,status,list,history,"
+    "sandbox,deploy,verify,rollback"
+)
+
+
 def _time(cmd: list[str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, env=ENV
+    )
     took = time.perf_counter() - start
     if proc.returncode != 0:
         lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
@@ -55,11 +70,15 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument(
+        "--commands", default=COMMANDS, help="commands whose --help to time (comma-separated)"
+    )
     args = parser.parse_args()
     commands = {
         "baseline": [PY, "-c", "import typer"],
         "version": [*_entry(), "--version"],
         "help": [*_entry(), "--help"],
+        **{f"{c} help": [*_entry(), c, "--help"] for c in args.commands.split(",") if c},
         "rich-help": [PY, "-c", RICH_HELP],
     }
     env_note = "NO_COLOR" in os.environ
@@ -77,11 +96,18 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    med = {name: statistics.median(values) for name, values in samples.items()}
-    base = med["baseline"]
+    base = statistics.median(samples["baseline"])
     print(f"baseline  import typer          {base * 1000:7.1f} ms  (median of {args.runs})")
-    for name in ("version", "help", "rich-help"):
-        print(f"{name:<9} ratio {med[name] / base:5.2f}x        {med[name] * 1000:7.1f} ms")
+    print(f"{'figure':<18} {'ratio':>6}  {'spread p25-p75':>14}  {'median':>9}")
+    for name in commands:
+        if name == "baseline":
+            continue
+        ratios = sorted(t / b for t, b in zip(samples[name], samples["baseline"], strict=True))
+        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        print(
+            f"{name:<18} {statistics.median(ratios):5.2f}x  {q1:6.2f}-{q3:5.2f}x"
+            f"  {statistics.median(samples[name]) * 1000:6.1f} ms"
+        )
     if env_note:
         print("(NO_COLOR set)")
     return 0
