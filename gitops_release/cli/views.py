@@ -59,11 +59,12 @@ def status_command(
     from gitops_release.output import color_enabled
     from gitops_release.views import gather as observe
     from gitops_release.views.render import colorize, render_status, status_json
+    from gitops_release.views.watch import watch_status
 
     out = make_output(output)
     conn = argo.connect(rollouts_server=rollouts_server)
     if watch:
-        observe.watch_status(
+        watch_status(
             conn,
             name,
             out=out,
