@@ -2,7 +2,7 @@
 
 Prints, for each figure, the median of the per-round ratios (runs alternate, so machine noise hits
 both sides alike) and their spread (the middle half, p25-p75):
-  version    `gitops-release --version`     / import typer     (target <= 1.2)
+  version    `gitops-release --version`     / import typer     (target <= 1.15)
   help       `gitops-release --help`        / import typer     (target <= 1.3)
   CMD help   `gitops-release CMD --help`    / import typer     (each command; target <= 1.3)
 and, for the record, what rich help panels would cost (``rich_markup_mode="rich"``).
