@@ -1,7 +1,8 @@
 """Start-up cost of the CLI, as ratios against ``python -c "import typer"`` measured in the same run.
 
-Prints, for each figure, the median of the per-round ratios (runs alternate, so machine noise hits
-both sides alike) and their spread (the middle half, p25-p75):
+Prints, for each figure, the median of its ratios to a baseline run just before it (runs alternate,
+so machine noise hits both sides alike) and their spread (the middle half, p25-p75), for wall time
+and for CPU time (user + system: steadier when other processes share the cores):
   version    `gitops-release --version`     / import typer     (target <= 1.15)
   help       `gitops-release --help`        / import typer     (target <= 1.3)
   CMD help   `gitops-release CMD --help`    / import typer     (each command; target <= 1.3)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shlex
 import shutil
 import statistics
@@ -53,16 +55,28 @@ COMMANDS = (
 )
 
 
-def _time(cmd: list[str]) -> float:
+def _time(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run. CPU time (user + system, from the kernel's
+    accounting of the child) hardly moves when other processes compete for the cores, which wall
+    time does on a shared machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, env=ENV
     )
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
         raise CommandFailed(f"`{shlex.join(cmd)}` exited {proc.returncode}: {lines[-1]}")
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
+
+
+def _spread(values: list[float]) -> str:
+    values = sorted(values)
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return f"{statistics.median(values):5.2f}x ({q1:.2f}-{q3:.2f})"
 
 
 def main() -> int:
@@ -83,12 +97,22 @@ def main() -> int:
     }
     env_note = "NO_COLOR" in os.environ
     samples: dict[str, list[float]] = {name: [] for name in commands}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     try:
         for cmd in commands.values():  # warm the page cache and .pyc files
             _time(cmd)
         for _ in range(args.runs):
             for name, cmd in commands.items():
-                samples[name].append(_time(cmd))
+                if name == "baseline":
+                    continue
+                # each figure right after its own baseline run: a ratio of neighbours in time
+                base_wall, base_cpu = _time(commands["baseline"])
+                took, used = _time(cmd)
+                samples["baseline"].append(base_wall)
+                samples[name].append(took)
+                wall[name].append(took / base_wall)
+                cpu[name].append(used / base_cpu)
     except CommandFailed as err:
         print(f"startup: error: {err}", file=sys.stderr)
         print(
@@ -97,16 +121,15 @@ def main() -> int:
         )
         return 1
     base = statistics.median(samples["baseline"])
-    print(f"baseline  import typer          {base * 1000:7.1f} ms  (median of {args.runs})")
-    print(f"{'figure':<18} {'ratio':>6}  {'spread p25-p75':>14}  {'median':>9}")
+    runs = len(samples["baseline"])
+    print(f"baseline  import typer  {base * 1000:6.1f} ms wall (median of {runs})")
+    print(f"{'figure':<16} {'wall ratio (p25-p75)':<22} {'CPU ratio (p25-p75)':<22} wall median")
     for name in commands:
         if name == "baseline":
             continue
-        ratios = sorted(t / b for t, b in zip(samples[name], samples["baseline"], strict=True))
-        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
         print(
-            f"{name:<18} {statistics.median(ratios):5.2f}x  {q1:6.2f}-{q3:5.2f}x"
-            f"  {statistics.median(samples[name]) * 1000:6.1f} ms"
+            f"{name:<16} {_spread(wall[name]):<22} {_spread(cpu[name]):<22}"
+            f" {statistics.median(samples[name]) * 1000:6.1f} ms"
         )
     if env_note:
         print("(NO_COLOR set)")
