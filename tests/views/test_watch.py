@@ -71,6 +71,7 @@ def test_status_watch_follows_the_streams_from_paused_to_healthy(
     screen = io.StringIO()  # not a terminal: a CI log
     monkeypatch.setattr(sys, "stdout", screen)
     seen: dict[str, object] = {}
+    start = len(e.sb.requests)  # the waits above followed the app stream too
 
     def user() -> None:
         """Promote once the watch shows the paused rollout and follows both streams; press
@@ -79,8 +80,8 @@ def test_status_watch_follows_the_streams_from_paused_to_healthy(
             seen["watching"] = _until(
                 lambda: (
                     "Paused" in screen.getvalue()
-                    and TREE_STREAM in e.sb.requests
-                    and APP_STREAM in e.sb.requests
+                    and TREE_STREAM in e.sb.requests[start:]
+                    and APP_STREAM in e.sb.requests[start:]
                 )
             )
             seen["before"] = len(e.sb.requests)
