@@ -13,6 +13,7 @@ it over the smart-HTTP git server (token auth), and times, over ``file://`` and 
 
 and prints tool/floor (target <= 1.15) and full/tool (target >= 10): the median of the ratios of
 each round (runs alternate, so machine noise hits every side alike) and their spread (p25-p75),
+the same ratios of CPU time (user + system of every process run: steadier on a shared machine),
 then the medians and minima of the wall times. A benchmark, not a test.
 
 The measured python processes may write .pyc files (PYTHONDONTWRITEBYTECODE is dropped for them),
@@ -31,6 +32,7 @@ import argparse
 import base64
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -186,6 +188,15 @@ def timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def cpu_of(fn: Callable[[], None]) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn``: CPU is user + system time of the processes it ran (git,
+    the tool; the smart-HTTP server's git too), steadier than wall time on a shared machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    took = timed(fn)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
     subprocess.run(
         args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -317,13 +328,16 @@ def main() -> int:
             "full": runner.full,
         }
         samples = {(t, k): [] for t in urls for k in kinds}
+        cpu: dict[tuple[str, str], list[float]] = {(t, k): [] for t in urls for k in kinds}
         for url in urls.values():  # warm-up: page cache, .pyc files
             for fn in kinds.values():
                 fn(url)
         for _ in range(args.runs):
             for transport, url in urls.items():
                 for kind, fn in kinds.items():
-                    samples[(transport, kind)].append(timed(lambda fn=fn, url=url: fn(url)))
+                    took, used = cpu_of(lambda fn=fn, url=url: fn(url))
+                    samples[(transport, kind)].append(took)
+                    cpu[(transport, kind)].append(used)
         ok = True
         print(f"ratios of each of {args.runs} rounds: median (p25-p75)")
         for transport in urls:
@@ -348,6 +362,16 @@ def main() -> int:
                 if num == "full":
                     ok = ok and med >= 10
             print(f"  {transport:<5} " + "   ".join(cells))
+            cpu_cells = []
+            for num, den in (("tool", "floor"), ("tool", "tuned")):
+                ratios = sorted(
+                    a / b for a, b in zip(cpu[(transport, num)], cpu[(transport, den)], strict=True)
+                )
+                q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+                cpu_cells.append(
+                    f"{num}/{den} {statistics.median(ratios):5.2f}x ({q1:.2f}-{q3:.2f})"
+                )
+            print(f"  {transport:<5} CPU time: " + "   ".join(cpu_cells))
         for label, pick in (("median", statistics.median), ("minimum", min)):
             print(f"{label} of {args.runs} runs (wall time, seconds):")
             for transport in urls:
