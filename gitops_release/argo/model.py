@@ -195,6 +195,7 @@ class TreeNode:
     health_message: str = ""
     images: tuple[str, ...] = ()
     created_at: str = ""
+    resource_version: str = ""
 
     @classmethod
     def from_json(cls, n: dict[str, Any]) -> TreeNode:
@@ -213,6 +214,7 @@ class TreeNode:
             health_message=_s(n, "health", "message"),
             images=tuple(n.get("images") or ()),
             created_at=_s(n, "createdAt"),
+            resource_version=_s(n, "resourceVersion"),
         )
 
 

@@ -11,12 +11,16 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from gitops_release import journal, output
 from gitops_release.cli.app import app
 from gitops_release.cli.common import state
 from gitops_release.errors import ExitCode, ReleaseError
 from gitops_release.output import redact
+
+if TYPE_CHECKING:
+    import typer
 
 __all__ = ["app", "main"]
 
@@ -69,6 +73,61 @@ def load_commands(args: Sequence[str] = ()) -> None:
         importlib.import_module(f"gitops_release.cli.{module}")
 
 
+def click_command(args: Sequence[str]) -> typer.core.TyperGroup:
+    """The click command that runs ``args``, building only what they need.
+
+    Typer turns every parameter of every registered command into click objects, which costs
+    about half of ``import typer`` for all commands (bench/startup.py). A named command gets a
+    group with that one command; the root ``--help`` (and an unknown name) gets listing-only
+    stand-ins, which carry each command's help text and nothing else. Completion builds all.
+    """
+    import copy
+    import os
+
+    import typer
+
+    load_commands(args)
+    name = _requested(args)
+    if any(key.endswith("_COMPLETE") and key.startswith("_") for key in os.environ):
+        return cast("typer.core.TyperGroup", typer.main.get_command(app))
+    view = copy.copy(app)
+    if name in COMMANDS:
+        view.registered_commands = [c for c in app.registered_commands if c.name == name]
+        view.registered_groups = [g for g in app.registered_groups if g.name == name]
+    else:
+        view.registered_commands = [_listing_only(c) for c in app.registered_commands]
+        view.registered_groups = [_listing_only_group(g) for g in app.registered_groups]
+    # the root callback makes it a group; get_command adds the completion options
+    return cast("typer.core.TyperGroup", typer.main.get_command(view))
+
+
+def _listing_only(info: typer.models.CommandInfo) -> typer.models.CommandInfo:
+    """A stand-in for a command in the root help: its name and help, no parameters."""
+    import copy
+    import inspect
+
+    stub = copy.copy(info)
+    if stub.help is None and info.callback is not None:
+        stub.help = inspect.getdoc(info.callback)
+    stub.callback = _not_run
+    return stub
+
+
+def _listing_only_group(info: typer.models.TyperInfo) -> typer.models.TyperInfo:
+    import copy
+
+    stub = copy.copy(info)
+    if info.typer_instance is not None:
+        stub.typer_instance = copy.copy(info.typer_instance)
+        stub.typer_instance.registered_commands = []
+        stub.typer_instance.registered_groups = []
+    return stub
+
+
+def _not_run() -> None:  # pragma: no cover - a listing stand-in is never invoked
+    raise AssertionError("a listing-only command was run")
+
+
 def _print_traceback() -> None:
     import traceback  # costs ~25 ms at start-up: only when --debug needs it
 
@@ -112,8 +171,6 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
     this run changed, from :mod:`gitops_release.journal`). An interrupt (Ctrl-C, SIGTERM) says
     so and what state it left, and exits 130.
     """
-    import typer
-
     args = list(sys.argv[1:] if argv is None else argv)
     state.debug = False  # --debug is sticky within a run, never from one in-process run to the next
     state.interrupted = None
@@ -121,8 +178,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> int
     journal.reset()
     output.reset_documents()
     json_mode = _json_requested(args)
-    load_commands(args)
-    command = typer.main.get_command(app)
+    command = click_command(args)
     previous = _install_interrupt_handlers()
     try:
         failure = _run(command, args, prog_name)

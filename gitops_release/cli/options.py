@@ -8,6 +8,7 @@ password from stdin or ARGOCD_PASSWORD (argv is visible to every process on the 
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -260,6 +261,35 @@ _UNSCOPED = ("project", "app_namespace")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _ArgoSignature:
+    """The signature Typer sees for an :func:`argo_options` command, computed on first use."""
+
+    def __init__(self, func: Callable[..., Any], names: list[str]) -> None:
+        self.func, self.names = func, names
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
+        sig = inspect.signature(self.func, eval_str=True)
+        options = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=ArgoOptions.__dataclass_fields__[name].default,
+                annotation=_OPTION_TYPES[name],
+            )
+            for name in self.names
+        ]
+        params: list[inspect.Parameter] = []
+        for param in sig.parameters.values():
+            if param.name == "argo":
+                params.extend(options)
+            else:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+        if len(params) == len(sig.parameters):
+            raise TypeError(f"{self.func.__name__} declares no 'argo' parameter")
+        return sig.replace(parameters=params)
+
+
 def argo_options(*, scoped: bool = True) -> Callable[[F], F]:
     """Give a command the Argo CD connection options, defined once here.
 
@@ -269,25 +299,7 @@ def argo_options(*, scoped: bool = True) -> Callable[[F], F]:
     """
 
     def decorate(func: F) -> F:
-        sig = inspect.signature(func, eval_str=True)
         names = [f.name for f in fields(ArgoOptions) if scoped or f.name not in _UNSCOPED]
-        options = [
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=ArgoOptions.__dataclass_fields__[name].default,
-                annotation=_OPTION_TYPES[name],
-            )
-            for name in names
-        ]
-        params: list[inspect.Parameter] = []
-        for param in sig.parameters.values():
-            if param.name == "argo":
-                params.extend(options)
-            else:
-                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-        if len(params) == len(sig.parameters):
-            raise TypeError(f"{func.__name__} declares no 'argo' parameter")
 
         def command(**kwargs: Any) -> Any:
             argo = ArgoOptions(**{name: kwargs.pop(name) for name in names})
@@ -295,8 +307,11 @@ def argo_options(*, scoped: bool = True) -> Callable[[F], F]:
 
         command.__name__, command.__doc__ = func.__name__, func.__doc__
         command.__module__, command.__qualname__ = func.__module__, func.__qualname__
-        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in params}
+        # inspect.signature() follows __wrapped__ to the first object with a __signature__:
+        # the rewritten signature is built when Typer builds this command, not at import
+        # (the root --help lists every command without building any).
+        command.__wrapped__ = _ArgoSignature(func, names)  # type: ignore[attr-defined]
+        command.__annotations__ = {}  # the signature carries them (evaluated)
         return command  # type: ignore[return-value]
 
     return decorate

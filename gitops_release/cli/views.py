@@ -59,12 +59,13 @@ def status_command(
     from gitops_release.output import color_enabled
     from gitops_release.views import gather as observe
     from gitops_release.views.render import colorize, render_status, status_json
+    from gitops_release.views.watch import watch_status
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout, rollouts_server=rollouts_server)
     conn.bounded = not watch or timeout is not None  # a watch runs until Ctrl-C or --timeout
     if watch:
-        observe.watch_status(
+        watch_status(
             conn,
             name,
             out=out,

@@ -8,7 +8,6 @@ IngressRoutes for the prod and preview URLs.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from gitops_release.argo import http
@@ -25,8 +24,7 @@ from gitops_release.argo.model import (
 )
 from gitops_release.argo.routes import urls
 from gitops_release.argo.types import Via
-from gitops_release.errors import RemoteError, TimedOut, UsageError
-from gitops_release.output import Output
+from gitops_release.errors import RemoteError, UsageError
 from gitops_release.views.render import AppView, ListRow, PodView, ReplicaSetView, RolloutView
 
 
@@ -190,9 +188,20 @@ def rollout_view_from_info(info: dict[str, Any]) -> RolloutView:
 def app_view(
     argocd: ArgoCD, name: str, *, rollout: str | None = None
 ) -> tuple[Application, AppView]:
-    from gitops_release.argo.model import find_rollout
-
     app = argocd.get_app(name)
+    tree = argocd.resource_tree(name) if needs_tree(app, rollout) else None
+    return app, view_of(argocd, app, tree, rollout=rollout)
+
+
+def needs_tree(app: Application, rollout: str | None = None) -> bool:
+    return rollout is not None or any(r.kind == "Rollout" for r in app.resources)
+
+
+def view_of(
+    argocd: ArgoCD, app: Application, tree: ResourceTree | None, *, rollout: str | None = None
+) -> AppView:
+    """The status of ``app`` given its resource tree (reads the live Rollout, its ReplicaSets and
+    the IngressRoutes through ``argocd``)."""
     view = AppView(
         name=app.name,
         sync=app.sync_status,
@@ -205,15 +214,14 @@ def app_view(
         else "",
     )
     ro = None
-    if any(r.kind == "Rollout" for r in app.resources) or rollout:
-        tree = argocd.resource_tree(name)
+    if tree is not None:
         ref = find_rollout(app, tree, rollout)
         try:
             ro, view.rollout = rollout_view(argocd, app, tree, ref)
         except (http.BadRequest, http.NotFound):
             view.note = f"Rollout {ref.namespace}/{ref.name} does not exist yet (sync the app)"
     view.prod_url, view.preview_url = urls(argocd, app, ro)
-    return app, view
+    return view
 
 
 def list_rows(argocd: ArgoCD) -> list[ListRow]:
@@ -274,52 +282,3 @@ def status_view(
     info = rollouts.DashboardControl(client, ro_ns, ro_name).info()
     view.rollout = rollout_view_from_info(info)
     return view
-
-
-def watch_status(
-    conn: Connection,
-    name: str,
-    *,
-    out: Output,
-    rollout: str | None = None,
-    via: Via = Via.argocd,
-    namespace: str | None = None,
-    duration: float | None = None,
-    interval: float = 2.0,
-) -> int:
-    """Redraw in place in a terminal; elsewhere print only when something changed. Returns the
-    number of views printed. Runs until Ctrl-C, or for ``duration`` seconds."""
-    import json
-
-    from gitops_release.output import color_enabled
-    from gitops_release.views.render import colorize, render_status, status_json
-
-    deadline = None if duration is None else time.monotonic() + duration
-    tty = bool(getattr(out.out, "isatty", lambda: False)())
-    last = None
-    printed = 0
-    while True:
-        try:
-            view = status_view(conn, name, rollout=rollout, via=via, namespace=namespace)
-        except TimedOut:  # --timeout fell inside a call: the watch is over, as asked
-            return printed
-        data = status_json(view)
-        key = json.dumps({**data, "reconciled_at": ""}, sort_keys=True)  # not a change
-        if tty and not out.json_mode:
-            text = render_status(view, conn.now())
-            if color_enabled(out.out):
-                text = colorize(text)
-            out.out.write("\033[H\033[2J" + text)
-            out.out.flush()
-            printed += 1
-        elif key != last:
-            if printed and not out.json_mode:
-                out.result("")
-            out.emit(render_status(view, conn.now()).rstrip("\n"), data)
-            printed += 1
-        last = key
-        if deadline is not None and time.monotonic() >= deadline:
-            return printed
-        conn.sleep(
-            interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))
-        )
