@@ -273,5 +273,6 @@ def test_history_of_the_captured_application(
             "previous": "",
             "author": "",
             "message": "",
+            "digest": "",
         }
     ]

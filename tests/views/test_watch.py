@@ -105,9 +105,12 @@ def test_status_watch_follows_the_streams_from_paused_to_healthy(
         if r[0] != "POST"  # the user's promote
     ]
     print(f"\nstatus --watch, Paused -> Healthy -> old ReplicaSet scaled down: {during}")
-    # four visible changes, each read the Rollout and the ReplicaSets around what moved; the app
-    # and its tree come from the streams, which stayed open (a 2 s poller: 7 requests per poll)
-    assert len(during) <= 8, during
+    # each visible change reads the Rollout and the ReplicaSets around what moved; the app and its
+    # tree come from the streams, which stayed open (a 2 s poller: 7 requests per poll, ~120 over
+    # this transition). The sandbox's controller, ported pass for pass from upstream, goes through
+    # a few more intermediate states than the four visible ones (conditions, selector, the
+    # scale-down deadline), each a tree change: 8 reads on the older sandbox, 11 on this one.
+    assert len(during) <= 12, during
     assert set(during) == {("GET", "/api/v1/applications/{name}/resource")}, during
 
     out = screen.getvalue()
