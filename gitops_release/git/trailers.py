@@ -20,7 +20,9 @@ from typing import NamedTuple
 from gitops_release.git.repo import Git
 
 APP, PATH, IMAGE, PREVIOUS = "Release-App", "Release-Path", "Release-Image", "Release-Previous"
-TRAILERS = (APP, IMAGE, PREVIOUS)
+PROMOTED_FROM = "Promoted-From"
+"""``env promote``: ``Promoted-From: staging@<commit>``, the environment and the commit it ran."""
+TRAILERS = (APP, IMAGE, PREVIOUS, PROMOTED_FROM)
 """The trailers read back (the path is written for people and tools reading the log)."""
 _SEP, _END = "\x1f", "\x1e"
 
@@ -28,12 +30,26 @@ _SEP, _END = "\x1f", "\x1e"
 # -- writing ----------------------------------------------------------------------------------
 
 
-def release_message(subject: str, *, app: str, path: str, image: str, previous: str) -> str:
-    """``subject``, a blank line, then the trailers (``Release-Previous`` only when known)."""
+def release_message(
+    subject: str,
+    *,
+    app: str,
+    path: str,
+    image: str,
+    previous: str,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """``subject``, a blank line, then the trailers (``Release-Previous`` only when known, then
+    ``extra``, e.g. :func:`promoted_from`)."""
     lines = [f"{APP}: {app}", f"{PATH}: {path}", f"{IMAGE}: {image}"]
     if previous:
         lines.append(f"{PREVIOUS}: {previous}")
+    lines += [f"{key}: {value}" for key, value in extra]
     return subject + "\n\n" + "\n".join(lines) + "\n"
+
+
+def promoted_from(env: str, commit: str) -> tuple[str, str]:
+    return (PROMOTED_FROM, f"{env}@{commit}")
 
 
 def revert_subject(app: str, back_to: str, after: str) -> str:

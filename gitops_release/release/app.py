@@ -171,6 +171,7 @@ class ReleaseApp:
         expect_current: str | None = None,
         merge_request: bool = False,
         digest: str | None = None,
+        trailers: tuple[tuple[str, str], ...] = (),
     ) -> BumpResult:
         repo, path, branch = self.source
         return bump_image(
@@ -186,6 +187,7 @@ class ReleaseApp:
                 message=message,
                 skip_ci=skip_ci,
                 merge_request=merge_request,
+                trailers=trailers,
             ),
             settings=self.conn.settings,
             out=self.out,

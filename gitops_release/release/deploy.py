@@ -67,6 +67,8 @@ class DeployRequest:
     on_failure: OnFailure = OnFailure.revert
     record: Path | None = None
     dotenv: Path | None = None
+    trailers: tuple[tuple[str, str], ...] = ()
+    """Extra trailers of the release commit (``env promote``'s ``Promoted-From``)."""
 
 
 @dataclass
@@ -203,7 +205,7 @@ def _deploy(
     try:
         bump = rel.write_image(
             req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
-            merge_request=req.merge_request, digest=req.digest,
+            merge_request=req.merge_request, digest=req.digest, trailers=req.trailers,
         )  # fmt: skip
     except ExpectCurrentMismatch as err:
         if req.expect_current or guard is None:

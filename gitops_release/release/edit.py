@@ -42,6 +42,8 @@ class BumpRequest:
     all_aliases: bool = False
     dry_run: bool = False
     record: Path | None = None
+    trailers: tuple[tuple[str, str], ...] = ()
+    """Trailers after the release ones (``env promote``'s ``Promoted-From``)."""
 
 
 @dataclass(frozen=True)
@@ -298,5 +300,6 @@ def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:
     if req.skip_ci and "[skip ci]" not in subject:
         subject += " [skip ci]"
     return release_message(
-        subject, app=app, path=path, image=str(target), previous=str(previous or "")
-    )
+        subject, app=app, path=path, image=str(target), previous=str(previous or ""),
+        extra=req.trailers,
+    )  # fmt: skip
