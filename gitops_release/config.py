@@ -24,10 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops_release.environments import Environments
+from gitops_release.environments import parse as parse_environments
 from gitops_release.errors import UsageError
 
 CONFIG_FILE = "gitops-release.toml"
 ENV_PREFIX = "GITOPS_RELEASE_"
+ENVIRONMENTS = "environments"
+"""The one table that is not a setting: the promotion chain (:mod:`gitops_release.environments`)."""
 
 
 class Duration(float):
@@ -131,18 +135,20 @@ def load_config_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UsageError(f"{path}: cannot read config file: {err}") from None
-    unknown = sorted(set(data) - set(SETTINGS))
+    unknown = sorted(set(data) - set(SETTINGS) - {ENVIRONMENTS})
     if unknown:
         raise UsageError(
             f"{path}: unknown setting(s) {', '.join(unknown)}",
-            hint=f"known: {', '.join(sorted(SETTINGS))}",
+            hint=f"known: {', '.join(sorted([*SETTINGS, ENVIRONMENTS]))}",
         )
-    secrets = sorted(k for k in data if SETTINGS[k].secret)
+    secrets = sorted(k for k in data if k in SETTINGS and SETTINGS[k].secret)
     if secrets:
         raise UsageError(
             f"{path}: {', '.join(secrets)} must not be stored in a file under version control",
             hint="set it in the environment instead",
         )
+    if ENVIRONMENTS in data:
+        data[ENVIRONMENTS] = parse_environments(data[ENVIRONMENTS], str(path))
     return data
 
 
@@ -160,6 +166,8 @@ def argocd_opts(environ: Mapping[str, str]) -> dict[str, bool]:
 class Settings:
     values: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
+    environments: Environments = field(default_factory=Environments)
+    """From the config file only (no flag or variable holds a table)."""
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -202,4 +210,5 @@ def resolve(
                 break
         else:
             values[name] = setting.default
-    return Settings(values=values, sources=sources)
+    envs = file_values.get(ENVIRONMENTS) or Environments(source=str(path or CONFIG_FILE))
+    return Settings(values=values, sources=sources, environments=envs)

@@ -215,3 +215,26 @@ def pick_image(images: tuple[str, ...] | list[str], like: str | None) -> str | N
             if name and parse_image(image, what="image").name == name:
                 return image
     return images[0]
+
+
+_SEMVER_RE = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+.*)?$")
+
+
+def compare_versions(a: str, b: str) -> int | None:
+    """-1, 0 or 1 as image ``a``'s tag is older than, equal to or newer than ``b``'s by semver
+    (``v2`` = ``2.0.0``; a pre-release is older than its release); None when either is no semver
+    or the two are different repositories."""
+    try:
+        ra, rb = parse_image(a, what="image"), parse_image(b, what="image")
+    except UsageError:
+        return None
+    ma, mb = _SEMVER_RE.match(ra.tag or ""), _SEMVER_RE.match(rb.tag or "")
+    if ra.name != rb.name or ma is None or mb is None:
+        return None
+
+    def key(m: re.Match[str]) -> tuple[int, int, int, int, str]:
+        major, minor, patch, pre = m.groups()
+        return (int(major), int(minor or 0), int(patch or 0), 0 if pre else 1, pre or "")
+
+    ka, kb = key(ma), key(mb)
+    return (ka > kb) - (ka < kb)

@@ -55,7 +55,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__"),
     ("release", "views"),
     ("argo", "git", "yaml", "registry", "scaffold", "lint", "schemas"),
-    ("images", "errors", "config", "output", "record", "journal", ""),
+    ("images", "errors", "config", "environments", "output", "record", "journal", ""),
 )
 # __init__ files that may hold code: the package's version, and the command line's entry point
 # (``main`` and the command map; the start-up tests below import it as gitops_release.cli).

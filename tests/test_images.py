@@ -126,3 +126,20 @@ def test_resolve_target_digest_policy() -> None:
         resolve_target(current, "v2", "sha256:nothex")
     with pytest.raises(UsageError, match="new tag"):
         resolve_target(current, "v 2")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "order"),
+    [
+        ("ikubernetes/myapp:v1", "ikubernetes/myapp:v2", -1),
+        ("ikubernetes/myapp:v2", "ikubernetes/myapp:v2.0.0", 0),
+        ("ikubernetes/myapp:v10", "ikubernetes/myapp:v9", 1),
+        ("app:1.2.0-rc.1", "app:1.2.0", -1),
+        ("app:latest", "app:v1", None),
+        ("other/app:v3", "ikubernetes/myapp:v1", None),
+    ],
+)
+def test_versions_compare_by_semver(a: str, b: str, order: int | None) -> None:
+    from gitops_release.images import compare_versions
+
+    assert compare_versions(a, b) == order

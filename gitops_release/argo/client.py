@@ -174,6 +174,23 @@ class ArgoCD:
         obj = json.loads(manifest) if isinstance(manifest, str) else manifest
         return obj if isinstance(obj, dict) else {}
 
+    def target_object(self, name: str, ref: ResourceRef) -> dict[str, Any] | None:
+        """The object as Git asks for it at the app's target revision (``managed-resources``'
+        ``targetState``), or None when the app's manifests hold no such object."""
+        import json
+
+        data = self._app_call(
+            name, "GET", f"/api/v1/applications/{name}/managed-resources",
+            params={"kind": ref.kind, "group": ref.group, "name": ref.name},
+        )  # fmt: skip
+        for item in (data or {}).get("items") or []:
+            if (item.get("kind"), item.get("name")) != (ref.kind, ref.name):
+                continue
+            state = item.get("targetState")
+            obj = json.loads(state) if isinstance(state, str) and state else state
+            return obj if isinstance(obj, dict) else None
+        return None
+
     def rollout(self, name: str, ref: ResourceRef) -> Rollout:
         return Rollout.from_json(self.live_object(name, ref))
 

@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "deploy",
     "verify": "deploy",
     "rollback": "rollback",
+    "env": "env",
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -25,7 +25,9 @@ from gitops_release.git.repo import Git
 
 APP, PATH, IMAGE, PREVIOUS = "Release-App", "Release-Path", "Release-Image", "Release-Previous"
 DIGEST = "Release-Digest"
-TRAILERS = (APP, IMAGE, PREVIOUS, DIGEST)
+PROMOTED_FROM = "Promoted-From"
+"""``env promote``: ``Promoted-From: staging@<commit>``, the environment and the commit it ran."""
+TRAILERS = (APP, IMAGE, PREVIOUS, DIGEST, PROMOTED_FROM)
 """The trailers read back (the path is written for people and tools reading the log)."""
 _SEP, _END = "\x1f", "\x1e"
 
@@ -34,16 +36,28 @@ _SEP, _END = "\x1f", "\x1e"
 
 
 def release_message(
-    subject: str, *, app: str, path: str, image: str, previous: str, digest: str = ""
+    subject: str,
+    *,
+    app: str,
+    path: str,
+    image: str,
+    previous: str,
+    digest: str = "",
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> str:
     """``subject``, a blank line, then the trailers (``Release-Previous`` and ``Release-Digest``
-    only when known)."""
+    only when known, then ``extra``, e.g. :func:`promoted_from`)."""
     lines = [f"{APP}: {app}", f"{PATH}: {path}", f"{IMAGE}: {image}"]
     if previous:
         lines.append(f"{PREVIOUS}: {previous}")
     if digest:
         lines.append(f"{DIGEST}: {digest}")
+    lines += [f"{key}: {value}" for key, value in extra]
     return subject + "\n\n" + "\n".join(lines) + "\n"
+
+
+def promoted_from(env: str, commit: str) -> tuple[str, str]:
+    return (PROMOTED_FROM, f"{env}@{commit}")
 
 
 def revert_subject(app: str, back_to: str, after: str) -> str:

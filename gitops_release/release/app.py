@@ -217,6 +217,7 @@ class ReleaseApp:
         digest: str | None = None,
         dry_run: bool = False,
         pin_digest: bool = False,
+        trailers: tuple[tuple[str, str], ...] = (),
     ) -> BumpResult:
         repo, path, branch = self.source
         return bump_image(
@@ -235,6 +236,7 @@ class ReleaseApp:
                 skip_ci=skip_ci,
                 merge_request=merge_request,
                 dry_run=dry_run,
+                trailers=trailers,
             ),
             settings=self.conn.settings,
             out=self.out,

@@ -70,6 +70,8 @@ class DeployRequest:
     record: Path | None = None
     dotenv: Path | None = None
     dry_run: bool = False
+    trailers: tuple[tuple[str, str], ...] = ()
+    """Extra trailers of the release commit (``env promote``'s ``Promoted-From``)."""
 
 
 @dataclass
@@ -217,7 +219,7 @@ def _deploy(
         bump = rel.write_image(
             req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
             merge_request=req.merge_request, digest=req.digest, dry_run=plan is not None,
-            pin_digest=req.pin_digest,
+            pin_digest=req.pin_digest, trailers=req.trailers,
         )  # fmt: skip
     except ExpectCurrentMismatch as err:
         if req.expect_current or guard is None:

@@ -55,6 +55,8 @@ class BumpRequest:
     """A Helm chart's values files, relative to the chart (``spec.source.helm.valueFiles``)."""
     value_path: str | None = None
     """Helm: the values path of the image (``image``, ``image.tag``, ``sub.image``)."""
+    trailers: tuple[tuple[str, str], ...] = ()
+    """Trailers after the release ones (``env promote``'s ``Promoted-From``)."""
 
 
 @dataclass(frozen=True)
@@ -422,4 +424,5 @@ def commit_message(req: BumpRequest, app: str, path: str, edit: Edit) -> str:
         image=str(target),
         previous=str(previous or ""),
         digest=edit.digest,
+        extra=req.trailers,
     )

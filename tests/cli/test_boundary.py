@@ -77,7 +77,18 @@ FAILING: dict[str, tuple[list[str], int]] = {
     "verify": (["nosuchapp", "--preview"], 4),
     "app create": (["--file", "{tmp}/no-such-app.yaml"], 2),
     "app delete": (["nosuchapp", "--yes"], 4),
+    "env status": ([], 2),  # no gitops-release.toml: no environments
+    "env promote": (["myapp", "--from", "staging", "--to", "prod"], 2),
 }
+# the environments the interrupted `env` commands read (myapp is the staging and prod app)
+ENV_CONFIG = """[[environments]]
+name = "staging"
+application = "{app}"
+
+[[environments]]
+name = "prod"
+applications = { myapp = "myapp" }
+"""
 
 
 def test_every_command_is_in_the_tables() -> None:
@@ -182,6 +193,8 @@ INTERRUPTED: dict[str, tuple[list[str], tuple[str, str]]] = {
     "verify": (["myapp", "--preview"], ARGO),
     "app create": (["--file", "{tmp}/myapp-app.yaml"], ARGO),
     "app delete": (["myapp", "--yes"], ARGO),
+    "env status": (["myapp"], ARGO),
+    "env promote": (["myapp", "--from", "staging", "--to", "prod"], ARGO),
 }
 
 
@@ -216,6 +229,9 @@ def test_interrupt_says_so_on_every_command(
     argv = _argv(command, args, env)
     if command == "app delete" and not _has_option("app delete", "--yes"):
         argv = argv[:-1]
+    if command.startswith("env "):
+        (env.tmp / "gitops-release.toml").write_text(ENV_CONFIG)
+        monkeypatch.chdir(env.tmp)
     signum = signal.SIGTERM if len(command) % 2 else signal.SIGINT
     _signal_on_first_call(monkeypatch, where, signum)
     code, out, err = env.cli(*argv, "-o", "json")

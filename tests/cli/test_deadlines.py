@@ -34,7 +34,18 @@ WAITING: dict[str, list[str]] = {
     "status": ["status", "myapp", "--watch"],
     "deploy": ["deploy", "v3", "--app", "myapp", "--on-failure", "none"],
     "app delete": ["app", "delete", "myapp"],
+    # staging and prod are both myapp here: its release of v2 waits, so the promotion is
+    # refused after its reads (the full promotion's waits are deploy's, above)
+    "env promote": ["env", "promote", "myapp", "--from", "staging", "--to", "prod"],
 }
+ENV_CONFIG = """[[environments]]
+name = "staging"
+application = "{app}"
+
+[[environments]]
+name = "prod"
+applications = { myapp = "myapp" }
+"""
 
 
 def _commands_with_timeout() -> set[str]:
@@ -78,6 +89,9 @@ def test_no_request_may_run_past_the_timeout(
     argv = WAITING[command]
     if command == "app delete":
         argv = [*argv, "--yes"] if "--yes" in _opts(argv[:2]) else argv
+    if command == "env promote":
+        (env.tmp / "gitops-release.toml").write_text(ENV_CONFIG)
+        monkeypatch.chdir(env.tmp)
     start = time.monotonic()
     env.cli(*argv, "--timeout", f"{TIMEOUT:g}s")
     assert sent, "the command made no request"
