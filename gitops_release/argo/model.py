@@ -437,6 +437,8 @@ class AnalysisRun:
     message: str = ""
     rollout_type: str = ""
     """``rollout-type`` label: PrePromotion, PostPromotion, Background."""
+    pod_hash: str = ""
+    """The ReplicaSet it measures (``rollouts-pod-template-hash`` label)."""
     created_at: str = ""
     metrics: tuple[MetricResult, ...] = ()
 
@@ -485,6 +487,7 @@ class AnalysisRun:
             phase=_s(status, "phase"),
             message=_s(status, "message"),
             rollout_type=_s(meta, "labels", "rollout-type"),
+            pod_hash=_s(meta, "labels", "rollouts-pod-template-hash"),
             created_at=_s(meta, "creationTimestamp"),
             metrics=tuple(metrics),
         )
