@@ -69,6 +69,7 @@ def test_preview_ready_waits_for_a_successful_pre_promotion_analysis(
     git_env.bump("v2")
     code, out, err = git_env.cli("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
     assert code == 0, err
+    assert "myapp is preview-ready" in out
     status = git_env.ok("status", "myapp")
     assert "AnalysisRun  ✔ Successful" in status and "✔ 3" in status
     assert len([r for r in fake.requests if r.path == "/rate"]) >= 3  # measured, not skipped
