@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from gitops_release.views import render as views
-from gitops_release.views.render import AppView, PodView, ReplicaSetView, RolloutView
+from gitops_release.views.render import (
+    AnalysisRunView,
+    AppView,
+    MetricView,
+    PodView,
+    ReplicaSetView,
+    RolloutView,
+)
 from tests.conftest import DATA
 
 GOLDEN = Path(__file__).parent / "golden" / "status"
@@ -203,8 +210,62 @@ def aborted_scaled_down() -> RolloutView:
     return view
 
 
+def run(
+    name: str, revision: int, status: str, created: int, kind: str, **counts: int
+) -> AnalysisRunView:
+    metric = MetricView(
+        "error-rate",
+        phase=status,
+        success_condition="result[0] < 0.01",
+        count=3,
+        measured=sum(counts.values()),
+        last_value="[0.2]" if counts.get("failed") else "[0.002]",
+        last_phase="Failed" if counts.get("failed") else "Successful",
+        **counts,
+    )
+    return AnalysisRunView(
+        name, revision, status, kind=kind, created_at=ago(created), metrics=[metric], **counts
+    )
+
+
+def analysis_running() -> RolloutView:
+    """Paused for promotion while the pre-promotion run measures the preview."""
+    view = paused()
+    view.analysis_runs = [run(f"{RS2}-2-pre", 2, "Running", 40, "PrePromotion", successful=2)]
+    return view
+
+
+def analysis_released() -> RolloutView:
+    """Both runs of revision 2 under it, oldest first, as ``getAnalysisRunInfo`` sorts them."""
+    view = healthy()
+    view.analysis_runs = [
+        run(f"{RS2}-2-pre", 2, "Successful", 190, "PrePromotion", successful=3),
+        run(f"{RS2}-2-post", 2, "Successful", 70, "PostPromotion", successful=3),
+    ]
+    return view
+
+
+def analysis_failed() -> RolloutView:
+    """A pre-promotion run that failed aborted revision 3: the run stays under revision 3."""
+    view = aborted()
+    rs3 = view.replica_sets[0].name
+    view.message = (
+        "RolloutAborted: Rollout aborted update to revision 3: Blue/green pre-promotion analysis "
+        'phase error/failed: Metric "error-rate" assessed Failed due to failed (1) > '
+        "failureLimit (0)"
+    )
+    view.analysis_runs = [
+        run(f"{rs3}-3-pre", 3, "Failed", 70, "PrePromotion", successful=1, failed=1),
+        run(f"{RS2}-2-pre", 2, "Successful", 880, "PrePromotion", successful=3),
+    ]
+    return view
+
+
 CASES = {
     "paused": paused,
+    "analysis-running": analysis_running,
+    "analysis-released": analysis_released,
+    "analysis-failed": analysis_failed,
     "promoted-with-delay": promoted_with_delay,
     "healthy": healthy,
     "aborted": aborted,

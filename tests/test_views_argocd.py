@@ -215,6 +215,9 @@ APP = {
 }
 
 
+RUNS: dict[str, dict[str, Any]] = {}
+
+
 @pytest.fixture
 def api() -> Iterator[argocd.ArgoCD]:
     server = FakeServer()
@@ -227,6 +230,7 @@ def api() -> Iterator[argocd.ArgoCD]:
         obj = {
             "Rollout": ROLLOUT,
             "ReplicaSet": SETS.get(name),
+            "AnalysisRun": RUNS.get(name),
             "IngressRoute": ingress(name, "prod.myapp.com", "bluegreen-active")
             if name == "myapp-prod"
             else ingress(name, "test.myapp.com", "bluegreen-preview"),
@@ -257,3 +261,95 @@ def test_scale_down_deadline_annotation_becomes_the_delay_tag(api: argocd.ArgoCD
         SETS[RS1] = replica_set(RS1, "69dc9f5f56", 1, 2, V1, 177)
     assert view.rollout is not None
     assert "stable,active,delay:29s\n" in views.render_rollout(view.rollout, NOW)
+
+
+def analysis_run(name: str, created: int) -> dict[str, Any]:
+    """A pre-promotion AnalysisRun as the resource endpoint returns it (two of three
+    measurements taken)."""
+    measurement = {"phase": "Successful", "value": "[0.002]", "finishedAt": ago(10)}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisRun",
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "creationTimestamp": ago(created),
+            "labels": {"rollout-type": "PrePromotion"},
+            "annotations": {"rollout.argoproj.io/revision": "2"},
+        },
+        "spec": {
+            "metrics": [
+                {
+                    "name": "error-rate",
+                    "count": 3,
+                    "interval": "10s",
+                    "successCondition": "result[0] < 0.01",
+                    "provider": {"prometheus": {"query": "sum(rate(x[1m]))"}},
+                }
+            ]
+        },
+        "status": {
+            "phase": "Running",
+            "metricResults": [
+                {
+                    "name": "error-rate",
+                    "phase": "Running",
+                    "count": 2,
+                    "successful": 2,
+                    "measurements": [{**measurement, "value": "[0.004]"}, measurement],
+                }
+            ],
+        },
+    }
+
+
+def test_analysis_run_under_its_revision_and_in_json(api: argocd.ArgoCD) -> None:
+    """An AnalysisRun child of the Rollout is read live and drawn under revision 2, as
+    ``kubectl argo rollouts get`` draws it; the JSON carries each metric's last measurement."""
+    run_name = f"{RS2}-2-pre"
+    TREE["nodes"].append(
+        node("AnalysisRun", run_name, "ar", "ro", 40, group="argoproj.io", version="v1alpha1")
+    )
+    RUNS[run_name] = analysis_run(run_name, 40)
+    try:
+        _, view = observe.app_view(api, "myapp")
+    finally:
+        TREE["nodes"].pop()
+        RUNS.clear()
+    assert view.rollout is not None
+    assert views.render_rollout(view.rollout, NOW) == (GOLDEN / "analysis-running.txt").read_text(
+        encoding="utf-8"
+    )
+    (run,) = views.status_json(view)["rollout"]["analysis_runs"]
+    assert (run["kind"], run["status"], run["successful"]) == ("PrePromotion", "Running", 2)
+    (metric,) = run["metrics"]
+    assert metric["last_value"] == "[0.002]"
+    assert (metric["measured"], metric["count"]) == (2, 3)
+    assert metric["success_condition"] == "result[0] < 0.01"
+
+
+def test_dashboard_rollout_info_analysis_runs() -> None:
+    """``--via dashboard``: RolloutInfo's ``analysisRuns`` (objectMeta, revision, specAndStatus)
+    give the same rows."""
+    run = analysis_run(f"{RS2}-2-pre", 40)
+    info = {
+        "objectMeta": {"name": "bluegreen-rollout", "namespace": NS},
+        "analysisRuns": [
+            {
+                "objectMeta": run["metadata"],
+                "revision": 2,
+                "status": "Running",
+                "specAndStatus": {"spec": run["spec"], "status": run["status"]},
+            }
+        ],
+    }
+    view = observe.rollout_view_from_info(info)
+    (got,) = view.analysis_runs
+    assert (got.name, got.revision, got.status, got.successful) == (
+        run["metadata"]["name"],
+        2,
+        "Running",
+        2,
+    )
+    assert got.metrics[0].last_value == "[0.002]"
+    assert "AnalysisRun  ◌ Running" in views.render_rollout(view, NOW)

@@ -15,7 +15,14 @@ from typing import Any
 
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import AppNotFound, NoLiveObject
-from gitops_release.argo.model import Application, ReplicaSet, ResourceRef, ResourceTree, Rollout
+from gitops_release.argo.model import (
+    AnalysisRun,
+    Application,
+    ReplicaSet,
+    ResourceRef,
+    ResourceTree,
+    Rollout,
+)
 from gitops_release.errors import RemoteError, UsageError
 
 REFRESH_TIMEOUT = 60.0
@@ -197,6 +204,10 @@ class ArgoCD:
     def replica_set(self, name: str, rs_name: str, namespace: str) -> ReplicaSet:
         ref = ResourceRef("ReplicaSet", rs_name, namespace, group="apps", version="v1")
         return ReplicaSet.from_json(self.live_object(name, ref))
+
+    def analysis_run(self, name: str, run_name: str, namespace: str) -> AnalysisRun:
+        ref = ResourceRef("AnalysisRun", run_name, namespace)
+        return AnalysisRun.from_json(self.live_object(name, ref))
 
     def run_action(self, name: str, ref: ResourceRef, action: str) -> None:
         """Run a resource action: ``RunResourceActionV2`` (Argo CD 3.1+, a JSON body), else the

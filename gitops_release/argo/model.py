@@ -240,6 +240,21 @@ class ResourceTree:
 
 
 @dataclass(frozen=True)
+class AnalysisStatus:
+    """``status.blueGreen.pre/postPromotionAnalysisRunStatus``: the run the Rollout waits on."""
+
+    name: str
+    phase: str = ""
+    message: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> AnalysisStatus | None:
+        if not isinstance(data, dict) or not data.get("name"):
+            return None
+        return cls(_s(data, "name"), _s(data, "status"), _s(data, "message"))
+
+
+@dataclass(frozen=True)
 class Rollout:
     """The live Rollout object (``GET .../resource?kind=Rollout`` manifest), as a release reads it."""
 
@@ -275,6 +290,10 @@ class Rollout:
     created_at: str = ""
     conditions: tuple[tuple[str, str, str], ...] = ()
     """(type, reason, message) of each condition."""
+    pre_analysis: AnalysisStatus | None = None
+    post_analysis: AnalysisStatus | None = None
+    pre_analysis_wanted: bool = False
+    post_analysis_wanted: bool = False
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Rollout:
@@ -320,6 +339,14 @@ class Rollout:
                 for c in status.get("conditions") or []
                 if isinstance(c, dict)
             ),
+            pre_analysis=AnalysisStatus.from_json(
+                _d(status, "blueGreen", "prePromotionAnalysisRunStatus")
+            ),
+            post_analysis=AnalysisStatus.from_json(
+                _d(status, "blueGreen", "postPromotionAnalysisRunStatus")
+            ),
+            pre_analysis_wanted=bool(_d(bg, "prePromotionAnalysis")),
+            post_analysis_wanted=bool(_d(bg, "postPromotionAnalysis")),
         )
 
     @property
@@ -371,6 +398,105 @@ class ReplicaSet:
             ),
             created_at=_s(obj, "metadata", "creationTimestamp"),
         )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    phase: str = ""
+    value: str = ""
+    message: str = ""
+    finished_at: str = ""
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric of an AnalysisRun: its spec (conditions, limits) and its results so far."""
+
+    name: str
+    phase: str = ""
+    success_condition: str = ""
+    failure_condition: str = ""
+    count: int = 0
+    """spec ``count``: 0 means measure until the run ends."""
+    measured: int = 0
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+    message: str = ""
+    last: Measurement | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisRun:
+    """A live AnalysisRun (``GET .../resource?kind=AnalysisRun``), as ``kubectl argo rollouts get``
+    reads it (``info/analysisrun_info.go``): phase, revision, counts, each metric's last value."""
+
+    name: str
+    namespace: str = ""
+    revision: int = 0
+    phase: str = ""
+    message: str = ""
+    rollout_type: str = ""
+    """``rollout-type`` label: PrePromotion, PostPromotion, Background."""
+    pod_hash: str = ""
+    """The ReplicaSet it measures (``rollouts-pod-template-hash`` label)."""
+    created_at: str = ""
+    metrics: tuple[MetricResult, ...] = ()
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> AnalysisRun:
+        meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status")
+        status = status if isinstance(status, dict) else {}
+        results = {
+            _s(r, "name"): r for r in status.get("metricResults") or [] if isinstance(r, dict)
+        }
+        metrics = []
+        for m in spec.get("metrics") or []:
+            if not isinstance(m, dict):
+                continue
+            r = results.get(_s(m, "name")) or {}
+            taken = [x for x in r.get("measurements") or [] if isinstance(x, dict)]
+            last = taken[-1] if taken else None
+            metrics.append(
+                MetricResult(
+                    name=_s(m, "name"),
+                    phase=_s(r, "phase"),
+                    success_condition=_s(m, "successCondition"),
+                    failure_condition=_s(m, "failureCondition"),
+                    count=_i(m, "count"),
+                    measured=_i(r, "count"),
+                    successful=_i(r, "successful"),
+                    failed=_i(r, "failed"),
+                    inconclusive=_i(r, "inconclusive"),
+                    error=_i(r, "error"),
+                    message=_s(r, "message"),
+                    last=Measurement(
+                        phase=_s(last, "phase"),
+                        value=_s(last, "value"),
+                        message=_s(last, "message"),
+                        finished_at=_s(last, "finishedAt"),
+                    )
+                    if last is not None
+                    else None,
+                )
+            )
+        revision = _s(meta, "annotations", "rollout.argoproj.io/revision")
+        return cls(
+            name=_s(meta, "name"),
+            namespace=_s(meta, "namespace"),
+            revision=int(revision) if revision.isdigit() else 0,
+            phase=_s(status, "phase"),
+            message=_s(status, "message"),
+            rollout_type=_s(meta, "labels", "rollout-type"),
+            pod_hash=_s(meta, "labels", "rollouts-pod-template-hash"),
+            created_at=_s(meta, "creationTimestamp"),
+            metrics=tuple(metrics),
+        )
+
+    def total(self, what: str) -> int:
+        """Sum of ``successful``/``failed``/``inconclusive``/``error`` over the metrics."""
+        return sum(int(getattr(m, what)) for m in self.metrics)
 
 
 @dataclass(frozen=True)

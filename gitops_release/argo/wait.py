@@ -9,6 +9,9 @@
 - ``released``: ``synced``, app Healthy, Rollout Healthy and fully promoted on the expected image.
 - Fail fast (exit 1) with the server's message: Rollout Degraded (aborted, deadline exceeded),
   operation Failed/Error, the expected image replaced by a different one.
+- Analysis (:mod:`gitops_release.argo.analysis`): ``preview-ready`` needs the pre-promotion run
+  Successful, ``released`` the post-promotion run; a Failed or Error run fails fast naming the
+  metric, its condition and the last value; an Inconclusive one stops (exit 1): a person decides.
 
 Each state is pinned to a commit and an image, so an old revision never satisfies it. Waiting
 follows the watch stream (a change shows within a second); the stream is reopened when cut or
@@ -23,9 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_release.argo import http
+from gitops_release.argo import analysis, http
 from gitops_release.argo.client import ArgoCD
-from gitops_release.argo.model import Application, ReplicaSet, ResourceRef, Rollout
+from gitops_release.argo.model import AnalysisRun, Application, ReplicaSet, ResourceRef, Rollout
 from gitops_release.argo.types import Target
 from gitops_release.errors import Failed, RemoteError, TimedOut, UsageError
 from gitops_release.images import image_matches
@@ -113,9 +116,19 @@ def judge_app(
 
 
 def judge_rollout(
-    target: Target, app: Application, ro: Rollout, preview: ReplicaSet | None, expect: Expect
+    target: Target,
+    app: Application,
+    ro: Rollout,
+    preview: ReplicaSet | None,
+    expect: Expect,
+    analysis_runs: dict[str, AnalysisRun] | None = None,
 ) -> Verdict:
-    """The live Rollout (and its preview ReplicaSet) against the target."""
+    """The live Rollout (its preview ReplicaSet, the AnalysisRuns its status names and that
+    are not Successful, by role ``pre-promotion``/``post-promotion``) against the target."""
+    judged = {
+        which: analysis.judge_run(which, run)
+        for which, run in analysis.current(ro, analysis_runs or {}).items()
+    }
     want = expect.images
     runs = ", ".join(ro.images) or "no image"
     on_image = all(any(image_matches(h, w) for h in ro.images) for w in want)
@@ -125,6 +138,9 @@ def judge_rollout(
         return Verdict(
             failed=f"rollout {ro.name} runs {runs}, not {', '.join(want)}: the expected image was replaced (another release?)"
         )
+    for verdict in judged.values():
+        if verdict.failed:
+            return Verdict(failed=f"rollout {ro.name}: {verdict.failed}")
     if ro.phase == "Degraded":
         return Verdict(failed=f"rollout {ro.name} Degraded: {ro.message or 'no message'}")
     if target is Target.synced:
@@ -134,14 +150,23 @@ def judge_rollout(
         and ro.fully_promoted
         and (not ro.active_selector or ro.active_selector == ro.current_pod_hash)
     )
+    step = analysis.POST if target is Target.released else analysis.PRE
+    gate = judged.get(step, analysis.AnalysisVerdict())
+    if gate.undecided:
+        return Verdict(failed=f"rollout {ro.name}: {gate.undecided}")
     if target is Target.released:
-        if released and app.health == "Healthy":
+        if released and app.health == "Healthy" and not gate.waiting:
             return Verdict(done=True)
         return Verdict(
-            missing=f"rollout {ro.name} is {ro.phase or 'Progressing'}: {ro.message or 'not promoted yet'}"
+            missing=gate.waiting
+            or f"rollout {ro.name} is {ro.phase or 'Progressing'}: {ro.message or 'not promoted yet'}"
         )
     if released:
         return Verdict(done=True)  # never paused: went straight to released
+    if gate.waiting:
+        return Verdict(missing=gate.waiting)
+    if ro.pre_analysis_wanted and ro.pre_analysis is None:
+        return Verdict(missing=f"rollout {ro.name}: pre-promotion analysis not started yet")
     if ro.phase != "Paused" or "BlueGreenPause" not in ro.pause_reasons:
         return Verdict(
             missing=f"rollout {ro.name} is {ro.phase or 'Progressing'}: {ro.message or 'preview not ready'}"
@@ -295,7 +320,7 @@ class Waiter:
             ro.phase == "Paused" or force_detail
         )
         preview = self._preview(ro) if wants_preview else None
-        detail = judge_rollout(self.target, app, ro, preview, self.expect)
+        detail = judge_rollout(self.target, app, ro, preview, self.expect, self._runs(ro))
         if verdict.needs_detail or detail.failed:
             return detail
         # forced (the timeout report): the app-level reason, plus what the Rollout says
@@ -308,6 +333,19 @@ class Waiter:
                 f"preview has {preview.available if preview else 0}/{ro.preview_wanted} available"
             )
         return Verdict(missing="; ".join(parts))
+
+    def _runs(self, ro: Rollout) -> dict[str, AnalysisRun]:
+        """The pre/post-promotion runs the Rollout's status names and that are not Successful
+        (a Successful one needs no read)."""
+        runs = {}
+        for which, named in ((analysis.PRE, ro.pre_analysis), (analysis.POST, ro.post_analysis)):
+            if named is None or named.phase == "Successful":
+                continue
+            try:
+                runs[which] = self.argocd.analysis_run(self.app_name, named.name, ro.namespace)
+            except RemoteError:
+                continue  # not in the tree yet: the Rollout's own phase still gates
+        return runs
 
     def _preview(self, ro: Rollout) -> ReplicaSet | None:
         pod_hash = ro.preview_selector or ro.current_pod_hash

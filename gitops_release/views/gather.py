@@ -14,7 +14,9 @@ from gitops_release.argo import http
 from gitops_release.argo.client import ArgoCD
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import (
+    AnalysisRun,
     Application,
+    MetricResult,
     ReplicaSet,
     ResourceRef,
     ResourceTree,
@@ -25,7 +27,15 @@ from gitops_release.argo.model import (
 from gitops_release.argo.routes import urls
 from gitops_release.argo.types import Via
 from gitops_release.errors import RemoteError, UsageError
-from gitops_release.views.render import AppView, ListRow, PodView, ReplicaSetView, RolloutView
+from gitops_release.views.render import (
+    AnalysisRunView,
+    AppView,
+    ListRow,
+    MetricView,
+    PodView,
+    ReplicaSetView,
+    RolloutView,
+)
 
 
 def client_phase(ro: Rollout) -> tuple[str, str]:
@@ -83,6 +93,49 @@ def _rs_from_node(node: TreeNode, tree: ResourceTree) -> ReplicaSet:
     )
 
 
+def _metric_view(m: MetricResult) -> MetricView:
+    last = m.last
+    return MetricView(
+        name=m.name,
+        phase=m.phase,
+        success_condition=m.success_condition,
+        failure_condition=m.failure_condition,
+        count=m.count,
+        measured=m.measured,
+        successful=m.successful,
+        failed=m.failed,
+        inconclusive=m.inconclusive,
+        error=m.error,
+        message=m.message,
+        last_value=last.value if last else "",
+        last_phase=last.phase if last else "",
+        last_message=last.message if last else "",
+    )
+
+
+def analysis_run_view(run: AnalysisRun) -> AnalysisRunView:
+    return AnalysisRunView(
+        name=run.name,
+        revision=run.revision,
+        status=run.phase,
+        kind=run.rollout_type,
+        message=run.message,
+        created_at=run.created_at,
+        successful=run.total("successful"),
+        failed=run.total("failed"),
+        inconclusive=run.total("inconclusive"),
+        error=run.total("error"),
+        metrics=[_metric_view(m) for m in run.metrics],
+    )
+
+
+def sort_runs(runs: list[AnalysisRunView]) -> list[AnalysisRunView]:
+    """``getAnalysisRunInfo``'s order: newest revision first, then oldest first, then name
+    descending."""
+    runs = sorted(runs, key=lambda r: r.name, reverse=True)
+    return sorted(runs, key=lambda r: (-r.revision, r.created_at))
+
+
 def rollout_view(
     argocd: ArgoCD, app: Application, tree: ResourceTree, ref: ResourceRef
 ) -> tuple[Rollout, RolloutView]:
@@ -118,6 +171,13 @@ def rollout_view(
             )
         )
     sets.sort(key=lambda rs: rs.revision, reverse=True)
+    runs = []
+    for node in tree.children(ro_node, "AnalysisRun") if ro_node is not None else []:
+        try:
+            run = argocd.analysis_run(app.name, node.name, node.namespace or ref.namespace)
+        except RemoteError:
+            continue  # deleted between the tree and the read
+        runs.append(analysis_run_view(run))
     status, message = client_phase(ro)
     view = RolloutView(
         name=ro.name,
@@ -132,6 +192,7 @@ def rollout_view(
         available=ro.available_replicas,
         created_at=ro.created_at or (ro_node.created_at if ro_node else ""),
         replica_sets=sets,
+        analysis_runs=sort_runs(runs),
     )
     return ro, view
 
@@ -169,6 +230,21 @@ def rollout_view_from_info(info: dict[str, Any]) -> RolloutView:
             )
         )
     sets.sort(key=lambda rs: rs.revision, reverse=True)
+    runs = [
+        analysis_run_view(
+            AnalysisRun.from_json(
+                {
+                    "metadata": {
+                        **(ar.get("objectMeta") or {}),
+                        "annotations": {"rollout.argoproj.io/revision": str(ar.get("revision"))},
+                    },
+                    **(ar.get("specAndStatus") or {}),
+                }
+            )
+        )
+        for ar in info.get("analysisRuns") or []
+        if isinstance(ar, dict)
+    ]
     return RolloutView(
         name=str(meta.get("name") or ""),
         namespace=str(meta.get("namespace") or ""),
@@ -182,6 +258,7 @@ def rollout_view_from_info(info: dict[str, Any]) -> RolloutView:
         available=int(info.get("available") or 0),
         created_at=str(meta.get("creationTimestamp") or ""),
         replica_sets=sets,
+        analysis_runs=sort_runs(runs),
     )
 
 

@@ -19,6 +19,16 @@ from gitops_release.argo.model import parse_time
 ICON_ROLLOUT, ICON_REVISION, ICON_RS, ICON_POD = "⟳", "#", "⧉", "□"
 ICON_OK, ICON_BAD, ICON_PAUSED, ICON_PROGRESSING = "✔", "✖", "॥", "◌"
 ICON_WARNING, ICON_UNKNOWN, ICON_NEUTRAL = "⚠", "?", "•"
+ICON_ANALYSIS, ICON_WAITING = "α", "◷"
+
+ANALYSIS_ICONS = {
+    "Successful": ICON_OK,
+    "Inconclusive": ICON_UNKNOWN,
+    "Failed": ICON_BAD,
+    "Error": ICON_WARNING,
+    "Running": ICON_PROGRESSING,
+    "Pending": ICON_WAITING,
+}
 
 STATUS_ICONS = {
     "Healthy": ICON_OK,
@@ -85,6 +95,42 @@ class ReplicaSetView:
 
 
 @dataclass
+class MetricView:
+    """One metric of an AnalysisRun, with its last measurement (``-o json``)."""
+
+    name: str
+    phase: str = ""
+    success_condition: str = ""
+    failure_condition: str = ""
+    count: int = 0
+    measured: int = 0
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+    message: str = ""
+    last_value: str = ""
+    last_phase: str = ""
+    last_message: str = ""
+
+
+@dataclass
+class AnalysisRunView:
+    name: str
+    revision: int
+    status: str
+    kind: str = ""
+    """PrePromotion, PostPromotion, Background (the run's ``rollout-type`` label)."""
+    message: str = ""
+    created_at: str = ""
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+    metrics: list[MetricView] = field(default_factory=list)
+
+
+@dataclass
 class RolloutView:
     name: str
     namespace: str
@@ -98,6 +144,7 @@ class RolloutView:
     available: int = 0
     created_at: str = ""
     replica_sets: list[ReplicaSetView] = field(default_factory=list)
+    analysis_runs: list[AnalysisRunView] = field(default_factory=list)
 
 
 @dataclass
@@ -220,13 +267,18 @@ def render_rollout(view: RolloutView, now: dt.datetime) -> str:
             "",
         ]
     )
-    revisions = sorted({rs.revision for rs in view.replica_sets}, reverse=True)
+    revisions = sorted(
+        {rs.revision for rs in view.replica_sets} | {ar.revision for ar in view.analysis_runs},
+        reverse=True,
+    )
     for i, revision in enumerate(revisions):
         prefix, subpfx = _prefixes(i == len(revisions) - 1, "")
         rows.append([f"{prefix}{ICON_REVISION} revision:{revision}", "", " ", "", ""])
         sets = [rs for rs in view.replica_sets if rs.revision == revision]
+        runs = [ar for ar in view.analysis_runs if ar.revision == revision]
+        total = len(sets) + len(runs)
         for j, rs in enumerate(sets):
-            rs_prefix, rs_sub = _prefixes(j == len(sets) - 1, subpfx)
+            rs_prefix, rs_sub = _prefixes(j == total - 1, subpfx)
             tags = [t for t, on in (("stable", rs.stable),) if on]
             if rs.active:
                 tags.append("active")
@@ -258,7 +310,31 @@ def render_rollout(view: RolloutView, now: dt.datetime) -> str:
                         ",".join(info),
                     ]
                 )
+        for j, run in enumerate(runs, start=len(sets)):
+            run_prefix, _ = _prefixes(j == total - 1, subpfx)
+            rows.append(_analysis_row(run, run_prefix, now))
     return "".join(out) + tabwrite(rows)
+
+
+def _analysis_row(run: AnalysisRunView, prefix: str, now: dt.datetime) -> list[str]:
+    """``PrintAnalysisRunInfo``: counts of successful, failed, inconclusive, error measurements."""
+    counts = [
+        f"{icon} {n}"
+        for icon, n in (
+            (ICON_OK, run.successful),
+            (ICON_BAD, run.failed),
+            (ICON_UNKNOWN, run.inconclusive),
+            (ICON_WARNING, run.error),
+        )
+        if n > 0
+    ]
+    return [
+        f"{prefix}{ICON_ANALYSIS} {run.name}",
+        "AnalysisRun",
+        f"{ANALYSIS_ICONS.get(run.status, ' ')} {run.status}",
+        age(run.created_at, now),
+        ",".join(counts),
+    ]
 
 
 def render_status(view: AppView, now: dt.datetime) -> str:

@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from gitops_release.argo.model import Application, ReplicaSet, Rollout
+from gitops_release.argo.model import (
+    AnalysisRun,
+    AnalysisStatus,
+    Application,
+    Measurement,
+    MetricResult,
+    ReplicaSet,
+    Rollout,
+)
 from gitops_release.argo.types import Target
 from gitops_release.argo.wait import Expect, judge_app, judge_rollout, parse_duration
 from gitops_release.errors import UsageError
@@ -147,3 +155,47 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects_garbage() -> None:
     with pytest.raises(UsageError):
         parse_duration("soon")
+
+
+def run(phase: str, measured: int, value: str, **extra: Any) -> AnalysisRun:
+    last = Measurement(phase="Successful" if phase == "Running" else phase, value=value)
+    metric = MetricResult(
+        "error-rate", phase=phase, success_condition="result < 0.01", count=3,
+        measured=measured, successful=measured, last=last,
+    )  # fmt: skip
+    return AnalysisRun("web-h2-2-pre", "prod", 2, phase, pod_hash="h2", metrics=(metric,), **extra)
+
+
+def test_preview_ready_waits_while_the_pre_promotion_analysis_runs() -> None:
+    """Paused with the preview available is not preview-ready until the analysis is Successful:
+    the wait says which metric and how many measurements."""
+    ready = ReplicaSet(name="web-h2", pod_hash="h2", replicas=1, available=1, images=("app:v2",))
+    gated = rollout(
+        pre_analysis=AnalysisStatus("web-h2-2-pre", "Running"), pre_analysis_wanted=True
+    )
+    runs = {"pre-promotion": run("Running", 2, "0.002")}
+    verdict = judge_rollout(Target.preview_ready, app(), gated, ready, EXPECT, runs)
+    assert not verdict.done
+    assert verdict.missing == (
+        'pre-promotion analysis web-h2-2-pre Running: metric "error-rate" (successCondition: '
+        "result < 0.01): last value 0.002 (Successful), 2 of 3 measurements (2 successful)"
+    )
+    not_started = rollout(pre_analysis_wanted=True)
+    verdict = judge_rollout(Target.preview_ready, app(), not_started, ready, EXPECT, {})
+    assert verdict.missing == "rollout web: pre-promotion analysis not started yet"
+    # an old revision's run does not gate this one
+    old = {"pre-promotion": AnalysisRun("web-h1-1-pre", "prod", 1, "Failed", pod_hash="h1")}
+    assert judge_rollout(Target.preview_ready, app(), rollout(), ready, EXPECT, old).done
+
+
+def test_released_waits_for_the_post_promotion_analysis() -> None:
+    promoted = rollout(
+        phase="Healthy", message="", pause_reasons=(), stable_rs="h2", active_selector="h2",
+        post_analysis=AnalysisStatus("web-h2-2-post", "Running"), post_analysis_wanted=True,
+    )  # fmt: skip
+    runs = {"post-promotion": run("Running", 1, "0.001")}
+    verdict = judge_rollout(Target.released, app(health="Healthy"), promoted, None, EXPECT, runs)
+    assert verdict.missing.startswith(
+        'post-promotion analysis web-h2-2-pre Running: metric "error-rate"'
+    )
+    assert judge_rollout(Target.released, app(health="Healthy"), promoted, None, EXPECT, {}).done
