@@ -38,6 +38,16 @@ class BadRequest(ApiError):
     """400: the server refused the request as invalid (also gRPC FailedPrecondition)."""
 
 
+IN_PROGRESS = "another operation is already in progress"
+
+
+class OperationInProgress(BadRequest):
+    """Argo CD refused a sync because another operation is running: HTTP 400, gRPC 9
+    (FailedPrecondition). Argo CD gives other FailedPrecondition refusals the same code ("Cannot
+    sync to X: auto-sync currently set to Y"), so its message is the only mark: it is read here,
+    once, at the adapter, and callers branch on this type."""
+
+
 class Unauthorized(ApiError):
     """401: no token, an expired token or a wrong password."""
 
@@ -107,6 +117,8 @@ def error_for(
     grpc_code: int | None = None,
 ) -> ApiError:
     cls = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
+    if cls is BadRequest and grpc_code == 9 and IN_PROGRESS in server_message:
+        cls = OperationInProgress
     return cls(
         status, method, url, server_message, hint=_HINTS.get(cls), what=what, grpc_code=grpc_code
     )

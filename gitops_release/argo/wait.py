@@ -477,9 +477,6 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}m{rest}s" if rest else f"{minutes}m"
 
 
-IN_PROGRESS = "another operation is already in progress"
-
-
 def wait_operation(api: ArgoCD, name: str, deadline: float, out: Output) -> None:
     """Wait until the app has no running operation (follows the watch stream)."""
     app = api.get_app(name)

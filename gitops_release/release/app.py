@@ -21,7 +21,7 @@ from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import Application, ResourceRef, Rollout, find_rollout
 from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, run
 from gitops_release.argo.types import Action, Target
-from gitops_release.argo.wait import IN_PROGRESS, Expect, Outcome, Waiter, wait_operation
+from gitops_release.argo.wait import Expect, Outcome, Waiter, wait_operation
 from gitops_release.errors import RemoteError, UsageError
 from gitops_release.images import ImageRef, is_reference, parse_image, pick_image, resolve_target
 from gitops_release.output import Output
@@ -258,7 +258,7 @@ class ReleaseApp:
             try:
                 api.sync(self.name, revision=commit)
             except http.BadRequest as err:
-                if IN_PROGRESS in err.server_message and time.monotonic() < deadline:
+                if isinstance(err, http.OperationInProgress) and time.monotonic() < deadline:
                     self.conn.sleep(min(2.0, 0.2 * 2**attempt))
                     continue
                 raise RemoteError(

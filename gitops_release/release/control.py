@@ -17,7 +17,6 @@ from gitops_release.argo.model import ResourceRef, find_rollout
 from gitops_release.argo.rollouts import ActionResult
 from gitops_release.argo.types import Action, Target, Via
 from gitops_release.argo.wait import (
-    IN_PROGRESS,
     Expect,
     Outcome,
     Waiter,
@@ -225,7 +224,7 @@ def sync(
             try:
                 synced = api.sync(name, revision=revision, prune=prune)
             except http.BadRequest as err:
-                if IN_PROGRESS in err.server_message and time.monotonic() < deadline:
+                if isinstance(err, http.OperationInProgress) and time.monotonic() < deadline:
                     conn.sleep(min(2.0, 0.2 * 2**attempt))
                     continue
                 raise RemoteError(

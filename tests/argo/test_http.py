@@ -326,3 +326,23 @@ def test_tls_to_a_plain_http_port_says_so(server: FakeServer) -> None:
     assert "answers plain HTTP" in text
     assert server.url in text and "--plaintext" in text
     assert "--insecure" not in text
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "in_progress"),
+    [
+        (9, "another operation is already in progress", True),
+        # the same gRPC code for another precondition: a refusal, not something to wait out
+        (9, "Cannot sync to abc1234: auto-sync currently set to main", False),
+        (3, "another operation is already in progress", False),
+        (None, "another operation is already in progress", False),
+    ],
+)
+def test_a_running_operation_is_its_own_type(
+    code: int | None, message: str, in_progress: bool
+) -> None:
+    """Callers wait out a running operation by its type, never by reading the message: the
+    adapter reads Argo CD's message once (code 9 alone also covers other refusals)."""
+    err = http.error_for(400, "POST", "/api/v1/applications/a/sync", message, grpc_code=code)
+    assert isinstance(err, http.BadRequest)
+    assert isinstance(err, http.OperationInProgress) is in_progress
