@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops_release.environments import Environments
+from gitops_release.environments import Environments, seconds
 from gitops_release.environments import parse as parse_environments
 from gitops_release.errors import UsageError
 
@@ -39,19 +39,15 @@ class Duration(float):
 
 
 def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (what ``--timeout`` and the setting take)."""
-    import re
-
-    text = text.strip()
+    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (what ``--timeout`` and the setting take).
+    One parser serves the settings and the environments' ``soak`` (:func:`environments.seconds`,
+    which this module's import of the environments table lets it share)."""
     try:
-        return float(text)
+        return seconds(text)
     except ValueError:
-        pass
-    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", text)
-    if not text or parts is None:
-        raise UsageError(f"invalid duration {text!r}", hint="use e.g. 90s, 10m or 1h")
-    h, m, s = (float(g) if g else 0.0 for g in parts.groups())
-    return h * 3600 + m * 60 + s
+        raise UsageError(
+            f"invalid duration {text.strip()!r}", hint="use e.g. 90s, 10m or 1h"
+        ) from None
 
 
 @dataclass(frozen=True)

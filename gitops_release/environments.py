@@ -35,7 +35,8 @@ _KEYS = {"name", "application", "applications", "soak", "checks"}
 
 
 def seconds(text: str) -> float:
-    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (the same forms as ``--timeout``)."""
+    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds: the one duration parser (``--timeout``,
+    the settings through :func:`config.parse_duration`, and ``soak`` here); ValueError if not."""
     text = text.strip()
     try:
         return float(text)
