@@ -33,6 +33,7 @@ from gitops_release.sandbox.control import IMAGE_MODES, C, ControlHandler, Fault
 from gitops_release.sandbox.gitserver import GitServer
 from gitops_release.sandbox.gitsource import GitSource
 from gitops_release.sandbox.ingress import IngressHandler
+from gitops_release.sandbox.podmetrics import PodMetrics
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
 from gitops_release.sandbox.wire import GrpcError, collect_routes
@@ -102,6 +103,7 @@ class Sandbox:
         self.clock = Clock(self.config.time_scale)
         self.lock = threading.Condition(threading.RLock())
         self.faults = Faults()
+        self.pod_metrics = PodMetrics()
         self.cluster = Cluster(self.clock, self.config.timing, self.faults.image_policy)
         self._own_state = self.config.state_dir is None
         self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="gitops-sandbox-"))
@@ -306,19 +308,28 @@ class Sandbox:
             raise ValueError(f"actions API {mode!r}: one of {', '.join(ACTIONS_API)}")
         self.actions_api = mode
 
-    def fail_image(self, image: str, mode: str = "never-ready") -> None:
+    def fail_image(
+        self, image: str, mode: str = "never-ready", *, rate: float = 1.0, seconds: float = 0.0
+    ) -> None:
+        """Pods of ``image`` never get ready, cannot pull, answer 500 (``rate``: that share of
+        requests) or answer ``seconds`` late (``slow``)."""
         if not image or mode not in IMAGE_MODES:
             raise ValueError(f"image required and mode one of {IMAGE_MODES}")
-        with self.lock:
-            self.faults.images[image] = mode
+        if mode in ("http-500", "slow"):
+            self.faults.fail_http(image, mode, rate, seconds)
+        else:
+            with self.lock:
+                self.faults.images[image] = mode
         self.kick()
 
     def clear_image(self, image: str | None = None) -> None:
-        with self.lock:
+        with self.lock, self.faults.lock:
             if image:
                 self.faults.images.pop(image, None)
+                self.faults.http.pop(image, None)
             else:
                 self.faults.images.clear()
+                self.faults.http.clear()
         self.kick()
 
     def inject(self, kind: str, **params: Any) -> None:
