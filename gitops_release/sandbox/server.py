@@ -33,6 +33,7 @@ from gitops_release.sandbox.control import IMAGE_MODES, C, ControlHandler, Fault
 from gitops_release.sandbox.gitserver import GitServer
 from gitops_release.sandbox.gitsource import GitSource
 from gitops_release.sandbox.ingress import IngressHandler
+from gitops_release.sandbox.metricproviders import Measured
 from gitops_release.sandbox.podmetrics import PodMetrics
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
@@ -102,6 +103,7 @@ class Sandbox:
         self.set_actions_api(self.config.actions_api)
         self.clock = Clock(self.config.time_scale)
         self.lock = threading.Condition(threading.RLock())
+        self._measuring = threading.Lock()  # one thread takes analysis measurements at a time
         self.faults = Faults()
         self.pod_metrics = PodMetrics()
         self.cluster = Cluster(self.clock, self.config.timing, self.faults.image_policy)
@@ -285,11 +287,28 @@ class Sandbox:
 
     def kick(self) -> None:
         """Reconcile everything now (after a mutation) and wake the watchers."""
+        measured = self._measure()
         with self.lock:
-            self.cluster.reconcile()
+            self.cluster.reconcile(measured)
             for app in list(self.apps.apps.values()):
                 self.apps.reconcile(app)
             self.lock.notify_all()
+
+    def _measure(self) -> Measured:
+        """The analysis measurements the next pass wants, taken outside the lock: a metric may
+        ask the sandbox itself (its ingress, its API), whose handlers take the lock. A caller
+        that holds the lock (a handler mid-mutation), or a second thread while one measures,
+        leaves them in flight for the next pass (the controller loop's, within a tick)."""
+        # Condition._is_owned: whether this thread holds the (reentrant) lock already.
+        if self.lock._is_owned() or not self._measuring.acquire(blocking=False):  # type: ignore[attr-defined]
+            return {}
+        try:
+            with self.lock:
+                due = self.cluster.due_measurements()
+                now = self.clock.seconds()
+            return self.cluster.measure(due, now) if due else {}
+        finally:
+            self._measuring.release()
 
     def refresh(self, name: str, *, hard: bool = False) -> None:
         """``?refresh=``: fetch Git now and reconcile before answering."""
