@@ -24,6 +24,10 @@ INSTALL_HINT = "apt-get install -y --no-install-recommends prometheus"
 METRICS_PATH = "/sandbox/api/v1/metrics"
 
 
+def target_url(target: str) -> str:
+    return f"http://{target}{METRICS_PATH}"
+
+
 class PrometheusMissing(RuntimeError):
     """No prometheus binary on this machine."""
 
@@ -64,7 +68,7 @@ def scrape_config(target: str, interval: float = 1.0) -> dict[str, object]:
 
 
 class Prometheus:
-    """One Prometheus process; ``start()`` returns once ``/-/ready`` answers 200."""
+    """One Prometheus process; ``start()`` returns once it is ready and has scraped the target."""
 
     def __init__(
         self,
@@ -108,13 +112,28 @@ class Prometheus:
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
-        while not self._ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_path.read_text(errors="replace")[-2000:]
-                self.stop()
-                raise PrometheusFailed(f"prometheus did not become ready on {self.url}: {tail}")
-            time.sleep(0.05)
+        # Ready is not enough: Prometheus hands discovered targets (static ones too) to its
+        # scrape manager at most every 5 s, so the first scrape comes up to ~6 s after start.
+        # Return once the sandbox has been scraped, so the first queries find its series.
+        for check, what in (
+            (self._ready, "ready"),
+            (self._scraped, "scraping " + target_url(self.target)),
+        ):
+            while not check():
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    tail = self.log_path.read_text(errors="replace")[-2000:]
+                    self.stop()
+                    raise PrometheusFailed(f"prometheus on {self.url} is not {what}: {tail}")
+                time.sleep(0.05)
         return self
+
+    def _scraped(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/api/v1/targets", timeout=1) as response:
+                targets = json.loads(response.read())["data"]["activeTargets"]
+        except (OSError, ValueError, KeyError, urllib.error.URLError):
+            return False
+        return any(t.get("health") == "up" for t in targets)
 
     def _ready(self) -> bool:
         try:
