@@ -35,6 +35,7 @@ from gitops_release.sandbox.gitsource import GitSource
 from gitops_release.sandbox.ingress import IngressHandler
 from gitops_release.sandbox.metricproviders import Measured
 from gitops_release.sandbox.podmetrics import PodMetrics
+from gitops_release.sandbox.prometheus import METRICS_PATH, Prometheus
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
 from gitops_release.sandbox.wire import GrpcError, collect_routes
@@ -94,6 +95,7 @@ class SandboxConfig:
     timing: Timing = field(default_factory=Timing)
     verbose: bool = False
     actions_api: str = "v2"  # which resource-action API to serve: see argocd_api.ACTIONS_API
+    prometheus: bool = False  # start a real Prometheus scraping the pods (prometheus.py)
 
 
 class Sandbox:
@@ -135,6 +137,7 @@ class Sandbox:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.argocd_url = self.rollouts_url = self.ingress_url = self.git_url = ""
+        self.prometheus: Prometheus | None = None
 
     # lifecycle ---------------------------------------------------------------------------
     @property
@@ -191,6 +194,14 @@ class Sandbox:
             raise
         self.argocd_url = self.rollouts_url = api
         self.ingress_url = ingress
+        if self.config.prometheus:
+            try:
+                self.prometheus = Prometheus(api.removeprefix("http://"), host=self.config.host)
+                self.prometheus.start()
+            except BaseException:
+                self.stop()
+                raise
+            self.log(f"prometheus on {self.prometheus.url}, scraping {METRICS_PATH} every 1 s")
         for line in self.apps.tools.missing():
             print(f"sandbox: {line}", file=sys.stderr, flush=True)
         self._load_apps()
@@ -222,6 +233,8 @@ class Sandbox:
             server.shutdown()
             server.server_close()
         self.git_server.stop()
+        if self.prometheus is not None:
+            self.prometheus.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
@@ -236,7 +249,8 @@ class Sandbox:
         self.stop()
 
     def env(self) -> dict[str, str]:
-        """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last)."""
+        """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last; with
+        ``prometheus``, SANDBOX_PROMETHEUS before it)."""
         return {
             "ARGOCD_SERVER": self.argocd_url,
             "ARGOCD_AUTH_TOKEN": self.token,
@@ -244,6 +258,7 @@ class Sandbox:
             "ROLLOUTS_SERVER": self.rollouts_url,
             "SANDBOX_GIT": self.git_url,
             "SANDBOX_GIT_TOKEN": self.git_token,
+            **({"SANDBOX_PROMETHEUS": self.prometheus.url} if self.prometheus else {}),
             "SANDBOX_INGRESS": self.ingress_url,
         }
 
