@@ -271,3 +271,138 @@ def test_inconclusive_pre_promotion_pauses(sb: Sandbox, tmp_path: Path, job: Fak
     s.advance(10)
     assert len(runs(s)) == 1
     assert revisions(s) == (1, 1, 2)
+
+
+def scale_down_set(s: Scenario, revision: int) -> bool:
+    """ExpectRevisionScaleDown(rev, true): the ReplicaSet carries a scale-down deadline."""
+    name = s.replica_set(revision)["objectMeta"]["name"]
+    annotations = s.live("ReplicaSet", name, "apps")["metadata"].get("annotations") or {}
+    return "argo-rollouts.argoproj.io/scale-down-deadline" in annotations
+
+
+def test_blue_green_abort_and_update(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """analysis_test.go TestBlueGreenAbortAndUpdate: revision 2 fails its post-promotion
+    analysis (Degraded, active back on 1); revision 3 (a template annotation, the analysis
+    args removed, autoPromotionEnabled false) pauses on the preview with revision 2 marked for
+    scale-down, is promoted and becomes Healthy; two runs in all."""
+    blue_green = '      postPromotionAnalysis:\n        templates:\n        - templateName: sleep-job\n        args:\n        - {name: exit-code, value: "1"}\n'
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + rollout("abort-update", blue_green))
+    s.healthy_rollout()
+    assert runs(s) == []
+    s.update_spec()
+    s.wait_for_status("Degraded", 60)
+    assert len(runs(s)) == 1
+    s.advance(1)  # the pass after the abort switches the active Service back
+    assert revisions(s)[1:] == (1, 2)
+    s.patch_spec(
+        {
+            "spec": {
+                "template": {"metadata": {"annotations": {"foo": "bar"}}},
+                "strategy": {
+                    "blueGreen": {
+                        "autoPromotionEnabled": False,
+                        "postPromotionAnalysis": {
+                            "templates": [{"templateName": "sleep-job"}],
+                            "args": None,
+                        },
+                    }
+                },
+            }
+        }
+    )
+    s.wait_for_status("Paused", 60)
+    s.advance(2)
+    assert s.revision_pod_count(1) == 1 and s.revision_pod_count(3) == 1
+    assert scale_down_set(s, 2)
+    assert revisions(s)[1:] == (1, 3)
+    s.promote()
+    s.wait_for_status("Healthy", 60)
+    s.advance(2)
+    assert s.revision_pod_count(1) == 1 and s.revision_pod_count(3) == 1
+    assert scale_down_set(s, 1) and scale_down_set(s, 2)
+    assert revisions(s)[1:] == (3, 3)
+    assert len(runs(s)) == 2
+
+
+def test_blue_green_kitchen_sink(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """analysis_test.go TestBlueGreenKitchenSink: previewReplicaCount, autoPromotionSeconds,
+    scaleDownDelaySeconds, a 10 s pre-promotion run and a failing 10 s post-promotion run: no
+    promotion before both the run and autoPromotionSeconds allow it, then the switch, the post
+    run, and Degraded back on revision 1 with both revisions' pods kept."""
+    blue_green = (
+        "      previewReplicaCount: 1\n      autoPromotionSeconds: 10\n"
+        "      scaleDownDelaySeconds: 5\n"
+        + analysis("prePromotionAnalysis", duration="10")
+        + analysis("postPromotionAnalysis", exit_code="1", duration="10")
+    )
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + rollout("kitchensink", blue_green, 2))
+    s.healthy_rollout()
+    s.update_spec()
+    s.wait_for_status("Paused", 60)
+    assert revisions(s) == (1, 1, 2)
+    assert (s.revision_pod_count(1), s.revision_pod_count(2)) == (2, 1)
+    assert s.replica_counts() == (2, 3, 1, 2, 2)
+    assert len(runs(s)) == 1
+    s.advance(5)  # not promoted too early
+    assert revisions(s) == (1, 1, 2)
+    assert (s.revision_pod_count(1), s.revision_pod_count(2)) == (2, 1)
+    assert s.replica_counts() == (2, 3, 1, 2, 2)
+    s.wait_for(lambda: revisions(s)[1] == 2, "active revision 2 (auto-promoted)", 60)
+    assert (s.revision_pod_count(2), s.revision_pod_count(1)) == (2, 2)
+    assert s.replica_counts() == (2, 4, 2, 2, 2)
+    s.advance(1)
+    assert len(runs(s)) == 2
+    s.wait_for_status("Degraded", 60)
+    s.advance(1)  # the pass after the abort switches the active Service back
+    assert revisions(s) == (1, 1, 2)
+    assert (s.revision_pod_count(2), s.revision_pod_count(1)) == (2, 2)
+    assert s.replica_counts() == (2, 4, 2, 2, 2)
+
+
+PROMOTE_FULL = """
+apiVersion: v1
+kind: Service
+metadata: {name: bluegreen-promote-full-active}
+spec: {selector: {app: bluegreen-promote-full}, ports: [{port: 80}]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: bluegreen-promote-full}
+spec:
+  replicas: 3
+  strategy:
+    blueGreen:
+      activeService: bluegreen-promote-full-active
+      autoPromotionEnabled: false
+      prePromotionAnalysis:
+        templates:
+        - templateName: sleep-job
+      postPromotionAnalysis:
+        templates:
+        - templateName: sleep-job
+  selector:
+    matchLabels: {app: bluegreen-promote-full}
+  template:
+    metadata:
+      labels: {app: bluegreen-promote-full}
+    spec:
+      containers:
+      - name: bluegreen-promote-full
+        image: nginx:1.19-alpine
+        resources:
+          requests: {memory: 16Mi, cpu: 1m}
+"""
+
+
+def test_blue_green_promote_full(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """functional_test.go TestBlueGreenPromoteFull: a full promotion a second after the update
+    skips the pause and both analyses: Healthy on revision 2 with no AnalysisRun at all."""
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + PROMOTE_FULL)
+    s.healthy_rollout()
+    s.update_spec()
+    s.advance(1)
+    s.promote(full=True)
+    s.wait_for_status("Healthy", 60)
+    assert runs(s) == []
+    assert s.selector_revision("active") == 2
+    assert job.count() == 0  # no measurement was ever taken
