@@ -406,3 +406,52 @@ def test_blue_green_promote_full(sb: Sandbox, tmp_path: Path, job: FakeServer) -
     assert runs(s) == []
     assert s.selector_revision("active") == 2
     assert job.count() == 0  # no measurement was ever taken
+
+
+def history(s: Scenario) -> list[tuple[int, str]]:
+    """(revision, phase) of every AnalysisRun the Rollout still has, oldest first."""
+    return sorted(
+        (int(r["objectMeta"]["name"].rsplit("-", 2)[1]), r["status"])  # <ro>-<hash>-<rev>-pre
+        for r in runs(s)
+    )
+
+
+def test_analysis_run_history_is_limited(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """rollout/analysis.go reconcileAnalysisRuns + utils/analysis FilterAnalysisRunsToDelete:
+    besides the current runs, a Rollout keeps the newest ``spec.analysis.successfulRunHistoryLimit``
+    Successful runs (and as many unsuccessful ones as ``unsuccessfulRunHistoryLimit``, 5 and 5
+    by default); older ones are deleted."""
+    blue_green = analysis("prePromotionAnalysis", duration="0")
+    manifest = rollout("history", blue_green).replace(
+        "  strategy:\n", "  analysis: {successfulRunHistoryLimit: 1}\n  strategy:\n", 1
+    )
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + manifest)
+    s.healthy_rollout()
+    for revision in (2, 3, 4):
+        s.update_spec()
+        s.wait_for(lambda r=revision: revisions(s) == (r, r, r), f"revision {revision}", 60)
+        s.wait_for_status("Healthy", 60)
+    s.advance(1)
+    # revision 4's run is current; of the others only the newest Successful one (3) is kept
+    assert history(s) == [(3, "Successful"), (4, "Successful")]
+
+
+def test_analysis_runs_go_with_their_replica_set(
+    sb: Sandbox, tmp_path: Path, job: FakeServer
+) -> None:
+    """FilterAnalysisRunsToDelete: a run whose ReplicaSet is gone (revisionHistoryLimit) is
+    deleted whatever the limits."""
+    blue_green = analysis("prePromotionAnalysis", duration="0")
+    manifest = rollout("rs-gone", blue_green).replace(
+        "  strategy:\n", "  revisionHistoryLimit: 1\n  strategy:\n", 1
+    )
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + manifest)
+    s.healthy_rollout()
+    for revision in (2, 3, 4):
+        s.update_spec()
+        s.wait_for(lambda r=revision: revisions(s) == (r, r, r), f"revision {revision}", 60)
+        s.wait_for_status("Healthy", 60)
+    s.advance(60)  # past the scale-down delay: revision 2's ReplicaSet is deleted
+    kept = {int(rs["revision"]) for rs in s.info()["replicaSets"]}
+    assert 2 not in kept
+    assert [rev for rev, _ in history(s)] == sorted(kept - {1})
