@@ -455,3 +455,109 @@ def test_analysis_runs_go_with_their_replica_set(
     kept = {int(rs["revision"]) for rs in s.info()["replicaSets"]}
     assert 2 not in kept
     assert [rev for rev, _ in history(s)] == sorted(kept - {1})
+
+
+def test_cluster_analysis_template(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """A ``clusterScope: true`` reference reads a ClusterAnalysisTemplate (created from Git like
+    any resource, no namespace): the pre-promotion run measures with it and the update
+    promotes; a namespaced AnalysisTemplate of the same name is not what it reads."""
+    cluster_template = (
+        sleep_job(job.url)
+        .replace("kind: AnalysisTemplate", "kind: ClusterAnalysisTemplate")
+        .replace("name: sleep-job}", "name: cluster-sleep}")
+    )
+    decoy = sleep_job(job.url + "/decoy").replace("name: sleep-job}", "name: cluster-sleep}")
+    blue_green = (
+        "      prePromotionAnalysis:\n        templates:\n"
+        "        - {templateName: cluster-sleep, clusterScope: true}\n"
+    )
+    manifests = cluster_template + "---" + decoy + "---" + rollout("cluster-tpl", blue_green)
+    s = Scenario(sb, tmp_path, manifests)
+    s.healthy_rollout()
+    s.update_spec()
+    s.wait_for(lambda: runs(s) and runs(s)[0]["status"] == "Successful", "run Successful", 60)
+    s.wait_for_status("Healthy", 60)
+    assert revisions(s) == (2, 2, 2)
+    assert job.count(prefix="/exit/0") >= 1 and job.count(prefix="/decoy") == 0
+
+
+def test_cluster_analysis_template_missing(sb: Sandbox, tmp_path: Path) -> None:
+    """A ``clusterScope`` reference to a ClusterAnalysisTemplate that does not exist is
+    InvalidSpec, worded with the kind."""
+    blue_green = (
+        "      prePromotionAnalysis:\n        templates:\n"
+        "        - {templateName: nowhere, clusterScope: true}\n"
+    )
+    s = Scenario(sb, tmp_path, rollout("no-cluster-tpl", blue_green))
+    s.apply_manifests()
+    s.wait_for_status("Degraded", 30)
+    assert s.info()["message"].endswith(
+        "spec.strategy.blueGreen.prePromotionAnalysis.templates: "
+        "Invalid value: \"nowhere\": ClusterAnalysisTemplate 'nowhere' not found"
+    )
+
+
+HASHES = """
+kind: AnalysisTemplate
+apiVersion: argoproj.io/v1alpha1
+metadata: {{name: hashes}}
+spec:
+  args:
+  - {{name: stable-hash}}
+  - {{name: latest-hash}}
+  metrics:
+  - name: preview-answers
+    count: 2
+    interval: 5s
+    successCondition: result == 0
+    provider:
+      web:
+        url: "{url}/exit/0?stable={{{{args.stable-hash}}}}&latest={{{{args.latest-hash}}}}"
+        jsonPath: "{{$.exitCode}}"
+  - name: experimental
+    count: 1
+    successCondition: result == 0
+    provider:
+      web:
+        url: "{url}/exit/1"
+        jsonPath: "{{$.exitCode}}"
+"""
+HASH_GATE = """      {which}:
+        templates:
+        - templateName: hashes
+        args:
+        - name: stable-hash
+          valueFrom: {{podTemplateHashValue: Stable}}
+        - name: latest-hash
+          valueFrom: {{podTemplateHashValue: Latest}}
+        dryRun:
+        - metricName: experimental
+"""
+
+
+def test_kitchen_sink_hash_args_and_dry_run(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """TestBlueGreenKitchenSink's features beyond the sleep-job, as KitchenSink-like rollouts use
+    them: pre- and post-promotion runs whose args come from ``valueFrom.podTemplateHashValue``
+    (Stable: the revision being replaced, Latest: the new one) and a ``dryRun`` metric that
+    fails without failing the run (its result marked dryRun)."""
+    blue_green = HASH_GATE.format(which="prePromotionAnalysis") + HASH_GATE.format(
+        which="postPromotionAnalysis"
+    )
+    s = Scenario(sb, tmp_path, HASHES.format(url=job.url) + "---" + rollout("sink", blue_green))
+    s.healthy_rollout()
+    stable = s.rollout()["status"]["stableRS"]
+    s.update_spec()
+    s.wait_for_status("Healthy", 120)
+    latest = s.rollout()["status"]["stableRS"]
+    assert latest != stable
+    assert revisions(s) == (2, 2, 2)
+    asked = {(r.query["stable"][0], r.query["latest"][0]) for r in job.requests if r.query}
+    assert asked == {(stable, latest)}
+    assert sorted(r["status"] for r in runs(s)) == ["Successful", "Successful"]
+    for run in runs(s):
+        live = s.live("AnalysisRun", run["objectMeta"]["name"], "argoproj.io", "v1alpha1")
+        results = {m["name"]: m for m in live["status"]["metricResults"]}
+        assert results["experimental"]["phase"] == "Failed"
+        assert results["experimental"]["dryRun"] is True
+        assert results["preview-answers"]["phase"] == "Successful"
+        assert results["preview-answers"]["count"] == 2
