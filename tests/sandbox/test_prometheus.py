@@ -11,6 +11,7 @@ from typing import Any
 
 from conftest import Env
 
+from gitops_release.sandbox.metricproviders import PrometheusProvider
 from gitops_release.sandbox.prometheus import Prometheus, scrape_config
 
 
@@ -55,3 +56,29 @@ def test_the_scrape_config_targets_the_pod_metrics_every_second() -> None:
     assert job["metrics_path"] == "/sandbox/api/v1/metrics"
     assert job["static_configs"] == [{"targets": ["127.0.0.1:4000"]}]
     assert job["scrape_interval"] == "1000ms" and job["honor_labels"] is True
+
+
+def _measure(prom: Prometheus, query: str) -> dict[str, Any]:
+    metric = {
+        "name": "error-rate",
+        "successCondition": "result[0] < 0.05",
+        "provider": {"prometheus": {"address": prom.url, "query": query}},
+    }
+    return PrometheusProvider().run({}, metric, 0.0)
+
+
+def test_a_query_a_real_prometheus_answers_with_nothing_is_an_error_naming_why(
+    prometheus: Prometheus,
+) -> None:
+    m = _measure(prometheus, 'sum(rate(http_requests_total{version="nope"}[10s]))')
+    assert (m["phase"], m["value"]) == ("Error", "[]")
+    assert "no data returned from the metric provider" in m["message"]
+
+
+def test_a_query_a_real_prometheus_cannot_parse_is_an_error_with_its_words(
+    prometheus: Prometheus,
+) -> None:
+    m = _measure(prometheus, "sum(rate(http_requests_total[10s]")
+    assert m["phase"] == "Error"
+    assert m["message"].startswith("bad_data: "), m["message"]
+    assert "parse error" in m["message"]
