@@ -60,7 +60,9 @@ class IngressHandler(Handler):
         started = time.monotonic()
         fails, delay = sb.faults.http_answer(pod.image, pod.failing == "http-500")
         if delay:
-            time.sleep(delay * sb.clock.scale)  # controller seconds, at the sandbox's pace
+            # controller seconds at the sandbox's pace, but never longer than the delay says
+            # (a stepped sandbox's controller second lasts for ever)
+            time.sleep(min(sb.clock.wall(delay), delay))
         version = version_of(pod.image)
         code = 500 if fails else 200
         if fails:

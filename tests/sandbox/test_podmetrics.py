@@ -7,8 +7,10 @@ import json
 import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from conftest import Env
+from scenario import Scenario, stepped_sandbox
 
 from gitops_release.sandbox.podmetrics import HttpFault, PodMetrics
 
@@ -99,3 +101,47 @@ def test_errors_are_spread_evenly_and_labels_are_escaped() -> None:
     metrics = PodMetrics()
     metrics.observe(("ns", 'p"1', "h", "v\\2"), 200, 0.02)
     assert 'pod="p\\"1"' in metrics.exposition() and 'version="v\\\\2"' in metrics.exposition()
+
+
+SLOW = """
+apiVersion: v1
+kind: Service
+metadata: {name: slow-active}
+spec: {selector: {app: slow}, ports: [{port: 80}]}
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: slow}
+spec:
+  routes:
+  - match: Host(`slow.example.com`)
+    kind: Rule
+    services: [{name: slow-active, port: 80}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: slow}
+spec:
+  replicas: 1
+  strategy:
+    blueGreen: {activeService: slow-active}
+  selector:
+    matchLabels: {app: slow}
+  template:
+    metadata:
+      labels: {app: slow}
+    spec:
+      containers:
+      - {name: slow, image: "nginx:1.19-alpine"}
+"""
+
+
+def test_a_slow_version_on_a_stepped_sandbox_still_answers(tmp_path: Path) -> None:
+    """A delay is slept at the sandbox's pace but never longer than it says: on a stepped
+    sandbox (a controller second lasts for ever) a slow pod answers after its nominal delay."""
+    with stepped_sandbox(tmp_path) as sb:
+        Scenario(sb, tmp_path, SLOW).healthy_rollout()
+        sb.fail_image("nginx:1.19-alpine", "slow", seconds=0.5)
+        req = urllib.request.Request(sb.ingress_url + "/", headers={"Host": "slow.example.com"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.read().decode().startswith("Hello MyApp | Version: 1.19-alpine")
