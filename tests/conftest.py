@@ -134,12 +134,13 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
       ``repo_url(name)`` and ``git_env()`` (env vars that let plain ``git push`` authenticate);
     - ``env()``: the same variables ``sandbox up`` prints (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN, ...);
     - control: ``advance(seconds)`` (controller time), ``fail_image(image, "never-ready" |
-      "pull-error" | "http-500")``, ``clear_image()``, ``inject("http-error", status=503, count=3,
+      "pull-error" | "http-500", rate=0.2)``, ``fail_image(image, "slow", seconds=30)``, ``clear_image()``, ``inject("http-error", status=503, count=3,
       path="/api/v1/applications")``, ``inject("latency", seconds=0.2, count=5, path="/api/")``,
       ``inject("drop-stream", count=1, after=1)``, ``hold_operation(app, seconds)``,
       ``fail_syncs(app, count=1, message="...")``, ``reset(everything=False)``; ``requests`` lists
       every API request answered as (verb, route template); the same over HTTP at ``/sandbox/api/v1`` (see
-      ``gitops_release/sandbox/control.py``).
+      ``gitops_release/sandbox/control.py``); ``/sandbox/api/v1/metrics`` is the pods' ``/metrics``
+      (the ``prometheus`` fixture scrapes it).
     """
     sb = Sandbox(SandboxConfig(time_scale=0.01, state_dir=tmp_path / "sandbox-state"))
     sb.start()
