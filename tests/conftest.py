@@ -7,7 +7,7 @@ import re
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,7 @@ def git_remote(tmp_path: Path) -> GitRemote:
 
 
 from gitops_release.cli import main  # noqa: E402
+from gitops_release.sandbox.prometheus import INSTALL_HINT, Prometheus, find_binary  # noqa: E402
 from gitops_release.sandbox.server import Sandbox, SandboxConfig  # noqa: E402
 
 
@@ -133,12 +134,13 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
       ``repo_url(name)`` and ``git_env()`` (env vars that let plain ``git push`` authenticate);
     - ``env()``: the same variables ``sandbox up`` prints (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN, ...);
     - control: ``advance(seconds)`` (controller time), ``fail_image(image, "never-ready" |
-      "pull-error" | "http-500")``, ``clear_image()``, ``inject("http-error", status=503, count=3,
+      "pull-error" | "http-500", rate=0.2)``, ``fail_image(image, "slow", seconds=30)``, ``clear_image()``, ``inject("http-error", status=503, count=3,
       path="/api/v1/applications")``, ``inject("latency", seconds=0.2, count=5, path="/api/")``,
       ``inject("drop-stream", count=1, after=1)``, ``hold_operation(app, seconds)``,
       ``fail_syncs(app, count=1, message="...")``, ``reset(everything=False)``; ``requests`` lists
       every API request answered as (verb, route template); the same over HTTP at ``/sandbox/api/v1`` (see
-      ``gitops_release/sandbox/control.py``).
+      ``gitops_release/sandbox/control.py``); ``/sandbox/api/v1/metrics`` is the pods' ``/metrics``
+      (the ``prometheus`` fixture scrapes it).
     """
     sb = Sandbox(SandboxConfig(time_scale=0.01, state_dir=tmp_path / "sandbox-state"))
     sb.start()
@@ -146,6 +148,48 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield sb
     finally:
         sb.stop()
+
+
+# --- a real Prometheus scraping the sandbox's pods --------------------------------------------
+
+# Read at import: the autouse pinned_env removes CI before any fixture runs.
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture
+def prometheus_for(tmp_path: Path) -> Iterator[Callable[[Sandbox], Prometheus]]:
+    """Start a real Prometheus (Debian's ``/usr/bin/prometheus``) scraping a sandbox's pod
+    metrics every second, on a free 127.0.0.1 port with its TSDB in tmp; each one started is
+    stopped by its pid after the test, pass or fail. Without the binary: skip on a laptop,
+    fail under CI (``.ci/run`` installs it)."""
+    started: list[Prometheus] = []
+
+    def start(sb: Sandbox) -> Prometheus:
+        binary = find_binary()
+        if binary is None:
+            reason = f"prometheus not found ({INSTALL_HINT})"
+            if IN_CI:
+                pytest.fail(f"{reason} (CI is set: tests that need it must run)", pytrace=False)
+            pytest.skip(reason)
+        prom = Prometheus(
+            sb.argocd_url.removeprefix("http://"),
+            binary=binary,
+            workdir=tmp_path / f"prometheus-{len(started)}",
+        )
+        started.append(prom)
+        return prom.start()
+
+    try:
+        yield start
+    finally:
+        for prom in started:
+            prom.stop()
+
+
+@pytest.fixture
+def prometheus(sandbox: Sandbox, prometheus_for: Callable[[Sandbox], Prometheus]) -> Prometheus:
+    """A real Prometheus scraping the ``sandbox`` fixture's pods (``.url`` is its address)."""
+    return prometheus_for(sandbox)
 
 
 # --- the guide's app on the sandbox: what the end-to-end tests start from -----------------------

@@ -56,19 +56,27 @@ def up(
         Path | None,
         typer.Option("--env-file", help="Also write the export lines to this file (mode 0600)."),
     ] = None,
+    prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--prometheus",
+            help="Also run a real Prometheus (Debian's prometheus) scraping the pods' metrics every second; its address is SANDBOX_PROMETHEUS.",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C / SIGTERM.
 
     When ready it prints export lines on stdout (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN,
-    SANDBOX_ADMIN_PASSWORD, ROLLOUTS_SERVER, SANDBOX_GIT, SANDBOX_GIT_TOKEN, SANDBOX_INGRESS last);
-    logs go to stderr.
+    SANDBOX_ADMIN_PASSWORD, ROLLOUTS_SERVER, SANDBOX_GIT, SANDBOX_GIT_TOKEN, with --prometheus
+    SANDBOX_PROMETHEUS, SANDBOX_INGRESS last); logs go to stderr.
 
     \b
     Example:
       gitops-release sandbox up --time-scale 0.1 --env-file sandbox.env &
       . ./sandbox.env && curl -H 'Host: prod.myapp.com' $SANDBOX_INGRESS
     """
+    from gitops_release.sandbox.prometheus import INSTALL_HINT, PrometheusFailed, find_binary
     from gitops_release.sandbox.runner import up as run_up
     from gitops_release.sandbox.server import SandboxConfig
 
@@ -85,7 +93,10 @@ def up(
             raise UsageError(f"{name}: {value} is not a TCP port", hint="use 0 for a free port")
     if state_dir is not None and state_dir.exists() and not state_dir.is_dir():
         raise UsageError(f"--state-dir: {state_dir} is not a directory")
+    if prometheus and find_binary() is None:
+        raise UsageError("--prometheus: prometheus is not installed", hint=INSTALL_HINT)
     config = SandboxConfig(
+        prometheus=prometheus,
         host=host,
         port=port,
         ingress_port=ingress_port,
@@ -101,6 +112,8 @@ def up(
             f"sandbox: cannot listen on {host}: {err.strerror or err}",
             hint="pick another --port or --host",
         ) from None
+    except PrometheusFailed as err:
+        raise Failed(f"sandbox: {err}", hint="run it without --prometheus") from None
 
 
 @sandbox_app.command("demo")

@@ -85,6 +85,23 @@ def reconcile(
     return calculate_next_reconcile_time(run, metrics, now)
 
 
+def due_measurements(run: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    """The resolved metrics whose measurement the next pass over ``run`` takes (a new one, or
+    one still in flight), so a caller can take them before that pass, outside its lock. A run
+    that cannot resolve or validate has none (its pass errors it)."""
+    run = {**run, "status": dict(run.get("status") or {})}
+    if run["status"].get("phase") in COMPLETED or is_terminating(run):
+        return []
+    try:
+        metrics = resolved_metrics(run)
+        validate_metrics(metrics)
+        tasks = generate_metric_tasks(run, metrics, now)
+        args, _ = _resolve_args(run, None)
+        return [resolve_metric_args(metric, args) for metric, _ in tasks]
+    except (ValueError, KeyError):
+        return []
+
+
 def _text(err: Exception) -> str:
     return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
 

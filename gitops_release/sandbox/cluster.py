@@ -9,12 +9,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_release.sandbox.analysis import due_measurements
 from gitops_release.sandbox.analysis import reconcile as reconcile_analysis_run
 from gitops_release.sandbox.analysisspec import ProviderFor
 from gitops_release.sandbox.clock import Clock, rfc3339
 from gitops_release.sandbox.health import resource_health
 from gitops_release.sandbox.kube import api_group, new_uid
-from gitops_release.sandbox.metricproviders import provider_for
+from gitops_release.sandbox.metricproviders import (
+    Measured,
+    measurement_key,
+    provider_for,
+    taken_from,
+)
 from gitops_release.sandbox.replicaset import HASH_LABEL, ImagePolicy, ReplicaSet, Timing
 from gitops_release.sandbox.rollout import Rollout
 from gitops_release.sandbox.rolloutanalysis import run_object
@@ -98,14 +104,38 @@ class Cluster:
             self.rollouts.pop((key[2], key[3]), None)
         self.bump()
 
-    def reconcile(self) -> None:
-        """One pass of each controller: the analysis controller measures the runs due, then
-        the Rollouts controller reads their phases."""
+    def reconcile(self, measured: Measured | None = None) -> None:
+        """One pass of each controller: the analysis controller records the measurements taken
+        for the runs due (``measured``, from :meth:`measure`; one due without is in flight
+        until a later pass brings it), then the Rollouts controller reads their phases."""
         now = self.clock.seconds()
+        providers = taken_from(measured if measured is not None else {}, self.providers)
         for rollout in self.rollouts.values():
             for run in list(rollout.analysis_runs.values()):
-                reconcile_analysis_run(run, self.providers, now)
+                reconcile_analysis_run(run, providers, now)
             rollout.reconcile(self.policy)
+
+    def due_measurements(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(a copy of the run, the resolved metric) for each measurement the next pass wants:
+        read under the sandbox's lock, measured outside it."""
+        now = self.clock.seconds()
+        return [
+            (copy.deepcopy(run), metric)
+            for rollout in self.rollouts.values()
+            for run in rollout.analysis_runs.values()
+            for metric in due_measurements(run, now)
+        ]
+
+    def measure(self, due: list[tuple[dict[str, Any], dict[str, Any]]], now: float) -> Measured:
+        """Take the measurements over real HTTP (called without the sandbox's lock)."""
+        measured: Measured = {}
+        for run, metric in due:
+            try:
+                provider = self.providers(metric)
+            except ValueError:
+                continue  # the pass errors the metric itself
+            measured[measurement_key(run, metric)] = provider.run(run, metric, now)
+        return measured
 
     def template(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The live (Cluster)AnalysisTemplate the Rollouts controller's lister would return."""

@@ -7,8 +7,15 @@ Endpoints (JSON bodies; no auth, loopback only):
 - ``POST /sandbox/api/v1/images/fail`` ``{"image": "ikubernetes/myapp:v3", "mode": "never-ready"}``
   (pods never become ready: CrashLoopBackOff, ProgressDeadlineExceeded after 600 s),
   ``"mode": "pull-error"`` (ErrImagePull then ImagePullBackOff, as for a tag that does not exist)
-  or ``"mode": "http-500"`` (pods ready, the ingress answers 500). ``DELETE .../images/fail?image=``
+  or ``"mode": "http-500"`` (pods ready, the ingress answers 500; with ``"rate": 0.2`` one request
+  in five, evenly spread) or ``"mode": "slow"`` with ``"seconds": 0.5`` (every answer that much
+  controller time late); ``http-500`` and ``slow`` combine. ``DELETE .../images/fail?image=``
   clears one image (no ``image``: all).
+- ``GET  /sandbox/api/v1/metrics``: the simulated pods' ``/metrics`` in Prometheus' text format,
+  one static scrape target for all pods (labels ``namespace``, ``pod``,
+  ``rollouts_pod_template_hash``, ``version``): ``http_requests_total{code}`` and the
+  ``http_request_duration_seconds`` histogram of the requests the ingress routed (see
+  ``podmetrics.py``).
 - ``POST /sandbox/api/v1/faults`` one of:
   ``{"kind": "http-error", "status": 503, "count": 3, "path": "/api/v1/applications"}``
   (the next N API requests whose path starts with ``path`` fail; 502/504 answer like a proxy's
@@ -37,13 +44,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gitops_release.sandbox.podmetrics import HttpFault
 from gitops_release.sandbox.wire import INVALID_ARGUMENT, GrpcError, Handler, route
 
 if TYPE_CHECKING:
     from gitops_release.sandbox.server import Sandbox
 
 C = "/sandbox/api/v1"
-IMAGE_MODES = ("never-ready", "pull-error", "http-500")
+IMAGE_MODES = ("never-ready", "pull-error", "http-500", "slow")
 _PROXY_PAGE = "<html><head><title>{0} {1}</title></head><body><center><h1>{0} {1}</h1></center></body></html>\n"
 
 
@@ -61,10 +69,33 @@ class Rule:
 class Faults:
     rules: list[Rule] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)
+    http: dict[str, HttpFault] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def image_policy(self, image: str) -> str | None:
         return self.images.get(image)
+
+    def http_answer(self, image: str, failing: bool) -> tuple[bool, float]:
+        """(answer 500?, delay in controller seconds) for the next request a pod of ``image``
+        serves; ``failing`` is the pod's own http-500 mode (every request, without a rate)."""
+        with self.lock:
+            fault = self.http.get(image)
+            if fault is None:
+                return failing, 0.0
+            return fault.next_fails(), fault.latency
+
+    def fail_http(self, image: str, mode: str, rate: float, seconds: float) -> None:
+        if mode == "http-500" and not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate {rate}: a share of requests between 0 and 1")
+        if mode == "slow" and seconds < 0:
+            raise ValueError(f"seconds {seconds}: a delay cannot be negative")
+        with self.lock:
+            fault = self.http.setdefault(image, HttpFault())
+            if mode == "http-500":
+                self.images[image] = mode
+                fault.error_rate = rate
+            else:
+                fault.latency = seconds
 
     def add(self, rule: Rule) -> None:
         with self.lock:
@@ -74,6 +105,7 @@ class Faults:
         with self.lock:
             self.rules.clear()
             self.images.clear()
+            self.http.clear()
 
     def _take(self, kind: str, path: str) -> Rule | None:
         with self.lock:
@@ -136,10 +168,20 @@ class ControlHandler(Handler):
     @route("POST", C + "/images/fail")
     def fail_image(self) -> None:
         body = self.json_object()
-        self.sandbox.fail_image(
-            str(body.get("image") or ""), str(body.get("mode") or "never-ready")
-        )
+        try:
+            self.sandbox.fail_image(
+                str(body.get("image") or ""),
+                str(body.get("mode") or "never-ready"),
+                rate=float(body.get("rate", 1.0)),
+                seconds=float(body.get("seconds", 0.0)),
+            )
+        except ValueError as err:
+            raise GrpcError(INVALID_ARGUMENT, str(err)) from None
         self.json(200, {"failingImages": dict(self.sandbox.faults.images)})
+
+    @route("GET", C + "/metrics")
+    def metrics(self) -> None:
+        self.text(200, self.sandbox.pod_metrics.exposition(), "text/plain; version=0.0.4")
 
     @route("DELETE", C + "/images/fail")
     def clear_image(self) -> None:

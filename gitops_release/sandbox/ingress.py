@@ -1,11 +1,14 @@
 """The ingress: routes by ``Host`` like the app's Traefik IngressRoutes (prod host -> active
 ReplicaSet, test host -> preview) and answers like the guide's demo image ``ikubernetes/myapp``.
 No route: 404 ``404 page not found``; no ready pod behind it: 503 ``no available server``.
+Every answer a pod gives is counted for its ``/metrics`` (:mod:`.podmetrics`), with the image's
+faults (a share of 500s, a delay) applied first.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from typing import TYPE_CHECKING
 
 from gitops_release.sandbox.wire import Handler
@@ -44,22 +47,33 @@ class IngressHandler(Handler):
             rs, matched = sb.cluster.route(host)
             now = sb.clock.seconds()
             pods = rs.ready_pods(now, sb.cluster.timing) if rs is not None else []
+            namespace = next(
+                (ns for (ns, _), ro in sb.cluster.rollouts.items() if rs in ro.replicasets), ""
+            )
         if not matched:
             self.text(404, "404 page not found\n")
             return
-        if not pods:
+        if rs is None or not pods:
             self.text(503, "no available server\n")
             return
         pod = pods[next(_counter) % len(pods)]
-        if pod.failing == "http-500":
-            self.text(500, "Internal Server Error\n", "text/html")
-            return
-        if self.url.path.rstrip("/") == "/hostname.html":
-            self.text(200, pod.name + "\n", "text/html")
-            return
+        started = time.monotonic()
+        fails, delay = sb.faults.http_answer(pod.image, pod.failing == "http-500")
+        if delay:
+            # controller seconds at the sandbox's pace, but never longer than the delay says
+            # (a stepped sandbox's controller second lasts for ever)
+            time.sleep(min(sb.clock.wall(delay), delay))
         version = version_of(pod.image)
-        self.text(
-            200,
-            f'Hello MyApp | Version: {version} | <a href="hostname.html">Pod Name</a>\n',
-            "text/html",
-        )
+        code = 500 if fails else 200
+        if fails:
+            self.text(500, "Internal Server Error\n", "text/html")
+        elif self.url.path.rstrip("/") == "/hostname.html":
+            self.text(200, pod.name + "\n", "text/html")
+        else:
+            self.text(
+                200,
+                f'Hello MyApp | Version: {version} | <a href="hostname.html">Pod Name</a>\n',
+                "text/html",
+            )
+        took = delay + time.monotonic() - started
+        sb.pod_metrics.observe((namespace, pod.name, rs.hash, version), code, took)

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from gitops_release.sandbox.analysisspec import ERROR, Provider
+from gitops_release.sandbox.analysisspec import ERROR, RUNNING, SUCCESSFUL, Provider, ProviderFor
 from gitops_release.sandbox.evaluate import evaluate_result
 
 
@@ -208,3 +208,51 @@ def provider_for(metric: dict[str, Any]) -> Provider:
     raise ValueError(
         f"no valid provider in metric '{metric.get('name')}' ({kinds}): the sandbox serves web and prometheus"
     )
+
+
+# --- measurements taken before the pass ---------------------------------------------------------
+MeasurementKey = tuple[str, str, str]  # namespace, AnalysisRun, metric
+Measured = dict[MeasurementKey, dict[str, Any]]
+
+
+def measurement_key(run: dict[str, Any], metric: dict[str, Any]) -> MeasurementKey:
+    meta = run.get("metadata") or {}
+    return (str(meta.get("namespace", "")), str(meta.get("name", "")), str(metric.get("name")))
+
+
+class Taken:
+    """A provider for the analysis pass under the sandbox's lock: it hands over measurements
+    taken just before, outside the lock (a web metric may ask the sandbox itself, whose
+    handlers need that lock). A metric due without one is in flight, as an asynchronous
+    provider's (a Job's) would be, and is taken before the next pass."""
+
+    def __init__(self, measured: Measured) -> None:
+        self.measured = measured
+
+    def run(self, run: dict[str, Any], metric: dict[str, Any], now: float) -> dict[str, Any]:
+        taken = self.measured.pop(measurement_key(run, metric), None)
+        return taken if taken is not None else {"startedAt": now, "phase": RUNNING}
+
+    def resume(
+        self, run: dict[str, Any], metric: dict[str, Any], m: dict[str, Any], now: float
+    ) -> dict[str, Any]:
+        taken = self.measured.pop(measurement_key(run, metric), None)
+        return taken if taken is not None else m
+
+    def terminate(
+        self, run: dict[str, Any], metric: dict[str, Any], m: dict[str, Any], now: float
+    ) -> dict[str, Any]:
+        # The in-flight measurement is dropped as the job provider's is: Successful, and the
+        # analysis controller notes "Metric Terminated".
+        return {**m, "phase": SUCCESSFUL, "finishedAt": now}
+
+
+def taken_from(measured: Measured, providers: ProviderFor = provider_for) -> ProviderFor:
+    """A ProviderFor for the locked pass: the metric's provider is still checked (a metric no
+    provider serves errors as before), its measurement comes from ``measured``."""
+
+    def pick(metric: dict[str, Any]) -> Provider:
+        providers(metric)
+        return Taken(measured)
+
+    return pick

@@ -2,7 +2,8 @@
 argo-rollouts ``rollout/analysis.go`` (reconcileAnalysisRuns, the pre- and post-promotion runs,
 setPauseOrAbortForBlueGreen, needsNewAnalysisRun, cancelAnalysisRuns, newAnalysisRunFromRollout)
 and ``utils/analysis`` (NewAnalysisRunFromTemplates, BuildArgumentsForRolloutAnalysisRun,
-MergeArgs, FilterCurrentRolloutAnalysisRuns) at 9f8d111d8, in our own code.
+MergeArgs, FilterCurrentRolloutAnalysisRuns, FilterAnalysisRunsToDelete with
+``spec.analysis``'s history limits) at 9f8d111d8, in our own code.
 
 A run is its wire form as a dict with times in controller seconds (see :mod:`.analysisspec`);
 the Rollout owns its runs (``Rollout.analysis_runs``) as it owns its ReplicaSets, and the
@@ -29,6 +30,8 @@ TYPE_LABEL = "rollout-type"
 TYPE_VALUES = {PRE: "PrePromotion", POST: "PostPromotion"}
 INFIX = {PRE: "pre", POST: "post"}
 INCONCLUSIVE_PAUSE = "InconclusiveAnalysis"
+HISTORY_LIMIT = 5  # DefaultAnalysisRun(Uns|S)uccessfulHistoryLimit
+UNSUCCESSFUL = (FAILED, ERROR, INCONCLUSIVE)
 ABORT_MESSAGES = {
     PRE: "Blue/green pre-promotion analysis phase error/failed",
     POST: "Blue/green post-promotion analysis phase error/failed",
@@ -251,6 +254,42 @@ class RolloutAnalysis:
             self._pause_or_abort(self.new[POST], POST)
         keep = {id(r) for r in self.new.values() if r is not None}
         self._cancel(*(r for r in p.ro.analysis_runs.values() if id(r) not in keep))
+        # shouldCancelAllAnalysisRuns returns before the garbage collection; its conditions
+        # (the port's cancel also counts a rollback to stable, which upstream does not)
+        skips_gc = (
+            p.pause.aborted()
+            or bool(old.get("promoteFull"))
+            or p.within_delay
+            or not old.get("stableRS")
+            or (p.is_rollback() and p.within_window())
+        )
+        if not skips_gc:
+            self._collect_garbage(keep)
+
+    def _collect_garbage(self, keep: set[int]) -> None:
+        """FilterAnalysisRunsToDelete over the runs that are not current, newest first: a run
+        without a pod hash or whose ReplicaSet is gone goes; of the rest, the newest
+        ``spec.analysis.successfulRunHistoryLimit`` Successful and
+        ``unsuccessfulRunHistoryLimit`` Failed/Error/Inconclusive ones stay (5 and 5)."""
+        ro = self.p.ro
+        limits = ro.spec.get("analysis") or {}
+        room = {
+            "ok": int(limits.get("successfulRunHistoryLimit", HISTORY_LIMIT)),
+            "bad": int(limits.get("unsuccessfulRunHistoryLimit", HISTORY_LIMIT)),
+        }
+        hashes = {rs.hash for rs in ro.replicasets}
+        others = [r for r in ro.analysis_runs.values() if id(r) not in keep]
+        others.sort(key=lambda r: float(r["metadata"].get("created") or 0), reverse=True)
+        for run in others:
+            pod_hash = (run["metadata"].get("labels") or {}).get(HASH_LABEL)
+            phase = _phase(run)
+            kind = "ok" if phase == SUCCESSFUL else "bad" if phase in UNSUCCESSFUL else None
+            if pod_hash in hashes and kind is None:
+                continue  # still running: kept
+            if pod_hash in hashes and kind is not None and room[kind] > 0:
+                room[kind] -= 1
+                continue
+            del ro.analysis_runs[run["metadata"]["name"]]
 
     def status(self) -> dict[str, Any]:
         """SetCurrentAnalysisRuns: the RolloutAnalysisRunStatus fields of status.blueGreen."""

@@ -33,6 +33,9 @@ from gitops_release.sandbox.control import IMAGE_MODES, C, ControlHandler, Fault
 from gitops_release.sandbox.gitserver import GitServer
 from gitops_release.sandbox.gitsource import GitSource
 from gitops_release.sandbox.ingress import IngressHandler
+from gitops_release.sandbox.metricproviders import Measured
+from gitops_release.sandbox.podmetrics import PodMetrics
+from gitops_release.sandbox.prometheus import METRICS_PATH, Prometheus
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
 from gitops_release.sandbox.wire import GrpcError, collect_routes
@@ -92,6 +95,7 @@ class SandboxConfig:
     timing: Timing = field(default_factory=Timing)
     verbose: bool = False
     actions_api: str = "v2"  # which resource-action API to serve: see argocd_api.ACTIONS_API
+    prometheus: bool = False  # start a real Prometheus scraping the pods (prometheus.py)
 
 
 class Sandbox:
@@ -101,7 +105,9 @@ class Sandbox:
         self.set_actions_api(self.config.actions_api)
         self.clock = Clock(self.config.time_scale)
         self.lock = threading.Condition(threading.RLock())
+        self._measuring = threading.Lock()  # one thread takes analysis measurements at a time
         self.faults = Faults()
+        self.pod_metrics = PodMetrics()
         self.cluster = Cluster(self.clock, self.config.timing, self.faults.image_policy)
         self._own_state = self.config.state_dir is None
         self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="gitops-sandbox-"))
@@ -131,6 +137,7 @@ class Sandbox:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.argocd_url = self.rollouts_url = self.ingress_url = self.git_url = ""
+        self.prometheus: Prometheus | None = None
 
     # lifecycle ---------------------------------------------------------------------------
     @property
@@ -187,6 +194,14 @@ class Sandbox:
             raise
         self.argocd_url = self.rollouts_url = api
         self.ingress_url = ingress
+        if self.config.prometheus:
+            try:
+                self.prometheus = Prometheus(api.removeprefix("http://"), host=self.config.host)
+                self.prometheus.start()
+            except BaseException:
+                self.stop()
+                raise
+            self.log(f"prometheus on {self.prometheus.url}, scraping {METRICS_PATH} every 1 s")
         for line in self.apps.tools.missing():
             print(f"sandbox: {line}", file=sys.stderr, flush=True)
         self._load_apps()
@@ -218,6 +233,8 @@ class Sandbox:
             server.shutdown()
             server.server_close()
         self.git_server.stop()
+        if self.prometheus is not None:
+            self.prometheus.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
@@ -232,7 +249,8 @@ class Sandbox:
         self.stop()
 
     def env(self) -> dict[str, str]:
-        """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last)."""
+        """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last; with
+        ``prometheus``, SANDBOX_PROMETHEUS before it)."""
         return {
             "ARGOCD_SERVER": self.argocd_url,
             "ARGOCD_AUTH_TOKEN": self.token,
@@ -240,6 +258,7 @@ class Sandbox:
             "ROLLOUTS_SERVER": self.rollouts_url,
             "SANDBOX_GIT": self.git_url,
             "SANDBOX_GIT_TOKEN": self.git_token,
+            **({"SANDBOX_PROMETHEUS": self.prometheus.url} if self.prometheus else {}),
             "SANDBOX_INGRESS": self.ingress_url,
         }
 
@@ -283,11 +302,28 @@ class Sandbox:
 
     def kick(self) -> None:
         """Reconcile everything now (after a mutation) and wake the watchers."""
+        measured = self._measure()
         with self.lock:
-            self.cluster.reconcile()
+            self.cluster.reconcile(measured)
             for app in list(self.apps.apps.values()):
                 self.apps.reconcile(app)
             self.lock.notify_all()
+
+    def _measure(self) -> Measured:
+        """The analysis measurements the next pass wants, taken outside the lock: a metric may
+        ask the sandbox itself (its ingress, its API), whose handlers take the lock. A caller
+        that holds the lock (a handler mid-mutation), or a second thread while one measures,
+        leaves them in flight for the next pass (the controller loop's, within a tick)."""
+        # Condition._is_owned: whether this thread holds the (reentrant) lock already.
+        if self.lock._is_owned() or not self._measuring.acquire(blocking=False):  # type: ignore[attr-defined]
+            return {}
+        try:
+            with self.lock:
+                due = self.cluster.due_measurements()
+                now = self.clock.seconds()
+            return self.cluster.measure(due, now) if due else {}
+        finally:
+            self._measuring.release()
 
     def refresh(self, name: str, *, hard: bool = False) -> None:
         """``?refresh=``: fetch Git now and reconcile before answering."""
@@ -306,19 +342,28 @@ class Sandbox:
             raise ValueError(f"actions API {mode!r}: one of {', '.join(ACTIONS_API)}")
         self.actions_api = mode
 
-    def fail_image(self, image: str, mode: str = "never-ready") -> None:
+    def fail_image(
+        self, image: str, mode: str = "never-ready", *, rate: float = 1.0, seconds: float = 0.0
+    ) -> None:
+        """Pods of ``image`` never get ready, cannot pull, answer 500 (``rate``: that share of
+        requests) or answer ``seconds`` late (``slow``)."""
         if not image or mode not in IMAGE_MODES:
             raise ValueError(f"image required and mode one of {IMAGE_MODES}")
-        with self.lock:
-            self.faults.images[image] = mode
+        if mode in ("http-500", "slow"):
+            self.faults.fail_http(image, mode, rate, seconds)
+        else:
+            with self.lock:
+                self.faults.images[image] = mode
         self.kick()
 
     def clear_image(self, image: str | None = None) -> None:
-        with self.lock:
+        with self.lock, self.faults.lock:
             if image:
                 self.faults.images.pop(image, None)
+                self.faults.http.pop(image, None)
             else:
                 self.faults.images.clear()
+                self.faults.http.clear()
         self.kick()
 
     def inject(self, kind: str, **params: Any) -> None:

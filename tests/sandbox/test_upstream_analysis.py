@@ -271,3 +271,293 @@ def test_inconclusive_pre_promotion_pauses(sb: Sandbox, tmp_path: Path, job: Fak
     s.advance(10)
     assert len(runs(s)) == 1
     assert revisions(s) == (1, 1, 2)
+
+
+def scale_down_set(s: Scenario, revision: int) -> bool:
+    """ExpectRevisionScaleDown(rev, true): the ReplicaSet carries a scale-down deadline."""
+    name = s.replica_set(revision)["objectMeta"]["name"]
+    annotations = s.live("ReplicaSet", name, "apps")["metadata"].get("annotations") or {}
+    return "argo-rollouts.argoproj.io/scale-down-deadline" in annotations
+
+
+def test_blue_green_abort_and_update(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """analysis_test.go TestBlueGreenAbortAndUpdate: revision 2 fails its post-promotion
+    analysis (Degraded, active back on 1); revision 3 (a template annotation, the analysis
+    args removed, autoPromotionEnabled false) pauses on the preview with revision 2 marked for
+    scale-down, is promoted and becomes Healthy; two runs in all."""
+    blue_green = '      postPromotionAnalysis:\n        templates:\n        - templateName: sleep-job\n        args:\n        - {name: exit-code, value: "1"}\n'
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + rollout("abort-update", blue_green))
+    s.healthy_rollout()
+    assert runs(s) == []
+    s.update_spec()
+    s.wait_for_status("Degraded", 60)
+    assert len(runs(s)) == 1
+    s.advance(1)  # the pass after the abort switches the active Service back
+    assert revisions(s)[1:] == (1, 2)
+    s.patch_spec(
+        {
+            "spec": {
+                "template": {"metadata": {"annotations": {"foo": "bar"}}},
+                "strategy": {
+                    "blueGreen": {
+                        "autoPromotionEnabled": False,
+                        "postPromotionAnalysis": {
+                            "templates": [{"templateName": "sleep-job"}],
+                            "args": None,
+                        },
+                    }
+                },
+            }
+        }
+    )
+    s.wait_for_status("Paused", 60)
+    s.advance(2)
+    assert s.revision_pod_count(1) == 1 and s.revision_pod_count(3) == 1
+    assert scale_down_set(s, 2)
+    assert revisions(s)[1:] == (1, 3)
+    s.promote()
+    s.wait_for_status("Healthy", 60)
+    s.advance(2)
+    assert s.revision_pod_count(1) == 1 and s.revision_pod_count(3) == 1
+    assert scale_down_set(s, 1) and scale_down_set(s, 2)
+    assert revisions(s)[1:] == (3, 3)
+    assert len(runs(s)) == 2
+
+
+def test_blue_green_kitchen_sink(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """analysis_test.go TestBlueGreenKitchenSink: previewReplicaCount, autoPromotionSeconds,
+    scaleDownDelaySeconds, a 10 s pre-promotion run and a failing 10 s post-promotion run: no
+    promotion before both the run and autoPromotionSeconds allow it, then the switch, the post
+    run, and Degraded back on revision 1 with both revisions' pods kept."""
+    blue_green = (
+        "      previewReplicaCount: 1\n      autoPromotionSeconds: 10\n"
+        "      scaleDownDelaySeconds: 5\n"
+        + analysis("prePromotionAnalysis", duration="10")
+        + analysis("postPromotionAnalysis", exit_code="1", duration="10")
+    )
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + rollout("kitchensink", blue_green, 2))
+    s.healthy_rollout()
+    s.update_spec()
+    s.wait_for_status("Paused", 60)
+    assert revisions(s) == (1, 1, 2)
+    assert (s.revision_pod_count(1), s.revision_pod_count(2)) == (2, 1)
+    assert s.replica_counts() == (2, 3, 1, 2, 2)
+    assert len(runs(s)) == 1
+    s.advance(5)  # not promoted too early
+    assert revisions(s) == (1, 1, 2)
+    assert (s.revision_pod_count(1), s.revision_pod_count(2)) == (2, 1)
+    assert s.replica_counts() == (2, 3, 1, 2, 2)
+    s.wait_for(lambda: revisions(s)[1] == 2, "active revision 2 (auto-promoted)", 60)
+    assert (s.revision_pod_count(2), s.revision_pod_count(1)) == (2, 2)
+    assert s.replica_counts() == (2, 4, 2, 2, 2)
+    s.advance(1)
+    assert len(runs(s)) == 2
+    s.wait_for_status("Degraded", 60)
+    s.advance(1)  # the pass after the abort switches the active Service back
+    assert revisions(s) == (1, 1, 2)
+    assert (s.revision_pod_count(2), s.revision_pod_count(1)) == (2, 2)
+    assert s.replica_counts() == (2, 4, 2, 2, 2)
+
+
+PROMOTE_FULL = """
+apiVersion: v1
+kind: Service
+metadata: {name: bluegreen-promote-full-active}
+spec: {selector: {app: bluegreen-promote-full}, ports: [{port: 80}]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: bluegreen-promote-full}
+spec:
+  replicas: 3
+  strategy:
+    blueGreen:
+      activeService: bluegreen-promote-full-active
+      autoPromotionEnabled: false
+      prePromotionAnalysis:
+        templates:
+        - templateName: sleep-job
+      postPromotionAnalysis:
+        templates:
+        - templateName: sleep-job
+  selector:
+    matchLabels: {app: bluegreen-promote-full}
+  template:
+    metadata:
+      labels: {app: bluegreen-promote-full}
+    spec:
+      containers:
+      - name: bluegreen-promote-full
+        image: nginx:1.19-alpine
+        resources:
+          requests: {memory: 16Mi, cpu: 1m}
+"""
+
+
+def test_blue_green_promote_full(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """functional_test.go TestBlueGreenPromoteFull: a full promotion a second after the update
+    skips the pause and both analyses: Healthy on revision 2 with no AnalysisRun at all."""
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + PROMOTE_FULL)
+    s.healthy_rollout()
+    s.update_spec()
+    s.advance(1)
+    s.promote(full=True)
+    s.wait_for_status("Healthy", 60)
+    assert runs(s) == []
+    assert s.selector_revision("active") == 2
+    assert job.count() == 0  # no measurement was ever taken
+
+
+def history(s: Scenario) -> list[tuple[int, str]]:
+    """(revision, phase) of every AnalysisRun the Rollout still has, oldest first."""
+    return sorted(
+        (int(r["objectMeta"]["name"].rsplit("-", 2)[1]), r["status"])  # <ro>-<hash>-<rev>-pre
+        for r in runs(s)
+    )
+
+
+def test_analysis_run_history_is_limited(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """rollout/analysis.go reconcileAnalysisRuns + utils/analysis FilterAnalysisRunsToDelete:
+    besides the current runs, a Rollout keeps the newest ``spec.analysis.successfulRunHistoryLimit``
+    Successful runs (and as many unsuccessful ones as ``unsuccessfulRunHistoryLimit``, 5 and 5
+    by default); older ones are deleted."""
+    blue_green = analysis("prePromotionAnalysis", duration="0")
+    manifest = rollout("history", blue_green).replace(
+        "  strategy:\n", "  analysis: {successfulRunHistoryLimit: 1}\n  strategy:\n", 1
+    )
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + manifest)
+    s.healthy_rollout()
+    for revision in (2, 3, 4):
+        s.update_spec()
+        s.wait_for(lambda r=revision: revisions(s) == (r, r, r), f"revision {revision}", 60)
+        s.wait_for_status("Healthy", 60)
+    s.advance(1)
+    # revision 4's run is current; of the others only the newest Successful one (3) is kept
+    assert history(s) == [(3, "Successful"), (4, "Successful")]
+
+
+def test_analysis_runs_go_with_their_replica_set(
+    sb: Sandbox, tmp_path: Path, job: FakeServer
+) -> None:
+    """FilterAnalysisRunsToDelete: a run whose ReplicaSet is gone (revisionHistoryLimit) is
+    deleted whatever the limits."""
+    blue_green = analysis("prePromotionAnalysis", duration="0")
+    manifest = rollout("rs-gone", blue_green).replace(
+        "  strategy:\n", "  revisionHistoryLimit: 1\n  strategy:\n", 1
+    )
+    s = Scenario(sb, tmp_path, sleep_job(job.url) + "---" + manifest)
+    s.healthy_rollout()
+    for revision in (2, 3, 4):
+        s.update_spec()
+        s.wait_for(lambda r=revision: revisions(s) == (r, r, r), f"revision {revision}", 60)
+        s.wait_for_status("Healthy", 60)
+    s.advance(60)  # past the scale-down delay: revision 2's ReplicaSet is deleted
+    kept = {int(rs["revision"]) for rs in s.info()["replicaSets"]}
+    assert 2 not in kept
+    assert [rev for rev, _ in history(s)] == sorted(kept - {1})
+
+
+def test_cluster_analysis_template(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """A ``clusterScope: true`` reference reads a ClusterAnalysisTemplate (created from Git like
+    any resource, no namespace): the pre-promotion run measures with it and the update
+    promotes; a namespaced AnalysisTemplate of the same name is not what it reads."""
+    cluster_template = (
+        sleep_job(job.url)
+        .replace("kind: AnalysisTemplate", "kind: ClusterAnalysisTemplate")
+        .replace("name: sleep-job}", "name: cluster-sleep}")
+    )
+    decoy = sleep_job(job.url + "/decoy").replace("name: sleep-job}", "name: cluster-sleep}")
+    blue_green = (
+        "      prePromotionAnalysis:\n        templates:\n"
+        "        - {templateName: cluster-sleep, clusterScope: true}\n"
+    )
+    manifests = cluster_template + "---" + decoy + "---" + rollout("cluster-tpl", blue_green)
+    s = Scenario(sb, tmp_path, manifests)
+    s.healthy_rollout()
+    s.update_spec()
+    s.wait_for(lambda: runs(s) and runs(s)[0]["status"] == "Successful", "run Successful", 60)
+    s.wait_for_status("Healthy", 60)
+    assert revisions(s) == (2, 2, 2)
+    assert job.count(prefix="/exit/0") >= 1 and job.count(prefix="/decoy") == 0
+
+
+def test_cluster_analysis_template_missing(sb: Sandbox, tmp_path: Path) -> None:
+    """A ``clusterScope`` reference to a ClusterAnalysisTemplate that does not exist is
+    InvalidSpec, worded with the kind."""
+    blue_green = (
+        "      prePromotionAnalysis:\n        templates:\n"
+        "        - {templateName: nowhere, clusterScope: true}\n"
+    )
+    s = Scenario(sb, tmp_path, rollout("no-cluster-tpl", blue_green))
+    s.apply_manifests()
+    s.wait_for_status("Degraded", 30)
+    assert s.info()["message"].endswith(
+        "spec.strategy.blueGreen.prePromotionAnalysis.templates: "
+        "Invalid value: \"nowhere\": ClusterAnalysisTemplate 'nowhere' not found"
+    )
+
+
+HASHES = """
+kind: AnalysisTemplate
+apiVersion: argoproj.io/v1alpha1
+metadata: {{name: hashes}}
+spec:
+  args:
+  - {{name: stable-hash}}
+  - {{name: latest-hash}}
+  metrics:
+  - name: preview-answers
+    count: 2
+    interval: 5s
+    successCondition: result == 0
+    provider:
+      web:
+        url: "{url}/exit/0?stable={{{{args.stable-hash}}}}&latest={{{{args.latest-hash}}}}"
+        jsonPath: "{{$.exitCode}}"
+  - name: experimental
+    count: 1
+    successCondition: result == 0
+    provider:
+      web:
+        url: "{url}/exit/1"
+        jsonPath: "{{$.exitCode}}"
+"""
+HASH_GATE = """      {which}:
+        templates:
+        - templateName: hashes
+        args:
+        - name: stable-hash
+          valueFrom: {{podTemplateHashValue: Stable}}
+        - name: latest-hash
+          valueFrom: {{podTemplateHashValue: Latest}}
+        dryRun:
+        - metricName: experimental
+"""
+
+
+def test_kitchen_sink_hash_args_and_dry_run(sb: Sandbox, tmp_path: Path, job: FakeServer) -> None:
+    """TestBlueGreenKitchenSink's features beyond the sleep-job, as KitchenSink-like rollouts use
+    them: pre- and post-promotion runs whose args come from ``valueFrom.podTemplateHashValue``
+    (Stable: the revision being replaced, Latest: the new one) and a ``dryRun`` metric that
+    fails without failing the run (its result marked dryRun)."""
+    blue_green = HASH_GATE.format(which="prePromotionAnalysis") + HASH_GATE.format(
+        which="postPromotionAnalysis"
+    )
+    s = Scenario(sb, tmp_path, HASHES.format(url=job.url) + "---" + rollout("sink", blue_green))
+    s.healthy_rollout()
+    stable = s.rollout()["status"]["stableRS"]
+    s.update_spec()
+    s.wait_for_status("Healthy", 120)
+    latest = s.rollout()["status"]["stableRS"]
+    assert latest != stable
+    assert revisions(s) == (2, 2, 2)
+    asked = {(r.query["stable"][0], r.query["latest"][0]) for r in job.requests if r.query}
+    assert asked == {(stable, latest)}
+    assert sorted(r["status"] for r in runs(s)) == ["Successful", "Successful"]
+    for run in runs(s):
+        live = s.live("AnalysisRun", run["objectMeta"]["name"], "argoproj.io", "v1alpha1")
+        results = {m["name"]: m for m in live["status"]["metricResults"]}
+        assert results["experimental"]["phase"] == "Failed"
+        assert results["experimental"]["dryRun"] is True
+        assert results["preview-answers"]["phase"] == "Successful"
+        assert results["preview-answers"]["count"] == 2
