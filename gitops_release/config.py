@@ -81,6 +81,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("manual_gate", default=True, kind=bool),
         Setting("verify_image", default="on"),
         Setting("insecure_registry"),
+        Setting("ingress_url"),
     )
 }
 

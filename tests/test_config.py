@@ -32,6 +32,7 @@ WRITTEN: dict[str, tuple[str, Any]] = {
     "manual_gate": ("false", False),
     "verify_image": ("warn", "warn"),
     "insecure_registry": ("registry.example.com:5000", "registry.example.com:5000"),
+    "ingress_url": ("http://traefik.internal:8080", "http://traefik.internal:8080"),
 }
 # TOML's own types for the same values, where a user would write them natively
 NATIVE: dict[str, tuple[Any, Any]] = {

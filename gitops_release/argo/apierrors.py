@@ -95,6 +95,14 @@ class Unreachable(RemoteError):
     """The server could not be reached (connection refused, DNS, TLS, timeout)."""
 
 
+class NameNotResolved(Unreachable):
+    """The host name does not resolve (DNS): no retry can change that within a command."""
+
+    def __init__(self, host: str, url: str, reason: str, *, hint: str | None = None):
+        self.host = host
+        super().__init__(f"cannot resolve host {host} of {url}: {reason}", hint=hint)
+
+
 class TooSlow(Unreachable):
     """The server accepted the connection but did not answer within the read timeout."""
 

@@ -18,12 +18,13 @@ import datetime
 import email.utils
 import json
 import random
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from gitops_release import journal
 from gitops_release.argo.apierrors import (
@@ -33,6 +34,7 @@ from gitops_release.argo.apierrors import (
     Conflict,
     DeadlinePassed,
     Forbidden,
+    NameNotResolved,
     NotFound,
     OperationInProgress,
     ServerError,
@@ -54,6 +56,7 @@ __all__ = [
     "Conflict",
     "DeadlinePassed",
     "Forbidden",
+    "NameNotResolved",
     "NotFound",
     "OperationInProgress",
     "RemoteError",
@@ -431,6 +434,21 @@ def _parse_retry_after(value: str) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _unresolved(err: BaseException) -> socket.gaierror | None:
+    """The DNS failure under a requests error (requests -> urllib3 -> ``socket.gaierror``)."""
+    seen: list[BaseException] = []
+    todo: list[object] = [err]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        if isinstance(item, socket.gaierror):
+            return item
+        seen.append(item)
+        todo += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+    return None
+
+
 def _reason(err: Exception) -> str:
     """A short reason from a requests exception, without the URL it repeats."""
     text = str(err)
@@ -475,6 +493,13 @@ def probe(
             body = response.raw.read(max_body, decode_content=True) or b""
             return Probe(response.status_code, body.decode("utf-8", "replace"))
     except requests.exceptions.RequestException as err:
+        dns = _unresolved(err)
+        if dns is not None:
+            host = urlsplit(url).hostname or url
+            raise NameNotResolved(
+                host, redact(url), str(dns.strerror or dns),
+                hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",
+            ) from None  # fmt: skip
         raise Unreachable(
             f"cannot reach {redact(url)}: {_reason(err)}",
             hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",

@@ -134,6 +134,8 @@ def run_check(
             )
             result.status = answer.status
             problem = check.judge(answer)
+        except http.NameNotResolved as err:
+            raise _unresolved(check, err) from None
         except RemoteError as err:
             result.status, problem = None, err.message
         if problem is None:
@@ -150,6 +152,20 @@ def run_check(
     if result.ok:
         out.progress(f"check {check.name}: {shown}: passed ({result.detail})")
     return result
+
+
+def _unresolved(check: Check, err: http.NameNotResolved) -> RemoteError:
+    """A name that does not resolve will not resolve in a second either: said at once (exit 4),
+    with the way round it: the ingress address, or a typo in it."""
+    if check.ingress_url:
+        hint = "check --ingress-url (or GITOPS_RELEASE_INGRESS_URL / ingress_url in gitops-release.toml)"
+    else:
+        hint = (
+            f"{err.host} does not resolve from here: pass --ingress-url URL, or set "
+            "GITOPS_RELEASE_INGRESS_URL (or ingress_url in gitops-release.toml), to send the "
+            "request to the ingress with the host in the Host header"
+        )
+    return RemoteError(f"smoke check {check.name}: {err.message}", hint=hint)
 
 
 def run_all(
