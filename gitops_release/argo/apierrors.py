@@ -56,6 +56,12 @@ class Forbidden(ApiError):
     """403: permission denied (also a missing Argo CD app asked without a project)."""
 
 
+class AppForbidden(Forbidden):
+    """403 on one application, also when asked with its project: the account lacks permission.
+    Still a :class:`Forbidden`, so a caller that knows which permission was needed (a resource
+    action) can say so."""
+
+
 class NotFound(ApiError):
     """404: no such object, or no such route (a wrong base path)."""
 

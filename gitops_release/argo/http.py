@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 from gitops_release import journal
 from gitops_release.argo.apierrors import (
     ApiError,
+    AppForbidden,
     BadRequest,
     BadResponse,
     Conflict,
@@ -50,6 +51,7 @@ from gitops_release.output import redact
 
 __all__ = [
     "ApiError",
+    "AppForbidden",
     "BadRequest",
     "BadResponse",
     "Client",
