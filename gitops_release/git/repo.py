@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import git
 
 from gitops_release.config import Settings
-from gitops_release.errors import ReleaseError, RemoteError, UsageError
+from gitops_release.errors import AppPathMissing, ReleaseError, RemoteError, UsageError
 from gitops_release.git.auth import (
     Credentials,
     credentials_from,
@@ -335,7 +335,7 @@ def _clone(
         if not (dest / sparse_path).exists():
             entry = run("ls-tree", "HEAD", "--", sparse_path)
             if not entry:
-                raise UsageError(
+                raise AppPathMissing(
                     f"{sparse_path}: not found in {display} on branch {head_branch}",
                     hint="check --app (a path inside the repository) and --branch",
                 )
