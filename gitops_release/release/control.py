@@ -354,7 +354,9 @@ def rollout_action(
             ref = find_rollout(app, name=rollout)
             ro_name, ro_ns = ref.name, ref.namespace
         client = rollouts.dashboard_client(
-            str(server), verify=conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
+            str(server),
+            verify=conn.settings.get("ca_bundle") or not conn.settings.get("insecure"),
+            deadline=conn.deadline(),
         )
         control = rollouts.DashboardControl(client, ro_ns, ro_name)
     else:

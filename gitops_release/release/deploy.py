@@ -366,7 +366,10 @@ def _checks(
             expect=expect, status=req.status, ingress_url=ingress_url,
         )  # fmt: skip
     verify = rel.conn.settings.get("ca_bundle") or not rel.conn.settings.get("insecure")
-    smoke.run_all(checks, timeout=req.check_timeout, out=out, verify=verify, into=result.checks)
+    smoke.run_all(
+        checks, timeout=req.check_timeout, out=out, verify=verify, into=result.checks,
+        deadline=rel.conn.deadline(),
+    )  # fmt: skip
 
 
 def _recover(

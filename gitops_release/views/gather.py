@@ -352,7 +352,7 @@ def status_view(
         if view.sync and any(r.kind == "Rollout" for r in app.resources):
             ref = find_rollout(app, name=rollout)
             ro_name, ro_ns = ref.name, ref.namespace
-    client = rollouts.dashboard_client(str(server))
+    client = rollouts.dashboard_client(str(server), deadline=conn.deadline())
     info = rollouts.DashboardControl(client, ro_ns, ro_name).info()
     view.rollout = rollout_view_from_info(info)
     return view
