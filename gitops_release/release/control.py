@@ -148,13 +148,24 @@ def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> Applie
 
 
 def _spec_diff(name: str, live: dict[str, Any] | None, wanted: dict[str, Any]) -> str:
-    """The upsert as a unified diff of the Application's spec (a new app: all of it added)."""
+    """The upsert as a unified diff of what :func:`_same_app` compares: the spec, and the labels
+    and annotations the file sets (a new app: all of it added)."""
     import difflib
 
     from gitops_release.yaml.dump import dump
 
-    before = dump({"spec": live.get("spec")}).splitlines(keepends=True) if live else []
-    after = dump({"spec": wanted.get("spec")}).splitlines(keepends=True)
+    def compared(doc: dict[str, Any]) -> dict[str, Any]:
+        meta, wanted_meta = doc.get("metadata") or {}, wanted.get("metadata") or {}
+        shown: dict[str, Any] = {}
+        for kind in ("labels", "annotations"):
+            have = meta.get(kind) or {}
+            values = {k: have[k] for k in wanted_meta.get(kind) or {} if k in have}
+            if values:
+                shown.setdefault("metadata", {})[kind] = values
+        return {**shown, "spec": doc.get("spec")}
+
+    before = dump(compared(live)).splitlines(keepends=True) if live else []
+    after = dump(compared(wanted)).splitlines(keepends=True)
     label = f"application/{name}"
     return "".join(difflib.unified_diff(before, after, f"a/{label}", f"b/{label}"))
 

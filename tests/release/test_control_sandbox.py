@@ -447,3 +447,9 @@ def test_app_create_dry_run_shows_the_diff(env: Env) -> None:
     assert "+    path: apps/myapp" in data["applications"][0]["diff"]
     again = env.ok("app", "create", "--file", str(app_file), "--dry-run")
     assert "would be updated" in again  # nothing was applied
+    labelled = APP_YAML.format(repo=env.sb.repo_url("gitops"), policy=AUTO)
+    app_file.write_text(
+        labelled.replace("  name: myapp\n", "  name: myapp\n  labels:\n    team: a\n")
+    )
+    out = env.ok("app", "create", "--file", str(app_file), "--dry-run")
+    assert "would be updated" in out and "+    team: a" in out
