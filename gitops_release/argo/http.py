@@ -232,6 +232,13 @@ class Client:
                     hint=f"pass --ca-bundle FILE for a private CA{skip}",
                 ) from None
             except requests.exceptions.ConnectionError as err:
+                dns = _unresolved(err)
+                if dns is not None:  # no such name: asking again in a second changes nothing
+                    raise NameNotResolved(
+                        urlsplit(self.base_url).hostname or self.base_url,
+                        redact(self.base_url), str(dns.strerror or dns),
+                        hint=f"check the server address of {self.name}",
+                    ) from None  # fmt: skip
                 # A refused connection never reached the server: safe to repeat for any method.
                 refused = isinstance(err, requests.exceptions.ConnectTimeout) or (
                     "NewConnectionError" in repr(err)
@@ -436,8 +443,15 @@ def _parse_retry_after(value: str) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+NO_SUCH_NAME = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
+)
+"""The resolver's "this name does not exist" (not EAI_AGAIN, a temporary failure, retried)."""
+
+
 def _unresolved(err: BaseException) -> socket.gaierror | None:
-    """The DNS failure under a requests error (requests -> urllib3 -> ``socket.gaierror``)."""
+    """The "no such name" DNS answer under a requests error (requests -> urllib3 ->
+    ``socket.gaierror``); None for any other error, a temporary resolver failure included."""
     seen: list[BaseException] = []
     todo: list[object] = [err]
     while todo:
@@ -445,7 +459,7 @@ def _unresolved(err: BaseException) -> socket.gaierror | None:
         if not isinstance(item, BaseException) or any(item is s for s in seen):
             continue
         if isinstance(item, socket.gaierror):
-            return item
+            return item if item.errno in NO_SUCH_NAME else None
         seen.append(item)
         todo += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
     return None
