@@ -58,29 +58,34 @@ class Setting:
     """Extra environment variables consulted after GITOPS_RELEASE_<NAME>, in order."""
     secret: bool = False
     kind: type = str
+    flag: str = ""
+    """The command-line flag that sets it (a secret's: where it is read from instead)."""
 
 
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("argocd_server", env=("ARGOCD_SERVER",)),
-        Setting("argocd_auth_token", env=("ARGOCD_AUTH_TOKEN",), secret=True),
-        Setting("argocd_username"),
-        Setting("argocd_password", env=("ARGOCD_PASSWORD",), secret=True),
-        Setting("rollouts_server", env=("ROLLOUTS_SERVER",)),
-        Setting("project", default="default"),
-        Setting("app_namespace"),
-        Setting("insecure", default=False, kind=bool),
-        Setting("plaintext", default=False, kind=bool),
-        Setting("ca_bundle"),
+        Setting("argocd_server", env=("ARGOCD_SERVER",), flag="--server"),
+        Setting(
+            "argocd_auth_token", env=("ARGOCD_AUTH_TOKEN",), secret=True, flag="--auth-token-file"
+        ),
+        Setting("argocd_username", flag="--username"),
+        Setting("argocd_password", env=("ARGOCD_PASSWORD",), secret=True, flag="--password-stdin"),
+        Setting("rollouts_server", env=("ROLLOUTS_SERVER",), flag="--rollouts-server"),
+        Setting("project", default="default", flag="--project"),
+        Setting("app_namespace", flag="--app-namespace"),
+        Setting("insecure", default=False, kind=bool, flag="--insecure"),
+        Setting("plaintext", default=False, kind=bool, flag="--plaintext"),
+        Setting("ca_bundle", flag="--ca-bundle"),
         Setting("git_user", default="oauth2"),
         Setting("git_token", secret=True),
-        Setting("branch"),
-        Setting("timeout", default=600.0, kind=Duration),
+        Setting("branch", flag="--branch"),
+        Setting("timeout", default=600.0, kind=Duration, flag="--timeout"),
         Setting("http_retries", default=4.0, kind=float),
-        Setting("manual_gate", default=True, kind=bool),
-        Setting("verify_image", default="on"),
-        Setting("insecure_registry"),
+        Setting("manual_gate", default=True, kind=bool, flag="--manual-gate/--no-manual-gate"),
+        Setting("verify_image", default="on", flag="--verify-image"),
+        Setting("insecure_registry", flag="--insecure-registry"),
+        Setting("ingress_url", flag="--ingress-url"),
     )
 }
 

@@ -75,6 +75,11 @@ class UsageError(ReleaseError):
     exit_code = ExitCode.USAGE
 
 
+class AppPathMissing(UsageError):
+    """``bump-image --app PATH``: no such file or directory in the repository (exit 2). Typed, so
+    the caller can ask Argo CD whether PATH is an Application's name instead."""
+
+
 class RemoteError(ReleaseError):
     """A remote refused or could not be reached (exit 4)."""
 

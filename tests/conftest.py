@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -334,3 +335,22 @@ def remote_image(e: Env) -> str:
     e.git("pull", "-q", "origin", "main")
     text = (e.repo / "myapp" / "rollout.yaml").read_text()
     return next(line.split()[-1] for line in text.splitlines() if "image:" in line)
+
+
+def every_option() -> set[str]:
+    """Every option name (``--timeout``, ``-o``) some command of the CLI takes, groups included."""
+    import typer
+
+    from gitops_release.cli import app, load_commands
+
+    load_commands()
+    found: set[str] = set()
+
+    def walk(command: Any) -> None:
+        for param in getattr(command, "params", ()):
+            found.update(param.opts + param.secondary_opts)
+        for sub in (getattr(command, "commands", None) or {}).values():
+            walk(sub)
+
+    walk(typer.main.get_command(app))
+    return found

@@ -32,6 +32,7 @@ WRITTEN: dict[str, tuple[str, Any]] = {
     "manual_gate": ("false", False),
     "verify_image": ("warn", "warn"),
     "insecure_registry": ("registry.example.com:5000", "registry.example.com:5000"),
+    "ingress_url": ("http://traefik.internal:8080", "http://traefik.internal:8080"),
 }
 # TOML's own types for the same values, where a user would write them natively
 NATIVE: dict[str, tuple[Any, Any]] = {
@@ -91,3 +92,58 @@ def test_a_bad_duration_names_the_setting_and_its_source(tmp_path: Path) -> None
         UsageError, match=r"timeout from GITOPS_RELEASE_TIMEOUT: expected a duration"
     ):
         resolve(environ={"GITOPS_RELEASE_TIMEOUT": "soon"}, cwd=tmp_path)
+
+
+# --- the README's settings table (issue 14: "every setting, its env var, its flag, its default")
+
+README = Path(__file__).parent.parent / "README.md"
+TABLE_START = "<!-- settings table: checked against config.SETTINGS by tests/test_config.py -->"
+TABLE_END = "<!-- end of settings table -->"
+
+
+def settings_table() -> str:
+    """The table as the README must hold it, from ``config.SETTINGS``."""
+    from gitops_release.argo.wait import format_duration
+    from gitops_release.config import ENV_PREFIX, Duration, argocd_opts
+
+    def default(setting: Any) -> str:
+        value = setting.default
+        if value is None:
+            return "-"
+        if setting.kind is Duration:
+            return f"`{format_duration(value)}`"
+        if isinstance(value, bool):
+            return f"`{str(value).lower()}`"
+        if isinstance(value, float) and value.is_integer():
+            return f"`{int(value)}`"
+        return f"`{value}`"
+
+    rows = [
+        "| setting (key in `gitops-release.toml`) | environment | flag | default |",
+        "|---|---|---|---|",
+    ]
+    for name, setting in SETTINGS.items():
+        key = f"`{name}`" + (" (a secret: never in the file)" if setting.secret else "")
+        env = [ENV_PREFIX + name.upper(), *setting.env]
+        if name in argocd_opts({}):
+            env.append(f"ARGOCD_OPTS=--{name}")
+        flag = f"`{setting.flag}`" if setting.flag else "-"
+        rows.append(f"| {key} | {', '.join(f'`{e}`' for e in env)} | {flag} | {default(setting)} |")
+    return "\n".join(rows)
+
+
+def test_the_readme_lists_every_setting_as_the_code_has_it() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert TABLE_START in text and TABLE_END in text, f"README: put the table between {TABLE_START}"
+    written = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
+    expected = settings_table()
+    assert written == expected, f"README's settings table is stale; it should read:\n{expected}"
+
+
+def test_every_settings_flag_exists_on_some_command() -> None:
+    from tests.conftest import every_option
+
+    options = every_option()
+    for setting in SETTINGS.values():
+        for flag in setting.flag.split("/") if setting.flag else ():
+            assert flag in options, f"{setting.name}: no command has {flag}"

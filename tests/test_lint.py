@@ -336,3 +336,21 @@ def test_a_rollout_without_blue_green_is_a_finding(
     code, out_text, err = run(capsys, "lint", str(app_dir))
     assert code == 1
     assert f"{rollout}: Rollout/myapp: spec.strategy has no blueGreen (canary)" in out_text + err
+
+
+def test_a_container_port_written_as_a_string_is_one_finding(
+    capsys: pytest.CaptureFixture[str], app_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14, item 13: ``containerPort: "80"`` also gave a second, confusing finding
+    (``targetPort 80 is not a container port ... (ports: 80)``). One finding, the real one."""
+    rollout = app_dir / "rollout.yaml"
+    text = rollout.read_text()
+    port = re.search(r"containerPort: (\d+)", text)
+    assert port
+    edit(rollout, port[0], f'containerPort: "{port[1]}"')
+    monkeypatch.chdir(app_dir.parent)
+    code, out, _ = run(capsys, "lint", "myapp")
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.startswith("myapp/")]
+    assert len(lines) == 1, out
+    assert "containerPort" in lines[0] and "'80'" in lines[0] and "integer" in lines[0], out

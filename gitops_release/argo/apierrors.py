@@ -56,6 +56,12 @@ class Forbidden(ApiError):
     """403: permission denied (also a missing Argo CD app asked without a project)."""
 
 
+class AppForbidden(Forbidden):
+    """403 on one application, also when asked with its project: the account lacks permission.
+    Still a :class:`Forbidden`, so a caller that knows which permission was needed (a resource
+    action) can say so."""
+
+
 class NotFound(ApiError):
     """404: no such object, or no such route (a wrong base path)."""
 
@@ -93,6 +99,14 @@ class NoLiveObject(RemoteError):
 
 class Unreachable(RemoteError):
     """The server could not be reached (connection refused, DNS, TLS, timeout)."""
+
+
+class NameNotResolved(Unreachable):
+    """The host name does not resolve (DNS): no retry can change that within a command."""
+
+    def __init__(self, host: str, url: str, reason: str, *, hint: str | None = None):
+        self.host = host
+        super().__init__(f"cannot resolve host {host} of {url}: {reason}", hint=hint)
 
 
 class TooSlow(Unreachable):

@@ -23,7 +23,7 @@ from gitops_release.argo.model import (
     ResourceTree,
     Rollout,
 )
-from gitops_release.errors import RemoteError, UsageError
+from gitops_release.errors import UsageError
 
 REFRESH_TIMEOUT = 60.0
 LUA_NO_SCRIPT = "built-in script does not exist"
@@ -101,11 +101,12 @@ class ArgoCD:
             hint=f"check the name with `gitops-release list`; if it is in a project other than {project}, pass --project",
         )
 
-    def _forbidden(self, name: str, err: http.ApiError) -> RemoteError:
-        return RemoteError(
-            f"permission denied on application {name}: {err.server_message}",
+    def _forbidden(self, name: str, err: http.ApiError) -> http.AppForbidden:
+        return http.AppForbidden(
+            err.status, err.method, err.url, err.server_message,
+            what=f"permission denied on application {name}", grpc_code=err.grpc_code,
             hint="ask for the needed RBAC permission in the app's Argo CD project",
-        )
+        )  # fmt: skip
 
     def get_app_json(self, name: str, *, refresh: str | None = None) -> dict[str, Any]:
         timeout = (self.client.connect_timeout, REFRESH_TIMEOUT) if refresh else None

@@ -228,6 +228,18 @@ class Connection:
         client.deadline = base + seconds + DEADLINE_GRACE
         client.deadline_label = format_duration(seconds)
 
+    def deadline(self) -> tuple[float | None, str]:
+        """``time.monotonic()`` past which no call of this command may run, and its label (the
+        ``--timeout``): what every other client (the Rollouts dashboard, smoke checks) is held to.
+        None when the command runs until stopped."""
+        from gitops_release.argo.wait import format_duration
+
+        if not self.bounded:
+            return None, ""
+        if self._argocd is not None and self._argocd.client.deadline is not None:
+            return self._argocd.client.deadline, self._argocd.client.deadline_label
+        return self.started + self.timeout + DEADLINE_GRACE, format_duration(self.timeout)
+
     def now(self) -> dt.datetime:
         """The Argo CD server's clock when we have talked to it (ages, scale-down delays)."""
         if self._argocd is not None:

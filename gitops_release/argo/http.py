@@ -18,21 +18,24 @@ import datetime
 import email.utils
 import json
 import random
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from gitops_release import journal
 from gitops_release.argo.apierrors import (
     ApiError,
+    AppForbidden,
     BadRequest,
     BadResponse,
     Conflict,
     DeadlinePassed,
     Forbidden,
+    NameNotResolved,
     NotFound,
     OperationInProgress,
     ServerError,
@@ -48,12 +51,14 @@ from gitops_release.output import redact
 
 __all__ = [
     "ApiError",
+    "AppForbidden",
     "BadRequest",
     "BadResponse",
     "Client",
     "Conflict",
     "DeadlinePassed",
     "Forbidden",
+    "NameNotResolved",
     "NotFound",
     "OperationInProgress",
     "RemoteError",
@@ -227,6 +232,13 @@ class Client:
                     hint=f"pass --ca-bundle FILE for a private CA{skip}",
                 ) from None
             except requests.exceptions.ConnectionError as err:
+                dns = _unresolved(err)
+                if dns is not None:  # no such name: asking again in a second changes nothing
+                    raise NameNotResolved(
+                        urlsplit(self.base_url).hostname or self.base_url,
+                        redact(self.base_url), str(dns.strerror or dns),
+                        hint=f"check the server address of {self.name}",
+                    ) from None  # fmt: skip
                 # A refused connection never reached the server: safe to repeat for any method.
                 refused = isinstance(err, requests.exceptions.ConnectTimeout) or (
                     "NewConnectionError" in repr(err)
@@ -431,6 +443,28 @@ def _parse_retry_after(value: str) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+NO_SUCH_NAME = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
+)
+"""The resolver's "this name does not exist" (not EAI_AGAIN, a temporary failure, retried)."""
+
+
+def _unresolved(err: BaseException) -> socket.gaierror | None:
+    """The "no such name" DNS answer under a requests error (requests -> urllib3 ->
+    ``socket.gaierror``); None for any other error, a temporary resolver failure included."""
+    seen: list[BaseException] = []
+    todo: list[object] = [err]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        if isinstance(item, socket.gaierror):
+            return item if item.errno in NO_SUCH_NAME else None
+        seen.append(item)
+        todo += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+    return None
+
+
 def _reason(err: Exception) -> str:
     """A short reason from a requests exception, without the URL it repeats."""
     text = str(err)
@@ -475,6 +509,13 @@ def probe(
             body = response.raw.read(max_body, decode_content=True) or b""
             return Probe(response.status_code, body.decode("utf-8", "replace"))
     except requests.exceptions.RequestException as err:
+        dns = _unresolved(err)
+        if dns is not None:
+            host = urlsplit(url).hostname or url
+            raise NameNotResolved(
+                host, redact(url), str(dns.strerror or dns),
+                hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",
+            ) from None  # fmt: skip
         raise Unreachable(
             f"cannot reach {redact(url)}: {_reason(err)}",
             hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",

@@ -73,22 +73,30 @@ class ArgoCDControl:
 
 
 def dashboard_client(
-    server: str, *, verify: bool | str = True, sleep: Callable[[float], None] = time.sleep
+    server: str,
+    *,
+    verify: bool | str = True,
+    sleep: Callable[[float], None] = time.sleep,
+    deadline: tuple[float | None, str] = (None, ""),
 ) -> http.Client:
     """A client on the dashboard API, its base path probed: ``/rollouts/api/v1`` (v1.9+) or ``/api/v1``.
 
     On <= 1.8 the wrong path answers the UI's index.html with 200, hence the JSON check.
+    ``deadline`` is the command's (:meth:`Connection.deadline`): no call runs past it.
     """
     root = server.rstrip("/")
     if "://" not in root:
         root = f"http://{root}"
+    until, label = deadline
+    common: dict[str, Any] = {
+        "name": "Rollouts dashboard", "verify": verify, "sleep": sleep,
+        "deadline": until, "deadline_label": label,
+    }  # fmt: skip
     if root.endswith("/api/v1"):
-        return http.Client(root, name="Rollouts dashboard", verify=verify, sleep=sleep)
+        return http.Client(root, **common)
     errors = []
     for prefix in ("/rollouts/api/v1", "/api/v1"):
-        client = http.Client(
-            root + prefix, name="Rollouts dashboard", verify=verify, sleep=sleep, retries=1
-        )
+        client = http.Client(root + prefix, retries=1, **common)
         try:
             version = client.get("/version")
         except (http.ApiError, http.BadResponse) as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -57,10 +58,12 @@ def app_create_command(
     "delete",
     help=f"""Delete an Argo CD Application (and, by default, the resources it manages).
 
+Asks first on a terminal; without one (CI, a pipe) it needs --yes.
+
 \b
 Examples:
-  gitops-release app delete myapp
-  gitops-release app delete myapp --no-cascade --wait
+  gitops-release app delete myapp          (asks first)
+  gitops-release app delete myapp --yes --no-cascade --wait
 
 {CONNECTION_HELP}""",
 )
@@ -73,6 +76,12 @@ def app_delete_command(
     wait_gone: Annotated[
         bool, typer.Option("--wait", help="Wait until the Application is gone.")
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Delete without asking (needed when stdin is not a terminal)."
+        ),
+    ] = False,
     timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
     dry_run: DryRunOpt = False,
@@ -83,4 +92,17 @@ def app_delete_command(
 
     out = make_output(output)
     conn = argo.connect(timeout=timeout)
-    out.show(control.app_delete(conn, name, cascade=cascade, wait=wait_gone, dry_run=dry_run))
+    ask = _ask if sys.stdin.isatty() else None
+    out.show(
+        control.app_delete(
+            conn, name, cascade=cascade, wait=wait_gone, dry_run=dry_run, yes=yes, ask=ask
+        )
+    )
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on the terminal (stderr: stdout carries results); no by default."""
+    try:
+        return bool(typer.confirm(question, default=False, err=True))
+    except typer.Abort:  # end of input or Ctrl-C at the prompt: not a yes
+        return False

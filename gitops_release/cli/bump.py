@@ -157,7 +157,6 @@ def bump_image_command(
     argo: ArgoOptions = NO_OPTIONS,
 ) -> None:
     from gitops_release import config
-    from gitops_release.release.bump import bump_image
     from gitops_release.release.edit import BumpRequest
 
     out = make_output(output)
@@ -192,5 +191,8 @@ def bump_image_command(
         conn = argo.connect(extra=registry)
         result = bump_from_application(conn, argocd_app, request, out=out)
     else:
-        result = bump_image(request, settings=settings, out=out)
+        from gitops_release.release.app import bump_path
+
+        conn = argo.connect(extra=registry)
+        result = bump_path(request, settings=settings, conn=conn, out=out)
     out.show(result)

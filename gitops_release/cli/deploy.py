@@ -37,7 +37,8 @@ IngressOpt = Annotated[
     str | None,
     typer.Option(
         "--ingress-url",
-        help="Reach the hosts through this ingress address, sending the host as the Host header.",
+        help="Reach the hosts through this ingress address, sending the host as the Host header "
+        "[env: GITOPS_RELEASE_INGRESS_URL].",
         show_default=False,
     ),
 ]

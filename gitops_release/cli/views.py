@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import typer
@@ -21,6 +22,27 @@ from gitops_release.cli.options import (
     ViaOpt,
     argo_options,
 )
+
+
+class ListFormat(enum.StrEnum):
+    """``list -o``: ours (text, json) and argocd app list's (wide, yaml, name)."""
+
+    text = "text"
+    json = "json"
+    wide = "wide"
+    yaml = "yaml"
+    name = "name"
+
+
+ListOutputOpt = Annotated[
+    ListFormat,
+    typer.Option(
+        "--output",
+        "-o",
+        help="text, json; as in argocd app list: wide (adds namespace, project, repo, path, "
+        "target revision), yaml (the json document), name (one app per line).",
+    ),
+]
 
 
 @app.command(
@@ -88,6 +110,7 @@ status and ready/desired (like `argocd app list` + `kubectl argo rollouts list r
 \b
 Examples:
   gitops-release list
+  gitops-release list -o wide          (with namespace, project, repo, path, target)
   gitops-release list --project team-a --output json
 
 {CONNECTION_HELP}""",
@@ -95,18 +118,16 @@ Examples:
 @argo_options()
 def list_command(
     argo: ArgoOptions = NO_OPTIONS,
-    output: OutputOpt = OutputFormat.text,
+    output: ListOutputOpt = ListFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    from dataclasses import asdict
-
     from gitops_release.views import gather as observe
-    from gitops_release.views.render import render_list
+    from gitops_release.views.render import list_payload, render_list
 
-    out = make_output(output)
+    out = make_output(OutputFormat.json if output is ListFormat.json else OutputFormat.text)
     conn = argo.connect()
     rows = observe.list_rows(conn.argocd())
-    out.emit(render_list(rows).rstrip("\n"), {"apps": [asdict(r) for r in rows]})
+    out.emit(render_list(rows, output.value).rstrip("\n"), list_payload(rows))
 
 
 @app.command(

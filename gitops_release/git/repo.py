@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import git
 
 from gitops_release.config import Settings
-from gitops_release.errors import ReleaseError, RemoteError, UsageError
+from gitops_release.errors import AppPathMissing, ReleaseError, RemoteError, UsageError
 from gitops_release.git.auth import (
     Credentials,
     credentials_from,
@@ -335,7 +335,7 @@ def _clone(
         if not (dest / sparse_path).exists():
             entry = run("ls-tree", "HEAD", "--", sparse_path)
             if not entry:
-                raise UsageError(
+                raise AppPathMissing(
                     f"{sparse_path}: not found in {display} on branch {head_branch}",
                     hint="check --app (a path inside the repository) and --branch",
                 )
@@ -374,7 +374,7 @@ def open_workspace(
 
     The temporary clone is removed when the block ends, whatever happens.
     """
-    if is_url(repo):
+    if is_remote(repo):
         url, url_credentials = split_url_credentials(repo)
         credentials = credentials_from(settings, url_credentials)
         parent = Path(tempfile.mkdtemp(prefix="gitops-release-"))
@@ -407,6 +407,19 @@ def is_url(repo: str) -> bool:
     return bool(sep) and "@" in head and "/" not in head
 
 
+def is_bare_repository(path: str) -> bool:
+    """A bare repository's directory (``/srv/git/gitops.git``): what git itself checks, HEAD,
+    ``objects/`` and ``refs/`` (``is_git_directory`` in git's setup.c), read without a process."""
+    root = Path(path).expanduser()
+    return (root / "HEAD").is_file() and (root / "objects").is_dir() and (root / "refs").is_dir()
+
+
+def is_remote(repo: str) -> bool:
+    """Cloned rather than edited in place: a URL, or a bare repository's path, which git takes
+    as a remote (``git clone /srv/git/gitops.git``) and which has no work tree to edit."""
+    return is_url(repo) or is_bare_repository(repo)
+
+
 @contextmanager
 def open_history(
     repo: str, *, app_path: str, branch: str | None, settings: Settings | None, depth: int
@@ -414,7 +427,7 @@ def open_history(
     """A git runner on the app's source with ``depth`` commits of its history: a local
     repository as it is (read only), or a blob-less clone of a URL, deepened, removed afterwards.
     What ``history``, ``rollback`` and the ancestry check read the release commits through."""
-    if not is_url(repo):
+    if not is_url(repo):  # a bare repository is read in place too: git log needs no work tree
         path = Path(repo)
         if not path.is_dir():
             raise UsageError(

@@ -116,7 +116,9 @@ def _check_service(report: Report, service: Obj, rollout: Obj, labels: Mapping[s
         container_ports = container.get("ports") if isinstance(container, Mapping) else None
         for port in container_ports or []:
             if isinstance(port, Mapping):
-                numbers.add(port.get("containerPort"))
+                number = port.get("containerPort")
+                # "80" (a string) is the schema's finding; matched here as 80, it is not a second one
+                numbers.add(int(number) if isinstance(number, str) and number.isdigit() else number)
                 names.add(port.get("name"))
     for port in service.get("spec", "ports") or []:
         if not isinstance(port, Mapping):

@@ -22,7 +22,8 @@ from gitops_release.argo.model import Application, ResourceRef, Rollout, find_ro
 from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, run
 from gitops_release.argo.types import Action, Target
 from gitops_release.argo.wait import Expect, Outcome, Waiter, wait_operation
-from gitops_release.errors import RemoteError, UsageError
+from gitops_release.config import Settings
+from gitops_release.errors import AppPathMissing, ReleaseError, RemoteError, UsageError
 from gitops_release.images import ImageRef, is_reference, parse_image, pick_image, resolve_target
 from gitops_release.output import Output
 from gitops_release.registry.check import ImageCheck
@@ -395,3 +396,38 @@ def bump_from_application(
         value_files=req.value_files or rel.value_files,
     )
     return bump_image(resolved, settings=conn.settings, out=out)
+
+
+LOOKUP_TIMEOUT = 3.0
+"""How long ``bump-image --app`` may spend asking Argo CD whether the path is an app's name."""
+
+
+def bump_path(req: BumpRequest, *, settings: Settings, conn: Connection, out: Output) -> BumpResult:
+    """``bump-image --app PATH``: :func:`bump_image`; when PATH does not exist but Argo CD (if
+    configured) has an Application of that name, the error asks "did you mean --argocd-app?"."""
+    try:
+        return bump_image(req, settings=settings, out=out)
+    except AppPathMissing as err:
+        name = req.app.strip("/")
+        if not _is_argocd_app(conn, name):
+            raise
+        raise UsageError(
+            f"{err.message}; did you mean --argocd-app {name}?",
+            hint="--app is a path inside --repo; --argocd-app NAME takes the repository and path "
+            "from the Argo CD Application",
+        ) from None
+
+
+def _is_argocd_app(conn: Connection, name: str) -> bool:
+    """Does the configured Argo CD have this app? False when none is configured, the name
+    cannot be one, or the server does not answer within :data:`LOOKUP_TIMEOUT`."""
+    if not name or "/" in name or not conn.settings.get("argocd_server"):
+        return False
+    try:
+        argocd = conn.argocd()
+        argocd.client.retries = 0
+        argocd.client.deadline = argocd.client.clock() + LOOKUP_TIMEOUT
+        argocd.get_app(name)
+    except ReleaseError:
+        return False
+    return True

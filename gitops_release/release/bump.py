@@ -155,13 +155,13 @@ def bump_image(
     The registry is asked first (``--verify-image``): a full reference before the clone; a bare
     tag, whose repository is in the files, once the files are read and before any is written."""
     from gitops_release.git.push import Landed, MergeRequest, land
-    from gitops_release.git.repo import is_url
+    from gitops_release.git.repo import is_remote
     from gitops_release.git.repo import open_workspace as open_checkout
 
     out = out or Output()
     _preload("gitops_release.yaml.edit")
     opener = open_workspace or open_checkout
-    remote_repo = is_url(req.repo)
+    remote_repo = is_remote(req.repo)
     _check_request(req, remote_repo)
     images = image_check or ImageCheck.from_settings(settings, out)
     if is_reference(req.tag_or_ref) and not req.semver:

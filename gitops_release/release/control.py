@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,15 @@ class Applied:
     applications: list[dict[str, str]]
 
     def text(self) -> str:
-        return "\n".join(f"application {r['name']} {r['action']}" for r in self.applications)
+        lines = []
+        for r in self.applications:
+            action = r["action"]
+            if action.startswith("would "):  # "would create" -> "would be created"
+                action = f"would be {action.removeprefix('would ')}d"
+            lines.append(f"application {r['name']} {action}")
+            if r.get("diff"):
+                lines.append(r["diff"].rstrip("\n"))
+        return "\n".join(lines)
 
     def payload(self) -> dict[str, Any]:
         changed = any(r["action"] in ("created", "updated") for r in self.applications)
@@ -130,11 +139,35 @@ def app_create(conn: Connection, file: Path, *, dry_run: bool = False) -> Applie
             continue
         if dry_run:
             action = "would create" if before is None else "would update"
-        else:
-            api.create_app(body, upsert=True)
-            action = "created" if before is None else "updated"
+            results.append({"name": name, "action": action, "diff": _spec_diff(name, before, body)})
+            continue
+        api.create_app(body, upsert=True)
+        action = "created" if before is None else "updated"
         results.append({"name": name, "action": action})
     return Applied(results)
+
+
+def _spec_diff(name: str, live: dict[str, Any] | None, wanted: dict[str, Any]) -> str:
+    """The upsert as a unified diff of what :func:`_same_app` compares: the spec, and the labels
+    and annotations the file sets (a new app: all of it added)."""
+    import difflib
+
+    from gitops_release.yaml.dump import dump
+
+    def compared(doc: dict[str, Any]) -> dict[str, Any]:
+        meta, wanted_meta = doc.get("metadata") or {}, wanted.get("metadata") or {}
+        shown: dict[str, Any] = {}
+        for kind in ("labels", "annotations"):
+            have = meta.get(kind) or {}
+            values = {k: have[k] for k in wanted_meta.get(kind) or {} if k in have}
+            if values:
+                shown.setdefault("metadata", {})[kind] = values
+        return {**shown, "spec": doc.get("spec")}
+
+    before = dump(compared(live)).splitlines(keepends=True) if live else []
+    after = dump(compared(wanted)).splitlines(keepends=True)
+    label = f"application/{name}"
+    return "".join(difflib.unified_diff(before, after, f"a/{label}", f"b/{label}"))
 
 
 def _same_app(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -150,15 +183,34 @@ def _same_app(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 
 def app_delete(
-    conn: Connection, name: str, *, cascade: bool = True, wait: bool = False, dry_run: bool = False
+    conn: Connection,
+    name: str,
+    *,
+    cascade: bool = True,
+    wait: bool = False,
+    dry_run: bool = False,
+    yes: bool = False,
+    ask: Callable[[str], bool] | None = None,
 ) -> Deleted | Plan:
+    """Delete the Application (and by default its resources). Unless ``yes``, ``ask`` (a
+    terminal's prompt) must confirm; without one (CI, a pipe) it refuses: exit 2, nothing done."""
     api = conn.argocd()
     api.get_app(name)  # a clear "not found" before anything else
+    what = " and every resource it manages" if cascade else " (its resources stay)"
+    if not (yes or dry_run):
+        if ask is None:
+            raise UsageError(
+                f"app delete {name}: not deleting without confirmation: stdin is not a terminal",
+                hint=f"pass --yes to delete application {name}{what}",
+            )
+        if not ask(f"Delete application {name}{what}?"):
+            raise UsageError(
+                f"application {name} not deleted", hint="pass --yes to skip the question"
+            )
     if dry_run:
         plan = Plan(f"app delete {name}", name)
         plan.add(
-            f"delete application {name}"
-            + (" and every resource it manages" if cascade else " (its resources stay)"),
+            f"delete application {name}{what}",
             call=f"DELETE /api/v1/applications/{name}?cascade={str(cascade).lower()}",
         )
         if wait:
@@ -313,7 +365,9 @@ def rollout_action(
             ref = find_rollout(app, name=rollout)
             ro_name, ro_ns = ref.name, ref.namespace
         client = rollouts.dashboard_client(
-            str(server), verify=conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
+            str(server),
+            verify=conn.settings.get("ca_bundle") or not conn.settings.get("insecure"),
+            deadline=conn.deadline(),
         )
         control = rollouts.DashboardControl(client, ro_ns, ro_name)
     else:

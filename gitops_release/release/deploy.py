@@ -358,14 +358,18 @@ def _checks(
     if not specs:
         return
     checks = []
+    ingress_url = req.ingress_url or rel.conn.settings.get("ingress_url")
     for spec in specs:
         expect = req.expect if spec != "prod" or expect_prod else None
         checks += smoke.plan(
             [spec], prod_url=result.prod_url, preview_url=result.preview_url,
-            expect=expect, status=req.status, ingress_url=req.ingress_url,
+            expect=expect, status=req.status, ingress_url=ingress_url,
         )  # fmt: skip
     verify = rel.conn.settings.get("ca_bundle") or not rel.conn.settings.get("insecure")
-    smoke.run_all(checks, timeout=req.check_timeout, out=out, verify=verify, into=result.checks)
+    smoke.run_all(
+        checks, timeout=req.check_timeout, out=out, verify=verify, into=result.checks,
+        deadline=rel.conn.deadline(),
+    )  # fmt: skip
 
 
 def _recover(
@@ -439,7 +443,7 @@ def verify(
     prod_url, preview_url = rel.urls(rel.rollout())
     checks = smoke.plan(
         targets, prod_url=prod_url, preview_url=preview_url, expect=expect, status=status,
-        ingress_url=ingress_url,
+        ingress_url=ingress_url or conn.settings.get("ingress_url"),
     )  # fmt: skip
     verify_tls = conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
     return Verified(name, smoke.run_all(checks, timeout=check_timeout, out=out, verify=verify_tls))

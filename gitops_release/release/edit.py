@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from gitops_release.errors import ExpectCurrentMismatch, UsageError
+from gitops_release.errors import AppPathMissing, ExpectCurrentMismatch, UsageError
 from gitops_release.git.trailers import release_message
 from gitops_release.images import ImageRef, is_reference, parse_image, resolve_target, version
 
@@ -134,7 +134,7 @@ def yaml_files(root: Path, rel: str) -> list[str]:
     real_root = root.resolve()
     start = root / rel
     if not start.exists():
-        raise UsageError(
+        raise AppPathMissing(
             f"--app {rel}: no such file or directory in the repository",
             hint="check the path (relative to the repository root) and --branch",
         )

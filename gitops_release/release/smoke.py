@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gitops_release.argo import http
-from gitops_release.errors import Failed, RemoteError, UsageError
+from gitops_release.errors import Failed, RemoteError, TimedOut, UsageError
 from gitops_release.output import Output, redact
 
 INTERVAL = 1.0
@@ -63,9 +63,11 @@ class CheckResult:
     attempts: int = 0
     detail: str = ""
     seconds: float = 0.0
+    cut: bool = field(default=False, repr=False)
+    """Stopped by the command's ``--timeout`` before the check's own: a time-out, not a no."""
 
     def payload(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "cut"}
 
 
 def compile_expect(expect: str | None) -> str | None:
@@ -118,22 +120,29 @@ def run_check(
     verify: bool | str = True,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    until: float | None = None,
 ) -> CheckResult:
-    """Ask until the answer passes or ``timeout`` runs out (each attempt bounded too)."""
+    """Ask until the answer passes or ``timeout`` runs out (each attempt bounded too), and never
+    past ``until`` (the command's deadline, on the same clock)."""
     url, headers = check.target()
     shown = check.url if not headers else f"{check.url} via {check.ingress_url}"
     start = clock()
     deadline = start + timeout
+    cut = until is not None and until < deadline
+    if until is not None:
+        deadline = min(deadline, until)
     result = CheckResult(check.name, redact(check.url), ok=False)
     last = ""
     while True:
         result.attempts += 1
         try:
             answer = http.probe(
-                url, headers=headers, timeout=max(0.5, min(10.0, deadline - clock())), verify=verify
+                url, headers=headers, timeout=max(0.1, min(10.0, deadline - clock())), verify=verify
             )
             result.status = answer.status
             problem = check.judge(answer)
+        except http.NameNotResolved as err:
+            raise _unresolved(check, err) from None
         except RemoteError as err:
             result.status, problem = None, err.message
         if problem is None:
@@ -147,9 +156,24 @@ def run_check(
             break
         sleep(INTERVAL)
     result.seconds = round(clock() - start, 2)
+    result.cut = cut and not result.ok
     if result.ok:
         out.progress(f"check {check.name}: {shown}: passed ({result.detail})")
     return result
+
+
+def _unresolved(check: Check, err: http.NameNotResolved) -> RemoteError:
+    """A name that does not resolve will not resolve in a second either: said at once (exit 4),
+    with the way round it: the ingress address, or a typo in it."""
+    if check.ingress_url:
+        hint = "check --ingress-url (or GITOPS_RELEASE_INGRESS_URL / ingress_url in gitops-release.toml)"
+    else:
+        hint = (
+            f"{err.host} does not resolve from here: pass --ingress-url URL, or set "
+            "GITOPS_RELEASE_INGRESS_URL (or ingress_url in gitops-release.toml), to send the "
+            "request to the ingress with the host in the Host header"
+        )
+    return RemoteError(f"smoke check {check.name}: {err.message}", hint=hint)
 
 
 def run_all(
@@ -159,12 +183,21 @@ def run_all(
     out: Output,
     verify: bool | str = True,
     into: list[CheckResult] | None = None,
+    deadline: tuple[float | None, str] = (None, ""),
 ) -> list[CheckResult]:
-    """Run each check; raise :class:`Failed` naming the first failing one (results kept in ``into``)."""
+    """Run each check; raise :class:`Failed` naming the first failing one (results kept in
+    ``into``), or :class:`TimedOut` when the command's ``deadline`` stopped it first."""
     results = into if into is not None else []
+    until, label = deadline
     for check in checks:
-        result = run_check(check, timeout=timeout, out=out, verify=verify)
+        result = run_check(check, timeout=timeout, out=out, verify=verify, until=until)
         results.append(result)
+        if result.cut:
+            raise TimedOut(
+                f"timed out after {label}: smoke check {check.name} had not passed "
+                f"({result.attempts} attempts): {result.url}: {result.detail}",
+                hint="raise --timeout (the checks count against it too)",
+            )
         if not result.ok:
             raise Failed(
                 f"smoke check {check.name} failed after {result.attempts} attempts "

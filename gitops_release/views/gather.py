@@ -8,6 +8,7 @@ IngressRoutes for the prod and preview URLs.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from gitops_release.argo import http
@@ -305,6 +306,10 @@ def list_rows(argocd: ArgoCD) -> list[ListRow]:
     rows = []
     for app in sorted(argocd.list_apps(), key=lambda a: a.name):
         row = ListRow(app.name, app.sync_status, app.health, app.revision)
+        row = replace(
+            row, namespace=app.dest_namespace, project=app.project, repo=app.repo_url,
+            path=app.path, target=app.target_revision,
+        )  # fmt: skip
         rollouts = [r for r in app.resources if r.kind == "Rollout"]
         if not rollouts:
             rows.append(row)
@@ -313,20 +318,12 @@ def list_rows(argocd: ArgoCD) -> list[ListRow]:
             try:
                 ro = argocd.rollout(app.name, ref)
                 status, _ = client_phase(ro)
+                ready = f"{ro.available_replicas}/{ro.replicas}"
                 rows.append(
-                    ListRow(
-                        app.name,
-                        app.sync_status,
-                        app.health,
-                        app.revision,
-                        ro.name,
-                        ro.strategy,
-                        status,
-                        f"{ro.available_replicas}/{ro.replicas}",
-                    )
+                    replace(row, rollout=ro.name, strategy=ro.strategy, status=status, ready=ready)
                 )
             except RemoteError:
-                rows.append(ListRow(app.name, app.sync_status, app.health, app.revision, res.name))
+                rows.append(replace(row, rollout=res.name))
     return rows
 
 
@@ -355,7 +352,7 @@ def status_view(
         if view.sync and any(r.kind == "Rollout" for r in app.resources):
             ref = find_rollout(app, name=rollout)
             ro_name, ro_ns = ref.name, ref.namespace
-    client = rollouts.dashboard_client(str(server))
+    client = rollouts.dashboard_client(str(server), deadline=conn.deadline())
     info = rollouts.DashboardControl(client, ro_ns, ro_name).info()
     view.rollout = rollout_view_from_info(info)
     return view

@@ -385,23 +385,50 @@ class ListRow:
     strategy: str = ""
     status: str = ""
     ready: str = ""
+    namespace: str = ""
+    """The Application's destination namespace (``-o wide`` from here on)."""
+    project: str = ""
+    repo: str = ""
+    path: str = ""
+    target: str = ""
+    """The source's ``targetRevision`` (a branch, tag or commit; empty means HEAD)."""
 
 
-def render_list(rows: list[ListRow]) -> str:
+LIST_FORMATS = ("text", "json", "wide", "yaml", "name")
+"""``list -o``: argocd app list's formats (``wide``, ``yaml``, ``name``) besides ours."""
+
+
+def list_payload(rows: list[ListRow]) -> dict[str, Any]:
+    """``list -o json`` (and ``-o yaml``, the same document)."""
+    return {"apps": [asdict(r) for r in rows]}
+
+
+def render_list(rows: list[ListRow], fmt: str = "text") -> str:
+    """The table (``wide``: with namespace, project and source), the names, or the YAML."""
+    if fmt == "name":
+        return "".join(f"{name}\n" for name in dict.fromkeys(r.name for r in rows))
+    if fmt == "yaml":
+        from gitops_release.yaml.dump import dump
+
+        return dump(list_payload(rows))
     table = [["NAME", "SYNC", "HEALTH", "REVISION", "ROLLOUT", "STRATEGY", "STATUS", "READY"]]
+    if fmt == "wide":
+        table[0] += ["NAMESPACE", "PROJECT", "REPO", "PATH", "TARGET"]
     for r in rows:
-        table.append(
-            [
-                r.name,
-                r.sync,
-                r.health,
-                r.revision[:7] or "-",
-                r.rollout or "-",
-                r.strategy or "-",
-                r.status or "-",
-                r.ready or "-",
-            ]
-        )
+        row = [
+            r.name,
+            r.sync,
+            r.health,
+            r.revision[:7] or "-",
+            r.rollout or "-",
+            r.strategy or "-",
+            r.status or "-",
+            r.ready or "-",
+        ]
+        if fmt == "wide":
+            row += [r.namespace or "-", r.project or "-", r.repo or "-", r.path or "-"]
+            row.append(r.target or "HEAD")
+        table.append(row)
     text = tabwrite(table)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 

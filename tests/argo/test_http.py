@@ -346,3 +346,17 @@ def test_a_running_operation_is_its_own_type(
     err = http.error_for(400, "POST", "/api/v1/applications/a/sync", message, grpc_code=code)
     assert isinstance(err, http.BadRequest)
     assert isinstance(err, http.OperationInProgress) is in_progress
+
+
+def test_a_server_name_that_does_not_resolve_is_not_retried() -> None:
+    """The same class as issue 14, item 7, for the API clients: a name that does not exist
+    (EAI_NONAME) will not exist a second later, so no backoff; the message names the host
+    whole. (A temporary resolver failure, EAI_AGAIN, is still retried like a refused connection.)"""
+    slept: list[float] = []
+    client = http.Client("http://argocd.invalid", name="Argo CD", retries=4, sleep=slept.append)
+    with pytest.raises(http.NameNotResolved) as caught:
+        client.get("/api/v1/applications")
+    assert slept == [] and client.requests_sent == 1
+    assert caught.value.exit_code == ExitCode.REMOTE
+    assert "cannot resolve host argocd.invalid" in caught.value.message
+    assert caught.value.hint and "server address" in caught.value.hint

@@ -139,3 +139,22 @@ def test_dashboard_500_not_found_is_named(server: FakeServer) -> None:
     client.retries = 0
     with pytest.raises(RemoteError, match="rollout prod/web not found on the Rollouts dashboard"):
         rollouts.DashboardControl(client, "prod", "web").read()
+
+
+def test_an_action_refused_by_rbac_names_the_permission(server: FakeServer) -> None:
+    """A 403 on a resource action says which RBAC permission is missing. ``ArgoCDControl.act``
+    had the hint, but the client turned the 403 into a plain RemoteError first: never shown."""
+    from gitops_release.argo.client import ArgoCD
+    from gitops_release.argo.http import Client
+    from gitops_release.argo.model import ResourceRef
+
+    server.routes[("POST", "/api/v1/applications/web/resource/actions/v2")] = lambda r: (
+        403,
+        {"code": 7, "message": "permission denied: applications, action, default/web"},
+    )
+    argocd = ArgoCD(Client(server.url, name="Argo CD", token="tok", retries=0))
+    control = rollouts.ArgoCDControl(argocd, "web", ResourceRef("Rollout", "web", "prod"))
+    with pytest.raises(RemoteError) as caught:
+        control.act(Action.promote)
+    assert "Argo CD refused action resume on rollout prod/web" in caught.value.message
+    assert caught.value.hint and "action/argoproj.io/Rollout/resume" in caught.value.hint

@@ -112,8 +112,6 @@ def test_json_on_every_failure(command: str, env: Env) -> None:
     (env.tmp / "bad-token").write_text("not-a-token\n")
     args, expected = FAILING[command]
     argv = _argv(command, args, env)
-    if command == "app delete":  # --yes is issue 14's (Friction); tolerate its absence here
-        argv = argv if _has_option("app delete", "--yes") else argv[:-1]
     code, out, err = env.cli(*argv, "-o", "json")
     assert code == expected, err
     document = _one_json_object(out)
@@ -145,14 +143,6 @@ def test_json_not_doubled_when_the_command_printed_its_result(
     code = main(["lint", str(tmp_path), "-o", "json"])
     document = _one_json_object(capsys.readouterr().out)
     assert code == 1 and "findings" in document
-
-
-def _has_option(command: str, flag: str) -> bool:
-    load_commands()
-    group: Any = typer.main.get_command(app)
-    for name in command.split():
-        group = group.commands[name]
-    return any(flag in p.opts for p in group.params)
 
 
 # --- interrupts -----------------------------------------------------------------------------
@@ -227,8 +217,6 @@ def test_interrupt_says_so_on_every_command(
     env.create_app()
     args, where = INTERRUPTED[command]
     argv = _argv(command, args, env)
-    if command == "app delete" and not _has_option("app delete", "--yes"):
-        argv = argv[:-1]
     if command.startswith("env "):
         (env.tmp / "gitops-release.toml").write_text(ENV_CONFIG)
         monkeypatch.chdir(env.tmp)

@@ -33,10 +33,16 @@ WAITING: dict[str, list[str]] = {
     "rollback": ["rollback", "myapp"],
     "status": ["status", "myapp", "--watch"],
     "deploy": ["deploy", "v3", "--app", "myapp", "--on-failure", "none"],
-    "app delete": ["app", "delete", "myapp"],
+    "app delete": ["app", "delete", "myapp", "--yes"],
     # staging and prod are both myapp here: its release of v2 waits, so the promotion is
     # refused after its reads (the full promotion's waits are deploy's, above)
     "env promote": ["env", "promote", "myapp", "--from", "staging", "--to", "prod"],
+}
+# the same rule through the Rollouts dashboard's client (ROLLOUTS_SERVER is set)
+THROUGH_DASHBOARD: dict[str, list[str]] = {
+    "promote --via dashboard": ["promote", "myapp", "--via", "dashboard", "--wait"],
+    "abort --via dashboard": ["abort", "myapp", "--via", "dashboard", "--no-revert"],
+    "status --via dashboard": ["status", "myapp", "--via", "dashboard", "--watch"],
 }
 ENV_CONFIG = """[[environments]]
 name = "staging"
@@ -68,14 +74,8 @@ def test_every_command_with_timeout_is_in_the_table() -> None:
     assert set(WAITING) == _commands_with_timeout()
 
 
-@pytest.mark.parametrize("command", sorted(WAITING))
-def test_no_request_may_run_past_the_timeout(
-    command: str, live_env: Env, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    env = live_env
-    for tag in ("v2", "v3"):
-        env.sb.fail_image(f"ikubernetes/myapp:{tag}", "never-ready")
-    env.bump("v2")
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str, float]]:
+    """Every HTTP request from now on: when it was sent, what, and the longest timeout it got."""
     sent: list[tuple[float, str, float]] = []
     original = requests.Session.request
 
@@ -86,26 +86,54 @@ def test_no_request_may_run_past_the_timeout(
         return original(self, method, url, **kwargs)
 
     monkeypatch.setattr(requests.Session, "request", spy)
-    argv = WAITING[command]
-    if command == "app delete":
-        argv = [*argv, "--yes"] if "--yes" in _opts(argv[:2]) else argv
+    return sent
+
+
+def _late(sent: list[tuple[float, str, float]], start: float, timeout: float) -> list[Any]:
+    return [
+        (round(at - start + budget - timeout, 2), what)
+        for at, what, budget in sent
+        if at + budget > start + timeout + GRACE + 0.1
+    ]
+
+
+@pytest.mark.parametrize("command", sorted(WAITING) + sorted(THROUGH_DASHBOARD))
+def test_no_request_may_run_past_the_timeout(
+    command: str, live_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = live_env
+    for tag in ("v2", "v3"):
+        env.sb.fail_image(f"ikubernetes/myapp:{tag}", "never-ready")
+    env.bump("v2")
+    sent = _spy(monkeypatch)
+    argv = WAITING.get(command) or THROUGH_DASHBOARD[command]
     if command == "env promote":
         (env.tmp / "gitops-release.toml").write_text(ENV_CONFIG)
         monkeypatch.chdir(env.tmp)
     start = time.monotonic()
     env.cli(*argv, "--timeout", f"{TIMEOUT:g}s")
     assert sent, "the command made no request"
-    late = [
-        (round(at - start + budget - TIMEOUT, 2), what)
-        for at, what, budget in sent
-        if at + budget > start + TIMEOUT + GRACE + 0.1
-    ]
+    if command in THROUGH_DASHBOARD:
+        assert any(env.sb.rollouts_url in what for _, what, _ in sent), "dashboard not asked"
+    late = _late(sent, start, TIMEOUT)
     assert not late, f"requests allowed to run past --timeout (seconds over, request): {late}"
 
 
-def _opts(path: list[str]) -> set[str]:
-    load_commands()
-    command: Any = typer.main.get_command(app)
-    for name in path:
-        command = command.commands[name]
-    return {opt for p in command.params for opt in p.opts}
+def test_smoke_checks_stop_at_the_commands_timeout(
+    live_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``deploy --check`` retries a check for --check-timeout (60 s here), but not past the
+    command's --timeout: the checks are under the same deadline as every other call. The
+    --timeout is long enough for v2 to reach preview-ready first (its checks must run)."""
+    env = live_env
+    timeout = 20.0
+    sent = _spy(monkeypatch)
+    start = time.monotonic()
+    env.cli(
+        "deploy", "v2", "--app", "myapp", "--check", "preview", "--expect", "never served",
+        "--check-timeout", "60s", "--ingress-url", env.sb.ingress_url, "--on-failure", "none",
+        "--timeout", f"{timeout:g}s",
+    )  # fmt: skip
+    assert any(env.sb.ingress_url in what for _, what, _ in sent), "no smoke check ran"
+    late = _late(sent, start, timeout)
+    assert not late, f"requests allowed to run past --timeout (seconds over, request): {late}"

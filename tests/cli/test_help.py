@@ -64,3 +64,26 @@ def test_a_named_command_builds_only_itself() -> None:
     group = cli.click_command(["sync", "--help"])
     assert list(group.commands) == ["sync"]
     assert {p.name for p in group.commands["sync"].params} >= {"name", "timeout"}
+
+
+# Flags the README mentions that belong to other tools (the command they go with).
+OTHER_TOOLS = {
+    "--allow-empty": "git commit",
+    "--bare": "git init",
+    "--index-url": "pip install",
+    "--no-install-recommends": "apt-get install",
+}
+
+
+def test_every_flag_the_readme_mentions_exists() -> None:
+    """The README's claims checked (issue 14, Must show): every ``--flag`` it names is an option
+    of some command (or, listed above, of the other tool it is shown with)."""
+    import re
+
+    from tests.conftest import REPO_ROOT, every_option
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", readme))
+    options = every_option() | {"--help"}
+    assert sorted(mentioned - options - set(OTHER_TOOLS)) == []
+    assert sorted(set(OTHER_TOOLS) - mentioned) == []  # no stale exception

@@ -404,3 +404,23 @@ def test_re_anchor_on_a_bare_remote_when_a_hook_lands_a_commit_first(
     ]
     assert git(repo.checkout, "rev-parse", "HEAD") == data["commit"]
     assert git(repo.checkout, "status", "--porcelain") == ""
+
+
+def test_a_bare_repository_path_is_cloned_like_a_url(
+    repo: GitRemote,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 14, item 12: ``--repo /srv/git/gitops.git`` said "not inside a git checkout".
+    git takes a bare repository's path as a remote (``git clone /srv/git/gitops.git``), and so
+    does bump-image: cloned, edited, pushed back; run from a directory that is no checkout."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, err = run(capsys, "v2", "--repo", str(repo.bare), "--app", "apps/web", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["pushed"] is True and data["commit"] == git(repo.bare, "rev-parse", "main")
+    assert "team/web:v2" in git(repo.bare, "show", "main:apps/web/rollout.yaml")
+    assert list(elsewhere.iterdir()) == []

@@ -102,3 +102,28 @@ def test_unknown_application_and_missing_app_are_clear_errors(env: Env) -> None:
     assert code == 4 and "nosuchapp" in err and "not found" in err
     code, _, err = env.cli("bump-image", "v2")
     assert code == 2 and "--argocd-app" in err
+
+
+def test_an_app_path_that_names_an_argocd_app_suggests_argocd_app(env: Env) -> None:
+    """Friction (issue 14): ``--app`` is a path in bump-image and an Argo CD app elsewhere.
+    A path that does not exist but names an Argo CD Application says "did you mean
+    --argocd-app NAME?" (exit 2, nothing changed); other paths, and runs without Argo CD
+    configured (or unreachable), get the plain message."""
+    env.monkeypatch.chdir(env.repo / "myapp")  # the classic slip: one directory too deep
+    before = env.git("rev-parse", "HEAD")
+    code, _, err = env.cli("bump-image", "v2", "--app", "myapp")
+    assert code == 2, err
+    assert "myapp/myapp: no such file or directory" in err
+    assert "did you mean --argocd-app myapp?" in err
+    code, _, err = env.cli("bump-image", "v2", "--app", "shop")
+    assert code == 2 and "no such file or directory" in err and "did you mean" not in err
+    env.monkeypatch.setenv("ARGOCD_SERVER", "http://127.0.0.1:9")  # configured, unreachable
+    code, _, err = env.cli("bump-image", "v2", "--app", "myapp")
+    assert code == 2 and "no such file or directory" in err and "did you mean" not in err
+    env.monkeypatch.delenv("ARGOCD_SERVER")
+    env.monkeypatch.delenv("ARGOCD_AUTH_TOKEN")  # not configured: not even asked
+    requests_before = len(env.sb.requests)
+    code, _, err = env.cli("bump-image", "v2", "--app", "myapp")
+    assert code == 2 and "no such file or directory" in err and "did you mean" not in err
+    assert len(env.sb.requests) == requests_before
+    assert env.git("rev-parse", "HEAD") == before

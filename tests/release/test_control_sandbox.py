@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
-from tests.conftest import Env, make_env
+from tests.conftest import APP_YAML, AUTO, Env, make_env
 
 
 @pytest.fixture
@@ -240,7 +241,7 @@ def test_app_create_is_an_upsert_and_delete_removes_it(env: Env) -> None:
     code, _, err = env.cli("app", "create", "--file", str(bad))
     assert code == 2 and "no kind: Application" in err
     assert "application myapp deleted" in env.ok(
-        "app", "delete", "myapp", "--wait", "--timeout", "30s"
+        "app", "delete", "myapp", "--yes", "--wait", "--timeout", "30s"
     )
     code, _, err = env.cli("status", "myapp")
     assert code == 4 and "not found" in err
@@ -396,3 +397,59 @@ def test_wait_for_a_commit_accepts_a_later_tip_that_contains_it(env: Env) -> Non
         "wait", "myapp", "--for", "synced", "--revision", "0" * 40, "--timeout", "1s"
     )
     assert code == 6 and "has not synced revision 000000000000 yet" in err
+
+
+class _Terminal(io.StringIO):
+    """stdin as a terminal where the user types ``answer``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_app_delete_asks_on_a_terminal_and_refuses_without_one(env: Env) -> None:
+    """Friction (issue 14): ``app delete`` cascaded without asking. On a terminal it asks
+    (no: nothing deleted, exit 2); without one (CI, a pipe) it refuses unless --yes, saying so;
+    --dry-run needs neither."""
+    env.create_app()
+    code, _, err = env.cli("app", "delete", "myapp")  # pytest's stdin is no terminal
+    assert code == 2, err
+    assert "stdin is not a terminal" in err and "--yes" in err
+    assert "DELETE" in env.ok("app", "delete", "myapp", "--dry-run")
+    env.monkeypatch.setattr("sys.stdin", _Terminal("n\n"))
+    code, _, err = env.cli("app", "delete", "myapp")
+    assert code == 2 and "Delete application myapp and every resource it manages?" in err
+    assert "not deleted" in err
+    env.ok("status", "myapp")  # still there
+    env.monkeypatch.setattr("sys.stdin", _Terminal("y\n"))
+    assert "application myapp deleted" in env.ok("app", "delete", "myapp", "--wait")
+    code, _, err = env.cli("status", "myapp")
+    assert code == 4 and "not found" in err
+
+
+def test_app_create_dry_run_shows_the_diff(env: Env) -> None:
+    """Friction (issue 14): ``app create --dry-run`` said only "would update". It shows what it
+    would apply: a new app's whole spec, an existing app's spec as a unified diff."""
+    app_file = env.tmp / "myapp-app.yaml"
+    app_file.write_text(APP_YAML.format(repo=env.sb.repo_url("gitops"), policy=AUTO))
+    out = env.ok("app", "create", "--file", str(app_file), "--dry-run")
+    assert "application myapp would be created" in out
+    assert "+  source:" in out and "+    path: myapp" in out
+    code, _, _ = env.cli("status", "myapp")
+    assert code == 4  # nothing created
+    env.create_app()
+    app_file.write_text(app_file.read_text().replace("path: myapp", "path: apps/myapp"))
+    out = env.ok("app", "create", "--file", str(app_file), "--dry-run")
+    assert "application myapp would be updated" in out
+    assert "-    path: myapp\n+    path: apps/myapp" in out
+    assert "+  source:" not in out  # only what changes, with its context
+    data = json.loads(env.ok("app", "create", "--file", str(app_file), "--dry-run", "-o", "json"))
+    assert data["applications"][0]["action"] == "would update"
+    assert "+    path: apps/myapp" in data["applications"][0]["diff"]
+    again = env.ok("app", "create", "--file", str(app_file), "--dry-run")
+    assert "would be updated" in again  # nothing was applied
+    labelled = APP_YAML.format(repo=env.sb.repo_url("gitops"), policy=AUTO)
+    app_file.write_text(
+        labelled.replace("  name: myapp\n", "  name: myapp\n  labels:\n    team: a\n")
+    )
+    out = env.ok("app", "create", "--file", str(app_file), "--dry-run")
+    assert "would be updated" in out and "+    team: a" in out

@@ -138,3 +138,33 @@ def test_deploy_syncs_an_app_without_auto_sync(
     assert code == 0, err
     assert "sync started at" in err and "released" in stdout
     assert "Version: v2" in str(e.host("prod.myapp.com"))
+
+
+def test_deploy_of_an_app_whose_repo_url_is_a_bare_repository_path(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+) -> None:
+    """Issue 14, item 12: an Application whose ``repoURL`` is a path (``/srv/git/gitops.git``,
+    which Argo CD and git both take) failed with "not inside a git checkout"; deploy clones it."""
+    import subprocess
+
+    from tests.conftest import APP_YAML, AUTO
+
+    e = make_env(tmp_path, monkeypatch, capsys, sandbox)
+    bare = tmp_path / "srv" / "gitops.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    e.git("push", "-q", str(bare), "main")
+    app_file = tmp_path / "myapp-app.yaml"
+    app_file.write_text(APP_YAML.format(repo=str(bare), policy=AUTO))
+    e.ok("app", "create", "--file", str(app_file))
+    e.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = e.cli("deploy", "v2", "--app", "myapp", "--timeout", "60s", "-o", "json")
+    assert code == 0, err
+    assert json.loads(stdout)["outcome"] == "preview-ready"
+    shown = subprocess.run(
+        ["git", "show", "main:myapp/rollout.yaml"], cwd=bare, capture_output=True, text=True
+    ).stdout
+    assert "ikubernetes/myapp:v2" in shown

@@ -183,7 +183,7 @@ def test_bad_input_exits_2_and_writes_nothing(chain: Env, args: list[str], words
 
 def test_app_missing_in_one_environment_exits_2(chain: Env) -> None:
     env = chain
-    env.ok("app", "delete", "myapp-prod")
+    env.ok("app", "delete", "myapp-prod", "--yes")
     before = env.git("ls-remote", "origin", "main")
     code, _, err = env.cli("env", "promote", "myapp", "--from", "staging", "--to", "prod")
     assert code == 2 and "has no Application myapp-prod in environment prod" in err

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from gitops_release.errors import Failed, UsageError
+from gitops_release.errors import Failed, RemoteError, UsageError
 from gitops_release.output import Output
 from gitops_release.release import smoke
 from tests.conftest import Env
@@ -100,3 +100,39 @@ def test_bad_check_specs_are_usage_errors() -> None:
         smoke.plan(["prod"], prod_url="", preview_url="")
     with pytest.raises(UsageError, match="expected a URL"):
         smoke.plan(["staging"], prod_url="", preview_url="")
+
+
+def test_a_host_that_does_not_resolve_is_reported_at_once() -> None:
+    """Issue 14, item 7: a DNS failure was retried for the whole --check-timeout (59 s) and its
+    message cut (``...Name or service not know``). No retry can make a name resolve: one
+    attempt, the whole reason, and the way round it (the ingress address)."""
+    check = smoke.plan(["preview"], prod_url="", preview_url="http://test.myapp.invalid/")[0]
+
+    def no_retry(seconds: float) -> None:
+        raise AssertionError(f"a DNS failure was retried (slept {seconds}s)")
+
+    with pytest.raises(RemoteError) as caught:
+        smoke.run_check(check, timeout=60, out=Output(quiet=True), sleep=no_retry)
+    err = caught.value
+    assert err.exit_code == 4
+    assert "test.myapp.invalid" in err.message
+    assert err.message.rstrip(")").endswith(("not known", "failure", "found", "resolution"))
+    assert err.hint and "--ingress-url" in err.hint and "GITOPS_RELEASE_INGRESS_URL" in err.hint
+
+
+def test_verify_without_ingress_url_names_the_setting(env: Env) -> None:
+    """The CLI end: the app's preview host does not resolve (``.invalid`` never does); verify
+    says so at once, exit 4, and the same check passes once ``GITOPS_RELEASE_INGRESS_URL``
+    holds the ingress address (a setting like any other, not only a flag)."""
+    path = env.repo / "myapp" / "ingress.yaml"
+    path.write_text(path.read_text().replace("test.myapp.com", "test.myapp.invalid"))
+    env.git("commit", "-qam", "preview host under .invalid")
+    env.git("push", "-q", "origin", "main")
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    code, out, err = env.cli("verify", "myapp", "--preview", "--check-timeout", "60s")
+    assert code == 4, err
+    assert "test.myapp.invalid" in err and "GITOPS_RELEASE_INGRESS_URL" in err, err
+    assert "retrying" not in err
+    env.monkeypatch.setenv("GITOPS_RELEASE_INGRESS_URL", env.sb.ingress_url)
+    out = env.ok("verify", "myapp", "--preview", "--check-timeout", "5s")
+    assert out.startswith("preview: http://test.myapp.invalid: ok (HTTP 200)")

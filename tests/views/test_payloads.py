@@ -276,3 +276,39 @@ def test_history_of_the_captured_application(
             "digest": "",
         }
     ]
+
+
+def test_list_wide_name_and_yaml_as_argocd_has_them(
+    argo: Payloads, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Friction (issue 14): ``list`` showed no namespace, project or source. ``-o wide`` adds
+    them (the columns ``argocd app list`` shows), ``-o name`` prints one app per line, ``-o yaml``
+    the ``-o json`` document in YAML; ``-o json`` keeps its keys."""
+    from gitops_release.yaml.read import load_all
+
+    code, out, err = cli(capsys, "list", "-o", "wide")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[-5:] == ["NAMESPACE", "PROJECT", "REPO", "PATH", "TARGET"]
+    guestbook = next(line for line in lines if line.startswith("guestbook "))
+    assert guestbook.split()[-5:] == [
+        "default", "default", "https://github.com/argoproj/argocd-example-apps", "guestbook", "HEAD",
+    ]  # fmt: skip
+    assert "NAMESPACE" not in cli(capsys, "list")[1]
+
+    code, out, err = cli(capsys, "list", "-o", "name")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "aborted-bg-rollout", "degraded-rollouttimeout", "guestbook",
+        "healthy-servingactiveservice", "jesse-canary",
+    ]  # fmt: skip
+
+    code, as_json, err = cli(capsys, "list", "-o", "json")
+    assert code == 0, err
+    code, as_yaml, err = cli(capsys, "list", "-o", "yaml")
+    assert code == 0, err
+    assert load_all(as_yaml) == [json.loads(as_json)]
+    first = json.loads(as_json)["apps"][0]
+    assert list(first)[:8] == [
+        "name", "sync", "health", "revision", "rollout", "strategy", "status", "ready",
+    ]  # fmt: skip
