@@ -95,6 +95,10 @@ class Unreachable(RemoteError):
     """The server could not be reached (connection refused, DNS, TLS, timeout)."""
 
 
+class TlsFailed(Unreachable):
+    """The TLS handshake failed: a certificate not trusted, or a server that answers plain HTTP."""
+
+
 class TooSlow(Unreachable):
     """The server accepted the connection but did not answer within the read timeout."""
 

@@ -36,6 +36,7 @@ from gitops_release.argo.apierrors import (
     NotFound,
     OperationInProgress,
     ServerError,
+    TlsFailed,
     TooSlow,
     Unauthorized,
     Unreachable,
@@ -58,6 +59,7 @@ __all__ = [
     "OperationInProgress",
     "RemoteError",
     "ServerError",
+    "TlsFailed",
     "TooSlow",
     "Unauthorized",
     "Unreachable",
@@ -216,13 +218,13 @@ class Client:
             except requests.exceptions.SSLError as err:
                 if "WRONG_VERSION_NUMBER" in repr(err):  # OpenSSL's word for a plain-HTTP answer
                     plain = redact(self.base_url).replace("https://", "http://", 1)
-                    raise Unreachable(
+                    raise TlsFailed(
                         f"TLS handshake with {self.name} at {redact(self.base_url)} failed: "
                         "the server answers plain HTTP there (WRONG_VERSION_NUMBER)",
                         hint=f"use {plain}, or --plaintext with a host:port server",
                     ) from None
                 skip = "" if self.verify is False else ", or --insecure to skip verification"
-                raise Unreachable(
+                raise TlsFailed(
                     f"TLS verification failed for {self.name} at {redact(self.base_url)}: {_reason(err)}",
                     hint=f"pass --ca-bundle FILE for a private CA{skip}",
                 ) from None

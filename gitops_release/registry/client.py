@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from gitops_release.argo.http import Client, Forbidden, Reply, Unauthorized, Unreachable
+from gitops_release.argo.http import (
+    Client,
+    Forbidden,
+    Reply,
+    TlsFailed,
+    Unauthorized,
+    Unreachable,
+)
 from gitops_release.errors import RemoteError
 from gitops_release.output import register_secret
 from gitops_release.registry.credentials import Credentials, Lookup
@@ -160,6 +167,8 @@ class RegistryClient:
                 reply = client.exchange(
                     method, url, headers=self._with_auth(scope, headers), accept=accept
                 )
+        except TlsFailed as err:
+            raise RegistryUnreachable(err.message, hint=self._tls_hint()) from None
         except Unreachable as err:
             raise RegistryUnreachable(err.message, hint=self._unreachable_hint()) from None
         except (Unauthorized, Forbidden) as err:  # the token endpoint refused
@@ -227,9 +236,15 @@ class RegistryClient:
 
     def _unreachable_hint(self) -> str:
         return (
-            "check the registry host and the network; for a private CA pass --ca-bundle FILE, "
-            f"for a registry without TLS --insecure-registry {self.location.registry}; "
-            "or --verify-image warn|off"
+            "check the registry host, the network and any proxy (HTTPS_PROXY, NO_PROXY); "
+            "on an air-gapped runner --verify-image warn|off"
+        )
+
+    def _tls_hint(self) -> str:
+        return (
+            "for a private CA pass --ca-bundle FILE (a PEM bundle with the CA that signed its "
+            f"certificate); to skip verification, or for a registry without TLS, "
+            f"--insecure-registry {self.location.registry}; or --verify-image warn|off"
         )
 
 

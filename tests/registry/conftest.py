@@ -141,6 +141,11 @@ class Registry:
     process: subprocess.Popen[bytes]
     token_server: TokenServer | None = None
     session: requests.Session = field(default_factory=requests.Session)
+    scheme: str = "http"
+    addr: str = ""
+    """Where the registry listens, when the image references name it otherwise (TLS: by name)."""
+    ca_bundle: str = ""
+    """The PEM file of the CA that signed a TLS registry's certificate."""
     user: str = USER
     password: str = PASSWORD
     DOCKER_MANIFEST = DOCKER_MANIFEST
@@ -149,7 +154,7 @@ class Registry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     def _auth(self, repo: str) -> dict[str, str]:
         if self.mode == "basic":
@@ -240,20 +245,94 @@ class Registry:
         return digest
 
 
-def _start(tmp: Path, mode: str) -> Registry:
+class PrivateCA:
+    """A CA these tests make, and a server certificate it signs for ``name`` and ``ip``."""
+
+    def __init__(self, tmp: Path, name: str, ip: str) -> None:
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = datetime.datetime.now(datetime.UTC)
+        valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=1))
+
+        def build(subject: str, issuer: x509.Name | None, public: Any) -> x509.CertificateBuilder:
+            sub = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+            return (
+                x509.CertificateBuilder().subject_name(sub).issuer_name(issuer or sub)
+                .public_key(public).serial_number(x509.random_serial_number())
+                .not_valid_before(valid[0]).not_valid_after(valid[1])
+            )  # fmt: skip
+
+        usage = dict.fromkeys(
+            ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+             "encipher_only", "decipher_only"), False,
+        )  # fmt: skip
+        ca_usage = x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = (
+            build("gitops-release test CA", None, ca_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(ca_usage, critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        key = ec.generate_private_key(ec.SECP256R1())
+        alt = [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address(ip))]
+        cert = (
+            build(name, ca.subject, key.public_key())
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        pem = serialization.Encoding.PEM
+        self.bundle = tmp / "ca.pem"
+        self.bundle.write_bytes(ca.public_bytes(pem))
+        self.certificate = tmp / "registry.pem"
+        self.certificate.write_bytes(cert.public_bytes(pem))
+        self.key = tmp / "registry.key"
+        self.key.write_bytes(
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        )
+
+
+def machine_name() -> tuple[str, str]:
+    """This machine's host name and the address it resolves to: a registry name that is not
+    loopback by its spelling (``localhost`` and ``127.*`` are insecure by default, as in Docker),
+    so TLS is verified, while the traffic stays on this machine."""
+    name = socket.gethostname()
+    try:
+        ip = socket.gethostbyname(name)
+    except OSError as err:
+        pytest.fail(f"the host name {name!r} does not resolve ({err}): the TLS registry tests "
+                    "need it to (add it to /etc/hosts)", pytrace=False)  # fmt: skip
+    return name, ip
+
+
+def _start(tmp: Path, mode: str, tls: bool = False) -> Registry:
     if not os.access(BINARY, os.X_OK):
         reason = f"{BINARY} not found (apt-get install -y --no-install-recommends docker-registry)"
         if IN_CI:
             pytest.fail(f"{reason} (CI is set: tests that need it must run)", pytrace=False)
         pytest.skip(reason)
     port = _free_port()
-    host = f"127.0.0.1:{port}"
+    host = addr = f"127.0.0.1:{port}"
     config: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "error", "accesslog": {"disabled": True}},
         "storage": {"filesystem": {"rootdirectory": str(tmp / "storage")}},
         "http": {"addr": host, "secret": uuid.uuid4().hex},
     }
+    ca = None
+    if tls:
+        name, ip = machine_name()
+        host, addr = f"{name}:{port}", f"{ip}:{port}"
+        ca = PrivateCA(tmp, name, ip)
+        config["http"].update(
+            addr=addr, tls={"certificate": str(ca.certificate), "key": str(ca.key)}
+        )
     token_server = None
     if mode == "basic":
         import bcrypt
@@ -274,10 +353,13 @@ def _start(tmp: Path, mode: str) -> Registry:
     process = subprocess.Popen(
         [BINARY, "serve", str(tmp / "config.yml")], stdout=log, stderr=subprocess.STDOUT
     )
+    session = requests.Session()
+    session.verify = str(ca.bundle) if ca else True
+    scheme = "https" if tls else "http"
     deadline = time.monotonic() + 20
     while True:
         try:
-            requests.get(f"http://{host}/v2/", timeout=1)
+            session.get(f"{scheme}://{host}/v2/", timeout=1)
             break
         except requests.ConnectionError:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -286,7 +368,10 @@ def _start(tmp: Path, mode: str) -> Registry:
                     f"docker-registry did not start: {(tmp / 'registry.log').read_text()[-2000:]}"
                 ) from None
             time.sleep(0.05)
-    return Registry(host=host, mode=mode, process=process, token_server=token_server)
+    return Registry(
+        host=host, mode=mode, process=process, token_server=token_server, session=session,
+        scheme=scheme, addr=addr, ca_bundle=str(ca.bundle) if ca else "",
+    )  # fmt: skip
 
 
 def _stop(registry: Registry) -> None:
@@ -314,6 +399,15 @@ def any_registry(
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """The registry without auth."""
     reg = _start(tmp_path_factory.mktemp("registry"), "none")
+    yield reg
+    _stop(reg)
+
+
+@pytest.fixture
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The registry without auth, serving HTTPS with a certificate from a private CA, named by
+    this machine's host name (see :func:`machine_name`)."""
+    reg = _start(tmp_path_factory.mktemp("registry-tls"), "none", tls=True)
     yield reg
     _stop(reg)
 
