@@ -311,7 +311,9 @@ def machine_name() -> tuple[str, str]:
     return name, ip
 
 
-def _start(tmp: Path, mode: str, tls: bool = False) -> Registry:
+def _start(
+    tmp: Path, mode: str, tls: bool = False, named: tuple[str, str] | None = None
+) -> Registry:
     if not os.access(BINARY, os.X_OK):
         reason = f"{BINARY} not found (apt-get install -y --no-install-recommends docker-registry)"
         if IN_CI:
@@ -327,7 +329,7 @@ def _start(tmp: Path, mode: str, tls: bool = False) -> Registry:
     }
     ca = None
     if tls:
-        name, ip = machine_name()
+        name, ip = named or machine_name()
         host, addr = f"{name}:{port}", f"{ip}:{port}"
         ca = PrivateCA(tmp, name, ip)
         config["http"].update(
@@ -408,6 +410,15 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]
     """The registry without auth, serving HTTPS with a certificate from a private CA, named by
     this machine's host name (see :func:`machine_name`)."""
     reg = _start(tmp_path_factory.mktemp("registry-tls"), "none", tls=True)
+    yield reg
+    _stop(reg)
+
+
+@pytest.fixture
+def tls_loopback_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The registry serving HTTPS on 127.0.0.1 (a loopback registry: insecure by default)."""
+    tmp = tmp_path_factory.mktemp("registry-tls-loopback")
+    reg = _start(tmp, "none", tls=True, named=("localhost", "127.0.0.1"))
     yield reg
     _stop(reg)
 

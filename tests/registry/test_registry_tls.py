@@ -102,3 +102,32 @@ def test_insecure_registry_skips_verification(
     )  # fmt: skip
     assert code == 0, err
     assert f"{host}/team/web:v2" in manifest.read_text()
+
+
+def test_a_loopback_registry_is_asked_over_plain_http_first(registry: Registry) -> None:
+    """Loopback is where plain HTTP is expected: the probe and the check go over one plain
+    connection, with no TLS handshake tried and refused first."""
+    from gitops_release.images import parse_image
+    from gitops_release.registry.check import ImageCheck
+
+    registry.push("team/web", "v1")
+    check = ImageCheck()
+    ref = parse_image(f"{registry.host}/team/web:v1")
+    assert check.verify(ref) is not None
+    http = check.client(ref)._http
+    assert http is not None and http.base_url == f"http://{registry.host}"
+    assert http.requests_sent == 2  # GET /v2/, HEAD the manifest: nothing before them
+
+
+def test_a_loopback_registry_serving_tls_is_still_found(tls_loopback_registry: Registry) -> None:
+    """Plain HTTP first on loopback, then HTTPS unverified (Docker's rule for insecure hosts)
+    when the answer is not a registry's (Go's TLS server answers plain HTTP with a 400)."""
+    from gitops_release.images import parse_image
+    from gitops_release.registry.check import ImageCheck
+
+    tls_loopback_registry.push("team/web", "v1")
+    ref = parse_image(f"{tls_loopback_registry.addr}/team/web:v1")  # 127.0.0.1:PORT
+    check = ImageCheck()
+    assert check.verify(ref) is not None
+    http = check.client(ref)._http
+    assert http is not None and http.base_url.startswith("https://")
