@@ -164,6 +164,7 @@ def bump_image(
     remote_repo = is_url(req.repo)
     _check_request(req, remote_repo)
     images = image_check or ImageCheck.from_settings(settings, out)
+    images.preload()
     if is_reference(req.tag_or_ref) and not req.semver:
         images.verify(resolve_target(ImageRef(""), req.tag_or_ref, req.digest))
     chooser = Chooser(images, out, req.semver or "")
