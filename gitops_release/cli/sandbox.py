@@ -56,12 +56,21 @@ def up(
         Path | None,
         typer.Option("--env-file", help="Also write the export lines to this file (mode 0600)."),
     ] = None,
+    registry: Annotated[
+        bool,
+        typer.Option(
+            "--registry",
+            help="Also run a registry (Debian's docker-registry; SANDBOX_REGISTRY): the cluster "
+            "cannot pull a tag it does not have (ErrImagePull, ImagePullBackOff).",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C / SIGTERM.
 
     When ready it prints export lines on stdout (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN,
-    SANDBOX_ADMIN_PASSWORD, ROLLOUTS_SERVER, SANDBOX_GIT, SANDBOX_GIT_TOKEN, SANDBOX_INGRESS last);
+    SANDBOX_ADMIN_PASSWORD, ROLLOUTS_SERVER, SANDBOX_GIT, SANDBOX_GIT_TOKEN, with --registry
+    SANDBOX_REGISTRY, SANDBOX_INGRESS last);
     logs go to stderr.
 
     \b
@@ -93,7 +102,15 @@ def up(
         state_dir=state_dir,
         time_scale=time_scale,
         verbose=True,  # request and sync lines on stderr
+        registry=registry,
     )
+    if registry:
+        from gitops_release.sandbox.registry import RegistryUnavailable, find_binary
+
+        try:
+            find_binary()
+        except RegistryUnavailable as err:
+            raise UsageError(str(err)) from None
     try:
         run_up(config, env_file=env_file)
     except OSError as err:

@@ -33,6 +33,7 @@ from gitops_release.sandbox.control import IMAGE_MODES, C, ControlHandler, Fault
 from gitops_release.sandbox.gitserver import GitServer
 from gitops_release.sandbox.gitsource import GitSource
 from gitops_release.sandbox.ingress import IngressHandler
+from gitops_release.sandbox.registry import LocalRegistry, Puller
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
 from gitops_release.sandbox.wire import GrpcError, collect_routes
@@ -92,6 +93,7 @@ class SandboxConfig:
     timing: Timing = field(default_factory=Timing)
     verbose: bool = False
     actions_api: str = "v2"  # which resource-action API to serve: see argocd_api.ACTIONS_API
+    registry: bool = False  # run docker-registry beside it; the cluster pulls by its tags
 
 
 class Sandbox:
@@ -102,7 +104,9 @@ class Sandbox:
         self.clock = Clock(self.config.time_scale)
         self.lock = threading.Condition(threading.RLock())
         self.faults = Faults()
-        self.cluster = Cluster(self.clock, self.config.timing, self.faults.image_policy)
+        self.registry: LocalRegistry | None = None
+        self.puller: Puller | None = None
+        self.cluster = Cluster(self.clock, self.config.timing, self._image_policy)
         self._own_state = self.config.state_dir is None
         self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="gitops-sandbox-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -175,8 +179,19 @@ class Sandbox:
             self.apps.load_source(name)
         self.kick()
 
+    def _image_policy(self, image: str) -> str | None:
+        """How a new pod's image behaves: a failure set through the control API, else the
+        registry's answer when the sandbox has one (a missing tag cannot be pulled)."""
+        failing = self.faults.image_policy(image)
+        if failing is None and self.puller is not None:
+            failing = self.puller(image)
+        return failing
+
     def start(self) -> Sandbox:
         try:
+            if self.config.registry:
+                self.registry = LocalRegistry(self.state_dir / "registry")
+                self.puller = Puller(self.registry.start())
             git_base = self.git_server.start()
             self.git_url = f"{git_base}/git"
             self.git.auth[git_base + "/"] = self.git_token
@@ -218,6 +233,8 @@ class Sandbox:
             server.shutdown()
             server.server_close()
         self.git_server.stop()
+        if self.registry is not None:
+            self.registry.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
@@ -240,6 +257,7 @@ class Sandbox:
             "ROLLOUTS_SERVER": self.rollouts_url,
             "SANDBOX_GIT": self.git_url,
             "SANDBOX_GIT_TOKEN": self.git_token,
+            **({"SANDBOX_REGISTRY": self.registry.host} if self.registry else {}),
             "SANDBOX_INGRESS": self.ingress_url,
         }
 

@@ -139,7 +139,8 @@ class Registry:
 
     host: str
     mode: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
+    """None: a registry someone else runs (the sandbox's), only pushed to here."""
     token_server: TokenServer | None = None
     session: requests.Session = field(default_factory=requests.Session)
     scheme: str = "http"
@@ -378,6 +379,7 @@ def start(
 
 
 def stop(registry: Registry) -> None:
+    assert registry.process is not None
     registry.process.terminate()
     try:
         registry.process.wait(timeout=10)
