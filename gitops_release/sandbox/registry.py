@@ -10,6 +10,7 @@ sandbox shares none with the client.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -84,6 +85,38 @@ class LocalRegistry:
                 raise RegistryUnavailable(f"docker-registry did not start: {tail.strip()}")
             time.sleep(0.05)
         return self.host
+
+    def push(self, repository: str, tag: str) -> str:
+        """Push a small image (a config and one layer, then a Docker v2 manifest) under ``tag``,
+        as ``docker push`` would; returns the manifest digest."""
+        base = f"http://{self.host}/v2/{repository}"
+        kinds = ("application/vnd.docker.container.image.v1+json",
+                 "application/vnd.docker.image.rootfs.diff.tar.gzip")  # fmt: skip
+        blobs = []
+        for kind, data in zip(kinds, (b'{"architecture":"amd64","os":"linux"}', tag.encode()),
+                              strict=True):  # fmt: skip
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            with urllib.request.urlopen(
+                urllib.request.Request(f"{base}/blobs/uploads/", method="POST"), timeout=10
+            ) as started:
+                location = started.headers["Location"]
+            location = location if "://" in location else f"http://{self.host}{location}"
+            sep = "&" if "?" in location else "?"
+            upload = urllib.request.Request(
+                f"{location}{sep}digest={digest}", data=data, method="PUT",
+                headers={"Content-Type": "application/octet-stream"},
+            )  # fmt: skip
+            urllib.request.urlopen(upload, timeout=10).close()
+            blobs.append({"mediaType": kind, "digest": digest, "size": len(data)})
+        kind = "application/vnd.docker.distribution.manifest.v2+json"
+        body = json.dumps(
+            {"schemaVersion": 2, "mediaType": kind, "config": blobs[0], "layers": blobs[1:]}
+        ).encode()
+        put = urllib.request.Request(
+            f"{base}/manifests/{tag}", data=body, method="PUT", headers={"Content-Type": kind}
+        )
+        urllib.request.urlopen(put, timeout=10).close()
+        return "sha256:" + hashlib.sha256(body).hexdigest()
 
     def stop(self) -> None:
         process, self._process = self._process, None
