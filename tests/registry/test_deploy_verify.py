@@ -95,3 +95,23 @@ def test_deploy_semver_with_no_tag_in_range_exits_2_and_writes_nothing(
         "deploy", f"{registry.host}/team/myapp:v1.4.0", "--semver", "^1", "--app", "myapp"
     )
     assert code == 2 and "--semver ^1 picks the tag" in err, err
+
+
+def test_deploy_semver_without_a_repository_takes_the_running_image(
+    live_env: Env, registry: Registry
+) -> None:
+    """No TAG_OR_REF: the repository is the one of the image the Rollout runs now."""
+    import json
+
+    for tag in ("v1.0.0", "v1.2.0", "v1.2.3", "v1.3.0"):
+        registry.push("team/myapp", tag)
+    repository = f"{registry.host}/team/myapp"
+    live_env.ok("deploy", f"{repository}:v1.0.0", "--app", "myapp", "--promote", "--timeout", "60s")
+    code, out, err = live_env.cli(
+        "deploy", "--semver", "~1.2", "--app", "myapp", "--dry-run", "-o", "json"
+    )
+    assert code == 0, err
+    plan = json.loads(out)
+    assert "--semver ~1.2: candidates v1.2.3, v1.2.0; choice v1.2.3" in plan["notes"]
+    assert f"+        image: {repository}:v1.2.3\n" in plan["diff"]
+    assert plan["command"] == "deploy --semver ~1.2 --app myapp"
