@@ -19,6 +19,7 @@ import email.utils
 import importlib
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -450,10 +451,16 @@ def _parse_retry_after(value: str) -> float | None:
 def _reason(err: Exception) -> str:
     """A short reason from a requests exception, without the URL it repeats."""
     text = str(err)
+    verify = _VERIFY_FAILED.search(text)
+    if verify:  # OpenSSL's words, without the exception reprs around them
+        return verify.group(1).strip()
     for marker in ("Caused by ", "Failed to establish a new connection: "):
         if marker in text:
             text = text.split(marker, 1)[1]
-    return redact(text.strip("()' ")[:160])
+    return redact(text.strip("()'\" ")[:160])
+
+
+_VERIFY_FAILED = re.compile(r"(certificate verify failed: [^(]+?)\s*(?:\(_ssl|'|\)|$)")
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,9 @@ def test_an_unreachable_docker_hub_suggests_the_network_not_insecure_registry(
         capsys, "nginx:1.27.0", "--app", "apps/web", "--repo", "http://127.0.0.1:9/gitops.git"
     )
     assert code == 4, err
-    assert "cannot reach registry docker.io" in err
+    assert (
+        "cannot reach registry docker.io at https://registry-1.docker.io: [Errno 111] "
+        "Connection refused (check" in err
+    )
     assert "proxy" in err and "--verify-image warn|off" in err
     assert "--insecure-registry" not in err and "--ca-bundle" not in err

@@ -64,7 +64,10 @@ def test_a_private_ca_is_trusted_with_ca_bundle_and_only_then(
 
     code, out, err = bump(capsys, "v2", "--app", "apps/web", "--repo", repo, "-o", "json")
     assert code == 4, err
-    assert f"TLS verification failed for registry {host}" in err
+    assert (
+        f"TLS verification failed for registry {host} at https://{host}: certificate verify "
+        "failed: unable to get local issuer certificate (for a private CA pass --ca-bundle" in err
+    )
     assert "--ca-bundle FILE" in err and f"--insecure-registry {host.split(':')[0]}" in err
     assert "network" not in err  # a TLS failure is not a network problem
     assert json.loads(out)["exit_code"] == 4
