@@ -5,7 +5,9 @@ auth, pushes a small image under many tags through its HTTP API, and times a fre
 ``gitops-release bump-image vN --app apps/web --repo CHECKOUT`` process (a local checkout with a
 bare remote: fetch, edit, commit, push) with ``--verify-image on`` and with ``--verify-image off``,
 alternating, so machine noise hits both sides alike. Prints the medians, the spread (min..max) of
-each side and on/off (goal <= 1.15). A benchmark, not a test.
+each side and on/off (goal <= 1.15); then the median of the ratios within each adjacent pair and
+the ratio of CPU time (the processes' and git's), which a loaded machine moves less. A benchmark,
+not a test.
 
 A command that fails (the tool, git, the registry) stops the benchmark with exit 1 and its error
 output: a failed run is never timed.
