@@ -583,3 +583,50 @@ def test_included_twice_each_job_installs_the_tool_and_releases_its_app(
     assert "gitlab-ci-token" in forge.users_of("platform/gitops-release")
     for secret in (forge.token, sandbox.token, sandbox.git_token):
         assert secret not in out
+
+
+# -- the registry check with GitLab's CI_REGISTRY_* variables ----------------------------------
+
+
+@pytest.fixture
+def gitlab_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The project's container registry: the real docker-registry with htpasswd basic auth."""
+    from tests.registry.server import start, stop
+
+    registry = start(tmp_path_factory.mktemp("gitlab-registry"), "basic")
+    yield registry
+    stop(registry)
+
+
+def test_the_registry_check_uses_ci_registry_variables_alone(
+    project: tuple[Env, Path], gitlab_registry: Any
+) -> None:
+    """With GitLab's CI_REGISTRY, CI_REGISTRY_USER and CI_REGISTRY_PASSWORD as its only registry
+    configuration (the check at its default, on), the deploy job releases a pushed tag, and
+    refuses a tag the registry does not have before Git is touched."""
+    e, proj = project
+    reg = gitlab_registry
+    reg.push("team/myapp", "v2")
+    shutil.copy(REPO_ROOT / "tests" / "gitlab" / "registry.yml", proj / ".gitlab-ci.yml")
+    git(proj, "commit", "-qam", "the registry's image")
+    variables = sandbox_variables(e.sb)
+    del variables["GITOPS_RELEASE_VERIFY_IMAGE"]
+    variables.update(CI_REGISTRY=reg.host, CI_REGISTRY_USER=reg.user)
+    variables.update(CI_REGISTRY_PASSWORD=reg.password)
+    write_variables(proj, variables)
+
+    tip = e.git("ls-remote", "origin", "main")
+    run = gcl(proj, "--variable", "RELEASE_TAG=v9", "myapp-deploy-preview")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out
+    assert f"registry {reg.host} has no tag v9 in team/myapp" in out
+    assert "nearest existing: v2" in out
+    assert e.git("ls-remote", "origin", "main") == tip  # refused before Git
+
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "myapp-deploy-preview")
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert "preview-ready" in out
+    assert remote_image(e) == f"{reg.host}/team/myapp:v2"
+    assert "Version: v2" in str(e.host("test.myapp.com"))
+    assert reg.password not in out

@@ -109,6 +109,10 @@ class NameNotResolved(Unreachable):
         super().__init__(f"cannot resolve host {host} of {url}: {reason}", hint=hint)
 
 
+class TlsFailed(Unreachable):
+    """The TLS handshake failed: a certificate not trusted, or a server that answers plain HTTP."""
+
+
 class TooSlow(Unreachable):
     """The server accepted the connection but did not answer within the read timeout."""
 

@@ -17,6 +17,7 @@ from gitops_release.cli.options import (
     PinDigestOpt,
     RecordOpt,
     RolloutOpt,
+    SemverOpt,
     TimeoutOpt,
     VerifyImageOpt,
     argo_options,
@@ -79,6 +80,7 @@ Examples:
   gitops-release deploy v2 --app myapp
   gitops-release deploy v2 --app myapp --check preview --expect 'Version: v2' --promote
   gitops-release deploy v2 --app myapp --dry-run      # the diff and the Argo CD calls; no change
+  gitops-release deploy --semver '~1.4' --app myapp   # the newest 1.4.x in the registry
   gitops-release deploy v2 --app myapp --check preview --ingress-url http://traefik.internal \\
       --record release.json --dotenv deploy.env
 
@@ -92,10 +94,15 @@ Exit codes:
 @app.command("deploy", help=DEPLOY_HELP, no_args_is_help=True)
 @argo_options()
 def deploy_command(
-    tag_or_ref: Annotated[
-        str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
-    ],
     app_name: Annotated[str, typer.Option("--app", help="Argo CD Application name (required).")],
+    tag_or_ref: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TAG_OR_REF]",
+            help="New tag (v2) or full image reference (with --semver: the repository, or none).",
+            show_default=False,
+        ),
+    ] = None,
     promote: Annotated[
         bool, typer.Option("--promote", help="Promote after the checks and wait for released.")
     ] = False,
@@ -160,6 +167,7 @@ def deploy_command(
     ] = False,
     record: RecordOpt = None,
     pin_digest: PinDigestOpt = False,
+    semver: SemverOpt = None,
     verify_image: VerifyImageOpt = None,
     insecure_registry: InsecureRegistryOpt = None,
     dotenv: DotenvOpt = None,
@@ -178,7 +186,7 @@ def deploy_command(
     result = deploy.deploy(
         conn,
         deploy.DeployRequest(
-            tag_or_ref=tag_or_ref, app=app_name, repo=repo, path=path, rollout=rollout,
+            tag_or_ref=tag_or_ref or "", semver=semver, app=app_name, repo=repo, path=path, rollout=rollout,
             container=container, image_name=image_name, digest=digest,
             pin_digest=pin_digest,
             expect_current=expect_current, skip_ci=skip_ci, merge_request=merge_request,

@@ -60,7 +60,16 @@ def up(
         bool,
         typer.Option(
             "--prometheus",
-            help="Also run a real Prometheus (Debian's prometheus) scraping the pods' metrics every second; its address is SANDBOX_PROMETHEUS.",
+            help="Also run a real Prometheus (Debian's prometheus) scraping the pods' metrics "
+            "every second; its address is SANDBOX_PROMETHEUS.",
+        ),
+    ] = False,
+    registry: Annotated[
+        bool,
+        typer.Option(
+            "--registry",
+            help="Also run a registry (Debian's docker-registry; SANDBOX_REGISTRY): the cluster "
+            "cannot pull a tag it does not have (ErrImagePull, ImagePullBackOff).",
         ),
     ] = False,
     debug: DebugOpt = False,
@@ -69,7 +78,7 @@ def up(
 
     When ready it prints export lines on stdout (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN,
     SANDBOX_ADMIN_PASSWORD, ROLLOUTS_SERVER, SANDBOX_GIT, SANDBOX_GIT_TOKEN, with --prometheus
-    SANDBOX_PROMETHEUS, SANDBOX_INGRESS last); logs go to stderr.
+    SANDBOX_PROMETHEUS, with --registry SANDBOX_REGISTRY, SANDBOX_INGRESS last); logs go to stderr.
 
     \b
     Example:
@@ -95,6 +104,14 @@ def up(
         raise UsageError(f"--state-dir: {state_dir} is not a directory")
     if prometheus and find_binary() is None:
         raise UsageError("--prometheus: prometheus is not installed", hint=INSTALL_HINT)
+    if registry:
+        from gitops_release.sandbox.registry import RegistryUnavailable
+        from gitops_release.sandbox.registry import find_binary as find_registry
+
+        try:
+            find_registry()
+        except RegistryUnavailable as err:
+            raise UsageError(str(err)) from None
     config = SandboxConfig(
         prometheus=prometheus,
         host=host,
@@ -104,6 +121,7 @@ def up(
         state_dir=state_dir,
         time_scale=time_scale,
         verbose=True,  # request and sync lines on stderr
+        registry=registry,
     )
     try:
         run_up(config, env_file=env_file)

@@ -10,9 +10,11 @@ they clone or write anything (``--verify-image on|warn|off``, setting ``verify_i
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gitops_release.argo.http import preload as preload_http
 from gitops_release.config import Settings, resolve
 from gitops_release.errors import ReleaseError, UsageError
 from gitops_release.images import ImageRef
@@ -64,6 +66,11 @@ class ImageCheck:
             ca_bundle=str(ca_bundle) if ca_bundle else None,
             out=out,
         )
+
+    def preload(self) -> threading.Thread | None:
+        """Start importing the HTTP stack on a thread when the check will run (not ``off``):
+        ``bump-image`` calls it before git's fetch, which the import then overlaps."""
+        return None if self.mode == "off" else preload_http()
 
     def client(self, ref: ImageRef) -> RegistryClient:
         loc = locate(ref, self.insecure_hosts)

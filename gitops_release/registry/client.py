@@ -19,11 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from gitops_release.argo.http import Client, Forbidden, Reply, Unauthorized, Unreachable
+from gitops_release.argo.http import (
+    Client,
+    Forbidden,
+    Reply,
+    TlsFailed,
+    Unauthorized,
+    Unreachable,
+)
 from gitops_release.errors import RemoteError
 from gitops_release.output import register_secret
 from gitops_release.registry.credentials import Credentials, Lookup
-from gitops_release.registry.names import Location
+from gitops_release.registry.names import Location, is_loopback
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -72,30 +79,39 @@ class RegistryClient:
     def _client(self) -> Client:
         if self._http is None:
             loc = self.location
-            self._http = Client(
-                f"https://{loc.host}",
-                name=f"registry {loc.registry}",
-                verify=False if loc.insecure else self.verify,
-                retries=self.retries,
-                read_timeout=20.0,
-            )
-            if loc.insecure:
-                self._http = self._pick_scheme(self._http)
+            if not loc.insecure:
+                self._http = self._new("https", self.verify)
+            elif is_loopback(loc.registry):
+                self._http = self._pick_scheme(("http", "https"))
+            else:
+                self._http = self._pick_scheme(("https", "http"))
         return self._http
 
-    def _pick_scheme(self, https: Client) -> Client:
-        """An insecure registry: HTTPS without verification, else plain HTTP (as Docker does)."""
+    def _new(self, scheme: str, verify: bool | str = False) -> Client:
+        return Client(
+            f"{scheme}://{self.location.host}",
+            name=f"registry {self.location.registry}",
+            verify=verify if scheme == "https" else True,
+            retries=self.retries,
+            read_timeout=20.0,
+        )
+
+    def _pick_scheme(self, order: tuple[str, str]) -> Client:
+        """An insecure registry: the scheme whose ``GET /v2/`` a registry answers. Docker tries
+        HTTPS without verification, then plain HTTP; a loopback registry is asked over plain HTTP
+        first, since that is what runs there (a TLS handshake refused first costs a new
+        connection and a TLS context). A plain-HTTP answer without the registry's
+        ``Docker-Distribution-API-Version`` header (Go's TLS server answers plain HTTP with
+        ``400``) is not a registry: the other scheme is tried."""
+        first = self._new(order[0])
         try:
-            https.exchange("GET", "/v2/", accept=frozenset({401, 403, 404}))
-            return https
+            reply = first.exchange("GET", "/v2/", accept=frozenset({400, 401, 403, 404}))
+            if reply.status != 400 or "docker-distribution-api-version" in reply.headers:
+                return first
         except Unreachable:
-            https.close()
-            return Client(
-                f"http://{self.location.host}",
-                name=https.name,
-                retries=self.retries,
-                read_timeout=20.0,
-            )
+            pass
+        first.close()
+        return self._new(order[1])
 
     def close(self) -> None:
         if self._http is not None:
@@ -160,6 +176,8 @@ class RegistryClient:
                 reply = client.exchange(
                     method, url, headers=self._with_auth(scope, headers), accept=accept
                 )
+        except TlsFailed as err:
+            raise RegistryUnreachable(err.message, hint=self._tls_hint()) from None
         except Unreachable as err:
             raise RegistryUnreachable(err.message, hint=self._unreachable_hint()) from None
         except (Unauthorized, Forbidden) as err:  # the token endpoint refused
@@ -227,9 +245,15 @@ class RegistryClient:
 
     def _unreachable_hint(self) -> str:
         return (
-            "check the registry host and the network; for a private CA pass --ca-bundle FILE, "
-            f"for a registry without TLS --insecure-registry {self.location.registry}; "
-            "or --verify-image warn|off"
+            "check the registry host, the network and any proxy (HTTPS_PROXY, NO_PROXY); "
+            "on an air-gapped runner --verify-image warn|off"
+        )
+
+    def _tls_hint(self) -> str:
+        return (
+            "for a private CA pass --ca-bundle FILE (a PEM bundle with the CA that signed its "
+            f"certificate); to skip verification, or for a registry without TLS, "
+            f"--insecure-registry {self.location.registry}; or --verify-image warn|off"
         )
 
 

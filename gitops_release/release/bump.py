@@ -109,20 +109,26 @@ class BumpResult:
         return "\n".join(lines)
 
 
+def check_semver_request(semver: str, tag_or_ref: str) -> ImageRef | None:
+    """``--semver RANGE`` with TAG_OR_REF: a readable range, and an image repository without tag
+    or digest (returned), or nothing (None: the app's image)."""
+    check_range(semver)
+    if tag_or_ref and not is_reference(tag_or_ref):
+        raise UsageError(
+            f"--semver {semver} picks the tag: {tag_or_ref!r} is a tag too",
+            hint="give the image repository (registry/team/app) or nothing (the app's image)",
+        )
+    if not tag_or_ref:
+        return None
+    ref = parse_image(tag_or_ref, what="new image")
+    if ref.tag or ref.digest:
+        raise UsageError(f"--semver {semver} picks the tag: give {ref.name} without tag or digest")
+    return ref
+
+
 def _check_request(req: BumpRequest, remote_repo: bool) -> None:
     if req.semver:
-        check_range(req.semver)
-        if req.tag_or_ref and not is_reference(req.tag_or_ref):
-            raise UsageError(
-                f"--semver {req.semver} picks the tag: {req.tag_or_ref!r} is a tag too",
-                hint="give the image repository (registry/team/app) or nothing (the app's image)",
-            )
-        if req.tag_or_ref:
-            ref = parse_image(req.tag_or_ref, what="new image")
-            if ref.tag or ref.digest:
-                raise UsageError(
-                    f"--semver {req.semver} picks the tag: give {ref.name} without tag or digest"
-                )
+        check_semver_request(req.semver, req.tag_or_ref)
     elif not req.tag_or_ref:
         raise UsageError("give the new tag (TAG_OR_REF) or a range to pick it by (--semver)")
     else:
@@ -164,6 +170,7 @@ def bump_image(
     remote_repo = is_remote(req.repo)
     _check_request(req, remote_repo)
     images = image_check or ImageCheck.from_settings(settings, out)
+    images.preload()
     if is_reference(req.tag_or_ref) and not req.semver:
         images.verify(resolve_target(ImageRef(""), req.tag_or_ref, req.digest))
     chooser = Chooser(images, out, req.semver or "")

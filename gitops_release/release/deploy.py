@@ -19,7 +19,7 @@ image, and the waits start from whatever state they find.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,20 @@ from gitops_release.errors import (
     UsageError,
 )
 from gitops_release.git.trailers import revert_subject
-from gitops_release.images import check_tag_or_ref, new_tag, pick_image, runs_tag, short, tag_of
+from gitops_release.images import (
+    check_tag_or_ref,
+    new_tag,
+    parse_image,
+    pick_image,
+    runs_tag,
+    short,
+    tag_of,
+)
 from gitops_release.output import Output
+from gitops_release.registry.ranges import pick_tag
 from gitops_release.release import smoke
 from gitops_release.release.app import ReleaseApp, Selection
+from gitops_release.release.bump import check_semver_request
 from gitops_release.release.plan import Plan
 from gitops_release.release.types import OnFailure
 
@@ -72,6 +82,9 @@ class DeployRequest:
     dry_run: bool = False
     trailers: tuple[tuple[str, str], ...] = ()
     """Extra trailers of the release commit (``env promote``'s ``Promoted-From``)."""
+    semver: str | None = None
+    """Pick the tag: the highest in the registry satisfying this range (TAG_OR_REF then names
+    the repository, or is empty for the image the app runs)."""
 
 
 @dataclass
@@ -94,6 +107,8 @@ class DeployResult:
     checks: list[smoke.CheckResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    semver: dict[str, Any] | None = None
+    """--semver: the range, the tags that satisfy it (highest first) and the one chosen."""
 
     def payload(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "checks"}
@@ -122,7 +137,12 @@ class DeployResult:
 
 
 def _check_input(req: DeployRequest) -> None:
-    check_tag_or_ref(req.tag_or_ref)
+    if req.semver:
+        check_semver_request(req.semver, req.tag_or_ref)
+    elif not req.tag_or_ref:
+        raise UsageError("give the new tag (TAG_OR_REF) or a range to pick it by (--semver)")
+    else:
+        check_tag_or_ref(req.tag_or_ref)
     smoke.compile_expect(req.expect)
     from gitops_release.record import check_writable
 
@@ -139,7 +159,8 @@ def deploy(conn: Connection, req: DeployRequest, *, out: Output) -> DeployResult
     start = time.monotonic()
     result = DeployResult(app=req.app, new_tag=new_tag(req.tag_or_ref))
     if req.dry_run:
-        plan = Plan(f"deploy {req.tag_or_ref} --app {req.app}", req.app)
+        what = f"{req.tag_or_ref} --semver {req.semver}" if req.semver else req.tag_or_ref
+        plan = Plan(f"deploy {what.strip()} --app {req.app}", req.app)
         _deploy(conn, req, result, out, start, plan)
         return plan
     try:
@@ -193,6 +214,9 @@ def _deploy(
         )
     if ro is not None:
         result.old_image = rel.stable_image(ro) or ""
+    if req.semver:
+        req = _pick_semver(rel, req, result, result.old_image or _running(ro), out, plan)
+    if ro is not None:
         in_progress = (
             not ro.fully_promoted and not ro.aborted and ro.phase in ("Paused", "Progressing")
         )
@@ -268,6 +292,46 @@ def _deploy(
                 exit_code=again.exit_code,
             ) from None
         raise
+
+
+def _running(ro: Any) -> str | None:
+    return pick_image(ro.images, None) if ro is not None and ro.images else None
+
+
+def _pick_semver(
+    rel: ReleaseApp,
+    req: DeployRequest,
+    result: DeployResult,
+    like: str | None,
+    out: Output,
+    plan: Plan | None,
+) -> DeployRequest:
+    """``--semver``: the registry's tags decide the tag, before Git is touched; the release
+    then goes on as if that tag had been given."""
+    assert req.semver
+    repository = check_semver_request(req.semver, req.tag_or_ref)
+    if repository is None:
+        if not like:
+            raise UsageError(
+                f"--semver {req.semver}: {req.app} runs no image to take the repository from",
+                hint="give the image repository: deploy REGISTRY/TEAM/APP --semver RANGE",
+            )
+        repository = parse_image(like)
+    pick = pick_tag(rel.images.tags(repository), req.semver, image=repository.name)
+    shown = ", ".join(pick.candidates[:10])
+    more = len(pick.candidates) - 10
+    out.progress(
+        f"--semver {pick.range}: {len(pick.candidates)} tag(s) of {repository.name} satisfy it "
+        f"({shown}{f', {more} more' if more > 0 else ''}); choosing {pick.choice}"
+    )
+    if plan is not None:
+        plan.notes.append(
+            f"--semver {pick.range}: candidates {', '.join(pick.candidates)}; choice {pick.choice}"
+        )
+    result.semver = {"range": pick.range, "candidates": pick.candidates, "choice": pick.choice}
+    result.new_tag = pick.choice
+    chosen = f"{repository.name}:{pick.choice}" if req.tag_or_ref else pick.choice
+    return replace(req, tag_or_ref=chosen)
 
 
 def _plan_rest(rel: ReleaseApp, req: DeployRequest, bump: Any, plan: Plan) -> None:

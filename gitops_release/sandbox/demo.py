@@ -5,8 +5,9 @@ process (so this package still shares no code with the client): ``scaffold`` ``m
 ``ikubernetes/myapp:v1``) and push with plain git, ``app create`` (v1 live on both hosts),
 ``deploy v2`` (preview paused: prod v1, test v2), ``promote --wait`` (both v2), ``rollback --to
 v1`` and promote, ``deploy v3`` then ``abort`` (prod keeps serving v1; Git is written back to v1,
-so the app is Healthy again), and a ``deploy v4`` whose smoke check fails (aborted and reverted on
-its own). Each step prints what a user would see, including the ``kubectl argo rollouts get
+so the app is Healthy again), a ``deploy v4`` whose smoke check fails (aborted and reverted on
+its own), and, when Debian's ``docker-registry`` is installed (the sandbox then runs one), a deploy
+of a typo'd tag that the registry check refuses before Git, timed. Each step prints what a user would see, including the ``kubectl argo rollouts get
 rollout`` tree, and checks it; the exit code is 0 only when every check passed. Everything it
 starts is stopped before it returns.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from gitops_release.sandbox.registry import BINARY, LocalRegistry
 from gitops_release.sandbox.rolloutinfo import render_tree
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
 
@@ -87,7 +90,9 @@ class Demo:
         self.say(f"$ curl -H 'Host: {host}' $SANDBOX_INGRESS\n  {status} {text}")
         return status, text
 
-    def tool(self, *args: str, show: str | None = None) -> tuple[int, str]:
+    def tool(
+        self, *args: str, show: str | None = None, extra_env: dict[str, str] | None = None
+    ) -> tuple[int, str]:
         """Run ``gitops-release ARGS`` as its own process, like a user; print what it says."""
         env = {
             **self.env,
@@ -97,6 +102,7 @@ class Demo:
             # not reachable from every laptop or runner)
             "GITOPS_RELEASE_VERIFY_IMAGE": "off",
             "NO_COLOR": "1",
+            **(extra_env or {}),
         }
         self.say(f"$ gitops-release {show or ' '.join(args)}")
         proc = subprocess.run(
@@ -176,6 +182,8 @@ class Demo:
         self.rollback_v1()
         self.abort_v3()
         self.failing_v4()
+        if self.sb.registry is not None:
+            self.typo_refused_before_git(self.sb.registry)
         passed = sum(ok for _, ok in self.checks)
         self.say(f"\n{passed}/{len(self.checks)} checks passed")
         return passed == len(self.checks)
@@ -342,11 +350,34 @@ class Demo:
             and "Version: v1" in prod[1],
         )
 
+    def typo_refused_before_git(self, registry: LocalRegistry) -> None:
+        self.step("8. a typo'd tag: the registry is asked before Git (SANDBOX_REGISTRY)")
+        image = f"{registry.host}/team/myapp"
+        registry.push("team/myapp", "v5")
+        self.say(f"(sandbox registry: pushed {image}:v5)")
+        tip = self.git("ls-remote", self.repo_url, "main")
+        start = time.monotonic()
+        code, _ = self.tool(
+            "deploy", f"{image}:v5-rc", "--app", APP, "--timeout", "60s",
+            show=f"deploy $SANDBOX_REGISTRY/team/myapp:v5-rc --app {APP}",
+            extra_env={"GITOPS_RELEASE_VERIFY_IMAGE": "on"},
+        )  # fmt: skip
+        elapsed = time.monotonic() - start
+        self.say(f"  (refused in {elapsed:.2f} s, the process's start included)")
+        self.check(
+            "deploy of a tag the registry lacks exits 2 before Git; the tip did not move",
+            code == 2 and self.git("ls-remote", self.repo_url, "main") == tip,
+        )
+
 
 def run_demo(out: TextIO, *, time_scale: float = 0.01) -> bool:
     """Play the guide on a fresh sandbox; True when every check passed."""
     with tempfile.TemporaryDirectory(prefix="gitops-demo-") as tmp:
-        sb = Sandbox(SandboxConfig(time_scale=time_scale, state_dir=Path(tmp) / "state"))
+        registry = shutil.which(BINARY) is not None  # the registry step when it can run
+        config = SandboxConfig(
+            time_scale=time_scale, state_dir=Path(tmp) / "state", registry=registry
+        )
+        sb = Sandbox(config)
         sb.start()
         try:
             print(

@@ -18,6 +18,12 @@ HASH_LABEL = "rollouts-pod-template-hash"
 DESIRED_REPLICAS = "rollout.argoproj.io/desired-replicas"
 EPHEMERAL_METADATA = "rollout.argoproj.io/ephemeral-metadata"
 
+PULL_MESSAGES = {
+    "ErrImagePull": 'failed to pull and unpack image "{0}": not found',
+    "ImagePullBackOff": 'Back-off pulling image "{0}"',
+}
+PENDING = ("ContainerCreating", "ErrImagePull", "ImagePullBackOff")
+
 # How an image misbehaves: "never-ready" (CrashLoopBackOff), "pull-error" (ImagePullBackOff)
 # or "http-500" (ready, answers 500).
 ImagePolicy = Callable[[str], str | None]
@@ -207,6 +213,8 @@ class ReplicaSet:
                 state: dict[str, Any] = {"running": {"startedAt": started}}
             else:
                 state = {"waiting": {"reason": shown}}
+                if shown in PULL_MESSAGES:  # the kubelet's words (kuberuntime_image.go)
+                    state["waiting"]["message"] = PULL_MESSAGES[shown].format(pod.image)
             container_status: dict[str, Any] = {
                 "name": pod.container,
                 "image": pod.image,
@@ -232,7 +240,8 @@ class ReplicaSet:
                     "metadata": metadata,
                     "spec": {"containers": [{"name": pod.container, "image": pod.image}]},
                     "status": {
-                        "phase": "Pending" if shown == "ContainerCreating" else "Running",
+                        # no container started yet: still Pending (a pull that fails, too)
+                        "phase": "Pending" if shown in PENDING else "Running",
                         "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
                         "containerStatuses": [container_status],
                         "startTime": started,

@@ -36,6 +36,7 @@ from gitops_release.sandbox.ingress import IngressHandler
 from gitops_release.sandbox.metricproviders import Measured
 from gitops_release.sandbox.podmetrics import PodMetrics
 from gitops_release.sandbox.prometheus import METRICS_PATH, Prometheus
+from gitops_release.sandbox.registry import LocalRegistry, Puller
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
 from gitops_release.sandbox.wire import GrpcError, collect_routes
@@ -96,6 +97,7 @@ class SandboxConfig:
     verbose: bool = False
     actions_api: str = "v2"  # which resource-action API to serve: see argocd_api.ACTIONS_API
     prometheus: bool = False  # start a real Prometheus scraping the pods (prometheus.py)
+    registry: bool = False  # run docker-registry beside it; the cluster pulls by its tags
 
 
 class Sandbox:
@@ -108,7 +110,9 @@ class Sandbox:
         self._measuring = threading.Lock()  # one thread takes analysis measurements at a time
         self.faults = Faults()
         self.pod_metrics = PodMetrics()
-        self.cluster = Cluster(self.clock, self.config.timing, self.faults.image_policy)
+        self.registry: LocalRegistry | None = None
+        self.puller: Puller | None = None
+        self.cluster = Cluster(self.clock, self.config.timing, self._image_policy)
         self._own_state = self.config.state_dir is None
         self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="gitops-sandbox-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -182,8 +186,19 @@ class Sandbox:
             self.apps.load_source(name)
         self.kick()
 
+    def _image_policy(self, image: str) -> str | None:
+        """How a new pod's image behaves: a failure set through the control API, else the
+        registry's answer when the sandbox has one (a missing tag cannot be pulled)."""
+        failing = self.faults.image_policy(image)
+        if failing is None and self.puller is not None:
+            failing = self.puller(image)
+        return failing
+
     def start(self) -> Sandbox:
         try:
+            if self.config.registry:
+                self.registry = LocalRegistry(self.state_dir / "registry")
+                self.puller = Puller(self.registry.start())
             git_base = self.git_server.start()
             self.git_url = f"{git_base}/git"
             self.git.auth[git_base + "/"] = self.git_token
@@ -235,6 +250,8 @@ class Sandbox:
         self.git_server.stop()
         if self.prometheus is not None:
             self.prometheus.stop()
+        if self.registry is not None:
+            self.registry.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
@@ -259,6 +276,7 @@ class Sandbox:
             "SANDBOX_GIT": self.git_url,
             "SANDBOX_GIT_TOKEN": self.git_token,
             **({"SANDBOX_PROMETHEUS": self.prometheus.url} if self.prometheus else {}),
+            **({"SANDBOX_REGISTRY": self.registry.host} if self.registry else {}),
             "SANDBOX_INGRESS": self.ingress_url,
         }
 

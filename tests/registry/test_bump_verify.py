@@ -166,3 +166,26 @@ def test_verify_image_is_a_setting_like_any_other(
     assert code == 4, err
     code, _out, err = run(capsys, "v2", "--app", "apps/web", "--verify-image", "maybe")
     assert code == 2 and "expected on, warn or off" in err
+
+
+def test_an_unreachable_docker_hub_suggests_the_network_not_insecure_registry(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Docker Hub behind a proxy that is down (deterministic with or without a network): the
+    hint names the network and the proxy, and ``--verify-image warn|off`` for air-gapped
+    runners; ``--insecure-registry`` only answers a TLS failure."""
+    proxy = f"http://127.0.0.1:{_dead_port()}"
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    code, _out, err = run(
+        capsys, "nginx:1.27.0", "--app", "apps/web", "--repo", "http://127.0.0.1:9/gitops.git"
+    )
+    assert code == 4, err
+    assert (
+        "cannot reach registry docker.io at https://registry-1.docker.io: [Errno 111] "
+        "Connection refused (check" in err
+    )
+    assert "proxy" in err and "--verify-image warn|off" in err
+    assert "--insecure-registry" not in err and "--ca-bundle" not in err

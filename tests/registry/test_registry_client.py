@@ -126,3 +126,21 @@ def test_gitlab_ci_registry_credentials_need_no_other_configuration(
     monkeypatch.setenv("CI_REGISTRY_USER", USER)
     monkeypatch.setenv("CI_REGISTRY_PASSWORD", PASSWORD)
     assert ImageCheck().verify(parse_image(f"{basic_registry.host}/team/app:v1")) is not None
+
+
+@pytest.mark.parametrize(("mode", "loaded"), [("on", "True"), ("warn", "True"), ("off", "False")])
+def test_the_http_stack_is_preloaded_only_when_the_check_will_run(mode: str, loaded: str) -> None:
+    """``bump-image`` starts importing requests (~80 ms) on a thread before git's fetch, so the
+    import overlaps the fetch; with ``--verify-image off`` it is never loaded at all."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from gitops_release.registry.check import ImageCheck\n"
+        f"thread = ImageCheck(mode={mode!r}).preload()\n"
+        "thread and thread.join()\n"
+        "print('requests' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == loaded, done.stderr
