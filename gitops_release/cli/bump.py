@@ -34,6 +34,10 @@ Which image: the one image repository found under --app, or the one --container 
 / --value-path names (an ambiguous choice lists the candidates and changes nothing). A Helm chart
 (a directory with Chart.yaml) is bumped in its values files, never in templates/.
 
+A release set changes several apps in ONE commit (a trailer group per app), pushed like one:
+--set APP=TAG[:expect=CURRENT] per app (APP a path like --app; no positional tag, no --app).
+Every edit is checked before any file is written; after a lost race all are re-applied.
+
 \b
 Git: a local checkout (--repo DIR, default .) must be clean and on a branch; it is fetched and
 fast-forwarded first, and refused when ahead of or diverged from its remote (unless --no-push).
@@ -52,6 +56,7 @@ Examples:
   release bump-image v2 --app apps/myapp --pin-digest   # image:v2@sha256:... from the registry
   release bump-image --semver '~1.4' --expect-current v1.4.2 --app apps/myapp   # newest patch
   ARGOCD_AUTH_TOKEN=... release bump-image v2 --argocd-app myapp   # repo/path/branch from Argo CD
+  release bump-image --set apps/api=v2 --set apps/worker=v2:expect=v1   # one commit, two apps
 
 \b
 Exit codes: 0 done or already at that value, 2 bad input / dirty tree / ambiguous image,
@@ -69,6 +74,15 @@ def bump_image_command(
             metavar="[TAG_OR_REF]",
             help="New tag (v2) or full image reference (with --semver: the repository, or none).",
             show_default=False,
+        ),
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="APP=TAG[:expect=CURRENT]",
+            help="A release set: this app (a path, like --app) to this tag; repeat per app. "
+            "All in one commit.",
         ),
     ] = None,
     app_path: Annotated[
@@ -163,7 +177,7 @@ def bump_image_command(
     out = make_output(output)
     registry = registry_flags(verify_image, insecure_registry)
     settings = config.resolve({"branch": branch, "ca_bundle": argo.ca_bundle, **registry})
-    if not argocd_app and app_path is None:
+    if not argocd_app and app_path is None and not sets:
         raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
     request = BumpRequest(
         tag_or_ref=tag_or_ref or "",
@@ -186,6 +200,13 @@ def bump_image_command(
         dry_run=dry_run,
         record=record,
     )
+    if sets:
+        from gitops_release.release.releaseset import bump_set, parse_members
+
+        if argocd_app:
+            raise typer.BadParameter("--set takes app paths; drop --argocd-app", param_hint="--set")
+        out.show(bump_set(parse_members(sets), request, settings=settings, out=out))
+        return
     if argocd_app:
         from gitops_release.release.app import bump_from_application
 

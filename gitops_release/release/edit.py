@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +79,9 @@ class Edit:
     sha: str = ""
     digest: str = ""
     """The registry's digest of ``target`` ("" when the registry was not asked)."""
+    outputs: dict[str, bytes] = field(default_factory=dict)
+    """The new content of each file in ``paths`` (written already unless made with
+    ``write=False``: a release set writes its apps' files only once every edit has succeeded)."""
 
     @property
     def changed(self) -> bool:
@@ -376,8 +379,9 @@ def make_edit(
             for change in result.changes:
                 path = change.edits[0].path if len(change.edits) == 1 else change.site.yaml_path
                 edit.changes.append(FileChange(rel, path, change.old, change.new))
+            edit.outputs[rel] = texts[rel].encode(result.text)
             if write:
-                (root / rel).write_bytes(texts[rel].encode(result.text))
+                (root / rel).write_bytes(edit.outputs[rel])
         return edit
 
     return apply
