@@ -244,6 +244,8 @@ def bump_set(
         out.progress(
             f"cloning {strip_credentials(req.repo)} (partial, sparse: {len(members)} app(s))"
         )
+    # a URL is cloned once, sparse on every member's directory (one checkout fetches them all)
+    also = sorted({_cone(lexical_app(m.app)) for m in members[1:]}) if remote_repo else []
     with opener(
         req.repo,
         app_path=first,
@@ -251,9 +253,8 @@ def bump_set(
         settings=settings,
         allow_unpushed=req.no_push or req.dry_run,
         fetch=not req.dry_run,
+        **({"also": also} if also else {}),
     ) as ws:
-        if remote_repo and len(members) > 1:
-            ws.include(sorted({_cone(lexical_app(m.app)) for m in members[1:]}))
         prepared = [
             _prepare(ws, req, m, remote_repo=remote_repo, images=images, out=out) for m in members
         ]
