@@ -186,6 +186,15 @@ def releases(run: Git, path: str, depth: int) -> list[Released]:
     return found
 
 
+def message_of(run: Git, revision: str) -> tuple[str, str] | None:
+    """(full sha, message) of the commit ``revision`` names, or None when git does not know it."""
+    status, out, _ = run.status("log", "-n", "1", f"--format=%H{_SEP}%B", revision, "--")
+    if status != 0 or _SEP not in out:
+        return None
+    sha, message = out.split(_SEP, 1)
+    return sha.strip(), message
+
+
 def commit_at(run: Git, revision: str, path: str) -> dict[str, str] | None:
     """The newest commit at or before ``revision`` that touched ``path``: sha, author, date,
     message (None when there is none or git cannot tell)."""

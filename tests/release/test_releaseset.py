@@ -166,3 +166,58 @@ def test_a_set_over_a_url_clones_once_and_commits_once(
     assert json.loads(out)["commit"] == git(repo.bare, "rev-parse", "main")
     changed = git(repo.bare, "show", "--name-only", "--format=", "main").splitlines()
     assert sorted(changed) == ["apps/api/rollout.yaml", "apps/web/rollout.yaml"]
+
+
+def _rollback(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["rollback", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_rollback_set_undoes_the_whole_set_in_one_commit(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys, "--set", "apps/api=v2", "--set", "apps/worker=v3", "--set", "apps/web=v2",
+        "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    release = json.loads(out)["commit"]
+    code, out, err = _rollback(capsys, "--set", release[:10], "--dry-run")
+    assert code == 0, err
+    assert "team/worker:v1" in out and git(repo.bare, "rev-parse", "main") == release
+    code, out, err = _rollback(capsys, "--set", release[:10], "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["changed"] is True and data["set"] == list(APPS)
+    assert git(repo.bare, "rev-list", "--count", f"{release}..main") == "1"
+    subject = git(repo.bare, "log", "-1", "--format=%s", "main")
+    assert subject.startswith(f"rollback(api, worker, web): undo release set {release[:8]}")
+    assert "[skip ci]" in subject
+    for a in APPS:
+        text = (repo.checkout / f"apps/{a}/rollout.yaml").read_text()
+        assert f"team/{a}:v1" in text
+    tip = git(repo.bare, "rev-parse", "main")
+    code, out, err = _rollback(capsys, "--set", release, "-o", "json")
+    assert code == 0, err
+    assert json.loads(out)["changed"] is False
+    assert git(repo.bare, "rev-parse", "main") == tip
+
+
+def test_rollback_set_refuses_when_an_app_moved_on_since(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--set", "apps/api=v2", "--set", "apps/web=v2", "-o", "json")
+    assert code == 0, err
+    release = json.loads(out)["commit"]
+    code, _, err = run(capsys, "v4", "--app", "apps/web")
+    assert code == 0, err
+    tip = git(repo.bare, "rev-parse", "main")
+    code, _, err = _rollback(capsys, "--set", release)
+    assert code == 5, err
+    assert "apps/web/rollout.yaml" in err and "team/web:v4" in err
+    _unchanged(repo, tip)
+    code, _, err = _rollback(capsys, "--set", git(repo.bare, "rev-list", "--max-parents=0", "main"))
+    assert code == 2, err
+    assert "not a release commit" in err
+    _unchanged(repo, tip)

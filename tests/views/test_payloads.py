@@ -274,5 +274,6 @@ def test_history_of_the_captured_application(
             "author": "",
             "message": "",
             "digest": "",
+            "release_set": [],
         }
     ]
