@@ -85,6 +85,7 @@ class SetDeployResult:
     release_commit: str = ""
     revert_commit: str = ""
     failed_wave: int | None = None
+    merge_request_branch: str = ""
     reason: str = ""
     results: dict[str, DeployResult] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -98,6 +99,7 @@ class SetDeployResult:
             "release_commit": self.release_commit,
             "revert_commit": self.revert_commit,
             "failed_wave": self.failed_wave,
+            "merge_request_branch": self.merge_request_branch,
             "reason": self.reason,
             "timings": self.timings,
             "apps": [self.results[a].payload() for a in self.apps],
@@ -150,8 +152,6 @@ def deploy_set(
             "tag (and :expect=) in its --set",
             hint="e.g. deploy --set api=v2 --set worker=v2:expect=v1",
         )
-    if req.merge_request:
-        raise UsageError("--merge-request with --set: not supported yet", hint="push the set")
     smoke.compile_expect(req.expect)
     check_writable(req.record, "--record")
     check_writable(req.dotenv, "--dotenv")
@@ -207,7 +207,7 @@ def _deploy_set(
         BumpRequest(
             tag_or_ref="", app="", repo=repo, branch=branch, container=req.container,
             image_name=req.image_name, pin_digest=req.pin_digest, skip_ci=req.skip_ci,
-            dry_run=plan is not None,
+            merge_request=req.merge_request, dry_run=plan is not None,
         ),
         settings=conn.settings,
         out=out,
@@ -225,6 +225,13 @@ def _deploy_set(
         r.old_image = r.old_image or landed.old
         r.previous_tag = tag_of(r.old_image) or landed.previous_tag or ""
         r.release_commit = result.release_commit
+    if req.merge_request:
+        result.merge_request_branch = bump.merge_request_branch or ""
+        result.outcome = "merge-request"
+        for r in result.results.values():
+            r.outcome = "merge-request"
+        out.progress("merge request opened for the whole set: Argo CD deploys it once merged")
+        return
     commit = result.release_commit or None
     started: list[str] = []
     try:
@@ -251,7 +258,7 @@ def _deploy_set(
                 exit_code=again.exit_code,
             ) from None
         raise
-    outcomes = {result.results[a].outcome for a in result.apps}
+    outcomes = {result.results[a].outcome for a in result.apps}  # every wave went through
     result.outcome = "released" if outcomes == {"released"} else "preview-ready"
 
 
