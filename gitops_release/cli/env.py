@@ -13,9 +13,12 @@ from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
     ArgoOptions,
+    InsecureRegistryOpt,
     RecordOpt,
     TimeoutOpt,
+    VerifyImageOpt,
     argo_options,
+    registry_flags,
 )
 from gitops_release.errors import EXIT_CODE_HELP
 from gitops_release.release.types import OnFailure
@@ -146,6 +149,8 @@ def env_promote_command(
     ] = OnFailure.revert,
     record: RecordOpt = None,
     dotenv: DotenvOpt = None,
+    verify_image: VerifyImageOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
     timeout: TimeoutOpt = None,
     dry_run: DryRunOpt = False,
     argo: ArgoOptions = NO_OPTIONS,
@@ -164,5 +169,5 @@ def env_promote_command(
         merge_request=merge_request, on_failure=on_failure, dry_run=dry_run, record=record,
         dotenv=dotenv,
     )  # fmt: skip
-    conn = argo.connect(timeout=timeout)
+    conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
     out.show(promote_environments(conn, conn.settings.environments, apps, request, out=out))

@@ -72,6 +72,8 @@ class DeployRequest:
     dry_run: bool = False
     trailers: tuple[tuple[str, str], ...] = ()
     """Extra trailers of the release commit (``env promote``'s ``Promoted-From``)."""
+    pin_where_read: bool = False
+    """``env promote``: write the image's digest only where the file reads one."""
 
 
 @dataclass
@@ -219,7 +221,7 @@ def _deploy(
         bump = rel.write_image(
             req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
             merge_request=req.merge_request, digest=req.digest, dry_run=plan is not None,
-            pin_digest=req.pin_digest, trailers=req.trailers,
+            pin_digest=req.pin_digest, trailers=req.trailers, pin_where_read=req.pin_where_read,
         )  # fmt: skip
     except ExpectCurrentMismatch as err:
         if req.expect_current or guard is None:

@@ -13,8 +13,10 @@ to the target's Git, then release it there with ``deploy``'s flow.
    (``--check``, else the target environment's ``checks``), the gate or ``--promote``, and on
    failure the abort and the Git revert.
 
-The image is promoted as the source runs it: a digest in the live reference travels with it.
-(Pinned to the registry's digest when the registry issue's digest lookup is available.)
+The image is promoted pinned to what the source runs: a digest in the live reference travels
+with it; else the registry's digest of the live tag (unless ``--verify-image off``) is written as
+``tag@sha256:...`` wherever the target's file reads a digest (a Helm values image without a
+``digest`` key gets the tag alone), and recorded in the ``Release-Digest`` trailer either way.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from gitops_release.argo.connection import Connection
 from gitops_release.environments import Environment, Environments
 from gitops_release.errors import Failed, NotLanded, UsageError
 from gitops_release.git.trailers import promoted_from
-from gitops_release.images import compare_versions, short
+from gitops_release.images import compare_versions, parse_image, short
 from gitops_release.output import Output
 from gitops_release.release.types import OnFailure
 from gitops_release.views.environments import Cell, environment_cell
@@ -69,6 +71,8 @@ class PromoteResult:
     outcome: str = "unchanged"
     released_at: str = ""
     soak: float = 0.0
+    pinned: str = ""
+    """The reference written to the target: the live image pinned to its digest when known."""
     deploy: dict[str, Any] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
@@ -140,11 +144,12 @@ def promote_environment(
     deployed = deploy(
         conn,
         DeployRequest(
-            tag_or_ref=src.live, app=dst.application, promote=req.promote,
+            tag_or_ref=result.pinned or src.live, app=dst.application, promote=req.promote,
             checks=req.checks or target.checks, expect=req.expect, ingress_url=req.ingress_url,
             check_timeout=req.check_timeout, on_failure=req.on_failure,
             merge_request=req.merge_request, supersede=False, record=req.record,
             dotenv=req.dotenv, trailers=(promoted_from(source.name, src.revision),),
+            pin_where_read=True,
         ),
         out=out,
     )  # fmt: skip
@@ -176,7 +181,7 @@ def _judge(
         soak=req.soak if req.soak is not None else source.soak,
     )  # fmt: skip
     _require_released(app, req, src)
-    if dst.live == src.live and dst.git == src.live and not dst.in_progress:
+    if _same(dst.live, src.live) and _same(dst.git, src.live) and not dst.in_progress:
         # a re-run after success (its soak was judged then): nothing to write
         return result, source, target, src, dst
     _require_soaked(conn, replace(req, app=app), src, result)
@@ -194,9 +199,37 @@ def _judge(
             hint="pass --allow-downgrade if that is meant (or `gitops-release rollback`)",
         )
     result.changed = True
+    result.pinned = _pinned(conn, src.live, out)
     if req.dry_run:
         result.outcome = "dry-run"
     return result, source, target, src, dst
+
+
+def _same(target: str, source: str) -> bool:
+    """The target runs the source's image: the same reference, or the source's tag pinned to
+    a digest by an earlier promotion."""
+    if not target or not source:
+        return target == source
+    if target == source:
+        return True
+    ref, src = parse_image(target, what="image"), parse_image(source, what="image")
+    return not src.digest and bool(ref.digest) and str(ref.with_tag(ref.tag or "", None)) == source
+
+
+def _pinned(conn: Connection, live: str, out: Output) -> str:
+    """``live`` pinned to its digest: the one in the reference, else the registry's for its
+    tag (not asked with ``--verify-image off``: then the tag alone)."""
+    from gitops_release.registry.check import ImageCheck
+
+    ref = parse_image(live, what="live image")
+    if ref.digest or not ref.tag:
+        return live
+    images = ImageCheck.from_settings(conn.settings, out)
+    if images.mode == "off":
+        return live
+    pinned = str(ref.with_tag(ref.tag, images.digest(ref)))
+    out.progress(f"{short(live)}: the registry's digest pins it: {pinned}")
+    return pinned
 
 
 @dataclass
@@ -259,8 +292,12 @@ def promote_environments(
     from gitops_release.release.waves import deploy_set
 
     members = [
-        Member(dst.application, src.live, trailers=(promoted_from(source.name, src.revision),))
-        for _, _, _, src, dst in moving
+        Member(
+            dst.application,
+            judged_app.pinned or src.live,
+            trailers=(promoted_from(source.name, src.revision),),
+        )
+        for judged_app, _, _, src, dst in moving
     ]
     deployed = deploy_set(
         conn,
@@ -268,7 +305,7 @@ def promote_environments(
             tag_or_ref="", app="", promote=req.promote, checks=req.checks or target.checks,
             expect=req.expect, ingress_url=req.ingress_url, check_timeout=req.check_timeout,
             on_failure=req.on_failure, merge_request=req.merge_request, record=req.record,
-            dotenv=req.dotenv,
+            dotenv=req.dotenv, pin_where_read=True,
         ),
         members,
         [],

@@ -208,6 +208,7 @@ def _deploy_set(
             tag_or_ref="", app="", repo=repo, branch=branch, container=req.container,
             image_name=req.image_name, pin_digest=req.pin_digest, skip_ci=req.skip_ci,
             merge_request=req.merge_request, dry_run=plan is not None,
+            pin_where_read=req.pin_where_read,
         ),
         settings=conn.settings,
         out=out,
