@@ -181,7 +181,7 @@ def rollback_command(
     if release_set is not None:
         from gitops_release import config
         from gitops_release.release.edit import BumpRequest
-        from gitops_release.release.releaseset import undo_set
+        from gitops_release.release.setrollback import undo_set
 
         if name is not None or to is not None or via is not RollbackVia.git:
             raise typer.BadParameter(

@@ -20,10 +20,8 @@ The record lists every app's outcome; the dotenv has ``RELEASE_COMMIT`` and per-
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.types import Action, Target
@@ -41,96 +39,10 @@ from gitops_release.release.deploy import (
 )
 from gitops_release.release.edit import BumpRequest
 from gitops_release.release.plan import Plan
-from gitops_release.release.releaseset import Member, SetResult, bump_set
+from gitops_release.release.releaseset import Member, bump_set
+from gitops_release.release.setplan import arrange, plan_set
+from gitops_release.release.setresult import SetDeployResult
 from gitops_release.release.types import OnFailure
-
-WAVE_HINT = "--wave lists apps of the set, comma-separated: --wave api --wave worker,web"
-
-
-def arrange(members: list[Member], waves: list[str]) -> list[list[str]]:
-    """The waves in order (exit 2 for an app outside the set or in two waves); apps of the set
-    that no ``--wave`` names make a last wave of their own. Without ``--wave``: one wave."""
-    names = [m.app for m in members]
-    found: list[list[str]] = []
-    placed: dict[str, int] = {}
-    for number, value in enumerate(waves, 1):
-        wave = [a.strip() for a in value.split(",") if a.strip()]
-        if not wave:
-            raise UsageError(f"--wave {value!r}: names no app", hint=WAVE_HINT)
-        for app in wave:
-            if app not in names:
-                raise UsageError(
-                    f"--wave {value}: {app} is not in the set ({', '.join(names)})",
-                    hint="add it with --set APP=TAG, or drop it from --wave",
-                )
-            if app in placed:
-                raise UsageError(
-                    f"--wave {value}: {app} is in wave {placed[app]} already", hint=WAVE_HINT
-                )
-            placed[app] = number
-        found.append(wave)
-    rest = [a for a in names if a not in placed]
-    if rest:
-        found.append(rest)
-    return found
-
-
-@dataclass
-class SetDeployResult:
-    apps: list[str]
-    waves: list[list[str]]
-    outcome: str = "running"
-    """preview-ready, released, failed, reverted, timed-out, recovery-failed, refused."""
-    changed: bool = False
-    release_commit: str = ""
-    revert_commit: str = ""
-    failed_wave: int | None = None
-    merge_request_branch: str = ""
-    reason: str = ""
-    results: dict[str, DeployResult] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "set": self.apps,
-            "waves": self.waves,
-            "outcome": self.outcome,
-            "changed": self.changed,
-            "release_commit": self.release_commit,
-            "revert_commit": self.revert_commit,
-            "failed_wave": self.failed_wave,
-            "merge_request_branch": self.merge_request_branch,
-            "reason": self.reason,
-            "timings": self.timings,
-            "apps": [self.results[a].payload() for a in self.apps],
-        }
-
-    def dotenv(self) -> dict[str, object]:
-        values: dict[str, object] = {
-            "RELEASE_COMMIT": self.release_commit,
-            "REVERT_COMMIT": self.revert_commit,
-            "RELEASE_OUTCOME": self.outcome,
-        }
-        for app in self.apps:
-            for key, value in self.results[app].dotenv().items():
-                if key != "RELEASE_COMMIT":
-                    values[f"{dotenv_prefix(app)}_{key}"] = value
-            values[f"{dotenv_prefix(app)}_OUTCOME"] = self.results[app].outcome
-        return values
-
-    def text(self) -> str:
-        lines = [f"{self.results[a].app}: {self.results[a].outcome}" for a in self.apps]
-        head = (
-            f"release set of {len(self.apps)} app(s) in {len(self.waves)} wave(s): {self.outcome}"
-        )
-        if self.release_commit:
-            head += f" (commit {self.release_commit[:8]})"
-        return "\n".join([head, *lines])
-
-
-def dotenv_prefix(app: str) -> str:
-    """``my-api`` -> ``MY_API``: a dotenv key prefix (letters, digits, underscores)."""
-    return re.sub(r"[^A-Z0-9]+", "_", app.upper()).strip("_") or "APP"
 
 
 def deploy_set(
@@ -215,7 +127,7 @@ def _deploy_set(
         image_check=next(iter(rels.values())).images,
     )  # fmt: skip
     if plan is not None:
-        _plan(plan, req, rels, order, bump, members)
+        plan_set(plan, req, rels, order, bump, members)
         return
     result.changed = bump.changed
     result.release_commit = bump.commit or ""
@@ -373,9 +285,10 @@ def _recover(
         out.progress(f"release failed ({err.message}); --on-failure none: leaving the set as it is")
         return
     out.progress(f"release set failed: {err.message}; aborting every app still on its way")
-    recovery = max(RECOVERY_TIMEOUT, next(iter(rels.values())).conn.timeout / 2)
+    conn = next(iter(rels.values())).conn  # one connection for the whole set
+    recovery = max(RECOVERY_TIMEOUT, conn.timeout / 2)
+    conn.extend_deadline(recovery)  # going back gets its own time, from now
     for rel in rels.values():
-        rel.conn.extend_deadline(recovery)
         ro = rel.rollout()
         if ro is not None and not ro.fully_promoted and not ro.aborted:
             rel.act(Action.abort)
@@ -424,41 +337,3 @@ def _recover(
             r.outcome = "reverted"
     result.outcome = "reverted"
     out.progress(f"every app of the set is Healthy on its stable image again ({apps})")
-
-
-def _plan(
-    plan: Plan,
-    req: DeployRequest,
-    rels: dict[str, ReleaseApp],
-    order: list[list[str]],
-    bump: SetResult,
-    members: list[Member],
-) -> None:
-    if not bump.changed:
-        plan.notes.append("Git already holds every image of the set: no commit")
-    else:
-        plan.diff += "".join(a.diff for a in bump.apps)
-        moved = ", ".join(f"{a.app} {a.old or '?'} -> {a.new}" for a in bump.apps if a.changed)
-        plan.add(
-            f"commit ONE change for the set ({moved}) and push to {bump.branch} of {bump.repo}",
-            why="step 1: the release commit, a trailer group per app",
-        )
-    images = {m.app: a.new for m, a in zip(members, bump.apps, strict=True)}
-    for number, wave in enumerate(order, 1):
-        last = number == len(order)
-        plan.add(f"wave {number}: {', '.join(wave)}")
-        for app in wave:
-            plan.take(app, auto_sync=rels[app].app.auto_sync, revision="<the release commit>")
-        for app in wave:
-            plan.wait(app, Target.preview_ready, images[app])
-        for check in req.checks:
-            plan.add(f"smoke-check {check} of each app of wave {number}")
-        if req.promote:
-            for app in wave:
-                plan.action(app, rels[app].ref if rels[app].has_rollout() else None, Action.promote)
-        if req.promote or not last:
-            for app in wave:
-                plan.wait(app, Target.released, images[app])
-    plan.notes.append(
-        "on a failure anywhere: abort every app still on its way, ONE revert commit for the set"
-    )
