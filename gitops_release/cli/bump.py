@@ -35,7 +35,8 @@ Which image: the one image repository found under --app, or the one --container 
 (a directory with Chart.yaml) is bumped in its values files, never in templates/.
 
 A release set changes several apps in ONE commit (a trailer group per app), pushed like one:
---set APP=TAG[:expect=CURRENT] per app (APP a path like --app; no positional tag, no --app).
+--set APP=TAG[:expect=CURRENT] per app (APP a path like --app, or with --argocd-apps an Argo CD
+Application; no positional tag, no --app).
 Every edit is checked before any file is written; after a lost race all are re-applied.
 
 \b
@@ -85,6 +86,14 @@ def bump_image_command(
             "All in one commit.",
         ),
     ] = None,
+    argocd_apps: Annotated[
+        bool,
+        typer.Option(
+            "--argocd-apps",
+            help="With --set: the names are Argo CD Applications (repository, paths and branch "
+            "from their sources).",
+        ),
+    ] = False,
     app_path: Annotated[
         str | None,
         typer.Option(
@@ -170,6 +179,8 @@ def bump_image_command(
     debug: DebugOpt = False,
     argo: ArgoOptions = NO_OPTIONS,
 ) -> None:
+    from dataclasses import replace
+
     from gitops_release import config
     from gitops_release.release.bump import bump_image
     from gitops_release.release.edit import BumpRequest
@@ -204,9 +215,22 @@ def bump_image_command(
         from gitops_release.release.releaseset import bump_set, parse_members
 
         if argocd_app:
-            raise typer.BadParameter("--set takes app paths; drop --argocd-app", param_hint="--set")
-        out.show(bump_set(parse_members(sets), request, settings=settings, out=out))
+            raise typer.BadParameter(
+                "--set names the apps; for Argo CD Applications use --argocd-apps",
+                param_hint="--argocd-app",
+            )
+        members = parse_members(sets)
+        if argocd_apps:
+            from gitops_release.release.setapps import bump_set_from_applications
+
+            conn = argo.connect(extra=registry)
+            request = replace(request, repo=repo or "")
+            out.show(bump_set_from_applications(conn, members, request, out=out))
+            return
+        out.show(bump_set(members, request, settings=settings, out=out))
         return
+    if argocd_apps:
+        raise typer.BadParameter("--argocd-apps names the apps of a --set", param_hint="--set")
     if argocd_app:
         from gitops_release.release.app import bump_from_application
 

@@ -40,6 +40,7 @@ from gitops_release.release.deploy import (
 from gitops_release.release.edit import BumpRequest
 from gitops_release.release.plan import Plan
 from gitops_release.release.releaseset import Member, bump_set
+from gitops_release.release.setapps import one_source
 from gitops_release.release.setplan import arrange, plan_set
 from gitops_release.release.setresult import SetDeployResult
 from gitops_release.release.types import OnFailure
@@ -104,7 +105,7 @@ def _deploy_set(
 ) -> None:
     deadline = start + conn.timeout
     rels = {m.app: _checked(conn, req, m, result.results[m.app], out) for m in members}
-    repo, branch = _one_source(rels)
+    repo, branch = one_source(rels)
     # 1. one commit for the whole set: each edit a compare-and-swap on the stable image seen
     out.progress(f"step 1: write {len(members)} app(s) to Git in one commit")
     git_members = []
@@ -200,26 +201,6 @@ def _checked(
     return rel
 
 
-def _one_source(rels: dict[str, ReleaseApp]) -> tuple[str, str | None]:
-    sources = {name: rel.source for name, rel in rels.items()}
-    first = next(iter(sources))
-    repo, _, branch = sources[first]
-    for name, (other_repo, _, other_branch) in sources.items():
-        if (other_repo, other_branch) != (repo, branch):
-            raise UsageError(
-                f"{first} and {name} live in different repositories or branches "
-                f"({repo} {branch or 'HEAD'}; {other_repo} {other_branch or 'HEAD'}): "
-                "a release set is one commit",
-                hint="release them in one set per repository",
-            )
-        if rels[name].value_files:
-            raise UsageError(
-                f"{name} renders a Helm chart with values files: not supported in a set yet",
-                hint="deploy it on its own",
-            )
-    return repo, branch
-
-
 def _run_wave(
     rels: dict[str, ReleaseApp],
     req: DeployRequest,
@@ -307,7 +288,7 @@ def _recover(
     revert = bump_set(
         [Member(rels[m.app].source[1], result.results[m.app].old_image) for m in back],
         BumpRequest(
-            tag_or_ref="", app="", repo=_one_source(rels)[0], branch=_one_source(rels)[1],
+            tag_or_ref="", app="", repo=one_source(rels)[0], branch=one_source(rels)[1],
             container=req.container, image_name=req.image_name, skip_ci=True,
             message=f"{subject}\n\n{err.message}",
         ),

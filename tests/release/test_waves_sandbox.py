@@ -134,3 +134,22 @@ def test_a_set_dry_run_shows_the_plan_and_changes_nothing(three: Env) -> None:
     assert out.index("wave 1: api") < out.index("wave 2: web")
     assert "sync application web" in out  # no auto-sync on web: the plan syncs it
     assert env.git("ls-remote", "origin", "main") == before
+
+
+def test_bump_image_set_of_argocd_applications_is_one_commit(three: Env) -> None:
+    env = three
+    before = env.git("ls-remote", "origin", "main").split()[0]
+    code, out, err = env.cli(
+        "bump-image", "--set", "api=v2", "--set", "worker=v3", "--argocd-apps", "-o", "json"
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["set"] == ["api", "worker"] and data["pushed"] is True
+    env.git("pull", "-q", "origin", "main")
+    assert env.git("rev-list", "--count", f"{before}..HEAD") == "1"
+    changed = env.git("show", "--name-only", "--format=", "HEAD").splitlines()
+    assert sorted(changed) == ["api/rollout.yaml", "worker/rollout.yaml"]
+    assert _image(env, "worker") == "ikubernetes/myapp:v3"
+    code, _, err = env.cli("bump-image", "--set", "api=v4", "--set", "nope=v4", "--argocd-apps")
+    assert code == 4 and "nope" in err  # Argo CD does not know it (a remote answer)
+    assert env.git("ls-remote", "origin", "main").split()[0] == env.git("rev-parse", "HEAD")
