@@ -221,3 +221,23 @@ def test_rollback_set_refuses_when_an_app_moved_on_since(
     assert code == 2, err
     assert "not a release commit" in err
     _unchanged(repo, tip)
+
+
+def test_a_landed_set_run_again_changes_nothing(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("--set", "apps/api=v2", "--set", "apps/web=v2:expect=v1", "-o", "json")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    tip = git(repo.bare, "rev-parse", "main")
+    code, out, err = run(capsys, *args)  # the compare-and-swap of a landed set holds too
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["changed"] is False and data["commit"] is None
+    assert [a["changed"] for a in data["apps"]] == [False, False]
+    _unchanged(repo, tip)
+    # one app moved, one already there: the commit carries only the one that moved
+    code, out, err = run(capsys, "--set", "apps/api=v2", "--set", "apps/worker=v2", "-o", "json")
+    assert code == 0, err
+    message = git(repo.bare, "log", "-1", "--format=%B", "main")
+    assert "Release-Set: worker" in message and "Release-App: api" not in message
