@@ -57,6 +57,15 @@ def write_dotenv(path: Path, values: Mapping[str, object]) -> None:
     _write_atomic(Path(path), dotenv_text(values), "--dotenv")
 
 
+def write_dotenv_values(path: Path, values: Mapping[str, object]) -> None:
+    """A dotenv file of exactly ``values``, in order (a release set: per-app keys)."""
+    lines = []
+    for key, value in values.items():
+        text = "" if value is None else redact(str(value))
+        lines.append(f"{key}={' '.join(text.split())}")
+    _write_atomic(Path(path), "\n".join(lines) + "\n", "--dotenv")
+
+
 def read_dotenv(text: str) -> dict[str, str]:
     """Parse ``KEY=value`` lines (what GitLab does with the report)."""
     found = {}

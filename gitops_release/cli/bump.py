@@ -34,6 +34,11 @@ Which image: the one image repository found under --app, or the one --container 
 / --value-path names (an ambiguous choice lists the candidates and changes nothing). A Helm chart
 (a directory with Chart.yaml) is bumped in its values files, never in templates/.
 
+A release set changes several apps in ONE commit (a trailer group per app), pushed like one:
+--set APP=TAG[:expect=CURRENT] per app (APP a path like --app, or with --argocd-apps an Argo CD
+Application; no positional tag, no --app).
+Every edit is checked before any file is written; after a lost race all are re-applied.
+
 \b
 Git: a local checkout (--repo DIR, default .) must be clean and on a branch; it is fetched and
 fast-forwarded first, and refused when ahead of or diverged from its remote (unless --no-push).
@@ -52,6 +57,7 @@ Examples:
   release bump-image v2 --app apps/myapp --pin-digest   # image:v2@sha256:... from the registry
   release bump-image --semver '~1.4' --expect-current v1.4.2 --app apps/myapp   # newest patch
   ARGOCD_AUTH_TOKEN=... release bump-image v2 --argocd-app myapp   # repo/path/branch from Argo CD
+  release bump-image --set apps/api=v2 --set apps/worker=v2:expect=v1   # one commit, two apps
 
 \b
 Exit codes: 0 done or already at that value, 2 bad input / dirty tree / ambiguous image,
@@ -71,6 +77,23 @@ def bump_image_command(
             show_default=False,
         ),
     ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="APP=TAG[:expect=CURRENT]",
+            help="A release set: this app (a path, like --app) to this tag; repeat per app. "
+            "All in one commit.",
+        ),
+    ] = None,
+    argocd_apps: Annotated[
+        bool,
+        typer.Option(
+            "--argocd-apps",
+            help="With --set: the names are Argo CD Applications (repository, paths and branch "
+            "from their sources).",
+        ),
+    ] = False,
     app_path: Annotated[
         str | None,
         typer.Option(
@@ -156,13 +179,15 @@ def bump_image_command(
     debug: DebugOpt = False,
     argo: ArgoOptions = NO_OPTIONS,
 ) -> None:
+    from dataclasses import replace
+
     from gitops_release import config
     from gitops_release.release.edit import BumpRequest
 
     out = make_output(output)
     registry = registry_flags(verify_image, insecure_registry)
     settings = config.resolve({"branch": branch, "ca_bundle": argo.ca_bundle, **registry})
-    if not argocd_app and app_path is None:
+    if not argocd_app and app_path is None and not sets:
         raise typer.BadParameter("give --app PATH, or --argocd-app NAME", param_hint="--app")
     request = BumpRequest(
         tag_or_ref=tag_or_ref or "",
@@ -185,6 +210,26 @@ def bump_image_command(
         dry_run=dry_run,
         record=record,
     )
+    if sets:
+        from gitops_release.release.releaseset import bump_set, parse_members
+
+        if argocd_app:
+            raise typer.BadParameter(
+                "--set names the apps; for Argo CD Applications use --argocd-apps",
+                param_hint="--argocd-app",
+            )
+        members = parse_members(sets)
+        if argocd_apps:
+            from gitops_release.release.setapps import bump_set_from_applications
+
+            conn = argo.connect(extra=registry)
+            request = replace(request, repo=repo or "")
+            out.show(bump_set_from_applications(conn, members, request, out=out))
+            return
+        out.show(bump_set(members, request, settings=settings, out=out))
+        return
+    if argocd_apps:
+        raise typer.BadParameter("--argocd-apps names the apps of a --set", param_hint="--set")
     if argocd_app:
         from gitops_release.release.app import bump_from_application
 

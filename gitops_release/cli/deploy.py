@@ -72,6 +72,10 @@ the image (--repo/--path override). Steps, each shown on stderr:
      exit 1 (6 on timeout); --on-failure abort-only|none does less
 
 Re-running a deploy that succeeded changes nothing; after an interruption it continues.
+A release set (--set APP=TAG per app, Argo CD apps of one repository) is ONE commit, deployed
+wave by wave (--wave APP,APP; unnamed apps form a last wave): each wave released before the
+next. A failure anywhere aborts the apps still on their way and ONE revert commit puts every
+app back on its stable image. The dotenv then has per-app lines (API_NEW_TAG=...).
 Before promotion a `prod` check only asks for a good status (prod still serves the old version).
 The Git token comes from GITOPS_RELEASE_GIT_TOKEN, never a flag.
 
@@ -81,6 +85,7 @@ Examples:
   gitops-release deploy v2 --app myapp --check preview --expect 'Version: v2' --promote
   gitops-release deploy v2 --app myapp --dry-run      # the diff and the Argo CD calls; no change
   gitops-release deploy --semver '~1.4' --app myapp   # the newest 1.4.x in the registry
+  gitops-release deploy --set api=v2 --set worker=v2 --set web=v2 --wave api --promote
   gitops-release deploy v2 --app myapp --check preview --ingress-url http://traefik.internal \\
       --record release.json --dotenv deploy.env
 
@@ -94,12 +99,35 @@ Exit codes:
 @app.command("deploy", help=DEPLOY_HELP, no_args_is_help=True)
 @argo_options()
 def deploy_command(
-    app_name: Annotated[str, typer.Option("--app", help="Argo CD Application name (required).")],
     tag_or_ref: Annotated[
         str | None,
         typer.Argument(
             metavar="[TAG_OR_REF]",
-            help="New tag (v2) or full image reference (with --semver: the repository, or none).",
+            help="New tag (v2) or full image reference (with --semver: the repository, or none; not with --set).",
+            show_default=False,
+        ),
+    ] = None,
+    app_name: Annotated[
+        str | None,
+        typer.Option(
+            "--app", help="Argo CD Application name (required, unless --set).", show_default=False
+        ),
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="APP=TAG[:expect=CURRENT]",
+            help="A release set: this Argo CD app to this tag, all in ONE commit (repeat per app).",
+            show_default=False,
+        ),
+    ] = None,
+    waves: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--wave",
+            metavar="APP[,APP...]",
+            help="With --set: deploy these apps together, released before the next --wave.",
             show_default=False,
         ),
     ] = None,
@@ -182,21 +210,36 @@ def deploy_command(
     from gitops_release.release import deploy
 
     out = make_output(output)
+    if not sets and (app_name is None or (tag_or_ref is None and semver is None)):
+        raise typer.BadParameter(
+            "give TAG_OR_REF (or --semver RANGE) and --app APP, or a release set with --set APP=TAG",
+            param_hint="TAG_OR_REF / --app",
+        )
+    if sets and semver:
+        raise typer.BadParameter(
+            "--semver picks one app's tag; a --set names each tag", param_hint="--semver"
+        )
+    if waves and not sets:
+        raise typer.BadParameter("--wave orders the apps of a --set", param_hint="--wave")
     conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
-    result = deploy.deploy(
-        conn,
-        deploy.DeployRequest(
-            tag_or_ref=tag_or_ref or "", semver=semver, app=app_name, repo=repo, path=path, rollout=rollout,
+    request = deploy.DeployRequest(
+            tag_or_ref=tag_or_ref or "", semver=semver, app=app_name or "", repo=repo, path=path,
+            rollout=rollout,
             container=container, image_name=image_name, digest=digest,
             pin_digest=pin_digest,
             expect_current=expect_current, skip_ci=skip_ci, merge_request=merge_request,
             promote=promote, supersede=supersede, checks=tuple(check or ()), expect=expect,
             status=status, ingress_url=ingress_url, check_timeout=parse_duration(check_timeout),
             on_failure=on_failure, record=record, dotenv=dotenv, dry_run=dry_run,
-        ),
-        out=out,
     )  # fmt: skip
-    out.show(result)
+    if sets:
+        from gitops_release.release.releaseset import parse_members
+        from gitops_release.release.waves import deploy_set
+
+        members = parse_members(sets)
+        out.show(deploy_set(conn, request, members, list(waves or ()), out=out))
+        return
+    out.show(deploy.deploy(conn, request, out=out))
 
 
 @app.command(

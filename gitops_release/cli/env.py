@@ -13,9 +13,12 @@ from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
     ArgoOptions,
+    InsecureRegistryOpt,
     RecordOpt,
     TimeoutOpt,
+    VerifyImageOpt,
     argo_options,
+    registry_flags,
 )
 from gitops_release.errors import EXIT_CODE_HELP
 from gitops_release.release.types import OnFailure
@@ -86,11 +89,15 @@ def env_status_command(
   3. write it to the target's Git with a `Promoted-From: staging@<commit>` trailer, then run
      deploy's flow on the target: preview, checks (--check, else the target's checks), the
      manual gate or --promote, and on failure the abort and the Git revert
+Several apps are promoted as one release set: each is judged first (one refusal refuses all,
+nothing written), then ONE commit carries a Promoted-From trailer per app, and deploy --set's
+flow releases them together; a failure reverts them all in one commit.
 
 \b
 Examples:
   gitops-release env promote myapp --from staging --to prod --dry-run
   gitops-release env promote myapp --from staging --to prod --soak 30m --promote
+  gitops-release env promote api worker --from staging --to prod --promote   # one commit
 
 {ENVIRONMENTS_HELP}
 
@@ -103,7 +110,13 @@ Exit codes:
 )
 @argo_options()
 def env_promote_command(
-    app_name: Annotated[str, typer.Argument(metavar="APP", help="The app (not its Application).")],
+    apps: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="APP...",
+            help="The app(s), not their Applications; several are promoted as one release set.",
+        ),
+    ],
     source: Annotated[str, typer.Option("--from", help="Environment to promote from.")],
     target: Annotated[str, typer.Option("--to", help="Environment to promote to.")],
     soak: Annotated[
@@ -136,6 +149,8 @@ def env_promote_command(
     ] = OnFailure.revert,
     record: RecordOpt = None,
     dotenv: DotenvOpt = None,
+    verify_image: VerifyImageOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
     timeout: TimeoutOpt = None,
     dry_run: DryRunOpt = False,
     argo: ArgoOptions = NO_OPTIONS,
@@ -143,16 +158,16 @@ def env_promote_command(
     debug: DebugOpt = False,
 ) -> None:
     from gitops_release.argo.wait import parse_duration
-    from gitops_release.release.promote import PromoteRequest, promote_environment
+    from gitops_release.release.promote import PromoteRequest, promote_environments
 
     out = make_output(output)
     request = PromoteRequest(
-        app=app_name, source=source, target=target,
+        app=apps[0], source=source, target=target,
         soak=parse_duration(soak) if soak is not None else None, promote=promote,
         checks=tuple(check or ()), expect=expect, ingress_url=ingress_url,
         check_timeout=parse_duration(check_timeout), allow_downgrade=allow_downgrade,
         merge_request=merge_request, on_failure=on_failure, dry_run=dry_run, record=record,
         dotenv=dotenv,
     )  # fmt: skip
-    conn = argo.connect(timeout=timeout)
-    out.show(promote_environment(conn, conn.settings.environments, request, out=out))
+    conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
+    out.show(promote_environments(conn, conn.settings.environments, apps, request, out=out))

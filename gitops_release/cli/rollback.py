@@ -94,6 +94,9 @@ A tag re-pushed since it was released (its registry digest differs from the Rele
 trailer) is refused, exit 2: --pin-digest goes back to the recorded digest (tag@sha256:...),
 --allow-retagged to the tag's new content.
 
+--set COMMIT undoes a release set (bump-image/deploy --set): every app that commit changed goes
+back to the image it replaced, in ONE commit ([skip ci]), in --repo (default .); an app changed
+since is refused (exit 5). Argo CD then takes the commit like any other (auto-sync or `sync`).
 --via argocd-history uses Argo CD's own history rollback instead: only for apps without
 auto-sync (Argo CD refuses it otherwise), and Git keeps the newer image until someone changes it.
 
@@ -102,13 +105,37 @@ Examples:
   gitops-release rollback myapp
   gitops-release rollback myapp --to v1 --promote --record rollback.json
   gitops-release rollback myapp --via argocd-history
+  gitops-release rollback --set 1a2b3c4d --repo .   # undo a release set in one commit
 
 {CONNECTION_HELP}""",
     no_args_is_help=True,
 )
 @argo_options()
 def rollback_command(
-    name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="[APP]", help="Argo CD Application name.", show_default=False),
+    ] = None,
+    release_set: Annotated[
+        str | None,
+        typer.Option(
+            "--set",
+            metavar="COMMIT",
+            help="Undo a release set: every app that commit changed, back in ONE commit "
+            "(Git only; no APP).",
+            show_default=False,
+        ),
+    ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo", help="With --set: local checkout (default .) or git URL.", show_default=False
+        ),
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option("--branch", help="With --set: the branch.", show_default=False),
+    ] = None,
     to: Annotated[
         str | None,
         typer.Option(
@@ -151,6 +178,24 @@ def rollback_command(
     from gitops_release.release import rollback
 
     out = make_output(output)
+    if release_set is not None:
+        from gitops_release import config
+        from gitops_release.release.edit import BumpRequest
+        from gitops_release.release.setrollback import undo_set
+
+        if name is not None or to is not None or via is not RollbackVia.git:
+            raise typer.BadParameter(
+                "--set undoes a whole set: no APP, --to or --via", param_hint="--set"
+            )
+        settings = config.resolve({"branch": branch, "ca_bundle": argo.ca_bundle})
+        request = BumpRequest(
+            tag_or_ref="", app="", repo=repo or ".", branch=settings.get("branch"),
+            record=record, dry_run=dry_run,
+        )  # fmt: skip
+        out.show(undo_set(release_set, request, settings=settings, out=out))
+        return
+    if name is None:
+        raise typer.BadParameter("give APP (or --set COMMIT)", param_hint="APP")
     conn = argo.connect(timeout=timeout, extra=registry_flags(verify_image, insecure_registry))
     result = rollback.rollback(
         conn, name, to=to, promote=promote, via_history=via is RollbackVia.argocd_history,

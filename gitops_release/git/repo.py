@@ -281,18 +281,23 @@ def _open_local(
     return ws
 
 
-def _cone_patterns(directory: str) -> str | None:
-    """The ``info/sparse-checkout`` content ``git sparse-checkout set --cone DIR`` would write
+def _cone_patterns(*directories: str) -> str | None:
+    """The ``info/sparse-checkout`` content ``git sparse-checkout set --cone DIR...`` would write
     (documented in git-sparse-checkout(1), "Internals - cone mode"); None for names that need
     escaping, which we leave to git itself."""
-    if not directory or any(c in directory for c in "*?[]\\!# \t\n"):
+    if not directories or any(not d or any(c in d for c in "*?[]\\!# \t\n") for d in directories):
         return None
-    parts = directory.split("/")
+    ordered = sorted(set(directories))
+    recursive = [
+        d for d in ordered if not any(d.startswith(other + "/") for other in ordered if other != d)
+    ]
+    parents = sorted(
+        {"/".join(d.split("/")[:i]) for d in recursive for i in range(1, len(d.split("/")))}
+    )
     lines = ["/*", "!/*/"]
-    for i in range(1, len(parts)):
-        prefix = "/".join(parts[:i])
+    for prefix in parents:
         lines += [f"/{prefix}/", f"!/{prefix}/*/"]
-    lines.append(f"/{directory}/")
+    lines += [f"/{d}/" for d in recursive]
     return "\n".join(lines) + "\n"
 
 
@@ -303,11 +308,13 @@ def _clone(
     sparse_path: str,
     credentials: Credentials | None,
     parent: Path,
+    also: Sequence[str] = (),
 ) -> Workspace:
     """Partial (no blobs), shallow (depth 1), single-branch, no tags, sparse (the app only).
 
     Every process counts here (``bench/bump_monorepo.py``): the branch is read from HEAD, the
-    cone is written directly, and one checkout fetches the app's blobs in one round trip.
+    cone is written directly, and one checkout fetches the app's blobs in one round trip (those
+    of the ``also`` directories too: a release set's other apps, ``bench/bump_set.py``).
     """
     display = strip_credentials(url)
     dest = parent / "repo"
@@ -330,7 +337,7 @@ def _clone(
     else:
         file_like = sparse_path.endswith((".yaml", ".yml"))
         cone = str(PurePosixPath(sparse_path).parent) if file_like else sparse_path
-        _set_cone(run, dest, cone)
+        _set_cone(run, dest, cone, *(a.strip("/") for a in also))
         run("checkout", "--quiet", head_branch)
         if not (dest / sparse_path).exists():
             entry = run("ls-tree", "HEAD", "--", sparse_path)
@@ -339,7 +346,8 @@ def _clone(
                     f"{sparse_path}: not found in {display} on branch {head_branch}",
                     hint="check --app (a path inside the repository) and --branch",
                 )
-            _set_cone(run, dest, str(PurePosixPath(sparse_path).parent), reapply=True)
+            parent_cone = str(PurePosixPath(sparse_path).parent)
+            _set_cone(run, dest, parent_cone, *(a.strip("/") for a in also), reapply=True)
     if sparse_path in ("", "."):
         run("checkout", "--quiet", head_branch)
     ws = Workspace(dest, head_branch, "origin", display, run, temporary=True)
@@ -347,13 +355,13 @@ def _clone(
     return ws
 
 
-def _set_cone(run: Git, dest: Path, cone: str, *, reapply: bool = False) -> None:
-    if cone in ("", "."):
+def _set_cone(run: Git, dest: Path, *cones: str, reapply: bool = False) -> None:
+    if any(cone in ("", ".") for cone in cones):
         run("sparse-checkout", "disable")
         return
-    patterns = _cone_patterns(cone)
+    patterns = _cone_patterns(*cones)
     if patterns is None:
-        run("sparse-checkout", "set", "--cone", "--", cone)
+        run("sparse-checkout", "set", "--cone", "--", *cones)
         return
     (dest / ".git" / "info" / "sparse-checkout").write_text(patterns)
     if reapply:
@@ -369,8 +377,10 @@ def open_workspace(
     settings: Settings | None = None,
     allow_unpushed: bool = False,
     fetch: bool = True,
+    also: Sequence[str] = (),
 ) -> Iterator[Workspace]:
-    """A checkout to edit in: ``repo`` is a local directory or a URL (cloned into a temp dir).
+    """A checkout to edit in: ``repo`` is a local directory or a URL (cloned into a temp dir,
+    sparse: ``app_path`` and the ``also`` directories).
 
     The temporary clone is removed when the block ends, whatever happens.
     """
@@ -380,8 +390,9 @@ def open_workspace(
         parent = Path(tempfile.mkdtemp(prefix="gitops-release-"))
         try:
             yield _clone(
-                url, branch=branch, sparse_path=app_path, credentials=credentials, parent=parent
-            )
+                url, branch=branch, sparse_path=app_path, credentials=credentials, parent=parent,
+                also=also,
+            )  # fmt: skip
         finally:
             shutil.rmtree(parent, ignore_errors=True)
         return

@@ -15,6 +15,10 @@ written (``--pin-digest``, or the registry check): ``rollback`` compares it with
 digest now, to tell a tag that was re-pushed since it was deployed.
 A revert's subject starts with ``revert(APP):``; ``rollback`` skips the images a revert moved away
 from (failed releases).
+
+A release set (several apps in one commit) starts its trailers with ``Release-Set: api, worker``
+and then repeats the group above once per app, each group starting at its ``Release-App``;
+readers pick the group of the app (by path) they are asked about.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from gitops_release.git.repo import Git
 
 APP, PATH, IMAGE, PREVIOUS = "Release-App", "Release-Path", "Release-Image", "Release-Previous"
 DIGEST = "Release-Digest"
+SET = "Release-Set"
+"""A release set: the apps of the commit, in the order of their groups."""
 PROMOTED_FROM = "Promoted-From"
 """``env promote``: ``Promoted-From: staging@<commit>``, the environment and the commit it ran."""
-TRAILERS = (APP, IMAGE, PREVIOUS, DIGEST, PROMOTED_FROM)
+TRAILERS = (APP, IMAGE, PREVIOUS, DIGEST, PROMOTED_FROM, SET)
 """The trailers read back (the path is written for people and tools reading the log)."""
 _SEP, _END = "\x1f", "\x1e"
 
@@ -53,6 +59,29 @@ def release_message(
     if digest:
         lines.append(f"{DIGEST}: {digest}")
     lines += [f"{key}: {value}" for key, value in extra]
+    return subject + "\n\n" + "\n".join(lines) + "\n"
+
+
+class Group(NamedTuple):
+    """One app's trailers in a release set's commit."""
+
+    app: str
+    path: str
+    image: str
+    previous: str = ""
+    digest: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def set_message(subject: str, groups: list[Group]) -> str:
+    """``subject``, a blank line, ``Release-Set: APP, APP`` and one trailer group per app."""
+    lines = [f"{SET}: {', '.join(g.app for g in groups)}"]
+    for g in groups:
+        body = release_message(
+            "", app=g.app, path=g.path, image=g.image, previous=g.previous, digest=g.digest,
+            extra=g.extra,
+        )  # fmt: skip
+        lines += body.strip("\n").splitlines()
     return subject + "\n\n" + "\n".join(lines) + "\n"
 
 
@@ -83,6 +112,46 @@ def parse(message: str) -> dict[str, str]:
     return found
 
 
+def groups(message: str) -> list[dict[str, str]]:
+    """The trailer groups of a commit message: one per ``Release-App`` (a release set has
+    several), each with its own keys and the ``Release-Set`` line when there is one."""
+    paragraph = message.strip().split("\n\n")[-1]
+    found: list[dict[str, str]] = []
+    common: dict[str, str] = {}
+    for line in paragraph.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if not sep or (key not in TRAILERS and key != PATH):
+            continue
+        if key == SET:
+            common[SET] = value.strip()
+            continue
+        if key == APP or not found:
+            found.append(dict(common))
+        found[-1][key] = value.strip()
+    return found
+
+
+def set_apps(message: str) -> list[str]:
+    """The apps of a release set's commit ([] for a commit of one app)."""
+    value = parse(message).get(SET, "")
+    return [a.strip() for a in value.split(",") if a.strip()]
+
+
+def for_path(message: str, path: str) -> dict[str, str]:
+    """The trailers of the app at ``path`` (a commit of one app: its only group; a set: the
+    group whose ``Release-Path`` is ``path``, or contains it or lies inside it)."""
+    found = groups(message)
+    if len(found) <= 1 or not path:
+        return found[0] if found else {}
+    want = path.strip("/").removeprefix("./") or "."
+    for group in found:
+        have = group.get(PATH, "").strip("/") or "."
+        if have == want or have.startswith(want + "/") or want.startswith(have + "/"):
+            return group
+    return {}
+
+
 def is_revert(subject: str) -> bool:
     return subject.startswith("revert(")
 
@@ -106,7 +175,7 @@ def releases(run: Git, path: str, depth: int) -> list[Released]:
         parts = chunk.strip().split(_SEP)
         if len(parts) < 3:
             continue
-        trailers = parse(parts[2])
+        trailers = for_path(parts[2], path)
         image = trailers.get(IMAGE, "")
         if image:
             found.append(
@@ -115,6 +184,15 @@ def releases(run: Git, path: str, depth: int) -> list[Released]:
                 )
             )
     return found
+
+
+def message_of(run: Git, revision: str) -> tuple[str, str] | None:
+    """(full sha, message) of the commit ``revision`` names, or None when git does not know it."""
+    status, out, _ = run.status("log", "-n", "1", f"--format=%H{_SEP}%B", revision, "--")
+    if status != 0 or _SEP not in out:
+        return None
+    sha, message = out.split(_SEP, 1)
+    return sha.strip(), message
 
 
 def commit_at(run: Git, revision: str, path: str) -> dict[str, str] | None:

@@ -219,6 +219,7 @@ class ReleaseApp:
         dry_run: bool = False,
         pin_digest: bool = False,
         trailers: tuple[tuple[str, str], ...] = (),
+        pin_where_read: bool = False,
     ) -> BumpResult:
         repo, path, branch = self.source
         return bump_image(
@@ -238,6 +239,7 @@ class ReleaseApp:
                 merge_request=merge_request,
                 dry_run=dry_run,
                 trailers=trailers,
+                pin_where_read=pin_where_read,
             ),
             settings=self.conn.settings,
             out=self.out,

@@ -38,6 +38,7 @@ from gitops_release.registry.ranges import Pick, check_range, pick_tag
 from gitops_release.release.chart import chart_values, directories_outside, is_chart
 from gitops_release.release.edit import (
     BumpRequest,
+    Edit,
     FileChange,
     app_name,
     commit_message,
@@ -51,6 +52,7 @@ from gitops_release.release.kustomize import layers as kustomize_layers
 
 if TYPE_CHECKING:
     from gitops_release.git.push import RetryPolicy
+    from gitops_release.git.repo import Workspace
 
 
 @dataclass
@@ -185,30 +187,11 @@ def bump_image(
         allow_unpushed=req.no_push or req.dry_run,
         fetch=not req.dry_run,
     ) as ws:
-        base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
-        rel = relative_app(app_arg, ws.root, base)
-        chart = None
-        # values files (given, or the Application's) only mean something for a chart
-        if is_chart(ws.root, rel) or (req.value_files and (ws.root / rel).is_dir()):
-            # a chart, or a multi-source Application's values repository (no chart in it)
-            ws.include(directories_outside(rel, req.value_files))
-            chart = chart_values(ws.root, rel, req.value_files)
-            files = chart.files
-        else:
-            files = yaml_files(ws.root, rel)
-        layers = []
-        if chart is None and kustomization_file(ws.root, rel) is not None:
-            below = kustomize_layers(ws.root, rel, ws.include)
-            layers = [yaml_files(ws.root, d) for d in below]
-        app = app_name(rel if rel != "." else ws.root.name)
-
-        def where() -> str:
-            return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
-
-        apply = make_edit(
-            ws.root, rel, files, req, where, write=not req.dry_run, check=images.verify,
-            pin=images.digest, choose=chooser, chart=chart, layers=layers,
+        prepared = prepare_edit(
+            ws, req, app_arg=app_arg, remote_repo=remote_repo, images=images, chooser=chooser,
+            write=not req.dry_run,
         )  # fmt: skip
+        app, rel, apply = prepared.app, prepared.rel, prepared.apply
         result = BumpResult(
             app=app,
             repo=ws.display_url,
@@ -261,6 +244,54 @@ def bump_image(
     if req.record is not None:
         write_record(req.record, "bump-image", result.payload())
     return result
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One app's edit, ready for ``git.push.land`` to run (and re-run on a new tip)."""
+
+    app: str
+    rel: str
+    apply: Callable[[int], Edit]
+
+
+def prepare_edit(
+    ws: Workspace,
+    req: BumpRequest,
+    *,
+    app_arg: str,
+    remote_repo: bool,
+    images: ImageCheck,
+    chooser: Chooser,
+    write: bool,
+) -> Prepared:
+    """Which files of ``app_arg`` hold the image (a chart's values files, a kustomize overlay's
+    layers), and the edit on them: read now, applied by the callback."""
+    base = Path(req.repo).expanduser().absolute() if not remote_repo else ws.root
+    rel = relative_app(app_arg, ws.root, base)
+    chart = None
+    # values files (given, or the Application's) only mean something for a chart
+    if is_chart(ws.root, rel) or (req.value_files and (ws.root / rel).is_dir()):
+        # a chart, or a multi-source Application's values repository (no chart in it)
+        ws.include(directories_outside(rel, req.value_files))
+        chart = chart_values(ws.root, rel, req.value_files)
+        files = chart.files
+    else:
+        files = yaml_files(ws.root, rel)
+    layers = []
+    if chart is None and kustomization_file(ws.root, rel) is not None:
+        below = kustomize_layers(ws.root, rel, ws.include)
+        layers = [yaml_files(ws.root, d) for d in below]
+    app = app_name(rel if rel != "." else ws.root.name)
+
+    def where() -> str:
+        return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
+
+    apply = make_edit(
+        ws.root, rel, files, req, where, write=write, check=images.verify,
+        pin=images.digest, choose=chooser, chart=chart, layers=layers,
+    )  # fmt: skip
+    return Prepared(app, rel, apply)
 
 
 @dataclass

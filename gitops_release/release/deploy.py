@@ -85,6 +85,8 @@ class DeployRequest:
     semver: str | None = None
     """Pick the tag: the highest in the registry satisfying this range (TAG_OR_REF then names
     the repository, or is empty for the image the app runs)."""
+    pin_where_read: bool = False
+    """``env promote``: write the image's digest only where the file reads one."""
 
 
 @dataclass
@@ -243,7 +245,7 @@ def _deploy(
         bump = rel.write_image(
             req.tag_or_ref, skip_ci=req.skip_ci, expect_current=guard,
             merge_request=req.merge_request, digest=req.digest, dry_run=plan is not None,
-            pin_digest=req.pin_digest, trailers=req.trailers,
+            pin_digest=req.pin_digest, trailers=req.trailers, pin_where_read=req.pin_where_read,
         )  # fmt: skip
     except ExpectCurrentMismatch as err:
         if req.expect_current or guard is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,10 @@ class BumpRequest:
     """Helm: the values path of the image (``image``, ``image.tag``, ``sub.image``)."""
     trailers: tuple[tuple[str, str], ...] = ()
     """Trailers after the release ones (``env promote``'s ``Promoted-From``)."""
+    pin_where_read: bool = False
+    """``env promote``: a digest in the target is written only where the file reads one; a Helm
+    values image without a ``digest`` key gets the tag alone (``Release-Digest`` still records
+    it). Without it such a file is refused, as ``--digest``/``--pin-digest`` must not be lost."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class Edit:
     sha: str = ""
     digest: str = ""
     """The registry's digest of ``target`` ("" when the registry was not asked)."""
+    outputs: dict[str, bytes] = field(default_factory=dict)
+    """The new content of each file in ``paths`` (written already unless made with
+    ``write=False``: a release set writes its apps' files only once every edit has succeeded)."""
 
     @property
     def changed(self) -> bool:
@@ -351,6 +358,9 @@ def make_edit(
         known = check(target) if check is not None else None  # before anything is written
         if req.pin_digest and not target.digest and pin is not None:
             target = target.with_tag(target.tag or "", pin(target))
+        recorded = target.digest or ""
+        if req.pin_where_read and target.digest and any(_no_digest_read(s) for s in chosen):
+            target = target.with_tag(target.tag or "", None)
         if req.expect_current:
             for site in chosen:
                 # already at the target: a re-run of a landed compare-and-swap changes nothing
@@ -359,7 +369,7 @@ def make_edit(
                         req.expect_current,
                         f"{site.file}:{site.line} {site.yaml_path} is {site.current} on {where()}",
                     )
-        edit = Edit([], [], [], target, previous, digest=target.digest or "")
+        edit = Edit([], [], [], target, previous, digest=recorded)
         if known is not None and not edit.digest:
             edit.digest = known.digest
         for rel in files_now:
@@ -376,11 +386,17 @@ def make_edit(
             for change in result.changes:
                 path = change.edits[0].path if len(change.edits) == 1 else change.site.yaml_path
                 edit.changes.append(FileChange(rel, path, change.old, change.new))
+            edit.outputs[rel] = texts[rel].encode(result.text)
             if write:
-                (root / rel).write_bytes(texts[rel].encode(result.text))
+                (root / rel).write_bytes(edit.outputs[rel])
         return edit
 
     return apply
+
+
+def _no_digest_read(site: Any) -> bool:
+    """A Helm values image split in keys, none of them ``digest``: no template reads one."""
+    return bool(site.form == "split" and site.field("digest") is None)
 
 
 def _check_chart(root: Path, chart: str, files: list[str], sites: list[Any]) -> None:

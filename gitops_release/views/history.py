@@ -17,7 +17,7 @@ from gitops_release.argo.client import ArgoCD
 from gitops_release.argo.model import Application
 from gitops_release.config import Settings
 from gitops_release.errors import ReleaseError, UsageError
-from gitops_release.git.trailers import DIGEST, IMAGE, PREVIOUS, parse
+from gitops_release.git.trailers import DIGEST, IMAGE, PREVIOUS, for_path, set_apps
 from gitops_release.output import Output
 from gitops_release.views.render import HistoryRow
 
@@ -69,7 +69,7 @@ def history_rows(
     for entry in entries:
         meta = commits.get(entry.revision) or argocd.revision_metadata(name, entry.revision)
         message = str(meta.get("message") or "")
-        found = parse(message)
+        found = for_path(message, app.path or "")  # a release set: this app's own group
         rows.append(
             HistoryRow(
                 id=entry.id,
@@ -81,6 +81,7 @@ def history_rows(
                 digest=found.get(DIGEST, ""),
                 author=str(meta.get("author") or ""),
                 message=message.strip().splitlines()[0] if message.strip() else "",
+                release_set=set_apps(message),
             )
         )
     return rows

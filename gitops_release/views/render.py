@@ -445,14 +445,19 @@ class HistoryRow:
     message: str = ""
     digest: str = ""
     """The registry's digest of ``image`` when it was released (``Release-Digest``)."""
+    release_set: list[str] = field(default_factory=list)
+    """The apps of the release set this commit released together (``Release-Set``), or []."""
 
 
 def render_history(rows: list[HistoryRow]) -> str:
     if not rows:
         return "no deployments recorded yet\n"
     digests = any(r.digest for r in rows)  # the column only when a release recorded one
+    sets = any(r.release_set for r in rows)  # likewise: a release set's commit
     head = ["ID", "DEPLOYED", "REVISION", "IMAGE", "PREVIOUS", "AUTHOR", "BY", "MESSAGE"]
     table = [[*head[:4], "DIGEST", *head[4:]] if digests else head]
+    if sets:
+        table[0].insert(-1, "SET")
     for r in rows:
         cells = [
             str(r.id),
@@ -466,6 +471,8 @@ def render_history(rows: list[HistoryRow]) -> str:
         ]
         if digests:
             cells.insert(4, r.digest[:19] or "-")  # sha256: and 12 hex digits, as docker shows
+        if sets:
+            cells.insert(-1, ", ".join(r.release_set) or "-")
         table.append(cells)
     text = tabwrite(table)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"

@@ -108,12 +108,22 @@ def test_git_environ_appends_to_existing_config_count() -> None:
     assert pairs["maintenance.auto"] == "false"
 
 
-@pytest.mark.parametrize("directory", ["apps", "apps/web", "a/b/c/d"])
-def test_cone_patterns_match_what_git_writes(tmp_path: Path, directory: str) -> None:
+@pytest.mark.parametrize(
+    "directories",
+    [
+        ["apps"],
+        ["apps/web"],
+        ["a/b/c/d"],
+        # a release set: several apps' directories in one cone (one checkout fetches them all)
+        ["apps/web", "apps/api", "envs/prod/worker", "apps/api/sub", "envs/dev"],
+        ["apps", "apps/web"],
+    ],
+)
+def test_cone_patterns_match_what_git_writes(tmp_path: Path, directories: list[str]) -> None:
     git(tmp_path, "init", "-q")
-    git(tmp_path, "sparse-checkout", "set", "--cone", directory)
+    git(tmp_path, "sparse-checkout", "set", "--cone", *directories)
     written = (tmp_path / ".git" / "info" / "sparse-checkout").read_text()
-    assert gitrepo._cone_patterns(directory) == written
+    assert gitrepo._cone_patterns(*directories) == written
 
 
 def test_not_a_repository(tmp_path: Path) -> None:

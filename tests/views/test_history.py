@@ -68,3 +68,28 @@ def test_git_that_cannot_be_read_leaves_argo_cds_history_and_a_warning(tmp_path:
     rows = history_rows(argocd, "myapp", repo=str(tmp_path / "nope"), out=Output(err=err))  # type: ignore[arg-type]
     assert [(r.id, r.image, r.message) for r in rows] == [(1, "x:v1", "deploy v1")]
     assert "no such directory" in err.getvalue() and "Argo CD's history only" in err.getvalue()
+
+
+def test_a_release_sets_commit_shows_each_apps_own_image_and_the_set(tmp_path: Path) -> None:
+    from gitops_release.git.trailers import Group, set_message
+    from gitops_release.views.render import render_history
+
+    repo = tmp_path / "gitops"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    for app in ("api", "web"):
+        (repo / app).mkdir()
+        (repo / app / "rollout.yaml").write_text(f"image: {app}:v2\n")
+    git(repo, "add", ".")
+    groups = [Group(a, a, f"team/{a}:v2", f"team/{a}:v1") for a in ("api", "web")]
+    git(repo, "commit", "-q", "-m", set_message("release(api, web): v2", groups))
+    sha = git(repo, "rev-parse", "HEAD")
+    app = Application(
+        name="api",
+        repo_url="https://git.example/gitops.git",
+        path="api",
+        history=(HistoryEntry(1, sha, "2024-05-01T10:00:00Z"),),
+    )
+    [row] = history_rows(ArgoCDHistory(app, {}), "api", repo=str(repo))  # type: ignore[arg-type]
+    assert (row.image, row.previous) == ("team/api:v2", "team/api:v1")
+    assert row.release_set == ["api", "web"]
+    assert "api, web" in render_history([row])

@@ -274,6 +274,7 @@ def test_history_of_the_captured_application(
             "author": "",
             "message": "",
             "digest": "",
+            "release_set": [],
         }
     ]
 
