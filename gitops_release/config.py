@@ -76,6 +76,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("git_user", default="oauth2"),
         Setting("git_token", secret=True),
         Setting("branch"),
+        Setting("helm"),
+        Setting("kubectl"),
         Setting("timeout", default=600.0, kind=Duration),
         Setting("http_retries", default=4.0, kind=float),
         Setting("manual_gate", default=True, kind=bool),

@@ -48,6 +48,7 @@ from gitops_release.release.edit import (
 )
 from gitops_release.release.kustomize import kustomization_file
 from gitops_release.release.kustomize import layers as kustomize_layers
+from gitops_release.release.render import chart_renderer, kustomize_renderer
 
 if TYPE_CHECKING:
     from gitops_release.git.push import RetryPolicy
@@ -75,6 +76,11 @@ class BumpResult:
     merge_request_branch: str | None = None
     dry_run: bool = False
     changes: list[FileChange] = field(default_factory=list)
+    render: str | None = None
+    """How the edited chart or kustomization was rendered (``helm template``), or
+    ``not rendered (why)``; None for plain manifests."""
+    rendered: list[dict[str, str]] | None = None
+    """The containers the render runs the edited image in: workload, container, image."""
     diff: str = ""
 
     def payload(self) -> dict[str, Any]:
@@ -94,8 +100,10 @@ class BumpResult:
                     f"--semver {self.semver['range']}: candidates "
                     f"{', '.join(self.semver['candidates'])}; choice {self.semver['choice']}\n"
                 )
-            return picked + self.diff.rstrip("\n")
+            return picked + self.diff.rstrip("\n") + self._rendered()
         lines = [f"{c.file}: {c.yaml_path}: {c.old} -> {c.new}" for c in self.changes]
+        if self.render:
+            lines.append(self._rendered().lstrip("\n"))
         where = f"{self.branch} on {self.repo}"
         if self.merge_request_branch:
             lines.append(
@@ -107,6 +115,14 @@ class BumpResult:
         else:
             lines.append(f"committed {self.commit:.8} on {self.branch} (not pushed: --no-push)")
         return "\n".join(lines)
+
+    def _rendered(self) -> str:
+        if not self.render:
+            return ""
+        if self.rendered is None:
+            return f"\n{self.render}"
+        shown = "; ".join(f"{r['workload']} {r['container']} {r['image']}" for r in self.rendered)
+        return f"\nrendered ({self.render}): {shown}"
 
 
 def _check_request(req: BumpRequest, remote_repo: bool) -> None:
@@ -190,17 +206,27 @@ def bump_image(
         else:
             files = yaml_files(ws.root, rel)
         layers = []
-        if chart is None and kustomization_file(ws.root, rel) is not None:
+        app = app_name(rel if rel != "." else ws.root.name)
+        renderer = None
+        if chart is not None:
+            renderer = chart_renderer(
+                settings,
+                rel,
+                [f for f in chart.files if f not in chart.prefixes],
+                app,
+                skipped="" if is_chart(ws.root, rel) else "the chart is in another source",
+            )
+        elif kustomization_file(ws.root, rel) is not None:
             below = kustomize_layers(ws.root, rel, ws.include)
             layers = [yaml_files(ws.root, d) for d in below]
-        app = app_name(rel if rel != "." else ws.root.name)
+            renderer = kustomize_renderer(settings, rel, below)
 
         def where() -> str:
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
         apply = make_edit(
             ws.root, rel, files, req, where, write=not req.dry_run, check=images.verify,
-            pin=images.digest, choose=chooser, chart=chart, layers=layers,
+            pin=images.digest, choose=chooser, chart=chart, layers=layers, renderer=renderer,
         )  # fmt: skip
         result = BumpResult(
             app=app,
@@ -249,6 +275,12 @@ def bump_image(
     result.attempts = landed.attempts
     result.changes = edit.changes
     result.diff = "".join(edit.diffs)
+    if edit.rendered is not None:
+        result.render = edit.rendered.describe()
+        if edit.rendered.warning:
+            out.warn(edit.rendered.warning)
+        if edit.rendered.by is not None:
+            result.rendered = [asdict(image) for image in edit.rendered.images]
     if edit.changes:
         result.file, result.yaml_path = edit.changes[0].file, edit.changes[0].yaml_path
     if req.record is not None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from gitops_release.release.chart import ChartValues
+    from gitops_release.release.render import Render, Renderer
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 2**20
@@ -79,6 +80,8 @@ class Edit:
     sha: str = ""
     digest: str = ""
     """The registry's digest of ``target`` ("" when the registry was not asked)."""
+    rendered: Render | None = None
+    """What the edited chart or kustomization renders (None: not a chart or kustomization)."""
 
     @property
     def changed(self) -> bool:
@@ -296,6 +299,7 @@ def make_edit(
     choose: Callable[[ImageRef], str] | None = None,
     chart: ChartValues | None = None,
     layers: Sequence[list[str]] = (),
+    renderer: Renderer | None = None,
 ) -> Callable[[int], Edit]:
     """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
 
@@ -304,7 +308,8 @@ def make_edit(
     an image repository (``--semver``). With ``chart`` (a Helm chart), ``files`` are its values
     files in Helm's order. ``layers`` are the files of the kustomizations an overlay builds on,
     nearest first: when ``files`` hold no image the request matches, the first layer that does
-    is edited."""
+    is edited. ``renderer`` renders the edited files before any is written (and refuses when
+    the render disagrees with the target)."""
     from gitops_release.release.chart import deciding_sites, under_prefixes
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
@@ -362,6 +367,7 @@ def make_edit(
         edit = Edit([], [], [], target, previous, digest=target.digest or "")
         if known is not None and not edit.digest:
             edit.digest = known.digest
+        new: dict[str, bytes] = {}
         for rel in files_now:
             mine = [s for s in chosen if s.file == rel]
             if not mine:
@@ -376,8 +382,11 @@ def make_edit(
             for change in result.changes:
                 path = change.edits[0].path if len(change.edits) == 1 else change.site.yaml_path
                 edit.changes.append(FileChange(rel, path, change.old, change.new))
-            if write:
-                (root / rel).write_bytes(texts[rel].encode(result.text))
+            new[rel] = texts[rel].encode(result.text)
+        if renderer is not None and new:
+            edit.rendered = renderer.render(root, new, target, previous)
+        for rel, data in new.items() if write else ():
+            (root / rel).write_bytes(data)
         return edit
 
     return apply
