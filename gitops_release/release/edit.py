@@ -310,7 +310,11 @@ def make_edit(
     nearest first: when ``files`` hold no image the request matches, the first layer that does
     is edited. ``renderer`` renders the edited files before any is written (and refuses when
     the render disagrees with the target)."""
-    from gitops_release.release.chart import deciding_sites, under_prefixes
+    from gitops_release.release.chart import (
+        deciding_sites,
+        under_prefixes,
+        with_template_repositories,
+    )
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 
@@ -344,6 +348,7 @@ def make_edit(
                 break
         if chart is not None:
             sites = deciding_sites(under_prefixes(sites, chart.prefixes), files)
+            sites = with_template_repositories(root, chart.chart, sites)
             _check_chart(root, chart.chart, files, sites)
         refs = [] if sites or chart else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
@@ -405,12 +410,29 @@ def _check_chart(root: Path, chart: str, files: list[str], sites: list[Any]) -> 
             hint="set the image (e.g. image.repository and image.tag) in the values file the "
             "Application lists last",
         )
-    if hard:
+    written = [h for h in hard if not h.tag_from]
+    if written:
         raise UsageError(
             f"chart {chart}: the image is hard-coded in its templates "
-            f"({'; '.join(h.describe() for h in hard[:4])}), not read from {', '.join(files)}",
+            f"({'; '.join(h.describe() for h in written[:4])}), not read from {', '.join(files)}",
             hint="move it into the values (image.repository, image.tag) and have the template "
             "read .Values.image; nothing was changed",
+        )
+    if hard:
+        h = hard[0]
+        where = f"chart {chart}: {h.file}:{h.line} writes the repository {h.repository}"
+        assert h.tag_from is not None
+        if "." not in h.tag_from:
+            raise UsageError(
+                f"{where} and reads the tag from .Values.{h.tag_from}, a top-level value that "
+                "names no image",
+                hint="read the tag from an image mapping (.Values.image.tag, values "
+                "image: {tag: ...}) or move the whole image into the values; nothing was changed",
+            )
+        raise UsageError(
+            f"{where} and reads the tag from .Values.{h.tag_from}, which {', '.join(files)} "
+            "does not set",
+            hint=f"set {h.tag_from} in the values file, then bump again; nothing was changed",
         )
     raise UsageError(
         f"chart {chart}: no image set in its values files ({', '.join(files)})",
