@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+import tarfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -179,27 +180,71 @@ class ChartValues:
     chart: str
     files: list[str]
     prefixes: dict[str, str]
+    packaged: dict[str, bytes] = field(default_factory=dict)
+    """Defaults read from packaged subcharts (``charts/NAME-1.0.0.tgz/NAME/values.yaml`` ->
+    its bytes): read to find an image by meaning, never written."""
 
 
 def chart_values(root: Path, chart: str, value_files: tuple[str, ...] = ()) -> ChartValues:
-    from gitops_release.yaml.read import YamlError, load_all
-
     prefixes: dict[str, str] = {}
+    packaged: dict[str, bytes] = {}
     charts = root / chart / "charts"
     # a values repository without Chart.yaml has no subcharts (its charts/ is something else)
     subcharts = sorted(charts.iterdir()) if is_chart(root, chart) and charts.is_dir() else []
     for sub in subcharts:
+        if sub.suffix == ".tgz" and sub.is_file():
+            found = _packaged_values(sub)
+            if found is not None:
+                name, top, data = found
+                virtual = f"{sub.relative_to(root).as_posix()}/{top}/values.yaml"
+                prefixes[virtual], packaged[virtual] = name, data
+            continue
         values, meta = sub / "values.yaml", sub / "Chart.yaml"
         if not (values.is_file() and meta.is_file()):
-            continue  # packaged subcharts (*.tgz) are not ours to edit
-        try:
-            docs = load_all(meta.read_text("utf-8"), source=str(meta))
-        except YamlError:
-            docs = []
-        name = docs[0].get("name") if docs and isinstance(docs[0], dict) else None
-        prefixes[values.relative_to(root).as_posix()] = str(name or sub.name)
+            continue
+        named = _chart_name(meta.read_bytes(), str(meta))
+        prefixes[values.relative_to(root).as_posix()] = named or sub.name
     files = [*prefixes, *values_files(root, chart, value_files)]
-    return ChartValues(chart, files, prefixes)
+    return ChartValues(chart, files, prefixes, packaged)
+
+
+def _chart_name(data: bytes, source: str) -> str | None:
+    from gitops_release.yaml.read import YamlError, load_all
+
+    try:
+        docs = load_all(data.decode("utf-8", errors="replace"), source=source)
+    except YamlError:
+        return None
+    name = docs[0].get("name") if docs and isinstance(docs[0], dict) else None
+    return str(name) if name else None
+
+
+MAX_PACKAGED_BYTES = 2**20
+
+
+def _packaged_values(path: Path) -> tuple[str, str, bytes] | None:
+    """(chart name, top directory, values.yaml bytes) of a packaged subchart, read-only;
+    None when it is not a readable chart archive (then it is not ours to read)."""
+    try:
+        with tarfile.open(path, mode="r:gz") as tar:
+            members = {m.name: m for m in tar.getmembers() if m.isfile()}
+            metas = sorted(n for n in members if n.count("/") == 1 and n.endswith("/Chart.yaml"))
+            if not metas:
+                return None
+            top = metas[0].split("/")[0]
+            values = members.get(f"{top}/values.yaml")
+            if values is None or values.size > MAX_PACKAGED_BYTES:
+                return None
+            meta = members[metas[0]]
+            if meta.size > MAX_PACKAGED_BYTES:
+                return None
+            meta_file, values_file = tar.extractfile(meta), tar.extractfile(values)
+            if meta_file is None or values_file is None:
+                return None
+            name = _chart_name(meta_file.read(), f"{path.name}/{metas[0]}") or top
+            return name, top, values_file.read()
+    except (tarfile.TarError, OSError, EOFError):
+        return None
 
 
 def under_prefixes(sites: list[Any], prefixes: dict[str, str]) -> list[Any]:
@@ -248,3 +293,17 @@ def _merged(group: list[Any]) -> str:
     return (
         name + (f":{values['tag']}" if values.get("tag") else "") + (f"@{digest}" if digest else "")
     )
+
+
+def refuse_packaged(chart: ChartValues, chosen: list[Any], files: list[str]) -> None:
+    """The deciding site of the image is inside a packaged subchart: say where to set it."""
+    for site in chosen:
+        if site.file in chart.packaged:
+            own = [f for f in files if f not in chart.prefixes]
+            raise UsageError(
+                f"chart {chart.chart}: {site.current} is set only in the packaged subchart "
+                f"{site.file}, which bump-image never edits",
+                hint=f"set {site.path_of('tag')} in {own[-1] if own else 'the values file'} "
+                "(the parent's values override the subchart's defaults), then bump again; "
+                "nothing was changed",
+            )

@@ -312,6 +312,7 @@ def make_edit(
     the render disagrees with the target)."""
     from gitops_release.release.chart import (
         deciding_sites,
+        refuse_packaged,
         under_prefixes,
         with_template_repositories,
     )
@@ -322,6 +323,11 @@ def make_edit(
         texts: dict[str, Any] = {}
         sites: list[Any] = []
         for rel in names:
+            if chart is not None and rel in chart.packaged:
+                source = read_text(chart.packaged[rel], source=rel)  # read, never written
+                texts[rel] = source
+                sites += find_images(source.text, source=rel)
+                continue
             size = (root / rel).stat().st_size
             if size > MAX_FILE_BYTES:
                 raise UsageError(
@@ -352,6 +358,8 @@ def make_edit(
             _check_chart(root, chart.chart, files, sites)
         refs = [] if sites or chart else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
+        if chart is not None:
+            refuse_packaged(chart, chosen, files)
         previous = chosen[0].image
         tag_or_ref = req.tag_or_ref
         if req.semver and choose is not None:

@@ -317,3 +317,64 @@ def test_a_templated_top_level_tag_says_to_read_it_from_an_image_mapping(
     )
     assert "read the tag from an image mapping" in err
     assert (repo.checkout / "chart/values.yaml").read_text() == 'tag: "1.25"\n'
+
+
+def packaged_subchart(values: str) -> bytes:
+    """``charts/redis-1.0.0.tgz`` as ``helm package`` lays it out: one top directory."""
+    import io
+    import tarfile
+
+    members = {
+        "redis/Chart.yaml": "apiVersion: v2\nname: redis\nversion: 1.0.0\n",
+        "redis/values.yaml": values,
+        "redis/templates/deployment.yaml": DEPLOYMENT.replace(
+            '"{{ include "web.image" . }}"',
+            '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+        ).replace('include "web.fullname" .', 'printf "%s-redis" .Release.Name'),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+REDIS_DEFAULTS = "image:\n  repository: bitnami/redis\n  tag: 7.0.1\nreplicas: 1\n"
+
+
+def test_a_packaged_subchart_s_defaults_name_the_image_its_tag_is_bumped_in_the_parent(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parent's values set only ``redis.image.tag``: the repository is in the .tgz's own
+    values.yaml, read (never written) to find the image by meaning."""
+    tgz = packaged_subchart(REDIS_DEFAULTS)
+    values = VALUES + "redis:\n  image:\n    tag: 7.0.1\n"
+    add_files(repo.checkout, {**chart(values=values), "chart/charts/redis-1.0.0.tgz": tgz})
+    args = ("--app", "chart", "--image-name", "bitnami/redis", "-o", "json")
+    code, out, err = run(capsys, "7.2.0", *args)
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["file"], data["yaml_path"]) == ("chart/values.yaml", "redis.image.tag")
+    assert (data["old"], data["new"]) == ("bitnami/redis:7.0.1", "bitnami/redis:7.2.0")
+    assert (repo.checkout / "chart/values.yaml").read_text() == values.replace("7.0.1", "7.2.0")
+    assert (repo.checkout / "chart/charts/redis-1.0.0.tgz").read_bytes() == tgz
+    code, _, err = run(capsys, "7.3.0", "--app", "chart", "--value-path", "redis.image.tag")
+    assert code == 0, err
+    assert (repo.checkout / "chart/values.yaml").read_text() == values.replace("7.0.1", "7.3.0")
+
+
+def test_an_image_set_only_inside_a_packaged_subchart_is_refused(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tgz = packaged_subchart(REDIS_DEFAULTS)
+    add_files(repo.checkout, {**chart(), "chart/charts/redis-1.0.0.tgz": tgz})
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "7.2.0", "--app", "chart", "--image-name", "bitnami/redis")
+    assert code == 2
+    assert "chart/charts/redis-1.0.0.tgz/redis/values.yaml" in err
+    assert "packaged subchart" in err and "set redis.image.tag in chart/values.yaml" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+    assert git(repo.checkout, "status", "--porcelain") == ""
