@@ -151,9 +151,20 @@ class ArgoCD:
             params={"cascade": "true" if cascade else "false"},
         )
 
-    def sync(self, name: str, *, revision: str | None = None, prune: bool = False) -> Application:
+    def sync(
+        self,
+        name: str,
+        *,
+        revision: str | None = None,
+        prune: bool = False,
+        source_position: int | None = None,
+    ) -> Application:
+        """``source_position``: a multi-source app's revision is given per source (its 1-based
+        position in ``spec.sources``); a bare ``revision`` is not what such an app reads."""
         body: dict[str, Any] = {"prune": prune}
-        if revision:
+        if revision and source_position is not None:
+            body["revisions"], body["sourcePositions"] = [revision], [source_position]
+        elif revision:
             body["revision"] = revision
         if self.app_namespace:
             body["appNamespace"] = self.app_namespace

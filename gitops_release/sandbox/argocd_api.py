@@ -216,12 +216,16 @@ class ArgoCDHandler(ArgoCDStreams):
         body = self.json_object()
         with self.sandbox.lock:
             app = self._app(name, str(body.get("project") or ""))
-            source = dict(app.source)
+            sources = [dict(app.source)]
+            if app.multi_source:
+                sources = [dict(s) for s in app.spec.get("sources") or []]
             self.sandbox.apps.check_sync(app, body)
-        revision = str(body.get("revision") or source.get("targetRevision") or "HEAD")
+            asked = self.sandbox.apps.requested(app, body)
+        resolved = []
         try:
-            mirror = self.sandbox.git.fetch(str(source.get("repoURL", "")))
-            resolved = self.sandbox.git.resolve(mirror, revision)
+            for source, (revision, target, _) in zip(sources, asked, strict=True):
+                mirror = self.sandbox.git.fetch(str(source.get("repoURL", "")))
+                resolved.append(self.sandbox.git.resolve(mirror, revision or target))
         except SourceError as err:
             raise GrpcError(FAILED_PRECONDITION, str(err)) from None
         with self.sandbox.lock:

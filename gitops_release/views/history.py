@@ -10,6 +10,8 @@ tried, and failing that the rows say only what Argo CD knows.
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +55,21 @@ def history_rows(
     repo: str | None = None,
     out: Output | None = None,
 ) -> list[HistoryRow]:
-    """Deployed revisions, newest first."""
+    """Deployed revisions, newest first. A multi-source app whose image is written in a ``ref``
+    source's values files is read there: that source's revision of each deployment (Argo CD
+    records one per source), its repository, the directory of its values files."""
     app = argocd.get_app(name)
     entries = sorted(app.history, key=lambda h: h.id, reverse=True)
+    values = app.values_source
+    if values is not None:
+        entries = [replace(e, revision=_at(e.revision, values.index)) for e in entries]
+        folder = os.path.dirname(values.files[-1]) if values.files else ""
+        app = replace(
+            app,
+            repo_url=values.repo_url,
+            path=folder or ".",
+            target_revision=values.target_revision,
+        )
     revisions = [e.revision for e in entries if e.revision]
     commits: dict[str, dict[str, Any]] = {}
     try:
@@ -84,3 +98,10 @@ def history_rows(
             )
         )
     return rows
+
+
+def _at(revisions: str, index: int) -> str:
+    """One source's revision of a multi-source deployment (Argo CD's ``revisions``, read
+    joined with ",")."""
+    parts = revisions.split(",")
+    return parts[index] if index < len(parts) else ""

@@ -141,3 +141,101 @@ def test_a_multi_source_application_releases_in_its_values_source(
     code, out, err = git_env.cli("bump-image", "v3", "--argocd-app", "myapp", "--dry-run")
     assert code == 0, err
     assert "+++ b/envs/prod/values.yaml" in out and "+  tag: v3" in out
+
+
+def app_json(env: Env) -> dict[str, object]:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(
+        env.sb.argocd_url + "/api/v1/applications/myapp",
+        headers={"Authorization": f"Bearer {env.sb.token}"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        data = json.loads(resp.read())
+    assert isinstance(data, dict)
+    return data
+
+
+def sync_call(env: Env, body: dict[str, object]) -> tuple[int, str]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        env.sb.argocd_url + "/api/v1/applications/myapp/sync",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {env.sb.token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, ""
+    except urllib.error.HTTPError as err:
+        return err.code, str(json.loads(err.read())["message"])
+
+
+def test_a_multi_source_app_is_pinned_to_its_values_sources_revision(
+    git_env: Env, helm: Tool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chart in its own repository, the values in the GitOps one: Argo CD reports one
+    revision per source (``status.sync.revisions``, ``syncResult.revisions``,
+    ``history[].revisions``), and ``deploy`` waits for the values source's to hold its commit;
+    ``history`` reads the release commits from the values source."""
+    import subprocess
+
+    charts = git_env.tmp / "charts"
+    for name, text in chart_files().items():
+        if name.startswith("charts/"):
+            (charts / name).parent.mkdir(parents=True, exist_ok=True)
+            (charts / name).write_text(text)
+    git_env_vars = {**__import__("os").environ, **git_env.sb.git_env()}
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["commit", "-qm", "chart"],
+        ["push", "-q", git_env.sb.repo_url("charts"), "main"],
+    ):
+        subprocess.run(["git", *args], cwd=charts, env=git_env_vars, check=True)
+    chart_sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=charts, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    push(git_env, {"envs/prod/values.yaml": "image:\n  repository: ikubernetes/myapp\n  tag: v1\n"})
+    values_sha = git_env.git("rev-parse", "HEAD")
+    source = f"""\
+  sources:
+    - repoURL: {git_env.sb.repo_url("charts")}
+      path: charts/myapp
+      targetRevision: main
+      helm:
+        valueFiles: [$values/envs/prod/values.yaml]
+    - repoURL: {{repo}}
+      targetRevision: main
+      ref: values"""
+    assert release_v2(git_env, application(git_env, source)) == "envs/prod/values.yaml"
+    release_sha = git_env.git("rev-parse", "HEAD")
+    status = app_json(git_env)["status"]
+    assert isinstance(status, dict)
+    assert status["sync"]["revisions"] == [chart_sha, release_sha]
+    assert "revision" not in status["sync"]
+    assert status["operationState"]["syncResult"]["revisions"] == [chart_sha, release_sha]
+    history = status["history"]
+    assert [h["revisions"] for h in history] == [[chart_sha, values_sha], [chart_sha, release_sha]]
+    assert all("revision" not in h and len(h["sources"]) == 2 for h in history)
+    refused = sync_call(git_env, {"revisions": [values_sha], "sourcePositions": [2]})
+    assert refused == (
+        400,
+        f"Cannot sync source {git_env.sb.repo_url('gitops')} to {values_sha}: "
+        "auto-sync currently set to main",
+    )
+    assert sync_call(git_env, {"revisions": ["x"], "sourcePositions": [3]}) == (
+        400,
+        "source position is out of range",
+    )
+    out = git_env.ok("history", "myapp", "-o", "json")
+    import json
+
+    rows = json.loads(out)
+    rows = rows["history"] if isinstance(rows, dict) else rows
+    assert rows[0]["image"] == "ikubernetes/myapp:v2"
+    assert rows[0]["previous"] == "ikubernetes/myapp:v1"
