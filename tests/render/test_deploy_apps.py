@@ -239,3 +239,89 @@ def test_a_multi_source_app_is_pinned_to_its_values_sources_revision(
     rows = rows["history"] if isinstance(rows, dict) else rows
     assert rows[0]["image"] == "ikubernetes/myapp:v2"
     assert rows[0]["previous"] == "ikubernetes/myapp:v1"
+
+
+def packaged(members: dict[str, str]) -> bytes:
+    """A chart archive as ``helm package`` lays it out (one top directory)."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("form", ["directory", "packaged"])
+def test_a_chart_whose_workload_is_in_a_subchart(
+    git_env: Env, helm: Tool, capsys: pytest.CaptureFixture[str], form: str
+) -> None:
+    """The Rollout lives in subchart ``web`` (its defaults name the repository); the parent's
+    values set ``web.image.tag``, which ``deploy`` bumps; a packaged subchart is only read."""
+    sub = {
+        name.replace("charts/myapp/", "web/"): text
+        for name, text in chart_files().items()
+        if name.startswith("charts/myapp/")
+    }
+    sub["web/Chart.yaml"] = "apiVersion: v2\nname: web\nversion: 0.1.0\n"
+    files: dict[str, str] = {
+        "charts/myapp/Chart.yaml": (
+            "apiVersion: v2\nname: myapp\nversion: 0.1.0\n"
+            "dependencies:\n  - name: web\n    version: 0.1.0\n"
+        ),
+        "charts/myapp/values.yaml": "web:\n  image:\n    tag: v1  # the release\n",
+    }
+    push(git_env, files)
+    if form == "directory":
+        push(git_env, {f"charts/myapp/charts/{name}": text for name, text in sub.items()})
+    else:
+        archive = git_env.repo / "charts/myapp/charts/web-0.1.0.tgz"
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        archive.write_bytes(packaged(sub))
+        git_env.git("add", ".")
+        git_env.git("commit", "-qm", "packaged subchart")
+        git_env.git("push", "-q", "origin", "main")
+    charts = git_env.repo / "charts/myapp/charts"
+    before = {p: p.read_bytes() for p in charts.rglob("*") if p.is_file()}
+    source = """\
+  source:
+    repoURL: {repo}
+    path: charts/myapp
+    targetRevision: main"""
+    assert release_v2(git_env, application(git_env, source)) == "charts/myapp/values.yaml"
+    values = (git_env.repo / "charts/myapp/values.yaml").read_text()
+    assert values == "web:\n  image:\n    tag: v2  # the release\n"
+    after = {p: p.read_bytes() for p in charts.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_kustomize_overlay_with_a_component_that_pins_the_image(
+    git_env: Env, kubectl: Tool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The overlay names no image; its component's ``images:`` entry decides the render, so
+    that is the file ``deploy`` edits."""
+    files = kustomize_files()
+    files["kustomize/base/kustomization.yaml"] = (
+        "resources:\n  - rollout.yaml\n  - service.yaml\n  - ingress.yaml\n"
+    )
+    files["kustomize/components/release/kustomization.yaml"] = (
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+        "images:\n  - name: ikubernetes/myapp\n    newTag: v1\n"
+    )
+    files["kustomize/overlays/prod/kustomization.yaml"] += (
+        "components:\n  - ../../components/release\n"
+    )
+    push(git_env, files)
+    source = """\
+  source:
+    repoURL: {repo}
+    path: kustomize/overlays/prod
+    targetRevision: main"""
+    changed = release_v2(git_env, application(git_env, source))
+    assert changed == "kustomize/components/release/kustomization.yaml"
+    text = (git_env.repo / changed).read_text()
+    assert text.endswith("images:\n  - name: ikubernetes/myapp\n    newTag: v2\n")
