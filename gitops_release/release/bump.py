@@ -100,10 +100,11 @@ class BumpResult:
                     f"--semver {self.semver['range']}: candidates "
                     f"{', '.join(self.semver['candidates'])}; choice {self.semver['choice']}\n"
                 )
-            return picked + self.diff.rstrip("\n") + self._rendered()
+            rendered = f"\n{self.rendered_line()}" if self.render else ""
+            return picked + self.diff.rstrip("\n") + rendered
         lines = [f"{c.file}: {c.yaml_path}: {c.old} -> {c.new}" for c in self.changes]
         if self.render:
-            lines.append(self._rendered().lstrip("\n"))
+            lines.append(self.rendered_line())
         where = f"{self.branch} on {self.repo}"
         if self.merge_request_branch:
             lines.append(
@@ -116,13 +117,14 @@ class BumpResult:
             lines.append(f"committed {self.commit:.8} on {self.branch} (not pushed: --no-push)")
         return "\n".join(lines)
 
-    def _rendered(self) -> str:
+    def rendered_line(self) -> str:
+        """What the edited chart or kustomization renders ("" for plain manifests)."""
         if not self.render:
             return ""
         if self.rendered is None:
-            return f"\n{self.render}"
+            return self.render
         shown = "; ".join(f"{r['workload']} {r['container']} {r['image']}" for r in self.rendered)
-        return f"\nrendered ({self.render}): {shown}"
+        return f"rendered ({self.render}): {shown or 'no container with this image'}"
 
 
 def _check_request(req: BumpRequest, remote_repo: bool) -> None:
@@ -277,10 +279,12 @@ def bump_image(
     result.diff = "".join(edit.diffs)
     if edit.rendered is not None:
         result.render = edit.rendered.describe()
-        if edit.rendered.warning:
-            out.warn(edit.rendered.warning)
         if edit.rendered.by is not None:
             result.rendered = [asdict(image) for image in edit.rendered.images]
+        if edit.rendered.warning:
+            out.warn(edit.rendered.warning)
+        elif not req.dry_run:  # deploy, rollback and abort show only progress lines
+            out.progress(result.rendered_line())
     if edit.changes:
         result.file, result.yaml_path = edit.changes[0].file, edit.changes[0].yaml_path
     if req.record is not None:

@@ -202,3 +202,17 @@ def test_a_value_no_template_reads_is_warned_about_not_refused(
         "warning: chart/values.yaml: helm template renders no container with team/cache "
         "(it renders team/web:1.19 (Deployment/chart web))" in err
     )
+
+
+def test_what_renders_is_a_progress_line_too_for_deploy_s_sake(
+    repo: GitRemote, helm: Tool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``deploy``, ``rollback`` and ``abort`` print only progress while they bump."""
+    monkeypatch.setenv("GITOPS_RELEASE_HELM", str(helm.path))
+    add_files(repo.checkout, chart())
+    code, _, err = bump(capsys, "1.20", "--app", "chart", "-o", "json")
+    assert code == 0, err
+    assert "rendered (helm template): Deployment/chart web team/web:1.20" in err
+    code, out, err = bump(capsys, "1.21", "--app", "chart", "--dry-run")
+    assert code == 0, err
+    assert out.rstrip().endswith("rendered (helm template): Deployment/chart web team/web:1.21")
