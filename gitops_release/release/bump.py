@@ -46,7 +46,7 @@ from gitops_release.release.edit import (
     relative_app,
     yaml_files,
 )
-from gitops_release.release.kustomize import kustomization_file
+from gitops_release.release.kustomize import kustomization_file, remote_resources
 from gitops_release.release.kustomize import layers as kustomize_layers
 from gitops_release.release.render import chart_renderer, kustomize_renderer
 
@@ -221,7 +221,8 @@ def bump_image(
         elif kustomization_file(ws.root, rel) is not None:
             below = kustomize_layers(ws.root, rel, ws.include)
             layers = [yaml_files(ws.root, d) for d in below]
-            renderer = kustomize_renderer(settings, rel, below)
+            remote = remote_resources(ws.root, [rel, *below])
+            renderer = kustomize_renderer(settings, rel, below, remote=remote)
 
         def where() -> str:
             return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"

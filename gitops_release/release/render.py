@@ -174,14 +174,18 @@ def chart_renderer(
     )
 
 
-def kustomize_renderer(settings: Settings | None, overlay: str, layers: Sequence[str]) -> Renderer:
-    """``kubectl kustomize OVERLAY``, with the layers it builds on copied beside it."""
+def kustomize_renderer(
+    settings: Settings | None, overlay: str, layers: Sequence[str], *, remote: Sequence[str] = ()
+) -> Renderer:
+    """``kubectl kustomize OVERLAY``, with the layers it builds on copied beside it; not run
+    when a layer builds on ``remote`` resources (kustomize would fetch them)."""
     return Renderer(
         "kubectl kustomize",
         find_tool("kubectl", settings),
         "kubectl",
         (overlay, *layers),
         ("kustomize", f"{{root}}/{overlay}"),
+        skipped=f"remote resource {remote[0]}" if remote else "",
     )
 
 

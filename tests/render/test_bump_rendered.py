@@ -216,3 +216,24 @@ def test_what_renders_is_a_progress_line_too_for_deploy_s_sake(
     code, out, err = bump(capsys, "1.21", "--app", "chart", "--dry-run")
     assert code == 0, err
     assert out.rstrip().endswith("rendered (helm template): Deployment/chart web team/web:1.21")
+
+
+def test_a_kustomization_with_a_remote_base_is_not_rendered_here(
+    repo: GitRemote,
+    kubectl: Tool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kustomize would fetch it over the network (slow, or hanging where there is none)."""
+    monkeypatch.setenv("GITOPS_RELEASE_KUBECTL", str(kubectl.path))
+    remote = "https://github.com/example/base//deploy?ref=v1"
+    files = {
+        "k/kustomization.yaml": KUSTOMIZATION.replace(
+            "  - deployment.yaml\n", f"  - deployment.yaml\n  - {remote}\n"
+        ),
+        "k/deployment.yaml": K_DEPLOYMENT,
+    }
+    add_files(repo.checkout, files)
+    code, out, err = bump(capsys, "1.20", "--app", "k", "-o", "json")
+    assert code == 0, err
+    assert json.loads(out)["render"] == f"not rendered (remote resource {remote})"
