@@ -285,12 +285,18 @@ class ArgoCD:
         data = self._app_call(name, "POST", f"/api/v1/applications/{name}/rollback", body=body)
         return Application.from_json(data)
 
-    def revision_metadata(self, name: str, revision: str) -> dict[str, Any]:
+    def revision_metadata(
+        self, name: str, revision: str, *, source_index: int | None = None
+    ) -> dict[str, Any]:
         """Author, date and message of a Git revision as Argo CD's repo server sees it ({} when
-        the server cannot tell: a Helm chart version, an old server)."""
+        the server cannot tell: a Helm chart version, an old server). ``source_index``: of a
+        multi-source app, the source (0-based in ``spec.sources``) the revision belongs to."""
+        params = self._q()
+        if source_index is not None:
+            params["sourceIndex"] = str(source_index)
         try:
             data = self.client.get(
-                f"/api/v1/applications/{name}/revisions/{revision}/metadata", params=self._q()
+                f"/api/v1/applications/{name}/revisions/{revision}/metadata", params=params
             )
         except (http.ApiError, http.BadResponse):
             return {}

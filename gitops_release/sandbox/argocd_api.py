@@ -259,7 +259,15 @@ class ArgoCDHandler(ArgoCDStreams):
     @route("GET", A + "/{name}/revisions/{revision}/metadata")
     def revision_metadata(self, name: str, revision: str) -> None:
         with self.sandbox.lock:
-            url = str(self._app(name).source.get("repoURL", ""))
+            app = self._app(name)
+            source = app.source
+            index = str((self.query.get("sourceIndex") or [""])[0])
+            if app.multi_source and index:
+                sources = app.spec.get("sources") or []
+                if not index.isdigit() or int(index) >= len(sources):
+                    raise GrpcError(INVALID_ARGUMENT, f"source index {index} not found")
+                source = sources[int(index)]
+            url = str(source.get("repoURL", ""))
         try:
             meta = self.sandbox.git.metadata(self.sandbox.git.mirror(url), revision)
         except SourceError as err:

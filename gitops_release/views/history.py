@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_release.argo.client import ArgoCD
-from gitops_release.argo.model import Application
+from gitops_release.argo.model import Application, ValuesSource
 from gitops_release.config import Settings
 from gitops_release.errors import ReleaseError, UsageError
 from gitops_release.git.trailers import DIGEST, IMAGE, PREVIOUS, parse
@@ -81,7 +81,7 @@ def history_rows(
             )
     rows = []
     for entry in entries:
-        meta = commits.get(entry.revision) or argocd.revision_metadata(name, entry.revision)
+        meta = commits.get(entry.revision) or _metadata(argocd, name, entry.revision, values)
         message = str(meta.get("message") or "")
         found = parse(message)
         rows.append(
@@ -105,3 +105,12 @@ def _at(revisions: str, index: int) -> str:
     joined with ",")."""
     parts = revisions.split(",")
     return parts[index] if index < len(parts) else ""
+
+
+def _metadata(
+    argocd: ArgoCD, name: str, revision: str, values: ValuesSource | None
+) -> dict[str, Any]:
+    """Argo CD's metadata of ``revision``; of a multi-source app, asked of the values source."""
+    if values is None:
+        return argocd.revision_metadata(name, revision)
+    return argocd.revision_metadata(name, revision, source_index=values.index)

@@ -239,6 +239,14 @@ def test_a_multi_source_app_is_pinned_to_its_values_sources_revision(
     rows = rows["history"] if isinstance(rows, dict) else rows
     assert rows[0]["image"] == "ikubernetes/myapp:v2"
     assert rows[0]["previous"] == "ikubernetes/myapp:v1"
+    # Git unreadable here: Argo CD's revision metadata, asked of the values source (sourceIndex)
+    code, out, err = git_env.cli(
+        "history", "myapp", "--repo", str(git_env.tmp / "nowhere"), "-o", "json"
+    )
+    assert code == 0, err
+    rows = json.loads(out)
+    rows = rows["history"] if isinstance(rows, dict) else rows
+    assert (rows[0]["revision"], rows[0]["image"]) == (release_sha, "ikubernetes/myapp:v2")
 
 
 def packaged(members: dict[str, str]) -> bytes:
