@@ -247,6 +247,17 @@ def test_a_multi_source_app_is_pinned_to_its_values_sources_revision(
     rows = json.loads(out)
     rows = rows["history"] if isinstance(rows, dict) else rows
     assert (rows[0]["revision"], rows[0]["image"]) == (release_sha, "ikubernetes/myapp:v2")
+    # rollback: a Git change in the values source, found from its release commits
+    data = json.loads(git_env.ok("rollback", "myapp", "--timeout", "60s", "-o", "json"))
+    assert (data["from_image"], data["to_image"]) == (
+        "ikubernetes/myapp:v2",
+        "ikubernetes/myapp:v1",
+    )
+    assert data["outcome"] in ("preview-ready", "released")
+    git_env.git("pull", "-q", "origin", "main")
+    assert "tag: v1" in (git_env.repo / "envs/prod/values.yaml").read_text()
+    revisions = app_json(git_env)["status"]["sync"]["revisions"]  # type: ignore[index]
+    assert revisions == [chart_sha, git_env.git("rev-parse", "HEAD")]
 
 
 def packaged(members: dict[str, str]) -> bytes:
