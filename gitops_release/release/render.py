@@ -189,11 +189,27 @@ def kustomize_renderer(
     )
 
 
+_DROP_PREFIXES = ("GITOPS_RELEASE_", "ARGOCD_", "GIT_CONFIG_", "CI_")
+_DROP_WORDS = ("TOKEN", "PASSWORD", "SECRET", "CREDENTIAL", "AUTH")
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without our settings and anything that looks like a credential: helm and
+    kubectl render files here and need none of them."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.upper().startswith(_DROP_PREFIXES)
+        and not any(word in name.upper() for word in _DROP_WORDS)
+    }
+
+
 def _run(command: list[str]) -> tuple[bool, str]:
     """(True, the tool's stdout), or (False, the last line of its complaint)."""
     try:
         done = subprocess.run(
             command,
+            env=child_environment(os.environ),
             capture_output=True,
             text=True,
             timeout=TIMEOUT,

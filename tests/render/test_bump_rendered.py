@@ -237,3 +237,30 @@ def test_a_kustomization_with_a_remote_base_is_not_rendered_here(
     code, out, err = bump(capsys, "1.20", "--app", "k", "-o", "json")
     assert code == 0, err
     assert json.loads(out)["render"] == f"not rendered (remote resource {remote})"
+
+
+def test_the_renderer_never_sees_the_tokens(
+    repo: GitRemote,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """helm and kubectl need no credentials of ours: their environment goes without them."""
+    seen = tmp_path / "env.txt"
+    fake = tmp_path / "fake-helm"
+    fake.write_text(
+        f"#!/bin/sh\nenv > {seen}\n"
+        "printf 'kind: Deployment\\nmetadata: {name: chart}\\n"
+        "spec: {template: {spec: {containers: [{name: web, image: team/web:1.20}]}}}\\n'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("GITOPS_RELEASE_HELM", str(fake))
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", "glpat-secret-123456")
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "argocd-secret-123456")
+    add_files(repo.checkout, chart())
+    code, out, err = bump(capsys, "1.20", "--app", "chart", "--no-push", "-o", "json")
+    assert code == 0, err
+    assert json.loads(out)["rendered"][0]["image"] == "team/web:1.20"
+    text = seen.read_text()
+    assert "PATH=" in text
+    assert "secret-123456" not in text
