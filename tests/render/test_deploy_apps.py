@@ -15,16 +15,22 @@ from tests.conftest import Env, guide_manifests
 from tests.render.conftest import Tool
 
 IMAGE = "ikubernetes/myapp:v1"
+# the image as charts usually build it: in a helper, the tag defaulting to the chart's appVersion
+HELPERS = """\
+{{- define "myapp.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
+{{ .Values.image.repository }}:{{ $tag }}
+{{- end }}
+"""
 
 
 def chart_files() -> dict[str, str]:
     manifests = guide_manifests()
-    rollout = manifests["rollout.yaml"].replace(
-        IMAGE, '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"'
-    )
+    rollout = manifests["rollout.yaml"].replace(IMAGE, '"{{ include "myapp.image" . }}"')
     assert rollout != manifests["rollout.yaml"]
     return {
         "charts/myapp/Chart.yaml": "apiVersion: v2\nname: myapp\nversion: 0.1.0\n",
+        "charts/myapp/templates/_helpers.tpl": HELPERS,
         "charts/myapp/values.yaml": "image:\n  repository: ikubernetes/myapp\n  tag: v0\n",
         "charts/myapp/templates/rollout.yaml": rollout,
         "charts/myapp/templates/service.yaml": manifests["service.yaml"],
