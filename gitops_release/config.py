@@ -80,6 +80,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("git_user", default="oauth2"),
         Setting("git_token", secret=True),
         Setting("branch", flag="--branch"),
+        Setting("helm"),
+        Setting("kubectl"),
         Setting("timeout", default=600.0, kind=Duration, flag="--timeout"),
         Setting("http_retries", default=4.0, kind=float),
         Setting("manual_gate", default=True, kind=bool, flag="--manual-gate/--no-manual-gate"),

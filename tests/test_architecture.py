@@ -31,6 +31,8 @@ OWNERS = {
     "requests": ("gitops_release.argo.http",),
     "jsonschema": ("gitops_release.schemas",),
     "nodesemver": ("gitops_release.registry.ranges",),
+    # the client runs one kind of program itself: helm / kubectl, to check what a bump renders
+    "subprocess": ("gitops_release.release.render",),
 }
 # What the sandbox may import from the package besides itself: the scaffold (its demo writes the
 # app as a user would). Everything else is the client, on the other side of the wire.

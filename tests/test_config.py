@@ -27,6 +27,8 @@ WRITTEN: dict[str, tuple[str, Any]] = {
     "git_user": ("deployer", "deployer"),
     "git_token": ("glpat-123456", "glpat-123456"),
     "branch": ("release", "release"),
+    "helm": ("/opt/helm/bin/helm", "/opt/helm/bin/helm"),
+    "kubectl": ("kubectl-1.35", "kubectl-1.35"),
     "timeout": ("1m30s", 90.0),
     "http_retries": ("2", 2.0),
     "manual_gate": ("false", False),

@@ -152,9 +152,20 @@ class ArgoCD:
             params={"cascade": "true" if cascade else "false"},
         )
 
-    def sync(self, name: str, *, revision: str | None = None, prune: bool = False) -> Application:
+    def sync(
+        self,
+        name: str,
+        *,
+        revision: str | None = None,
+        prune: bool = False,
+        source_position: int | None = None,
+    ) -> Application:
+        """``source_position``: a multi-source app's revision is given per source (its 1-based
+        position in ``spec.sources``); a bare ``revision`` is not what such an app reads."""
         body: dict[str, Any] = {"prune": prune}
-        if revision:
+        if revision and source_position is not None:
+            body["revisions"], body["sourcePositions"] = [revision], [source_position]
+        elif revision:
             body["revision"] = revision
         if self.app_namespace:
             body["appNamespace"] = self.app_namespace
@@ -275,12 +286,18 @@ class ArgoCD:
         data = self._app_call(name, "POST", f"/api/v1/applications/{name}/rollback", body=body)
         return Application.from_json(data)
 
-    def revision_metadata(self, name: str, revision: str) -> dict[str, Any]:
+    def revision_metadata(
+        self, name: str, revision: str, *, source_index: int | None = None
+    ) -> dict[str, Any]:
         """Author, date and message of a Git revision as Argo CD's repo server sees it ({} when
-        the server cannot tell: a Helm chart version, an old server)."""
+        the server cannot tell: a Helm chart version, an old server). ``source_index``: of a
+        multi-source app, the source (0-based in ``spec.sources``) the revision belongs to."""
+        params = self._q()
+        if source_index is not None:
+            params["sourceIndex"] = str(source_index)
         try:
             data = self.client.get(
-                f"/api/v1/applications/{name}/revisions/{revision}/metadata", params=self._q()
+                f"/api/v1/applications/{name}/revisions/{revision}/metadata", params=params
             )
         except (http.ApiError, http.BadResponse):
             return {}

@@ -76,6 +76,18 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class ValuesSource:
+    """Multi-source: the ``ref`` source holding the chart's ``$ref/...`` values files."""
+
+    index: int
+    """Its position in ``spec.sources`` (0-based)."""
+    repo_url: str
+    target_revision: str
+    files: tuple[str, ...]
+    """The values files' paths in it, in Helm's order."""
+
+
+@dataclass(frozen=True)
 class Application:
     name: str
     namespace: str = ""
@@ -97,6 +109,7 @@ class Application:
     conditions: tuple[str, ...] = ()
     reconciled_at: str = ""
     resource_version: str = ""
+    values_source: ValuesSource | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Application:
@@ -109,6 +122,7 @@ class Application:
                 phase=_s(op, "phase"),
                 message=_s(op, "message"),
                 revision=_s(op, "syncResult", "revision")
+                or ",".join(_d(op, "syncResult", "revisions") or [])
                 or _s(op, "operation", "sync", "revision"),
                 started_at=_s(op, "startedAt"),
                 finished_at=_s(op, "finishedAt"),
@@ -167,6 +181,7 @@ class Application:
             ),
             reconciled_at=_s(status, "reconciledAt"),
             resource_version=_s(data, "metadata", "resourceVersion"),
+            values_source=_values_source(spec),
         )
 
     @property
@@ -547,3 +562,30 @@ def find_rollout(
         )
     namespace, only = next(iter(found))
     return ResourceRef("Rollout", only, namespace)
+
+
+def _values_source(spec: dict[str, Any]) -> ValuesSource | None:
+    found = values_source(spec)
+    if found is None:
+        return None
+    index, source, files = found
+    return ValuesSource(index, _s(source, "repoURL"), _s(source, "targetRevision") or "HEAD", files)
+
+
+def values_source(spec: dict[str, Any]) -> tuple[int, dict[str, Any], tuple[str, ...]] | None:
+    """Multi-source: the ``ref`` source whose files a chart reads as ``$ref/...`` values files
+    (the last such file decides which ref): its index in ``spec.sources``, the source, and
+    those files' paths in it. None for a single source, or when no values file names a ref."""
+    sources = spec.get("sources") or []
+    refs = {str(s["ref"]): i for i, s in enumerate(sources) if isinstance(s, dict) and s.get("ref")}
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        files = [str(f) for f in (source.get("helm") or {}).get("valueFiles") or []]
+        split = [f[1:].partition("/") for f in files if f.startswith("$")]
+        named = [(ref, rest) for ref, _, rest in split if ref in refs]
+        if named:
+            last = named[-1][0]
+            index = refs[last]
+            return index, sources[index], tuple(rest for ref, rest in named if ref == last)
+    return None

@@ -18,7 +18,13 @@ from gitops_release import journal
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import NoLiveObject
 from gitops_release.argo.connection import Connection
-from gitops_release.argo.model import Application, ResourceRef, Rollout, find_rollout
+from gitops_release.argo.model import (
+    Application,
+    ResourceRef,
+    Rollout,
+    find_rollout,
+    values_source,
+)
 from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, run
 from gitops_release.argo.types import Action, Target
 from gitops_release.argo.wait import Expect, Outcome, Waiter, wait_operation
@@ -136,19 +142,15 @@ class ReleaseApp:
 
     def values_source(self) -> tuple[dict[str, Any], tuple[str, ...]] | None:
         """Multi-source: the ``ref`` source whose files the chart reads as ``$ref/...``
-        values files (the last such file decides which ref), and those files' paths in it."""
-        sources = [
-            s for s in (self.raw.get("spec") or {}).get("sources") or [] if isinstance(s, dict)
-        ]
-        refs = {str(s["ref"]): s for s in sources if s.get("ref")}
-        for source in sources:
-            files = [str(f) for f in (source.get("helm") or {}).get("valueFiles") or []]
-            split = [f[1:].partition("/") for f in files if f.startswith("$")]
-            named = [(ref, rest) for ref, _, rest in split if ref in refs]
-            if named:
-                last = named[-1][0]
-                return refs[last], tuple(rest for ref, rest in named if ref == last)
-        return None
+        values files, and those files' paths in it (:func:`argo.model.values_source`)."""
+        found = values_source(self.raw.get("spec") or {})
+        return None if found is None else (found[1], found[2])
+
+    def values_position(self) -> int | None:
+        """Multi-source, released in the values source: its 1-based position in
+        ``spec.sources`` (what a sync's ``sourcePositions`` names); None otherwise."""
+        found = None if self.path else values_source(self.raw.get("spec") or {})
+        return None if found is None else found[0] + 1
 
     def refuse_app_overrides(self) -> None:
         """A kustomize ``images`` or Helm image parameter in the Application beats any Git edit."""
@@ -259,7 +261,7 @@ class ReleaseApp:
         for attempt in range(20):
             wait_operation(api, self.name, deadline, self.out)
             try:
-                api.sync(self.name, revision=commit)
+                api.sync(self.name, revision=commit, source_position=self.values_position())
             except http.BadRequest as err:
                 if isinstance(err, http.OperationInProgress) and time.monotonic() < deadline:
                     self.conn.sleep(min(2.0, 0.2 * 2**attempt))
@@ -303,11 +305,11 @@ class ReleaseApp:
         values = None if self.path else self.values_source()
         if values is None:
             return git_contains(self.app, self.conn.settings)
-        sources = (self.raw.get("spec") or {}).get("sources") or []
         repo, path, branch = self.source
         app = replace(self.app, repo_url=repo, path=path, target_revision=branch or "HEAD")
-        position = next(i for i, s in enumerate(sources) if s is values[0])
-        return git_contains(app, self.conn.settings, position=position)
+        position = self.values_position()
+        assert position is not None
+        return git_contains(app, self.conn.settings, position=position - 1)
 
     def restore(self, stable: str, *, message: str, deadline: float) -> tuple[str, Outcome]:
         """Write ``stable`` back to Git (``[skip ci]``) and wait until the app is released on it.

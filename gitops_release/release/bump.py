@@ -47,8 +47,9 @@ from gitops_release.release.edit import (
     relative_app,
     yaml_files,
 )
-from gitops_release.release.kustomize import kustomization_file
+from gitops_release.release.kustomize import kustomization_file, remote_resources
 from gitops_release.release.kustomize import layers as kustomize_layers
+from gitops_release.release.render import chart_renderer, kustomize_renderer
 
 if TYPE_CHECKING:
     from gitops_release.git.push import RetryPolicy
@@ -77,6 +78,11 @@ class BumpResult:
     merge_request_branch: str | None = None
     dry_run: bool = False
     changes: list[FileChange] = field(default_factory=list)
+    render: str | None = None
+    """How the edited chart or kustomization was rendered (``helm template``), or
+    ``not rendered (why)``; None for plain manifests."""
+    rendered: list[dict[str, str]] | None = None
+    """The containers the render runs the edited image in: workload, container, image."""
     diff: str = ""
 
     def payload(self) -> dict[str, Any]:
@@ -96,8 +102,11 @@ class BumpResult:
                     f"--semver {self.semver['range']}: candidates "
                     f"{', '.join(self.semver['candidates'])}; choice {self.semver['choice']}\n"
                 )
-            return picked + self.diff.rstrip("\n")
+            rendered = f"\n{self.rendered_line()}" if self.render else ""
+            return picked + self.diff.rstrip("\n") + rendered
         lines = [f"{c.file}: {c.yaml_path}: {c.old} -> {c.new}" for c in self.changes]
+        if self.render:
+            lines.append(self.rendered_line())
         where = f"{self.branch} on {self.repo}"
         if self.merge_request_branch:
             lines.append(
@@ -109,6 +118,15 @@ class BumpResult:
         else:
             lines.append(f"committed {self.commit:.8} on {self.branch} (not pushed: --no-push)")
         return "\n".join(lines)
+
+    def rendered_line(self) -> str:
+        """What the edited chart or kustomization renders ("" for plain manifests)."""
+        if not self.render:
+            return ""
+        if self.rendered is None:
+            return self.render
+        shown = "; ".join(f"{r['workload']} {r['container']} {r['image']}" for r in self.rendered)
+        return f"rendered ({self.render}): {shown or 'no container with this image'}"
 
 
 def check_semver_request(semver: str, tag_or_ref: str) -> ImageRef | None:
@@ -189,7 +207,7 @@ def bump_image(
     ) as ws:
         prepared = prepare_edit(
             ws, req, app_arg=app_arg, remote_repo=remote_repo, images=images, chooser=chooser,
-            write=not req.dry_run,
+            write=not req.dry_run, settings=settings,
         )  # fmt: skip
         app, rel, apply = prepared.app, prepared.rel, prepared.apply
         result = BumpResult(
@@ -239,6 +257,14 @@ def bump_image(
     result.attempts = landed.attempts
     result.changes = edit.changes
     result.diff = "".join(edit.diffs)
+    if edit.rendered is not None:
+        result.render = edit.rendered.describe()
+        if edit.rendered.by is not None:
+            result.rendered = [asdict(image) for image in edit.rendered.images]
+        if edit.rendered.warning:
+            out.warn(edit.rendered.warning)
+        elif not req.dry_run:  # deploy, rollback and abort show only progress lines
+            out.progress(result.rendered_line())
     if edit.changes:
         result.file, result.yaml_path = edit.changes[0].file, edit.changes[0].yaml_path
     if req.record is not None:
@@ -264,6 +290,7 @@ def prepare_edit(
     images: ImageCheck,
     chooser: Chooser,
     write: bool,
+    settings: Settings | None = None,
 ) -> Prepared:
     """Which files of ``app_arg`` hold the image (a chart's values files, a kustomize overlay's
     layers), and the edit on them: read now, applied by the callback."""
@@ -279,17 +306,28 @@ def prepare_edit(
     else:
         files = yaml_files(ws.root, rel)
     layers = []
-    if chart is None and kustomization_file(ws.root, rel) is not None:
+    app = app_name(rel if rel != "." else ws.root.name)
+    renderer = None
+    if chart is not None:
+        renderer = chart_renderer(
+            settings,
+            rel,
+            [f for f in chart.files if f not in chart.prefixes],
+            app,
+            skipped="" if is_chart(ws.root, rel) else "the chart is in another source",
+        )
+    elif kustomization_file(ws.root, rel) is not None:
         below = kustomize_layers(ws.root, rel, ws.include)
         layers = [yaml_files(ws.root, d) for d in below]
-    app = app_name(rel if rel != "." else ws.root.name)
+        remote = remote_resources(ws.root, [rel, *below])
+        renderer = kustomize_renderer(settings, rel, below, remote=remote)
 
     def where() -> str:
         return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
 
     apply = make_edit(
         ws.root, rel, files, req, where, write=write, check=images.verify,
-        pin=images.digest, choose=chooser, chart=chart, layers=layers,
+        pin=images.digest, choose=chooser, chart=chart, layers=layers, renderer=renderer,
     )  # fmt: skip
     return Prepared(app, rel, apply)
 

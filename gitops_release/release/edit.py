@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from gitops_release.release.chart import ChartValues
+    from gitops_release.release.render import Render, Renderer
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 2**20
@@ -86,6 +87,8 @@ class Edit:
     outputs: dict[str, bytes] = field(default_factory=dict)
     """The new content of each file in ``paths`` (written already unless made with
     ``write=False``: a release set writes its apps' files only once every edit has succeeded)."""
+    rendered: Render | None = None
+    """What the edited chart or kustomization renders (None: not a chart or kustomization)."""
 
     @property
     def changed(self) -> bool:
@@ -303,6 +306,7 @@ def make_edit(
     choose: Callable[[ImageRef], str] | None = None,
     chart: ChartValues | None = None,
     layers: Sequence[list[str]] = (),
+    renderer: Renderer | None = None,
 ) -> Callable[[int], Edit]:
     """The edit, by meaning, as a callback ``git.push.land`` can re-run on a new tip.
 
@@ -311,8 +315,14 @@ def make_edit(
     an image repository (``--semver``). With ``chart`` (a Helm chart), ``files`` are its values
     files in Helm's order. ``layers`` are the files of the kustomizations an overlay builds on,
     nearest first: when ``files`` hold no image the request matches, the first layer that does
-    is edited."""
-    from gitops_release.release.chart import deciding_sites, under_prefixes
+    is edited. ``renderer`` renders the edited files before any is written (and refuses when
+    the render disagrees with the target)."""
+    from gitops_release.release.chart import (
+        deciding_sites,
+        refuse_packaged,
+        under_prefixes,
+        with_template_repositories,
+    )
     from gitops_release.yaml.edit import apply_image, find_images, unified_diff
     from gitops_release.yaml.read import read_text
 
@@ -320,6 +330,11 @@ def make_edit(
         texts: dict[str, Any] = {}
         sites: list[Any] = []
         for rel in names:
+            if chart is not None and rel in chart.packaged:
+                source = read_text(chart.packaged[rel], source=rel)  # read, never written
+                texts[rel] = source
+                sites += find_images(source.text, source=rel)
+                continue
             size = (root / rel).stat().st_size
             if size > MAX_FILE_BYTES:
                 raise UsageError(
@@ -346,9 +361,12 @@ def make_edit(
                 break
         if chart is not None:
             sites = deciding_sites(under_prefixes(sites, chart.prefixes), files)
+            sites = with_template_repositories(root, chart.chart, sites)
             _check_chart(root, chart.chart, files, sites)
         refs = [] if sites or chart else _workload_refs(texts)
         chosen = _select(sites, req, app_dir, refs)
+        if chart is not None:
+            refuse_packaged(chart, chosen, files)
         previous = chosen[0].image
         tag_or_ref = req.tag_or_ref
         if req.semver and choose is not None:
@@ -372,6 +390,7 @@ def make_edit(
         edit = Edit([], [], [], target, previous, digest=recorded)
         if known is not None and not edit.digest:
             edit.digest = known.digest
+        new: dict[str, bytes] = {}
         for rel in files_now:
             mine = [s for s in chosen if s.file == rel]
             if not mine:
@@ -386,9 +405,12 @@ def make_edit(
             for change in result.changes:
                 path = change.edits[0].path if len(change.edits) == 1 else change.site.yaml_path
                 edit.changes.append(FileChange(rel, path, change.old, change.new))
-            edit.outputs[rel] = texts[rel].encode(result.text)
-            if write:
-                (root / rel).write_bytes(edit.outputs[rel])
+            new[rel] = texts[rel].encode(result.text)
+        if renderer is not None and new:
+            edit.rendered = renderer.render(root, new, target, previous)
+        edit.outputs.update(new)
+        for rel, data in new.items() if write else ():
+            (root / rel).write_bytes(data)
         return edit
 
     return apply
@@ -412,12 +434,29 @@ def _check_chart(root: Path, chart: str, files: list[str], sites: list[Any]) -> 
             hint="set the image (e.g. image.repository and image.tag) in the values file the "
             "Application lists last",
         )
-    if hard:
+    written = [h for h in hard if not h.tag_from]
+    if written:
         raise UsageError(
             f"chart {chart}: the image is hard-coded in its templates "
-            f"({'; '.join(h.describe() for h in hard[:4])}), not read from {', '.join(files)}",
+            f"({'; '.join(h.describe() for h in written[:4])}), not read from {', '.join(files)}",
             hint="move it into the values (image.repository, image.tag) and have the template "
             "read .Values.image; nothing was changed",
+        )
+    if hard:
+        h = hard[0]
+        where = f"chart {chart}: {h.file}:{h.line} writes the repository {h.repository}"
+        assert h.tag_from is not None
+        if "." not in h.tag_from:
+            raise UsageError(
+                f"{where} and reads the tag from .Values.{h.tag_from}, a top-level value that "
+                "names no image",
+                hint="read the tag from an image mapping (.Values.image.tag, values "
+                "image: {tag: ...}) or move the whole image into the values; nothing was changed",
+            )
+        raise UsageError(
+            f"{where} and reads the tag from .Values.{h.tag_from}, which {', '.join(files)} "
+            "does not set",
+            hint=f"set {h.tag_from} in the values file, then bump again; nothing was changed",
         )
     raise UsageError(
         f"chart {chart}: no image set in its values files ({', '.join(files)})",

@@ -40,7 +40,17 @@ def layers(root: Path, rel: str, include: Callable[[list[str]], None]) -> list[s
     return found
 
 
-def _directories(root: Path, rel: str) -> list[str]:
+def remote_resources(root: Path, directories: list[str]) -> list[str]:
+    """The remote entries (URLs, ``github.com/...``) these kustomizations build on: kustomize
+    would fetch them over the network."""
+    return [e for d in directories for e in _entries(root, d) if _is_remote(e)]
+
+
+def _is_remote(entry: str) -> bool:
+    return "://" in entry or entry.startswith(("github.com/", "gitlab.com/", "bitbucket.org/"))
+
+
+def _entries(root: Path, rel: str) -> list[str]:
     from gitops_release.yaml.read import load_all
 
     path = kustomization_file(root, rel)
@@ -50,11 +60,16 @@ def _directories(root: Path, rel: str) -> list[str]:
     data = docs[0] if docs and isinstance(docs[0], dict) else {}
     entries = [*(data.get("components") or []), *(data.get("resources") or [])]
     entries += data.get("bases") or []  # deprecated spelling of resources, still read
+    return [e for e in entries if isinstance(e, str)]
+
+
+def _directories(root: Path, rel: str) -> list[str]:
+    path = kustomization_file(root, rel)
+    if path is None:
+        return []
     out: list[str] = []
-    for entry in entries:
-        if not isinstance(entry, str) or "://" in entry or entry.endswith((".yaml", ".yml")):
-            continue
-        if entry.startswith(("github.com/", "gitlab.com/", "bitbucket.org/")):
+    for entry in _entries(root, rel):
+        if _is_remote(entry) or entry.endswith((".yaml", ".yml")):
             continue
         joined = os.path.normpath(PurePosixPath(rel, entry).as_posix())
         if joined.startswith(".."):

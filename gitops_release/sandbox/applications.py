@@ -85,10 +85,16 @@ class AppController(Operations):
                 return
             source = copy.deepcopy(app.source)
             snapshot = App(copy.deepcopy(app.obj))
+        shas: list[str] = []
         try:
-            mirror = self.git.fetch(str(source.get("repoURL", "")))
-            sha = self.git.resolve(mirror, str(source.get("targetRevision") or "HEAD"))
-            desired, kind = self._render(mirror, sha, source, snapshot)
+            if snapshot.multi_source:
+                sources = snapshot.spec.get("sources") or []
+                shas = self._source_shas(sources, [], fetch=True)
+                desired, kind, sha = self._render_sources(snapshot, sources, shas)
+            else:
+                mirror = self.git.fetch(str(source.get("repoURL", "")))
+                sha = self.git.resolve(mirror, str(source.get("targetRevision") or "HEAD"))
+                desired, kind = self._render(mirror, sha, source, snapshot)
             error = ""
         except (SourceError, ManifestError) as err:
             sha, desired, kind, error = "", [], "Directory", str(err)
@@ -100,6 +106,7 @@ class AppController(Operations):
             app.error = error
             if not error:
                 app.revision, app.desired, app.kind = sha, desired, kind
+                app.revisions = shas
 
     def due(self) -> list[str]:
         now = self.clock.seconds()
@@ -158,11 +165,16 @@ class AppController(Operations):
             if previous.get("status") == health_status
             else rfc3339(self.clock.now()),
         }
+        destination = app.spec.get("destination") or {}
         sync: dict[str, Any] = {
             "status": sync_status,
-            "comparedTo": {"source": app.source, "destination": app.spec.get("destination") or {}},
+            "comparedTo": {"source": app.source, "destination": destination},
         }
-        if app.revision:
+        if app.multi_source:  # controller/state.go: revisions, one per source, and no revision
+            sync["comparedTo"] = {"sources": app.spec["sources"], "destination": destination}
+            if app.revisions:
+                sync["revisions"] = app.revisions
+        elif app.revision:
             sync["revision"] = app.revision
         status["sync"] = sync
         status["resources"] = resources

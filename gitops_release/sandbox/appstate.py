@@ -17,6 +17,9 @@ class App:
     obj: dict[str, Any]
     desired: list[dict[str, Any]] = field(default_factory=list)
     revision: str = ""
+    revisions: list[str] = field(default_factory=list)
+    """Multi-source: the commit of each of ``spec.sources``, in order (``revision`` is the
+    rendering source's)."""
     kind: str = "Directory"
     error: str = ""
     fetched_at: float = float("-inf")
@@ -49,6 +52,10 @@ class App:
             if isinstance(source, dict) and (source.get("path") or source.get("chart")):
                 return source
         return {}
+
+    @property
+    def multi_source(self) -> bool:
+        return not self.spec.get("source") and bool(self.spec.get("sources"))
 
     @property
     def ref_sources(self) -> list[dict[str, Any]]:

@@ -216,12 +216,16 @@ class ArgoCDHandler(ArgoCDStreams):
         body = self.json_object()
         with self.sandbox.lock:
             app = self._app(name, str(body.get("project") or ""))
-            source = dict(app.source)
+            sources = [dict(app.source)]
+            if app.multi_source:
+                sources = [dict(s) for s in app.spec.get("sources") or []]
             self.sandbox.apps.check_sync(app, body)
-        revision = str(body.get("revision") or source.get("targetRevision") or "HEAD")
+            asked = self.sandbox.apps.requested(app, body)
+        resolved = []
         try:
-            mirror = self.sandbox.git.fetch(str(source.get("repoURL", "")))
-            resolved = self.sandbox.git.resolve(mirror, revision)
+            for source, (revision, target, _) in zip(sources, asked, strict=True):
+                mirror = self.sandbox.git.fetch(str(source.get("repoURL", "")))
+                resolved.append(self.sandbox.git.resolve(mirror, revision or target))
         except SourceError as err:
             raise GrpcError(FAILED_PRECONDITION, str(err)) from None
         with self.sandbox.lock:
@@ -255,7 +259,15 @@ class ArgoCDHandler(ArgoCDStreams):
     @route("GET", A + "/{name}/revisions/{revision}/metadata")
     def revision_metadata(self, name: str, revision: str) -> None:
         with self.sandbox.lock:
-            url = str(self._app(name).source.get("repoURL", ""))
+            app = self._app(name)
+            source = app.source
+            index = str((self.query.get("sourceIndex") or [""])[0])
+            if app.multi_source and index:
+                sources = app.spec.get("sources") or []
+                if not index.isdigit() or int(index) >= len(sources):
+                    raise GrpcError(INVALID_ARGUMENT, f"source index {index} not found")
+                source = sources[int(index)]
+            url = str(source.get("repoURL", ""))
         try:
             meta = self.sandbox.git.metadata(self.sandbox.git.mirror(url), revision)
         except SourceError as err:

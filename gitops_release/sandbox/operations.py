@@ -43,6 +43,43 @@ class Operations:
             refs[str(ref["ref"])] = self.git.read_tree(ref_mirror, ref_sha, ".")
         return render(self.tools, source, files, app=app.name, namespace=app.namespace, refs=refs)
 
+    def _source_shas(
+        self, sources: list[dict[str, Any]], requested: list[str], *, fetch: bool
+    ) -> list[str]:
+        """Multi-source: the commit of each source, at ``requested[i]`` or, where that is "",
+        at its ``targetRevision``."""
+        shas = []
+        for index, source in enumerate(sources):
+            url = str(source.get("repoURL", ""))
+            mirror = self.git.fetch(url) if fetch else self.git.mirror(url)
+            wanted = requested[index] if index < len(requested) else ""
+            shas.append(
+                self.git.resolve(mirror, wanted or str(source.get("targetRevision") or "HEAD"))
+            )
+        return shas
+
+    def _render_sources(
+        self, app: App, sources: list[dict[str, Any]], shas: list[str]
+    ) -> tuple[list[dict[str, Any]], str, str]:
+        """Multi-source: render the source that is more than a ``ref`` with the files of the
+        ``ref`` sources at their commits; also returns the rendering source's commit."""
+        index = next((i for i, s in enumerate(sources) if s.get("path") or s.get("chart")), 0)
+        source = sources[index]
+        files = self.git.read_tree(
+            self.git.mirror(str(source.get("repoURL", ""))), shas[index], "."
+        )
+        refs = {
+            str(s["ref"]): self.git.read_tree(
+                self.git.mirror(str(s.get("repoURL", ""))), shas[i], "."
+            )
+            for i, s in enumerate(sources)
+            if s.get("ref") and i != index
+        }
+        objects, kind = render(
+            self.tools, source, files, app=app.name, namespace=app.namespace, refs=refs
+        )
+        return objects, kind, shas[index]
+
     def _auto_sync(self, app: App) -> None:
         policy = (app.spec.get("syncPolicy") or {}).get("automated")
         if policy is None or policy.get("enabled") is False or app.error:
@@ -50,15 +87,17 @@ class Operations:
         if app.obj.get("operation") or app.status["sync"]["status"] != "OutOfSync":
             return
         last = app.status.get("operationState") or {}
-        attempted = {
-            (last.get("syncResult") or {}).get("revision"),
-            ((last.get("operation") or {}).get("sync") or {}).get("revision"),
-        }
-        if app.revision in attempted and (
+        field = "revisions" if app.multi_source else "revision"
+        current = app.revisions if app.multi_source else app.revision
+        attempted = [
+            (last.get("syncResult") or {}).get(field),
+            ((last.get("operation") or {}).get("sync") or {}).get(field),
+        ]
+        if current in attempted and (
             not policy.get("selfHeal") or last.get("phase") != "Succeeded"
         ):
             return
-        sync: dict[str, Any] = {"revision": app.revision}
+        sync: dict[str, Any] = {field: current}
         if policy.get("prune"):
             sync["prune"] = True
         options = (app.spec.get("syncPolicy") or {}).get("syncOptions")
@@ -109,11 +148,19 @@ class Operations:
     def _apply(self, app: App, state: dict[str, Any]) -> None:
         sync = state["operation"].get("sync") or {}
         source = sync.get("source") or app.source
+        sources = sync.get("sources") or app.spec.get("sources") or []
         revision = str(sync.get("revision") or app.revision)
+        shas: list[str] = []
         try:
-            mirror = self.git.mirror(str(source.get("repoURL", "")))
-            sha = self.git.resolve(mirror, revision or str(source.get("targetRevision") or "HEAD"))
-            desired, _ = self._render(mirror, sha, source, app)
+            if app.multi_source:
+                requested = [str(r or "") for r in sync.get("revisions") or []]
+                shas = self._source_shas(sources, requested, fetch=False)
+                desired, _, sha = self._render_sources(app, sources, shas)
+            else:
+                mirror = self.git.mirror(str(source.get("repoURL", "")))
+                target = revision or str(source.get("targetRevision") or "HEAD")
+                sha = self.git.resolve(mirror, target)
+                desired, _ = self._render(mirror, sha, source, app)
         except (SourceError, ManifestError) as err:
             self._finish(app, "Error", f"ComparisonError: {err}")
             return
@@ -166,7 +213,10 @@ class Operations:
                         }
                     )
         self.cluster.reconcile()
-        state["syncResult"] = {"resources": results, "revision": sha, "source": source}
+        if app.multi_source:  # one revision per source (controller/sync.go)
+            state["syncResult"] = {"resources": results, "revisions": shas, "sources": sources}
+        else:
+            state["syncResult"] = {"resources": results, "revision": sha, "source": source}
         app.multi_step = _multi_step(desired) and not sync.get("dryRun")
 
     def _waiting_for(self, app: App, state: dict[str, Any]) -> str | None:
@@ -189,19 +239,22 @@ class Operations:
         state.update(phase=phase, message=message, finishedAt=rfc3339(self.clock.now()))
         operation = state["operation"]
         sync = operation.get("sync") or {}
-        self.events(f"{app.name}: sync to {str(sync.get('revision', ''))[:7]} {phase}: {message}")
+        shown = sync.get("revision") or ",".join(r[:7] for r in sync.get("revisions") or [])
+        self.events(f"{app.name}: sync to {str(shown or '')[:15]} {phase}: {message}")
         if phase == "Succeeded" and not sync.get("dryRun"):
             history = app.status.setdefault("history", [])
-            history.append(
-                {
-                    "id": max((h["id"] for h in history), default=-1) + 1,
-                    "revision": state["syncResult"]["revision"],
-                    "source": state["syncResult"]["source"],
-                    "deployStartedAt": state["startedAt"],
-                    "deployedAt": state["finishedAt"],
-                    "initiatedBy": operation.get("initiatedBy") or {},
-                }
+            result = state["syncResult"]
+            entry: dict[str, Any] = {"id": max((h["id"] for h in history), default=-1) + 1}
+            if "revisions" in result:  # multi-source: revisions and sources, no revision
+                entry.update(revisions=result["revisions"], sources=result["sources"])
+            else:
+                entry.update(revision=result["revision"], source=result["source"])
+            entry.update(
+                deployStartedAt=state["startedAt"],
+                deployedAt=state["finishedAt"],
+                initiatedBy=operation.get("initiatedBy") or {},
             )
+            history.append(entry)
             limit = int(app.spec.get("revisionHistoryLimit") or 10)
             del history[: max(0, len(history) - limit)]
         app.obj["operation"] = None
@@ -211,21 +264,52 @@ class Operations:
         """The checks the API server makes before resolving the revision."""
         if app.obj.get("operation"):
             raise GrpcError(FAILED_PRECONDITION, "another operation is already in progress")
-        target = str(app.source.get("targetRevision") or "HEAD")
-        revision = str(body.get("revision") or "")
         policy = (app.spec.get("syncPolicy") or {}).get("automated")
         enabled = policy is not None and policy.get("enabled") is not False
-        if enabled and not body.get("dryRun") and revision and revision != target:
-            raise GrpcError(
-                FAILED_PRECONDITION,
-                f"Cannot sync to {revision}: auto-sync currently set to {target}",
-            )
+        for revision, target, url in self.requested(app, body):
+            if enabled and not body.get("dryRun") and revision and revision != target:
+                what = f"source {url} " if app.multi_source else ""
+                raise GrpcError(
+                    FAILED_PRECONDITION,
+                    f"Cannot sync {what}to {revision}: auto-sync currently set to {target}",
+                )
 
-    def sync(self, app: App, body: dict[str, Any], user: str, resolved: str) -> None:
+    @staticmethod
+    def requested(app: App, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(revision asked for, targetRevision, repoURL) per source: ``revision`` for one
+        source; for several, ``revisions`` at the 1-based ``sourcePositions``, and a bare
+        ``revision`` is not read (server/application: resolveSourceRevisions)."""
+        if not app.multi_source:
+            target = str(app.source.get("targetRevision") or "HEAD")
+            url = str(app.source.get("repoURL") or "")
+            return [(str(body.get("revision") or ""), target, url)]
+        sources = [s if isinstance(s, dict) else {} for s in app.spec.get("sources") or []]
+        revisions = [str(r or "") for r in body.get("revisions") or []]
+        positions = body.get("sourcePositions") or []
+        if len(positions) != len(revisions):
+            raise GrpcError(
+                INVALID_ARGUMENT, "revisions and sourcePositions must have the same length"
+            )
+        wanted = [""] * len(sources)
+        for position, revision in zip(positions, revisions, strict=True):
+            if not isinstance(position, int) or not 1 <= position <= len(sources):
+                raise GrpcError(INVALID_ARGUMENT, "source position is out of range")
+            wanted[position - 1] = revision
+        return [
+            (w, str(s.get("targetRevision") or "HEAD"), str(s.get("repoURL") or ""))
+            for w, s in zip(wanted, sources, strict=True)
+        ]
+
+    def sync(self, app: App, body: dict[str, Any], user: str, resolved: list[str]) -> None:
+        """``resolved``: the commit of each source (of ``revision``, or per source of the
+        revision asked for at its position, else of its targetRevision)."""
         self.check_sync(app, body)
-        target = str(app.source.get("targetRevision") or "HEAD")
-        revision = str(body.get("revision") or "")
-        sync: dict[str, Any] = {"revision": resolved or revision or target}
+        if app.multi_source:
+            sync: dict[str, Any] = {"revisions": resolved}
+        else:
+            target = str(app.source.get("targetRevision") or "HEAD")
+            revision = str(body.get("revision") or "")
+            sync = {"revision": resolved[0] or revision or target}
         for name in ("prune", "dryRun", "resources"):
             if body.get(name):
                 sync[name] = body[name]
@@ -254,11 +338,11 @@ class Operations:
                 INVALID_ARGUMENT,
                 f"application {NAMESPACE}/{app.name} does not have deployment with id {wanted or 0}",
             )
-        sync = {
-            "revision": entry["revision"],
-            "source": entry["source"],
-            "syncStrategy": {"apply": {}},
-        }
+        sync: dict[str, Any] = {"syncStrategy": {"apply": {}}}
+        if "revisions" in entry:
+            sync.update(revisions=entry["revisions"], sources=entry["sources"])
+        else:
+            sync.update(revision=entry["revision"], source=entry["source"])
         for name in ("prune", "dryRun"):
             if body.get(name):
                 sync[name] = True

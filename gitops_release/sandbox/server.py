@@ -411,8 +411,9 @@ class Sandbox:
         with self.lock:
             app = self.apps.find(app_name)
             if not app.obj.get("operation"):
+                sync = {"revisions": app.revisions} if app.multi_source else {}
                 app.obj["operation"] = {
-                    "sync": {"revision": app.revision},
+                    "sync": sync or {"revision": app.revision},
                     "initiatedBy": {"username": "sandbox-fault"},
                     "retry": {},
                 }

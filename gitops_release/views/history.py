@@ -10,11 +10,13 @@ tried, and failing that the rows say only what Argo CD knows.
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gitops_release.argo.client import ArgoCD
-from gitops_release.argo.model import Application
+from gitops_release.argo.model import Application, ValuesSource
 from gitops_release.config import Settings
 from gitops_release.errors import ReleaseError, UsageError
 from gitops_release.git.trailers import DIGEST, IMAGE, PREVIOUS, for_path, set_apps
@@ -53,9 +55,21 @@ def history_rows(
     repo: str | None = None,
     out: Output | None = None,
 ) -> list[HistoryRow]:
-    """Deployed revisions, newest first."""
+    """Deployed revisions, newest first. A multi-source app whose image is written in a ``ref``
+    source's values files is read there: that source's revision of each deployment (Argo CD
+    records one per source), its repository, the directory of its values files."""
     app = argocd.get_app(name)
     entries = sorted(app.history, key=lambda h: h.id, reverse=True)
+    values = app.values_source
+    if values is not None:
+        entries = [replace(e, revision=_at(e.revision, values.index)) for e in entries]
+        folder = os.path.dirname(values.files[-1]) if values.files else ""
+        app = replace(
+            app,
+            repo_url=values.repo_url,
+            path=folder or ".",
+            target_revision=values.target_revision,
+        )
     revisions = [e.revision for e in entries if e.revision]
     commits: dict[str, dict[str, Any]] = {}
     try:
@@ -67,7 +81,7 @@ def history_rows(
             )
     rows = []
     for entry in entries:
-        meta = commits.get(entry.revision) or argocd.revision_metadata(name, entry.revision)
+        meta = commits.get(entry.revision) or _metadata(argocd, name, entry.revision, values)
         message = str(meta.get("message") or "")
         found = for_path(message, app.path or "")  # a release set: this app's own group
         rows.append(
@@ -85,3 +99,19 @@ def history_rows(
             )
         )
     return rows
+
+
+def _at(revisions: str, index: int) -> str:
+    """One source's revision of a multi-source deployment (Argo CD's ``revisions``, read
+    joined with ",")."""
+    parts = revisions.split(",")
+    return parts[index] if index < len(parts) else ""
+
+
+def _metadata(
+    argocd: ArgoCD, name: str, revision: str, values: ValuesSource | None
+) -> dict[str, Any]:
+    """Argo CD's metadata of ``revision``; of a multi-source app, asked of the values source."""
+    if values is None:
+        return argocd.revision_metadata(name, revision)
+    return argocd.revision_metadata(name, revision, source_index=values.index)

@@ -374,3 +374,20 @@ def test_an_unknown_action_on_v2_is_an_error_not_a_fallback(
     with pytest.raises(RemoteError, match="built-in script does not exist"):
         connect(server, tmp_path).run_action("web", WEB, "frobnicate")
     assert [path for path, _ in action_calls(server)] == ["/v2"]
+
+
+def test_a_multi_source_sync_names_the_revision_by_source_position(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    """Argo CD reads a bare ``revision`` only for a single source; a multi-source app takes
+    ``revisions`` with 1-based ``sourcePositions`` (server/application: resolveSourceRevisions)."""
+    server.routes[("POST", "/api/v1/applications/web/sync")] = lambda r: (200, {})
+    api = connection.connect(
+        resolve({"ARGOCD_SERVER": server.url, "ARGOCD_AUTH_TOKEN": "tok"}, tmp_path)
+    )
+    api.sync("web", revision="abc123", source_position=2)
+    body = json.loads(server.requests[-1].body)
+    assert (body["revisions"], body["sourcePositions"]) == (["abc123"], [2])
+    assert "revision" not in body
+    api.sync("web", revision="abc123")
+    assert json.loads(server.requests[-1].body)["revision"] == "abc123"

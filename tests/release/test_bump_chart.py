@@ -220,3 +220,161 @@ def test_an_image_hard_coded_in_the_templates_is_refused(
     assert "move it into the values" in err
     assert git(repo.checkout, "rev-parse", "HEAD") == head
     assert git(repo.checkout, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("- image: nginx:1.25", "12 image: nginx:1.25"),
+        ("- name: web\n          image: 'nginx:1.25'  # by hand", "13 image: nginx:1.25"),
+        ('- {name: web, image: "nginx:1.25"}', "12 image: nginx:1.25"),
+        ("- {name: web, image: nginx:1.25, ports: [{containerPort: 80}]}", "12 image: nginx:1.25"),
+    ],
+    ids=["list item", "quoted", "flow quoted", "flow plain"],
+)
+def test_every_form_of_a_hard_coded_template_image_is_refused(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str], line: str, shown: str
+) -> None:
+    files = chart(values="replicaCount: 2\n")
+    files["chart/templates/deployment.yaml"] = DEPLOYMENT.replace(
+        '- name: web\n          image: "{{ include "web.image" . }}"', line
+    )
+    add_files(repo.checkout, files)
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "1.26", "--app", "chart")
+    assert code == 2
+    assert f"chart/templates/deployment.yaml:{shown}" in err
+    assert "hard-coded" in err and "move it into the values" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+    assert git(repo.checkout, "status", "--porcelain") == ""
+
+
+TAG_FROM_VALUES = DEPLOYMENT.replace(
+    '"{{ include "web.image" . }}"', '"nginx:{{ .Values.image.tag }}"'
+)
+
+
+def test_a_template_that_writes_the_repository_and_reads_the_tag_bumps_the_tag(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not template-only: the tag is in the values (``image.tag``), the repository in the
+    template; the bump edits the tag and reports the image the template makes of it."""
+    values = 'image:\n  tag: "1.25"\n'
+    files = {**chart(values=values), "chart/templates/deployment.yaml": TAG_FROM_VALUES}
+    add_files(repo.checkout, files)
+    code, out, err = run(capsys, "1.26", "--app", "chart", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["file"], data["yaml_path"]) == ("chart/values.yaml", "image.tag")
+    assert (data["old"], data["new"]) == ("nginx:1.25", "nginx:1.26")
+    assert (repo.checkout / "chart/values.yaml").read_text() == values.replace("1.25", "1.26")
+
+
+def test_a_templated_tag_that_no_values_file_sets_names_the_template_line(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {
+        **chart(values="replicaCount: 2\n"),
+        "chart/templates/deployment.yaml": TAG_FROM_VALUES,
+    }
+    add_files(repo.checkout, files)
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "1.26", "--app", "chart")
+    assert code == 2
+    assert (
+        "chart/templates/deployment.yaml:13 writes the repository nginx and reads the tag "
+        "from .Values.image.tag, which chart/values.yaml does not set" in err
+    )
+    assert "hard-coded" not in err
+    assert "image:\n  tag:" in err or "image.tag" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+
+
+def test_a_fully_templated_image_is_not_called_hard_coded(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = chart(values="replicaCount: 2\n")
+    files["chart/templates/deployment.yaml"] = DEPLOYMENT.replace(
+        '"{{ include "web.image" . }}"', "{{ .Values.image }}"
+    )
+    add_files(repo.checkout, files)
+    code, _, err = run(capsys, "1.26", "--app", "chart")
+    assert code == 2
+    assert "no image set in its values files (chart/values.yaml)" in err
+    assert "hard-coded" not in err
+
+
+def test_a_templated_top_level_tag_says_to_read_it_from_an_image_mapping(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = TAG_FROM_VALUES.replace(".Values.image.tag", ".Values.tag")
+    files = {**chart(values='tag: "1.25"\n'), "chart/templates/deployment.yaml": template}
+    add_files(repo.checkout, files)
+    code, _, err = run(capsys, "1.26", "--app", "chart")
+    assert code == 2
+    assert (
+        "deployment.yaml:13 writes the repository nginx and reads the tag from .Values.tag" in err
+    )
+    assert "read the tag from an image mapping" in err
+    assert (repo.checkout / "chart/values.yaml").read_text() == 'tag: "1.25"\n'
+
+
+def packaged_subchart(values: str) -> bytes:
+    """``charts/redis-1.0.0.tgz`` as ``helm package`` lays it out: one top directory."""
+    import io
+    import tarfile
+
+    members = {
+        "redis/Chart.yaml": "apiVersion: v2\nname: redis\nversion: 1.0.0\n",
+        "redis/values.yaml": values,
+        "redis/templates/deployment.yaml": DEPLOYMENT.replace(
+            '"{{ include "web.image" . }}"',
+            '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+        ).replace('include "web.fullname" .', 'printf "%s-redis" .Release.Name'),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+REDIS_DEFAULTS = "image:\n  repository: bitnami/redis\n  tag: 7.0.1\nreplicas: 1\n"
+
+
+def test_a_packaged_subchart_s_defaults_name_the_image_its_tag_is_bumped_in_the_parent(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parent's values set only ``redis.image.tag``: the repository is in the .tgz's own
+    values.yaml, read (never written) to find the image by meaning."""
+    tgz = packaged_subchart(REDIS_DEFAULTS)
+    values = VALUES + "redis:\n  image:\n    tag: 7.0.1\n"
+    add_files(repo.checkout, {**chart(values=values), "chart/charts/redis-1.0.0.tgz": tgz})
+    args = ("--app", "chart", "--image-name", "bitnami/redis", "-o", "json")
+    code, out, err = run(capsys, "7.2.0", *args)
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["file"], data["yaml_path"]) == ("chart/values.yaml", "redis.image.tag")
+    assert (data["old"], data["new"]) == ("bitnami/redis:7.0.1", "bitnami/redis:7.2.0")
+    assert (repo.checkout / "chart/values.yaml").read_text() == values.replace("7.0.1", "7.2.0")
+    assert (repo.checkout / "chart/charts/redis-1.0.0.tgz").read_bytes() == tgz
+    code, _, err = run(capsys, "7.3.0", "--app", "chart", "--value-path", "redis.image.tag")
+    assert code == 0, err
+    assert (repo.checkout / "chart/values.yaml").read_text() == values.replace("7.0.1", "7.3.0")
+
+
+def test_an_image_set_only_inside_a_packaged_subchart_is_refused(
+    repo: GitRemote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tgz = packaged_subchart(REDIS_DEFAULTS)
+    add_files(repo.checkout, {**chart(), "chart/charts/redis-1.0.0.tgz": tgz})
+    head = git(repo.checkout, "rev-parse", "HEAD")
+    code, _, err = run(capsys, "7.2.0", "--app", "chart", "--image-name", "bitnami/redis")
+    assert code == 2
+    assert "chart/charts/redis-1.0.0.tgz/redis/values.yaml" in err
+    assert "packaged subchart" in err and "set redis.image.tag in chart/values.yaml" in err
+    assert git(repo.checkout, "rev-parse", "HEAD") == head
+    assert git(repo.checkout, "status", "--porcelain") == ""
