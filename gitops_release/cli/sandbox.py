@@ -85,6 +85,8 @@ def up(
             raise UsageError(f"{name}: {value} is not a TCP port", hint="use 0 for a free port")
     if state_dir is not None and state_dir.exists() and not state_dir.is_dir():
         raise UsageError(f"--state-dir: {state_dir} is not a directory")
+    if env_file is not None:
+        _check_env_file(env_file)
     config = SandboxConfig(
         host=host,
         port=port,
@@ -97,10 +99,31 @@ def up(
     try:
         run_up(config, env_file=env_file)
     except OSError as err:
+        if env_file is not None and err.filename == str(env_file):
+            raise UsageError(
+                f"--env-file {env_file}: cannot write it: {err.strerror or err}",
+                hint="pick a writable path",
+            ) from None
         raise UsageError(
             f"sandbox: cannot listen on {host}: {err.strerror or err}",
             hint="pick another --port or --host",
         ) from None
+
+
+def _check_env_file(env_file: Path) -> None:
+    """Refuse an env file that cannot be written, naming it, before anything starts."""
+    parent = env_file.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise UsageError(
+            f"--env-file {env_file}: the directory {parent} {what}",
+            hint=f"create it first (mkdir -p {parent}) or pick another path",
+        )
+    if env_file.is_dir():
+        raise UsageError(
+            f"--env-file {env_file}: {env_file} is a directory",
+            hint=f"name a file in it, e.g. --env-file {env_file / 'sandbox.env'}",
+        )
 
 
 @sandbox_app.command("demo")

@@ -57,14 +57,18 @@ def up(
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, _handler)
+    # Opened before anything starts: a path that cannot be written fails here (an OSError whose
+    # filename is the env file), with no server, thread or state directory left behind.
+    env_handle = None
+    if env_file is not None:
+        env_handle = os.fdopen(os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
     sb = Sandbox(config)
     try:
         sb.start()
         lines = sb.export_lines()
-        if env_file is not None:
-            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write("\n".join(lines) + "\n")
+        if env_handle is not None:
+            with env_handle:
+                env_handle.write("\n".join(lines) + "\n")
         out.write("\n".join(lines) + "\n")
         out.flush()
         print(
@@ -76,6 +80,8 @@ def up(
             pass
         print("sandbox: stopping", file=err, flush=True)
     finally:
+        if env_handle is not None:
+            env_handle.close()
         sb.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -119,3 +119,37 @@ def test_a_port_in_use_is_a_usage_error_and_leaves_nothing_running(
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert set(threading.enumerate()) - before == set()
+
+
+@pytest.mark.parametrize("where", ["missing-dir", "a-directory"])
+def test_an_env_file_that_cannot_be_written_is_named_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    if where == "missing-dir":
+        env_file, named = (
+            tmp_path / "nonexistent" / "dir" / "x.env",
+            tmp_path / "nonexistent" / "dir",
+        )
+    else:
+        env_file = named = tmp_path / "env"
+        env_file.mkdir()
+    state = tmp_path / "state"
+    before = set(threading.enumerate())
+    code = main(["sandbox", "up", "--state-dir", str(state), "--env-file", str(env_file)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"--env-file {env_file}" in err and str(named) in err
+    assert "cannot listen" not in err
+    assert not state.exists()  # nothing started: no state directory, no threads
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_the_runner_opens_the_env_file_before_starting_anything(tmp_path: Path) -> None:
+    from gitops_release.sandbox.runner import up
+    from gitops_release.sandbox.server import SandboxConfig
+
+    env_file, state = tmp_path / "missing" / "x.env", tmp_path / "state"
+    with pytest.raises(OSError) as caught:
+        up(SandboxConfig(state_dir=state), env_file=env_file, stop=threading.Event())
+    assert caught.value.filename == str(env_file)  # the CLI names the file from this
+    assert not state.exists()
