@@ -61,12 +61,15 @@ def up(
     """Run the sandbox in the foreground until Ctrl-C / SIGTERM.
 
     When ready it prints export lines on stdout (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN,
-    SANDBOX_ADMIN_PASSWORD, ROLLOUTS_SERVER, SANDBOX_GIT, SANDBOX_GIT_TOKEN, SANDBOX_INGRESS last);
-    logs go to stderr.
+    SANDBOX_ADMIN_PASSWORD, ROLLOUTS_SERVER, SANDBOX_GIT, SANDBOX_GIT_TOKEN,
+    GITOPS_RELEASE_INGRESS_URL, SANDBOX_INGRESS last); logs go to stderr, with the one
+    line that makes plain git push to SANDBOX_GIT work (a credential helper reading
+    $SANDBOX_GIT_TOKEN at push time).
 
     \b
     Example:
       gitops-release sandbox up --time-scale 0.1 --env-file sandbox.env &
+      until [ -s sandbox.env ]; do sleep 0.2; done
       . ./sandbox.env && curl -H 'Host: prod.myapp.com' $SANDBOX_INGRESS
     """
     from gitops_release.sandbox.runner import up as run_up

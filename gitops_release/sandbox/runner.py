@@ -72,6 +72,12 @@ def up(
         out.write("\n".join(lines) + "\n")
         out.flush()
         print(
+            "sandbox: for plain git push to SANDBOX_GIT, run once in your checkout"
+            f" (reads $SANDBOX_GIT_TOKEN at push time): {sb.git_setup_line()}",
+            file=err,
+            flush=True,
+        )
+        print(
             f"sandbox: serving (state {sb.state_dir}, time scale {config.time_scale}); Ctrl-C to stop",
             file=err,
             flush=True,

@@ -37,6 +37,11 @@ from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
 from gitops_release.sandbox.wire import GrpcError, collect_routes
 
+# Run by git through sh as ``f get`` (also ``f store`` / ``f erase``, which it ignores).
+GIT_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get && echo username=sandbox && echo "password=$SANDBOX_GIT_TOKEN"; }; f'
+)
+
 
 class ApiHandler(ArgoCDHandler, RolloutsHandler, ControlHandler):
     """One port: Argo CD at /api, the Rollouts dashboard at /rollouts/api/v1, control at /sandbox."""
@@ -232,7 +237,11 @@ class Sandbox:
         self.stop()
 
     def env(self) -> dict[str, str]:
-        """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last)."""
+        """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last).
+
+        ``GITOPS_RELEASE_INGRESS_URL`` is the client's ``ingress_url`` setting, so ``verify
+        --preview`` works with the env file sourced; ``SANDBOX_INGRESS`` (the same URL) stays for
+        the scripts that use it."""
         return {
             "ARGOCD_SERVER": self.argocd_url,
             "ARGOCD_AUTH_TOKEN": self.token,
@@ -240,6 +249,7 @@ class Sandbox:
             "ROLLOUTS_SERVER": self.rollouts_url,
             "SANDBOX_GIT": self.git_url,
             "SANDBOX_GIT_TOKEN": self.git_token,
+            "GITOPS_RELEASE_INGRESS_URL": self.ingress_url,
             "SANDBOX_INGRESS": self.ingress_url,
         }
 
@@ -256,6 +266,16 @@ class Sandbox:
             "GIT_CONFIG_KEY_0": "http.extraHeader",
             "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
         }
+
+    def git_setup_line(self) -> str:
+        """The command that makes plain ``git push`` to SANDBOX_GIT work, run once in a checkout:
+        a credential helper that answers with ``$SANDBOX_GIT_TOKEN`` read at push time. Why this
+        form: the token is never written to ``.git/config`` (only the variable's name is), never in
+        argv (``git -c http.extraHeader=...`` would put it in every push's command line) and never in
+        a URL; a new sandbox with a new token works after sourcing its env file again; the helper
+        is the checkout's own, so no other host is ever offered the token."""
+        helper = GIT_CREDENTIAL_HELPER
+        return f"git config credential.helper {shlex.quote(helper)}"
 
     def export_lines(self) -> list[str]:
         return [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]

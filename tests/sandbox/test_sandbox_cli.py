@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
+import os
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sandbox_helpers import until
 
 from gitops_release.cli import main
+from gitops_release.sandbox.server import Sandbox
 
 NAMES = [
     "ARGOCD_SERVER",
@@ -22,7 +30,8 @@ NAMES = [
     "ROLLOUTS_SERVER",
     "SANDBOX_GIT",
     "SANDBOX_GIT_TOKEN",
-    "SANDBOX_INGRESS",
+    "GITOPS_RELEASE_INGRESS_URL",  # the client's setting: verify --preview works with the file sourced
+    "SANDBOX_INGRESS",  # last, as before: scripts wait for it
 ]
 
 
@@ -55,6 +64,7 @@ def test_up_prints_exports_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         values = dict(line.removeprefix("export ").split("=", 1) for line in lines)
         assert values["ARGOCD_SERVER"].startswith("http://127.0.0.1:")
         assert values["SANDBOX_GIT"].endswith("/git")
+        assert values["GITOPS_RELEASE_INGRESS_URL"] == values["SANDBOX_INGRESS"]
         assert env_file.read_text().splitlines() == lines
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
         with urllib.request.urlopen(values["ARGOCD_SERVER"] + "/api/version", timeout=5) as resp:
@@ -153,3 +163,72 @@ def test_the_runner_opens_the_env_file_before_starting_anything(tmp_path: Path) 
         up(SandboxConfig(state_dir=state), env_file=env_file, stop=threading.Event())
     assert caught.value.filename == str(env_file)  # the CLI names the file from this
     assert not state.exists()
+
+
+@contextlib.contextmanager
+def _sandbox_up(tmp_path: Path, *args: str) -> Iterator[tuple[dict[str, str], io.StringIO]]:
+    """``sandbox up`` (the runner the command calls) in a thread: its exports and its stderr."""
+    from gitops_release.sandbox import runner
+    from gitops_release.sandbox.server import SandboxConfig
+
+    stop, out, err = threading.Event(), io.StringIO(), io.StringIO()
+    config = SandboxConfig(time_scale=0.01, state_dir=tmp_path / "state", verbose=True)
+    thread = threading.Thread(
+        target=runner.up, args=(config,), kwargs={"out": out, "err": err, "stop": stop}
+    )
+    thread.start()
+    try:
+        until(lambda: "serving" in err.getvalue(), what="sandbox up to be serving")
+        exports = out.getvalue().splitlines()
+        yield (
+            dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in exports),
+            err,
+        )
+    finally:
+        stop.set()
+        thread.join(20)
+
+
+def test_plain_git_push_works_with_the_line_sandbox_up_prints(tmp_path: Path) -> None:
+    checkout = tmp_path / "gitops"
+    checkout.mkdir()
+    run = functools.partial(subprocess.run, cwd=checkout, capture_output=True, text=True)
+    run(["git", "init", "-q", "-b", "main"], check=True)
+    (checkout / "README.md").write_text("# gitops\n")
+    run(["git", "add", "README.md"], check=True)
+    run(["git", "commit", "-q", "-m", "initial"], check=True)
+    with _sandbox_up(tmp_path) as (values, err):
+        hint = [line for line in err.getvalue().splitlines() if "credential.helper" in line]
+        assert len(hint) == 1, err.getvalue()
+        setup = hint[0][hint[0].index("git config credential.helper ") :]
+        remote = values["SANDBOX_GIT"] + "/gitops.git"
+        run(["git", "remote", "add", "origin", remote], check=True)
+        refused = run(["git", "push", "-q", "origin", "main"])  # without it: no username
+        assert refused.returncode != 0
+        run(["sh", "-c", setup], check=True)  # once per checkout, as printed
+        env = {
+            **os.environ,
+            "SANDBOX_GIT_TOKEN": values["SANDBOX_GIT_TOKEN"],
+        }  # the env file, sourced
+        pushed = run(["git", "push", "-q", "origin", "main"], env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        listed = run(["git", "ls-remote", remote, "main"], env=env, check=True)
+        assert (
+            listed.stdout.split()[0] == run(["git", "rev-parse", "HEAD"], check=True).stdout.strip()
+        )
+    # the token is read from the environment at push time: never written to .git/config
+    assert values["SANDBOX_GIT_TOKEN"] not in (checkout / ".git" / "config").read_text()
+    assert values["SANDBOX_GIT_TOKEN"] not in setup
+
+
+def test_the_help_example_waits_for_the_env_file_and_the_readmes_show_the_push_line(
+    capsys: pytest.CaptureFixture[str], sandbox: Sandbox
+) -> None:
+    assert main(["sandbox", "up", "--help"]) == 0
+    example = capsys.readouterr().out.split("Example:")[1]
+    # sourcing the file right after starting the server in the background races its writing
+    assert example.index("until [ -s sandbox.env ]") < example.index(". ./sandbox.env")
+    root = Path(__file__).resolve().parents[2]
+    line = sandbox.git_setup_line()
+    assert line in (root / "README.md").read_text()
+    assert line in (root / "gitops_release" / "sandbox" / "README.md").read_text()
