@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,15 @@ sandbox_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 app.add_typer(sandbox_app, name="sandbox")
+
+
+class LogLevel(enum.StrEnum):
+    """The sandbox's log levels (``gitops_release.sandbox.server.LOG_LEVELS``)."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 @sandbox_app.command("up")
@@ -56,6 +66,17 @@ def up(
         Path | None,
         typer.Option("--env-file", help="Also write the export lines to this file (mode 0600)."),
     ] = None,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option(
+            "--log-level",
+            help="debug: also one line per request; info: syncs, refused requests, start-up;"
+            " warning: only what needs a look.",
+        ),
+    ] = LogLevel.info,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Same as --log-level warning.")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C / SIGTERM.
@@ -97,7 +118,8 @@ def up(
         git_port=git_port,
         state_dir=state_dir,
         time_scale=time_scale,
-        verbose=True,  # request and sync lines on stderr
+        verbose=True,  # the log on stderr, at --log-level
+        log_level=LogLevel.warning.value if quiet else log_level.value,
     )
     try:
         run_up(config, env_file=env_file)

@@ -44,6 +44,8 @@ def up(
             print(f"sandbox: error: {ACTIONS_API_VARIABLE}={mode!r}: one of {choices}", file=err)
             raise SystemExit(2)
         config = dataclasses.replace(config, actions_api=mode)
+    if config.log_stream is None:
+        config = dataclasses.replace(config, log_stream=err)
     if config.host not in LOOPBACK:
         print(
             f"sandbox: warning: listening on {config.host}, not loopback: the APIs are reachable from the network",
@@ -71,20 +73,14 @@ def up(
                 env_handle.write("\n".join(lines) + "\n")
         out.write("\n".join(lines) + "\n")
         out.flush()
-        print(
-            "sandbox: for plain git push to SANDBOX_GIT, run once in your checkout"
-            f" (reads $SANDBOX_GIT_TOKEN at push time): {sb.git_setup_line()}",
-            file=err,
-            flush=True,
+        sb.log(
+            "for plain git push to SANDBOX_GIT, run once in your checkout"
+            f" (reads $SANDBOX_GIT_TOKEN at push time): {sb.git_setup_line()}"
         )
-        print(
-            f"sandbox: serving (state {sb.state_dir}, time scale {config.time_scale}); Ctrl-C to stop",
-            file=err,
-            flush=True,
-        )
+        sb.log(f"serving (state {sb.state_dir}, time scale {config.time_scale}); Ctrl-C to stop")
         while not stop.wait(0.5):
             pass
-        print("sandbox: stopping", file=err, flush=True)
+        sb.log("stopping")
     finally:
         if env_handle is not None:
             env_handle.close()

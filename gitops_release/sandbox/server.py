@@ -22,7 +22,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from gitops_release.sandbox.applications import AppController
 from gitops_release.sandbox.argocd_api import ACTIONS_API, ArgoCDHandler
@@ -73,9 +73,8 @@ class _Server(http.server.ThreadingHTTPServer):
         with self.sandbox.lock:
             self.sandbox.requests.append((verb, template))
 
-    def log(self, line: str) -> None:
-        if self.sandbox.config.verbose:
-            print(f"sandbox: {line}", file=sys.stderr, flush=True)
+    def log(self, line: str, level: str = "info") -> None:
+        self.sandbox.log(line, level)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up mid-answer (a killed CLI, a cut watch) is not the server's
@@ -95,13 +94,22 @@ class SandboxConfig:
     time_scale: float = 1.0
     poll_seconds: float = 180.0  # Argo CD's timeout.reconciliation
     timing: Timing = field(default_factory=Timing)
-    verbose: bool = False
+    verbose: bool = False  # log to log_stream (stderr): requests, syncs, refused requests
+    log_level: str = "info"  # one of LOG_LEVELS: debug adds one line per request answered
+    log_stream: TextIO | None = None  # None: sys.stderr
     actions_api: str = "v2"  # which resource-action API to serve: see argocd_api.ACTIONS_API
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+"""``debug``: every request answered (one line each); ``info``: syncs and operations, refused
+requests (4xx/5xx), start-up; ``warning``: what needs a look (a TLS handshake on a plain port)."""
 
 
 class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
+        if self.config.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level {self.config.log_level!r}: one of {', '.join(LOG_LEVELS)}")
         self.actions_api = "v2"
         self.set_actions_api(self.config.actions_api)
         self.clock = Clock(self.config.time_scale)
@@ -193,7 +201,10 @@ class Sandbox:
         self.argocd_url = self.rollouts_url = api
         self.ingress_url = ingress
         for line in self.apps.tools.missing():
-            print(f"sandbox: {line}", file=sys.stderr, flush=True)
+            if self.config.verbose:
+                self.log(line, "warning")
+            else:
+                print(f"sandbox: {line}", file=sys.stderr, flush=True)
         self._load_apps()
         self.running = True
         loop = threading.Thread(target=self._loop, name="sandbox-controller", daemon=True)
@@ -280,9 +291,12 @@ class Sandbox:
     def export_lines(self) -> list[str]:
         return [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
 
-    def log(self, line: str) -> None:
-        if self.config.verbose:
-            print(f"sandbox: {line}", file=sys.stderr, flush=True)
+    def log(self, line: str, level: str = "info") -> None:
+        """One line on the log stream when verbose and ``level`` is at or above the config's."""
+        if self.config.verbose and LOG_LEVELS.index(level) >= LOG_LEVELS.index(
+            self.config.log_level
+        ):
+            print(f"sandbox: {line}", file=self.config.log_stream or sys.stderr, flush=True)
 
     # the controller loop -----------------------------------------------------------------
     def _loop(self) -> None:
@@ -408,4 +422,4 @@ class Sandbox:
         return self.cluster.live_object(key)
 
 
-__all__ = ["C", "R", "Sandbox", "SandboxConfig"]
+__all__ = ["LOG_LEVELS", "C", "R", "Sandbox", "SandboxConfig"]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,8 @@ def test_up_prints_exports_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             str(tmp_path / "state"),
             "--env-file",
             str(env_file),
+            "--log-level",
+            "debug",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -85,6 +88,37 @@ def test_up_prints_exports_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr
     assert stdout == ""  # nothing more on stdout after the exports
     assert "sandbox: stopping" in stderr
+    assert '"GET /api/version HTTP/1.1" 200' in stderr  # --log-level debug: each request
+
+
+def test_up_quiet_logs_no_request_and_no_chatter(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitops_release", "sandbox", "up", "--quiet",
+         "--time-scale", "0.01", "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().rstrip("\n") for _ in NAMES]
+        server = dict(line.removeprefix("export ").split("=", 1) for line in lines)["ARGOCD_SERVER"]
+        with urllib.request.urlopen(server + "/api/version", timeout=5) as resp:
+            assert resp.status == 200
+        with contextlib.suppress(urllib.error.HTTPError):  # refused: logged at info, not here
+            urllib.request.urlopen(server + "/api/v1/applications/nope", timeout=5)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    chatter = [line for line in stderr.splitlines() if "not found (GITOPS_RELEASE_" not in line]
+    assert chatter == [], stderr  # only a missing kubectl/helm would be worth a warning
 
 
 def test_up_refuses_a_bad_time_scale(capsys: pytest.CaptureFixture[str]) -> None:
