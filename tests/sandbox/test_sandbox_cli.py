@@ -140,6 +140,10 @@ def test_demo_plays_the_guide_and_stops_everything(capsys: pytest.CaptureFixture
                     "rollback myapp --to v1", "abort myapp"):  # fmt: skip
         assert f"$ gitops-release {command}" in out, command
     assert "myapp: Git and Argo CD back on ikubernetes/myapp:v1, Healthy" in out
+    # it shows the command that really ran: neither argocd nor kubectl can talk to the sandbox
+    assert "$ argocd " not in out and "$ kubectl " not in out
+    assert out.count("$ gitops-release status myapp") >= 7
+    assert "draws what `kubectl argo rollouts get rollout myapp` draws" in out
     assert "smoke check preview failed" in out and "is Healthy on ikubernetes/myapp:v1 again" in out
     deadline = time.monotonic() + 10
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
