@@ -12,6 +12,7 @@ from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputO
 from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
+    AppArg,
     ArgoOptions,
     InsecureRegistryOpt,
     PinDigestOpt,
@@ -20,6 +21,7 @@ from gitops_release.cli.options import (
     TimeoutOpt,
     VerifyImageOpt,
     argo_options,
+    complete_app,
     registry_flags,
 )
 from gitops_release.errors import EXIT_CODE_HELP
@@ -94,7 +96,12 @@ def deploy_command(
     tag_or_ref: Annotated[
         str, typer.Argument(metavar="TAG_OR_REF", help="New tag (v2) or full image reference.")
     ],
-    app_name: Annotated[str, typer.Option("--app", help="Argo CD Application name (required).")],
+    app_name: Annotated[
+        str,
+        typer.Option(
+            "--app", metavar="APP", help="Argo CD Application name.", autocompletion=complete_app
+        ),
+    ],
     promote: Annotated[
         bool, typer.Option("--promote", help="Promote after the checks and wait for released.")
     ] = False,
@@ -208,7 +215,7 @@ Examples:
 )
 @argo_options()
 def verify_command(
-    name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
+    name: AppArg,
     preview: Annotated[
         bool, typer.Option("--preview", help="Check the preview (test) host.")
     ] = False,

@@ -108,7 +108,7 @@ Examples:
 )
 @argo_options()
 def rollback_command(
-    name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
+    name: AppArg,
     to: Annotated[
         str | None,
         typer.Option(
