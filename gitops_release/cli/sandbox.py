@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from gitops_release.cli.app import app
+from gitops_release.cli.app import Typer, app
 from gitops_release.cli.common import DebugOpt
 from gitops_release.errors import Failed, UsageError
 
-sandbox_app = typer.Typer(
+sandbox_app = Typer(
     name="sandbox",
     help="A local Argo CD + Argo Rollouts + Traefik that speaks the real APIs (for demos, tests, CI dry runs).",
     no_args_is_help=True,
