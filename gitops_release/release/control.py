@@ -83,6 +83,9 @@ class Acted:
             "message": result.message,
             "phase": result.after.phase,
         }
+        waited = self.released.rollout if self.released is not None else None
+        if waited is not None:  # where --wait left it (released), not the moment after acting
+            data["phase"] = waited.phase
         if self.released is not None:
             data["released"] = self.released.payload()
         return data
@@ -333,8 +336,7 @@ def rollout_action(
         if wait_released and action in (Action.promote, Action.promote_full):
             plan.wait(name, Target.released)
         return plan
-    result = rollouts.run(control, action, sleep=conn.sleep)
-    out.progress(result.message)
+    result = rollouts.run(control, action, sleep=conn.sleep)  # its message is the result (stdout)
     outcome = None
     if wait_released and action in (Action.promote, Action.promote_full):
         waiter = Waiter(

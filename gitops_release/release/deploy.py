@@ -415,7 +415,7 @@ class Verified:
     checks: list[smoke.CheckResult]
 
     def text(self) -> str:
-        return "\n".join(f"{r.check}: {r.url}: ok ({r.detail})" for r in self.checks)
+        return "\n".join(f"{r.check}: {r.url}: passed ({r.detail})" for r in self.checks)
 
     def payload(self) -> dict[str, Any]:
         return {"app": self.app, "checks": [r.payload() for r in self.checks], "ok": True}
@@ -442,4 +442,8 @@ def verify(
         ingress_url=ingress_url,
     )  # fmt: skip
     verify_tls = conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
-    return Verified(name, smoke.run_all(checks, timeout=check_timeout, out=out, verify=verify_tls))
+    # each check's pass is the result (stdout), not also a progress line
+    results = smoke.run_all(
+        checks, timeout=check_timeout, out=out, verify=verify_tls, report_pass=False
+    )
+    return Verified(name, results)

@@ -118,8 +118,10 @@ def run_check(
     verify: bool | str = True,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    report_pass: bool = True,
 ) -> CheckResult:
-    """Ask until the answer passes or ``timeout`` runs out (each attempt bounded too)."""
+    """Ask until the answer passes or ``timeout`` runs out (each attempt bounded too).
+    ``report_pass``: say on stderr that it passed (not when the pass is the command's result)."""
     url, headers = check.target()
     shown = check.url if not headers else f"{check.url} via {check.ingress_url}"
     start = clock()
@@ -147,7 +149,7 @@ def run_check(
             break
         sleep(INTERVAL)
     result.seconds = round(clock() - start, 2)
-    if result.ok:
+    if result.ok and report_pass:
         out.progress(f"check {check.name}: {shown}: passed ({result.detail})")
     return result
 
@@ -159,11 +161,12 @@ def run_all(
     out: Output,
     verify: bool | str = True,
     into: list[CheckResult] | None = None,
+    report_pass: bool = True,
 ) -> list[CheckResult]:
     """Run each check; raise :class:`Failed` naming the first failing one (results kept in ``into``)."""
     results = into if into is not None else []
     for check in checks:
-        result = run_check(check, timeout=timeout, out=out, verify=verify)
+        result = run_check(check, timeout=timeout, out=out, verify=verify, report_pass=report_pass)
         results.append(result)
         if not result.ok:
             raise Failed(

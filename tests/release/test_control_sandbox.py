@@ -396,3 +396,18 @@ def test_wait_for_a_commit_accepts_a_later_tip_that_contains_it(env: Env) -> Non
         "wait", "myapp", "--for", "synced", "--revision", "0" * 40, "--timeout", "1s"
     )
     assert code == 6 and "has not synced revision 000000000000 yet" in err
+
+
+def test_promote_says_its_result_once_and_reports_the_phase_it_waited_for(
+    live_env: Env,
+) -> None:
+    e = live_env
+    e.ok("deploy", "v2", "--app", "myapp", "--timeout", "60s")
+    code, out, err = e.cli("promote", "myapp", "--wait", "--timeout", "60s")
+    assert code == 0, err
+    assert "promote done" in out and "released on ikubernetes/myapp:v2" in out
+    assert "promote done" not in err  # the result on stdout only, not on both streams
+    e.ok("deploy", "v3", "--app", "myapp", "--timeout", "60s")
+    data = json.loads(e.ok("promote", "myapp", "--wait", "--timeout", "60s", "-o", "json"))
+    assert data["released"]["reached"] is True
+    assert data["phase"] == data["released"]["rollout"]["phase"] == "Healthy"  # not Progressing
