@@ -363,14 +363,14 @@ def test_human_duration(seconds: int, text: str) -> None:
 def test_list_table() -> None:
     rows = [
         views.ListRow(
-            "myapp", "Synced", "Healthy", "3f2c1a9e8d", "myapp", "BlueGreen", "Healthy", "2/2"
+            "myapp", "Synced", "Healthy", "3f2c1a9e8d7c6b5a", "myapp", "BlueGreen", "Healthy", "2/2"
         ),
         views.ListRow("other", "OutOfSync", "Missing", ""),
     ]
     assert views.render_list(rows) == (
-        "NAME   SYNC       HEALTH   REVISION  ROLLOUT  STRATEGY   STATUS   READY\n"
-        "myapp  Synced     Healthy  3f2c1a9   myapp    BlueGreen  Healthy  2/2\n"
-        "other  OutOfSync  Missing  -         -        -          -        -\n"
+        "NAME   SYNC       HEALTH   REVISION      ROLLOUT  STRATEGY   STATUS   READY\n"
+        "myapp  Synced     Healthy  3f2c1a9e8d7c  myapp    BlueGreen  Healthy  2/2\n"
+        "other  OutOfSync  Missing  -             -        -          -        -\n"
     )
 
 

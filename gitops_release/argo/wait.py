@@ -32,7 +32,7 @@ from gitops_release.argo.model import AnalysisRun, Application, ReplicaSet, Reso
 from gitops_release.argo.types import Target
 from gitops_release.errors import Failed, RemoteError, TimedOut, UsageError
 from gitops_release.images import image_matches
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 
 STREAM_IDLE = 15.0
 """Reopen a silent stream after this long (the newline stream has no keep-alives)."""
@@ -81,8 +81,8 @@ def judge_app(
         return Verdict(failed=failed)
     if not (expect.revision and expect.contains(app.revision, expect.revision)):
         return Verdict(
-            missing=f"Argo CD has not synced revision {(expect.revision or '?')[:12]} yet "
-            f"(app at {app.revision[:12] or 'none'}, {app.sync_status})"
+            missing=f"Argo CD has not synced revision {short_sha(expect.revision or '?')} yet "
+            f"(app at {short_sha(app.revision) or 'none'}, {app.sync_status})"
         )
     if app.sync_status != "Synced":
         manual = (
@@ -90,7 +90,7 @@ def judge_app(
             if app.auto_sync or app.operation_running
             else " (auto-sync is off: run `gitops-release sync APP`)"
         )
-        return Verdict(missing=f"app is {app.sync_status} at {app.revision[:12]}{manual}")
+        return Verdict(missing=f"app is {app.sync_status} at {short_sha(app.revision)}{manual}")
     res = app.resource("Rollout", rollout_name) if rollout_name else None
     op = app.operation
     if app.operation_running and (op is None or op.phase != "Running"):
@@ -209,7 +209,7 @@ class Outcome:
 
     def text(self) -> str:
         images = ", ".join(self.expect.images) or "-"
-        revision = (self.expect.revision or self.app.revision)[:12] or "-"
+        revision = short_sha(self.expect.revision or self.app.revision) or "-"
         return (
             f"{self.app.name} is {self.target.value}: revision {revision}, image {images} "
             f"({format_duration(self.waited)})"

@@ -24,7 +24,7 @@ from gitops_release.argo.types import Action, Target
 from gitops_release.argo.wait import Expect, Outcome, Waiter, wait_operation
 from gitops_release.errors import RemoteError, UsageError
 from gitops_release.images import ImageRef, is_reference, parse_image, pick_image, resolve_target
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.registry.check import ImageCheck
 from gitops_release.release.bump import BumpResult, bump_image
 from gitops_release.release.edit import BumpRequest
@@ -267,7 +267,7 @@ class ReleaseApp:
                 ) from None
             journal.note("argocd", f"Argo CD sync of {self.name} started")
             self.out.progress(
-                f"{self.name}: refreshed and sync started{' at ' + commit[:12] if commit else ''}"
+                f"{self.name}: refreshed and sync started{' at ' + short_sha(commit) if commit else ''}"
             )
             return
 
@@ -280,7 +280,7 @@ class ReleaseApp:
         self.out.progress(
             f"{self.name}: waiting for {target.value}"
             + (f" on {image}" if image else "")
-            + (f" at {commit[:12]}" if commit else "")
+            + (f" at {short_sha(commit)}" if commit else "")
         )
         waiter = Waiter(
             self.conn.argocd(),

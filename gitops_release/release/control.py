@@ -25,7 +25,7 @@ from gitops_release.argo.wait import (
     wait_operation,
 )
 from gitops_release.errors import RemoteError, TimedOut, UsageError
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release.plan import Plan
 
 
@@ -217,7 +217,7 @@ def sync(
         if revision and not same_revision(app.revision, revision):
             out.progress(
                 f"{name}: auto-sync is on, so Argo CD refuses a pinned revision; "
-                f"refreshed, waiting for it to sync {revision[:12]}"
+                f"refreshed, waiting for it to sync {short_sha(revision)}"
             )
         else:
             out.progress(f"{name}: auto-sync is on; refreshed, waiting for it to sync")
@@ -234,7 +234,7 @@ def sync(
                     f"Argo CD refused to sync {name}: {err.server_message}",
                     hint="check the revision and the app's sync policy",
                 ) from None
-            out.progress(f"{name}: sync started{' at ' + revision[:12] if revision else ''}")
+            out.progress(f"{name}: sync started{' at ' + short_sha(revision) if revision else ''}")
             expected = revision or synced.revision or expected
             break
     waiter = Waiter(

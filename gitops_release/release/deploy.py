@@ -36,7 +36,7 @@ from gitops_release.errors import (
 )
 from gitops_release.git.trailers import revert_subject
 from gitops_release.images import check_tag_or_ref, new_tag, pick_image, runs_tag, short, tag_of
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release import smoke
 from gitops_release.release.app import ReleaseApp, Selection
 from gitops_release.release.plan import Plan
@@ -239,7 +239,7 @@ def _deploy(
     result.previous_tag = tag_of(result.old_image) or bump.previous_tag or ""
     result.release_commit = bump.commit or ""
     if not req.merge_request:
-        short = f" (commit {bump.commit[:7]})" if bump.commit else ""
+        short = f" (commit {short_sha(bump.commit)})" if bump.commit else ""
         journal.note("git", f"Git holds {bump.new}{short}", changed=bump.changed)
         journal.note("argocd", "Argo CD was not refreshed", changed=False)
         journal.next_step(
@@ -296,7 +296,7 @@ def _roll_out(
     rel: ReleaseApp, req: DeployRequest, result: DeployResult, out: Output, deadline: float
 ) -> None:
     commit = result.release_commit or None
-    out.progress(f"step 2/4: Argo CD takes {commit[:12] if commit else 'the tip'}")
+    out.progress(f"step 2/4: Argo CD takes {short_sha(commit) if commit else 'the tip'}")
     t = time.monotonic()
     rel.take(commit, deadline)
     outcome = rel.reach(

@@ -35,7 +35,7 @@ from gitops_release.images import (
     runs_tag,
     short,
 )
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release.app import ReleaseApp
 from gitops_release.release.control import Acted, rollout_action
 from gitops_release.release.plan import Plan
@@ -403,14 +403,14 @@ def _via_history(
     row = candidates[0]
     if plan is not None:  # the dry run stops here: the rollback call is the first change
         plan.add(
-            f"roll {rel.name} back to Argo CD history id {row.id} ({row.revision[:12]}, {row.image or 'image unknown'})",
+            f"roll {rel.name} back to Argo CD history id {row.id} ({short_sha(row.revision)}, {row.image or 'image unknown'})",
             call=f"POST /api/v1/applications/{rel.name}/rollback {json.dumps({'id': row.id})}",
             why="Git keeps the newer image",
         )
         plan.wait(rel.name, Target.preview_ready, row.image or None)
         return None
     rel.out.progress(
-        f"rolling back {rel.name} to history id {row.id} ({row.revision[:12]}) with Argo CD; "
+        f"rolling back {rel.name} to history id {row.id} ({short_sha(row.revision)}) with Argo CD; "
         "Git still holds the newer image and auto-sync stays off until Git is changed"
     )
     api.rollback(rel.name, row.id)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gitops_release.argo.model import parse_time
+from gitops_release.output import short_sha
 
 ICON_ROLLOUT, ICON_REVISION, ICON_RS, ICON_POD = "⟳", "#", "⧉", "□"
 ICON_OK, ICON_BAD, ICON_PAUSED, ICON_PROGRESSING = "✔", "✖", "॥", "◌"
@@ -347,7 +348,7 @@ def render_status(view: AppView, now: dt.datetime) -> str:
     if reconciled is not None and reconciled > now:
         now = reconciled
     fmt = "{:<17}{}\n"
-    revision = view.revision[:12] or "-"
+    revision = short_sha(view.revision) or "-"
     target = f" ({view.target_revision})" if view.target_revision else ""
     out = [
         fmt.format("Application:", view.name),
@@ -395,7 +396,7 @@ def render_list(rows: list[ListRow]) -> str:
                 r.name,
                 r.sync,
                 r.health,
-                r.revision[:7] or "-",
+                short_sha(r.revision) or "-",
                 r.rollout or "-",
                 r.strategy or "-",
                 r.status or "-",
@@ -430,7 +431,7 @@ def render_history(rows: list[HistoryRow]) -> str:
         cells = [
             str(r.id),
             r.deployed_at or "-",
-            r.revision[:7] or "-",
+            short_sha(r.revision) or "-",
             r.image or "-",
             r.previous or "-",
             r.author or "-",

@@ -253,7 +253,7 @@ def test_list_and_history(env: Env) -> None:
     env.ok("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
     table = env.ok("list")
     assert re.search(
-        r"myapp +Synced +Suspended +\w{7} +bluegreen-rollout +BlueGreen +Paused +2/2", table
+        r"myapp +Synced +Suspended +\w{12} +bluegreen-rollout +BlueGreen +Paused +2/2", table
     ), table
     env.monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", env.sb.git_token)
     rows = json.loads(env.ok("history", "myapp", "-o", "json"))["history"]
