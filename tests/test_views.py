@@ -283,6 +283,12 @@ def test_rollout_tree_golden(name: str) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_tree_has_no_trailing_spaces(name: str) -> None:
+    text = views.render_rollout(CASES[name](), NOW)
+    assert [line for line in text.splitlines() if line != line.rstrip()] == []
+
+
 def _guide_block(name: str) -> list[str]:
     """The guide's ``kubectl argo rollouts get rollout`` output cut verbatim into
     ``tests/data/guide/get-rollout-NAME.txt``, lines right-stripped, without the blog's duplicated

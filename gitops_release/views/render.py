@@ -224,13 +224,14 @@ def images_line(view: RolloutView) -> list[str]:
 
 
 def tabwrite(rows: list[list[str]], padding: int = 2) -> str:
-    """Go ``text/tabwriter`` for rows whose cells but the last are tab-terminated."""
+    """Go ``text/tabwriter`` for rows whose cells but the last are tab-terminated; without the
+    padding Go leaves at the end of a line whose last cells are empty (no trailing spaces)."""
     columns = max(len(r) for r in rows) - 1
     widths = [max(len(r[i]) for r in rows if len(r) > i + 1) + padding for i in range(columns)]
     lines = []
     for row in rows:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
-        lines.append("".join(cells) + row[-1])
+        lines.append(("".join(cells) + row[-1]).rstrip())
     return "\n".join(lines) + "\n"
 
 
