@@ -330,7 +330,7 @@ class ReleaseApp:
 
     def act(self, action: Action) -> ActionResult:
         control = ArgoCDControl(self.conn.argocd(), self.name, self.ref)
-        result = run(control, action, sleep=self.conn.sleep)
+        result = run(control, action, app=self.name, sleep=self.conn.sleep)
         self.out.progress(result.message)
         return result
 

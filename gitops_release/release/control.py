@@ -324,7 +324,7 @@ def rollout_action(
         app = api.get_app(name)
         control = rollouts.ArgoCDControl(api, name, find_rollout(app, name=rollout))
     if plan is not None:
-        _, noop = rollouts.precheck(control, action)
+        _, noop = rollouts.precheck(control, action, app=name)
         if noop:
             plan.nothing(noop)
             return plan
@@ -336,7 +336,9 @@ def rollout_action(
         if wait_released and action in (Action.promote, Action.promote_full):
             plan.wait(name, Target.released)
         return plan
-    result = rollouts.run(control, action, sleep=conn.sleep)  # its message is the result (stdout)
+    result = rollouts.run(
+        control, action, app=name, sleep=conn.sleep
+    )  # its message is the result (stdout)
     outcome = None
     if wait_released and action in (Action.promote, Action.promote_full):
         waiter = Waiter(

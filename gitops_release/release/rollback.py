@@ -398,7 +398,7 @@ def _via_history(
     if not candidates:
         raise UsageError(
             f"no earlier deployment of {rel.name}{' on ' + to if to else ''} in Argo CD's history",
-            hint="see `gitops-release history APP`",
+            hint=f"see `gitops-release history {rel.name}`",
         )
     row = candidates[0]
     if plan is not None:  # the dry run stops here: the rollback call is the first change
@@ -440,7 +440,7 @@ def _poll_rollout(rel: ReleaseApp, image: str, deadline: float, *, released: boo
             state = f"rollout {ro.phase or 'Progressing'}: {ro.message or '-'} on {', '.join(ro.images)}"
             on_image = not image or runs_tag(ro.images, image)
             if ro.phase == "Degraded":
-                raise Failed(f"{rel.name}: {state}", hint="see `gitops-release status APP`")
+                raise Failed(f"{rel.name}: {state}", hint=f"see `gitops-release status {rel.name}`")
             if on_image and ro.fully_promoted and ro.phase == "Healthy":
                 return ro
             if on_image and not released and "BlueGreenPause" in ro.pause_reasons:

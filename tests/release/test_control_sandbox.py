@@ -351,7 +351,7 @@ def test_status_before_the_first_sync_and_wait_naming_manual_sync(env: Env) -> N
     assert "Sync:            OutOfSync" in status
     assert "Note:            Rollout default/bluegreen-rollout does not exist yet" in status
     code, _, err = env.cli("wait", "myapp", "--for", "synced", "--timeout", "1s")
-    assert code == 6 and "auto-sync is off: run `gitops-release sync APP`" in err
+    assert code == 6 and "auto-sync is off: run `gitops-release sync myapp`" in err
 
 
 def test_promote_full_skips_the_pause(env: Env) -> None:
@@ -411,3 +411,18 @@ def test_promote_says_its_result_once_and_reports_the_phase_it_waited_for(
     data = json.loads(e.ok("promote", "myapp", "--wait", "--timeout", "60s", "-o", "json"))
     assert data["released"]["reached"] is True
     assert data["phase"] == data["released"]["rollout"]["phase"] == "Healthy"  # not Progressing
+
+
+def test_a_timeout_says_what_is_missing_once_and_hints_name_the_app(env: Env) -> None:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    env.sb.fail_image("ikubernetes/myapp:v2", "never-ready")
+    env.bump("v2")
+    code, _, err = env.cli("wait", "myapp", "--for", "released", "--timeout", "2s")
+    assert code == 6, err
+    line = err.strip().splitlines()[-1]
+    assert line.count("more replicas need to be updated") == 1, line
+    assert "rollout bluegreen-rollout" in line  # the Rollout named once, by its name
+    code, _, err = env.cli("promote", "myapp")
+    assert code == 1, err
+    assert "APP" not in err and "`gitops-release wait myapp --for preview-ready`" in err
