@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,9 @@ class Demo:
         self.sb, self.work, self.out, self.wait_seconds = sb, work, out, wait_seconds
         self.checks: list[tuple[str, bool]] = []
         self.status_explained = False
-        self.env = {**os.environ, **sb.git_env(), "GIT_TERMINAL_PROMPT": "0"}
+        # plain git, as a user has it after sourcing the env file: the token in the environment,
+        # read by the credential helper `sandbox up` prints (set up in scaffold_and_push)
+        self.env = {**os.environ, "SANDBOX_GIT_TOKEN": sb.git_token, "GIT_TERMINAL_PROMPT": "0"}
         self.env.update(
             GIT_AUTHOR_NAME="Demo",
             GIT_AUTHOR_EMAIL="demo@example.com",
@@ -182,8 +185,14 @@ class Demo:
         )  # fmt: skip
         self.git("add", ".")
         self.git("commit", "-q", "-m", f"add {APP}")
-        self.say("$ git add . && git commit -m 'add myapp' && git push")
-        pushed = self.git("push", self.repo_url, "HEAD:main")
+        setup = self.sb.git_setup_line()
+        self.say(f"$ {setup}   # once: what `sandbox up` prints for plain git push")
+        self.git(*shlex.split(setup)[1:])
+        self.git("remote", "add", "origin", self.repo_url)
+        self.say(
+            "$ git add . && git commit -m 'add myapp' && git remote add origin $SANDBOX_GIT/gitops.git && git push origin main"
+        )
+        pushed = self.git("push", "origin", "HEAD:main")
         self.say("  " + "\n  ".join(line.strip() for line in pushed.splitlines()[-2:]))
         self.check(
             "scaffolded files pushed",

@@ -144,6 +144,7 @@ def test_demo_plays_the_guide_and_stops_everything(capsys: pytest.CaptureFixture
     assert "$ argocd " not in out and "$ kubectl " not in out
     assert out.count("$ gitops-release status myapp") >= 7
     assert "draws what `kubectl argo rollouts get rollout myapp` draws" in out
+    assert "$ git config credential.helper " in out  # pushed with plain git, as README says
     assert "smoke check preview failed" in out and "is Healthy on ikubernetes/myapp:v1 again" in out
     deadline = time.monotonic() + 10
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
