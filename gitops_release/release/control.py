@@ -336,9 +336,8 @@ def rollout_action(
         if wait_released and action in (Action.promote, Action.promote_full):
             plan.wait(name, Target.released)
         return plan
-    result = rollouts.run(
-        control, action, app=name, sleep=conn.sleep
-    )  # its message is the result (stdout)
+    # its message is the result (stdout), not also a progress line
+    result = rollouts.run(control, action, app=name, sleep=conn.sleep)
     outcome = None
     if wait_released and action in (Action.promote, Action.promote_full):
         waiter = Waiter(
