@@ -189,7 +189,7 @@ class Operations:
         state.update(phase=phase, message=message, finishedAt=rfc3339(self.clock.now()))
         operation = state["operation"]
         sync = operation.get("sync") or {}
-        self.events(f"{app.name}: sync to {str(sync.get('revision', ''))[:7]} {phase}: {message}")
+        self.events(f"{app.name}: sync to {str(sync.get('revision', ''))[:12]} {phase}: {message}")
         if phase == "Succeeded" and not sync.get("dryRun"):
             history = app.status.setdefault("history", [])
             history.append(

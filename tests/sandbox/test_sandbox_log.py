@@ -56,7 +56,10 @@ def test_a_demo_sized_run_logs_at_most_one_line_per_request_and_less_by_default(
         log.seek(0), log.truncate()
         e.ok("deploy", "v2", "--app", "myapp", "--timeout", "60s")
         info = log.getvalue().splitlines()
-        assert any("myapp: sync to" in line for line in info), info
+        synced = [line for line in info if "myapp: sync to" in line]
+        assert synced, info
+        # the commit in the one short length the client shows too (12)
+        assert all(re.search(r"sync to [0-9a-f]{12} ", line) for line in synced), synced
         assert not [line for line in info if ACCESS.match(line) and line.endswith(" 200")], info
 
         sb.config.log_level = "warning"  # --quiet
