@@ -61,8 +61,9 @@ def up(
             previous[sig] = signal.signal(sig, _handler)
     # Opened before anything starts: a path that cannot be written fails here (an OSError whose
     # filename is the env file), with no server, thread or state directory left behind.
-    env_handle = None
+    env_handle, created, written = None, False, False
     if env_file is not None:
+        created = not env_file.exists()
         env_handle = os.fdopen(os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
     sb = Sandbox(config)
     try:
@@ -71,6 +72,7 @@ def up(
         if env_handle is not None:
             with env_handle:
                 env_handle.write("\n".join(lines) + "\n")
+            written = True
         out.write("\n".join(lines) + "\n")
         out.flush()
         sb.log(
@@ -84,6 +86,8 @@ def up(
     finally:
         if env_handle is not None:
             env_handle.close()
+            if created and not written and env_file is not None:
+                env_file.unlink(missing_ok=True)  # a failed start leaves no empty env file behind
         sb.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

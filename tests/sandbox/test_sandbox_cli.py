@@ -154,16 +154,20 @@ def test_demo_plays_the_guide_and_stops_everything(capsys: pytest.CaptureFixture
 
 
 def test_a_port_in_use_is_a_usage_error_and_leaves_nothing_running(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     import socket
+
+    env_file = tmp_path / "sandbox.env"
 
     before = set(threading.enumerate())
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        assert main(["sandbox", "up", "--port", str(busy.getsockname()[1])]) == 2
+        port = str(busy.getsockname()[1])
+        assert main(["sandbox", "up", "--port", port, "--env-file", str(env_file)]) == 2
     assert "Address already in use" in capsys.readouterr().err
+    assert not env_file.exists()  # no empty env file for a script to wait on
     deadline = time.monotonic() + 5
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
