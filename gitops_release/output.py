@@ -47,6 +47,15 @@ def forget_secrets() -> None:
     _SECRETS.clear()
 
 
+SHORT_SHA = 12
+"""How many hex digits of a commit every message, table and hint shows (full in JSON)."""
+
+
+def short_sha(sha: str) -> str:
+    """A commit as we show it everywhere: its first :data:`SHORT_SHA` hex digits."""
+    return sha[:SHORT_SHA]
+
+
 def redact(text: str) -> str:
     """Mask registered secrets and any ``user:password@`` part of URLs in ``text``."""
     for secret in sorted(_SECRETS, key=len, reverse=True):

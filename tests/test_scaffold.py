@@ -713,3 +713,16 @@ def test_any_text_stays_inside_its_scalar(value: str) -> None:
 
 
 ROLLOUT_TEMPLATE = (default_templates() / "rollout.yaml").read_text()
+
+
+def test_the_app_name_limit_says_why(capsys: pytest.CaptureFixture[str], checkout: Path) -> None:
+    name = "a" * 56
+    args = list(EXAMPLE)
+    args[args.index("myapp")] = name
+    code, _, err = run(capsys, *args, "--repo-dir", str(checkout))
+    assert code == 2 and tree(checkout) == {}
+    assert "longer than 55 characters" in err
+    # why 55: the preview Service is APP-preview, and a Service name is at most 63 characters
+    assert f"{name}-preview" in err and "63" in err, err
+    args[args.index(name)] = "a" * 55
+    assert run(capsys, *args, "--repo-dir", str(checkout))[0] == 0

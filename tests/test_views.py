@@ -283,6 +283,12 @@ def test_rollout_tree_golden(name: str) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_tree_has_no_trailing_spaces(name: str) -> None:
+    text = views.render_rollout(CASES[name](), NOW)
+    assert [line for line in text.splitlines() if line != line.rstrip()] == []
+
+
 def _guide_block(name: str) -> list[str]:
     """The guide's ``kubectl argo rollouts get rollout`` output cut verbatim into
     ``tests/data/guide/get-rollout-NAME.txt``, lines right-stripped, without the blog's duplicated
@@ -363,14 +369,14 @@ def test_human_duration(seconds: int, text: str) -> None:
 def test_list_table() -> None:
     rows = [
         views.ListRow(
-            "myapp", "Synced", "Healthy", "3f2c1a9e8d", "myapp", "BlueGreen", "Healthy", "2/2"
+            "myapp", "Synced", "Healthy", "3f2c1a9e8d7c6b5a", "myapp", "BlueGreen", "Healthy", "2/2"
         ),
         views.ListRow("other", "OutOfSync", "Missing", ""),
     ]
     assert views.render_list(rows) == (
-        "NAME   SYNC       HEALTH   REVISION  ROLLOUT  STRATEGY   STATUS   READY\n"
-        "myapp  Synced     Healthy  3f2c1a9   myapp    BlueGreen  Healthy  2/2\n"
-        "other  OutOfSync  Missing  -         -        -          -        -\n"
+        "NAME   SYNC       HEALTH   REVISION      ROLLOUT  STRATEGY   STATUS   READY\n"
+        "myapp  Synced     Healthy  3f2c1a9e8d7c  myapp    BlueGreen  Healthy  2/2\n"
+        "other  OutOfSync  Missing  -             -        -          -        -\n"
     )
 
 

@@ -68,7 +68,7 @@ def measurements(m: MetricResult) -> str:
     return f"{m.measured}{of} measurements" + (f" ({', '.join(counts)})" if counts else "")
 
 
-def judge_run(which: str, run: AnalysisRun) -> AnalysisVerdict:
+def judge_run(which: str, run: AnalysisRun, app: str) -> AnalysisVerdict:
     metric = _worst(run)
     about = describe_metric(metric) if metric is not None else "no metric"
     head = f"{which} analysis {run.name}"
@@ -78,7 +78,7 @@ def judge_run(which: str, run: AnalysisRun) -> AnalysisVerdict:
     if run.phase == "Inconclusive":
         return AnalysisVerdict(
             undecided=f"{head} is Inconclusive: {about}; a person must decide: "
-            "promote it (`gitops-release promote APP`) or abort it (`gitops-release abort APP`)"
+            f"promote it (`gitops-release promote {app}`) or abort it (`gitops-release abort {app}`)"
         )
     if run.phase == "Successful":
         return AnalysisVerdict()

@@ -491,7 +491,7 @@ def _reason(err: Exception) -> str:
     for marker in ("Caused by ", "Failed to establish a new connection: "):
         if marker in text:
             text = text.split(marker, 1)[1]
-    return redact(text.strip("()'\" ")[:160])
+    return redact(text.strip("()'\" ")[:160])  # requests quotes the reason: "...refused"))
 
 
 _VERIFY_FAILED = re.compile(r"(certificate verify failed: [^(]+?)\s*(?:\(_ssl|'|\)|$)")

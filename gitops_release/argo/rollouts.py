@@ -203,15 +203,16 @@ class ActionResult:
     after: Rollout
 
 
-def _precheck(action: Action, ro: Rollout, label: str) -> str | None:
-    """None when the action would change something; else why it would be a no-op."""
+def _precheck(action: Action, ro: Rollout, label: str, app: str) -> str | None:
+    """None when the action would change something; else why it would be a no-op (``app``: the
+    name the hints use)."""
     if action is Action.promote:
         if ro.pause_reasons or ro.paused:
             return None
         if ro.aborted:
             raise Failed(
                 f"{label} is aborted ({ro.message or 'Degraded'}): promote would do nothing",
-                hint="run `gitops-release retry APP` to resume the update, or write the stable image back to Git",
+                hint=f"run `gitops-release retry {app}` to resume the update, or write the stable image back to Git",
             )
         if ro.fully_promoted:
             return (
@@ -220,7 +221,7 @@ def _precheck(action: Action, ro: Rollout, label: str) -> str | None:
         raise Failed(
             f"{label} is not paused ({ro.phase or 'Progressing'}: {ro.message or 'preview not ready'}): "
             "a promote now would be a silent no-op upstream",
-            hint="wait with `gitops-release wait APP --for preview-ready`, or skip the pause with `promote --full`",
+            hint=f"wait with `gitops-release wait {app} --for preview-ready`, or skip the pause with `promote {app} --full`",
         )
     if action is Action.promote_full and ro.fully_promoted:
         return f"{label} is already fully promoted: nothing to promote"
@@ -248,24 +249,25 @@ def _confirmed(action: Action, before: Rollout, now: Rollout) -> bool:
     ) or now.phase != before.phase
 
 
-def precheck(control: Control, action: Action) -> tuple[Rollout, str | None]:
+def precheck(control: Control, action: Action, *, app: str) -> tuple[Rollout, str | None]:
     """Read the Rollout; why ``action`` would do nothing (None: it would act). What ``run``
     checks first, for a ``--dry-run`` that stops before the action."""
     before = control.read()
-    return before, _precheck(action, before, control.label)
+    return before, _precheck(action, before, control.label, app)
 
 
 def run(
     control: Control,
     action: Action,
     *,
+    app: str,
     confirm_timeout: float = CONFIRM_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> ActionResult:
     """Check, act, then read the Rollout back until the change shows (bounded)."""
     before = control.read()
-    noop = _precheck(action, before, control.label)
+    noop = _precheck(action, before, control.label, app)
     if noop:
         return ActionResult(action, control.label, False, noop, before, before)
     control.act(action)
@@ -281,7 +283,7 @@ def run(
             raise RemoteError(
                 f"{action.value} was accepted but {control.label} did not change within {confirm_timeout:.0f}s "
                 f"({now.phase}: {now.message})",
-                hint="check the Rollouts controller, then `gitops-release status APP`",
+                hint=f"check the Rollouts controller, then `gitops-release status {app}`",
             )
         sleep(delay)
         delay = min(delay * 2, 1.0)

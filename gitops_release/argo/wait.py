@@ -32,7 +32,7 @@ from gitops_release.argo.model import AnalysisRun, Application, ReplicaSet, Reso
 from gitops_release.argo.types import Target
 from gitops_release.errors import Failed, RemoteError, TimedOut, UsageError
 from gitops_release.images import image_matches
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 
 STREAM_IDLE = 15.0
 """Reopen a silent stream after this long (the newline stream has no keep-alives)."""
@@ -81,16 +81,16 @@ def judge_app(
         return Verdict(failed=failed)
     if not (expect.revision and expect.contains(app.revision, expect.revision)):
         return Verdict(
-            missing=f"Argo CD has not synced revision {(expect.revision or '?')[:12]} yet "
-            f"(app at {app.revision[:12] or 'none'}, {app.sync_status})"
+            missing=f"Argo CD has not synced revision {short_sha(expect.revision or '?')} yet "
+            f"(app at {short_sha(app.revision) or 'none'}, {app.sync_status})"
         )
     if app.sync_status != "Synced":
         manual = (
             ""
             if app.auto_sync or app.operation_running
-            else " (auto-sync is off: run `gitops-release sync APP`)"
+            else f" (auto-sync is off: run `gitops-release sync {app.name}`)"
         )
-        return Verdict(missing=f"app is {app.sync_status} at {app.revision[:12]}{manual}")
+        return Verdict(missing=f"app is {app.sync_status} at {short_sha(app.revision)}{manual}")
     res = app.resource("Rollout", rollout_name) if rollout_name else None
     op = app.operation
     if app.operation_running and (op is None or op.phase != "Running"):
@@ -126,7 +126,7 @@ def judge_rollout(
     """The live Rollout (its preview ReplicaSet, the AnalysisRuns its status names and that
     are not Successful, by role ``pre-promotion``/``post-promotion``) against the target."""
     judged = {
-        which: analysis.judge_run(which, run)
+        which: analysis.judge_run(which, run, app.name)
         for which, run in analysis.current(ro, analysis_runs or {}).items()
     }
     want = expect.images
@@ -209,7 +209,7 @@ class Outcome:
 
     def text(self) -> str:
         images = ", ".join(self.expect.images) or "-"
-        revision = (self.expect.revision or self.app.revision)[:12] or "-"
+        revision = short_sha(self.expect.revision or self.app.revision) or "-"
         return (
             f"{self.app.name} is {self.target.value}: revision {revision}, image {images} "
             f"({format_duration(self.waited)})"
@@ -323,11 +323,11 @@ class Waiter:
         detail = judge_rollout(self.target, app, ro, preview, self.expect, self._runs(ro))
         if verdict.needs_detail or detail.failed:
             return detail
-        # forced (the timeout report): the app-level reason, plus what the Rollout says
-        parts = [
-            verdict.missing,
-            f"rollout {ro.name} {ro.phase or 'Progressing'}: {ro.message or '-'}",
-        ]
+        # forced (the timeout report): the app-level reason, plus what the Rollout says, once (Argo
+        # CD's health of the Rollout is usually the Rollout's own phase and message)
+        says = f"rollout {ro.name} {ro.phase or 'Progressing'}: {ro.message or '-'}"
+        repeats = bool(ro.message) and ro.message in verdict.missing
+        parts = [says] if repeats else [verdict.missing, says]
         if self.target is Target.preview_ready:
             parts.append(
                 f"preview has {preview.available if preview else 0}/{ro.preview_wanted} available"
@@ -418,7 +418,7 @@ class Waiter:
             if verdict.failed:
                 raise Failed(
                     f"{self.app_name}: {verdict.failed}",
-                    hint="see `gitops-release status APP`; abort or roll back with `gitops-release abort APP` / `rollback APP`",
+                    hint=f"see `gitops-release status {self.app_name}`; abort or roll back with `gitops-release abort {self.app_name}` / `rollback {self.app_name}`",
                 )
             if verdict.done:
                 return Outcome(
@@ -444,7 +444,8 @@ class Waiter:
             )
         if verdict.failed:
             raise Failed(
-                f"{self.app_name}: {verdict.failed}", hint="see `gitops-release status APP`"
+                f"{self.app_name}: {verdict.failed}",
+                hint=f"see `gitops-release status {self.app_name}`",
             )
         raise TimedOut(
             f"timed out after {format_duration(timeout)} waiting for {self.app_name} to be {self.target.value}: {verdict.missing}",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gitops_release.cli.app import app
+from gitops_release.cli.app import Typer, app
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.options import (
     CONNECTION_HELP,
@@ -19,7 +19,7 @@ from gitops_release.cli.options import (
     argo_options,
 )
 
-app_group = typer.Typer(
+app_group = Typer(
     name="app",
     help="Create or delete the Argo CD Application.",
     no_args_is_help=True,

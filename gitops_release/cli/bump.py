@@ -17,6 +17,7 @@ from gitops_release.cli.options import (
     SemverOpt,
     VerifyImageOpt,
     argo_options,
+    complete_app,
     registry_flags,
 )
 
@@ -109,6 +110,7 @@ def bump_image_command(
         typer.Option(
             "--argocd-app",
             help="Take repository, path and branch from this Argo CD Application's source.",
+            autocompletion=complete_app,
         ),
     ] = None,
     branch: Annotated[

@@ -12,6 +12,7 @@ from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputO
 from gitops_release.cli.options import (
     CONNECTION_HELP,
     NO_OPTIONS,
+    AppArg,
     ArgoOptions,
     InsecureRegistryOpt,
     PinDigestOpt,
@@ -21,6 +22,7 @@ from gitops_release.cli.options import (
     TimeoutOpt,
     VerifyImageOpt,
     argo_options,
+    complete_app,
     registry_flags,
 )
 from gitops_release.errors import EXIT_CODE_HELP
@@ -110,7 +112,11 @@ def deploy_command(
     app_name: Annotated[
         str | None,
         typer.Option(
-            "--app", help="Argo CD Application name (required, unless --set).", show_default=False
+            "--app",
+            metavar="APP",
+            help="Argo CD Application name (required, unless --set).",
+            show_default=False,
+            autocompletion=complete_app,
         ),
     ] = None,
     sets: Annotated[
@@ -260,7 +266,7 @@ Examples:
 )
 @argo_options()
 def verify_command(
-    name: Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")],
+    name: AppArg,
     preview: Annotated[
         bool, typer.Option("--preview", help="Check the preview (test) host.")
     ] = False,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gitops_release.cli.app import app
+from gitops_release.cli.app import Typer, app
 from gitops_release.cli.common import DebugOpt, DryRunOpt, OutputFormat, OutputOpt, make_output
 from gitops_release.cli.deploy import CheckTimeoutOpt, DotenvOpt, ExpectOpt, IngressOpt
 from gitops_release.cli.options import (
@@ -33,7 +33,7 @@ ENVIRONMENTS_HELP = """The environments come from gitops-release.toml, in promot
   application = "{app}-{env}"    # the Argo CD Application of APP here (the default)
   applications = { web = "web-production" }   # exceptions"""
 
-env_group = typer.Typer(
+env_group = Typer(
     name="env",
     help="The environment chain: the matrix of what runs where, and promotion along it.",
     no_args_is_help=True,

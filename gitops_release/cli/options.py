@@ -96,7 +96,30 @@ RolloutOpt = Annotated[
 ]
 
 
-AppArg = Annotated[str, typer.Argument(metavar="APP", help="Argo CD Application name.")]
+def complete_app(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of an app name: Argo CD's Applications, asked with the connection options
+    typed so far, one attempt within a short timeout, nothing on failure."""
+    from gitops_release.views.completion import COMPLETION_TIMEOUT, app_names
+
+    given = ctx.params
+    try:
+        conn = connection(
+            server=given.get("server"), auth_token_file=given.get("auth_token_file"),
+            username=given.get("username"), password_stdin=False,  # never read stdin on a TAB
+            insecure=bool(given.get("insecure")), plaintext=bool(given.get("plaintext")),
+            ca_bundle=given.get("ca_bundle"), project=given.get("project"),
+            app_namespace=given.get("app_namespace"), timeout=COMPLETION_TIMEOUT,
+            extra={"http_retries": 0},
+        )  # fmt: skip
+    except Exception:  # a bad value typed so far: nothing to offer
+        return []
+    return app_names(conn, incomplete)
+
+
+AppArg = Annotated[
+    str,
+    typer.Argument(metavar="APP", help="Argo CD Application name.", autocompletion=complete_app),
+]
 ViaOpt = Annotated[
     Via,
     typer.Option(

@@ -24,6 +24,7 @@ from gitops_release.cli.options import (
     VerifyImageOpt,
     ViaOpt,
     argo_options,
+    complete_app,
     registry_flags,
 )
 
@@ -114,7 +115,12 @@ Examples:
 def rollback_command(
     name: Annotated[
         str | None,
-        typer.Argument(metavar="[APP]", help="Argo CD Application name.", show_default=False),
+        typer.Argument(
+            metavar="[APP]",
+            help="Argo CD Application name.",
+            show_default=False,
+            autocompletion=complete_app,
+        ),
     ] = None,
     release_set: Annotated[
         str | None,

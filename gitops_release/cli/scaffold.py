@@ -40,7 +40,9 @@ def scaffold_command(
     name: Annotated[
         str,
         typer.Argument(
-            metavar="APP", help="App name (DNS-1035 label): Rollout, Application and directory."
+            metavar="APP",
+            help="App name (DNS-1035 label, at most 55 characters so that the preview Service,"
+            " APP-preview, fits 63): Rollout, Application and directory.",
         ),
     ],
     image: Annotated[

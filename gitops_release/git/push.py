@@ -22,7 +22,7 @@ from gitops_release import journal
 from gitops_release.config import Settings
 from gitops_release.errors import NotLanded, ReleaseError, RemoteError, UsageError
 from gitops_release.git.repo import Workspace, _repo_git, current_branch, origin_url
-from gitops_release.output import redact
+from gitops_release.output import redact, short_sha
 
 # The remote moved between our fetch and our push: re-anchor and try again.
 RETRYABLE = (
@@ -230,11 +230,11 @@ def land(
         sha = ws.commit(list(edit.paths), message(edit))
         if not push:
             return edit, Landed(sha, False, attempt, target)
-        progress(f"committed {sha[:8]}; pushing to {target} on {ws.display_url}")
+        progress(f"committed {short_sha(sha)}; pushing to {target} on {ws.display_url}")
         try:
             outcome = push_refspec(ws.run, ws.remote, refspec, options)
             if outcome.ok or (outcome.refused is PushRefused.LOST and _landed_anyway(ws, sha)):
-                journal.note("git", f"pushed commit {sha[:7]} to {target}")
+                journal.note("git", f"pushed commit {short_sha(sha)} to {target}")
                 return edit, Landed(sha, True, attempt, target)
             remaining = policy.budget - (policy.clock() - start)
             if (
@@ -252,7 +252,7 @@ def land(
             tip = ws.fetch()
             if not ws.temporary and not ws.is_ancestor(ws.base, tip):
                 raise NotLanded(
-                    f"{ws.remote}/{ws.branch} was rewritten (force-pushed) since {ws.base[:8]}",
+                    f"{ws.remote}/{ws.branch} was rewritten (force-pushed) since {short_sha(ws.base)}",
                     hint="look at the branch history, then run again",
                 )
         except BaseException:

@@ -31,7 +31,7 @@ from gitops_release.argo.wait import Expect, Outcome, Waiter, wait_operation
 from gitops_release.config import Settings
 from gitops_release.errors import AppPathMissing, ReleaseError, RemoteError, UsageError
 from gitops_release.images import ImageRef, is_reference, parse_image, pick_image, resolve_target
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.registry.check import ImageCheck
 from gitops_release.release.bump import BumpResult, bump_image
 from gitops_release.release.edit import BumpRequest
@@ -272,7 +272,7 @@ class ReleaseApp:
                 ) from None
             journal.note("argocd", f"Argo CD sync of {self.name} started")
             self.out.progress(
-                f"{self.name}: refreshed and sync started{' at ' + commit[:12] if commit else ''}"
+                f"{self.name}: refreshed and sync started{' at ' + short_sha(commit) if commit else ''}"
             )
             return
 
@@ -285,7 +285,7 @@ class ReleaseApp:
         self.out.progress(
             f"{self.name}: waiting for {target.value}"
             + (f" on {image}" if image else "")
-            + (f" at {commit[:12]}" if commit else "")
+            + (f" at {short_sha(commit)}" if commit else "")
         )
         waiter = Waiter(
             self.conn.argocd(),
@@ -335,7 +335,7 @@ class ReleaseApp:
 
     def act(self, action: Action) -> ActionResult:
         control = ArgoCDControl(self.conn.argocd(), self.name, self.ref)
-        result = run(control, action, sleep=self.conn.sleep)
+        result = run(control, action, app=self.name, sleep=self.conn.sleep)
         self.out.progress(result.message)
         return result
 

@@ -31,7 +31,7 @@ from gitops_release.images import (
     resolve_target,
     validate_tag,
 )
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.record import write_record
 from gitops_release.registry.check import ImageCheck
 from gitops_release.registry.ranges import Pick, check_range, pick_tag
@@ -110,13 +110,15 @@ class BumpResult:
         where = f"{self.branch} on {self.repo}"
         if self.merge_request_branch:
             lines.append(
-                f"committed {self.commit:.8} and pushed {self.merge_request_branch} "
+                f"committed {short_sha(self.commit or '')} and pushed {self.merge_request_branch} "
                 f"(merge request into {where})"
             )
         elif self.pushed:
-            lines.append(f"committed {self.commit:.8} and pushed to {where}")
+            lines.append(f"committed {short_sha(self.commit or '')} and pushed to {where}")
         else:
-            lines.append(f"committed {self.commit:.8} on {self.branch} (not pushed: --no-push)")
+            lines.append(
+                f"committed {short_sha(self.commit or '')} on {self.branch} (not pushed: --no-push)"
+            )
         return "\n".join(lines)
 
     def rendered_line(self) -> str:
@@ -227,7 +229,7 @@ def bump_image(
             if req.merge_request:
                 tag = _branch_tag(req.tag_or_ref) if not req.semver else "semver"
                 mr = MergeRequest(
-                    source=f"gitops-release/{app}-{tag}-{ws.base[:8]}",
+                    source=f"gitops-release/{app}-{tag}-{short_sha(ws.base)}",
                     title=f"release({app}): {req.tag_or_ref}",
                 )
             edit, landed = land(
@@ -323,7 +325,7 @@ def prepare_edit(
         renderer = kustomize_renderer(settings, rel, below, remote=remote)
 
     def where() -> str:
-        return f"{ws.remote}/{ws.branch} at {ws.base[:8]}"
+        return f"{ws.remote}/{ws.branch} at {short_sha(ws.base)}"
 
     apply = make_edit(
         ws.root, rel, files, req, where, write=write, check=images.verify,

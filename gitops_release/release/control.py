@@ -26,7 +26,7 @@ from gitops_release.argo.wait import (
     wait_operation,
 )
 from gitops_release.errors import RemoteError, TimedOut, UsageError
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release.plan import Plan
 
 
@@ -92,6 +92,9 @@ class Acted:
             "message": result.message,
             "phase": result.after.phase,
         }
+        waited = self.released.rollout if self.released is not None else None
+        if waited is not None:  # where --wait left it (released), not the moment after acting
+            data["phase"] = waited.phase
         if self.released is not None:
             data["released"] = self.released.payload()
         return data
@@ -266,7 +269,7 @@ def sync(
         if revision and not same_revision(app.revision, revision):
             out.progress(
                 f"{name}: auto-sync is on, so Argo CD refuses a pinned revision; "
-                f"refreshed, waiting for it to sync {revision[:12]}"
+                f"refreshed, waiting for it to sync {short_sha(revision)}"
             )
         else:
             out.progress(f"{name}: auto-sync is on; refreshed, waiting for it to sync")
@@ -283,7 +286,7 @@ def sync(
                     f"Argo CD refused to sync {name}: {err.server_message}",
                     hint="check the revision and the app's sync policy",
                 ) from None
-            out.progress(f"{name}: sync started{' at ' + revision[:12] if revision else ''}")
+            out.progress(f"{name}: sync started{' at ' + short_sha(revision) if revision else ''}")
             expected = revision or synced.revision or expected
             break
     waiter = Waiter(
@@ -375,7 +378,7 @@ def rollout_action(
         app = api.get_app(name)
         control = rollouts.ArgoCDControl(api, name, find_rollout(app, name=rollout))
     if plan is not None:
-        _, noop = rollouts.precheck(control, action)
+        _, noop = rollouts.precheck(control, action, app=name)
         if noop:
             plan.nothing(noop)
             return plan
@@ -387,8 +390,8 @@ def rollout_action(
         if wait_released and action in (Action.promote, Action.promote_full):
             plan.wait(name, Target.released)
         return plan
-    result = rollouts.run(control, action, sleep=conn.sleep)
-    out.progress(result.message)
+    # its message is the result (stdout), not also a progress line
+    result = rollouts.run(control, action, app=name, sleep=conn.sleep)
     outcome = None
     if wait_released and action in (Action.promote, Action.promote_full):
         waiter = Waiter(

@@ -44,7 +44,7 @@ from gitops_release.images import (
     short,
     tag_of,
 )
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.registry.ranges import pick_tag
 from gitops_release.release import smoke
 from gitops_release.release.app import ReleaseApp, Selection
@@ -265,7 +265,7 @@ def _deploy(
     result.previous_tag = tag_of(result.old_image) or bump.previous_tag or ""
     result.release_commit = bump.commit or ""
     if not req.merge_request:
-        short = f" (commit {bump.commit[:7]})" if bump.commit else ""
+        short = f" (commit {short_sha(bump.commit)})" if bump.commit else ""
         journal.note("git", f"Git holds {bump.new}{short}", changed=bump.changed)
         journal.note("argocd", "Argo CD was not refreshed", changed=False)
         journal.next_step(
@@ -362,7 +362,7 @@ def _roll_out(
     rel: ReleaseApp, req: DeployRequest, result: DeployResult, out: Output, deadline: float
 ) -> None:
     commit = result.release_commit or None
-    out.progress(f"step 2/4: Argo CD takes {commit[:12] if commit else 'the tip'}")
+    out.progress(f"step 2/4: Argo CD takes {short_sha(commit) if commit else 'the tip'}")
     t = time.monotonic()
     rel.take(commit, deadline)
     outcome = rel.reach(
@@ -485,7 +485,7 @@ class Verified:
     checks: list[smoke.CheckResult]
 
     def text(self) -> str:
-        return "\n".join(f"{r.check}: {r.url}: ok ({r.detail})" for r in self.checks)
+        return "\n".join(f"{r.check}: {r.url}: passed ({r.detail})" for r in self.checks)
 
     def payload(self) -> dict[str, Any]:
         return {"app": self.app, "checks": [r.payload() for r in self.checks], "ok": True}
@@ -512,4 +512,8 @@ def verify(
         ingress_url=ingress_url or conn.settings.get("ingress_url"),
     )  # fmt: skip
     verify_tls = conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
-    return Verified(name, smoke.run_all(checks, timeout=check_timeout, out=out, verify=verify_tls))
+    # each check's pass is the result (stdout), not also a progress line
+    results = smoke.run_all(
+        checks, timeout=check_timeout, out=out, verify=verify_tls, report_pass=False
+    )
+    return Verified(name, results)

@@ -32,7 +32,7 @@ from gitops_release.environments import Environment, Environments
 from gitops_release.errors import Failed, NotLanded, UsageError
 from gitops_release.git.trailers import promoted_from
 from gitops_release.images import compare_versions, parse_image, short
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release.types import OnFailure
 from gitops_release.views.environments import Cell, environment_cell
 
@@ -87,7 +87,7 @@ class PromoteResult:
         if self.dry_run:
             return (
                 f"would promote {self.app} {short(self.previous) or '-'} -> {short(self.image)} "
-                f"from {self.source} ({self.source_application} at {self.source_commit[:12]}) "
+                f"from {self.source} ({self.source_application} at {short_sha(self.source_commit)}) "
                 f"to {self.target} ({self.target_application})"
             )
         return (

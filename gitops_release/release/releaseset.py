@@ -30,7 +30,7 @@ from gitops_release.images import (
     validate_tag,
     version,
 )
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.record import check_writable, write_record
 from gitops_release.registry.check import ImageCheck
 from gitops_release.release.bump import BumpResult, Chooser, Prepared, prepare_edit
@@ -146,13 +146,17 @@ class SetResult:
             pass
         elif self.merge_request_branch:
             lines.append(
-                f"committed {self.commit:.8} ({count}, one commit) and pushed "
+                f"committed {short_sha(self.commit or '')} ({count}, one commit) and pushed "
                 f"{self.merge_request_branch} (merge request into {where})"
             )
         elif self.pushed:
-            lines.append(f"committed {self.commit:.8} ({count}, one commit) and pushed to {where}")
+            lines.append(
+                f"committed {short_sha(self.commit or '')} ({count}, one commit) and pushed to {where}"
+            )
         else:
-            lines.append(f"committed {self.commit:.8} ({count}) on {self.branch} (not pushed)")
+            lines.append(
+                f"committed {short_sha(self.commit or '')} ({count}) on {self.branch} (not pushed)"
+            )
         return "\n".join(lines)
 
 
@@ -288,7 +292,7 @@ def bump_set(
             mr = None
             if req.merge_request:
                 mr = MergeRequest(
-                    source=f"gitops-release/set-{len(members)}-apps-{ws.base[:8]}",
+                    source=f"gitops-release/set-{len(members)}-apps-{short_sha(ws.base)}",
                     title=_subject(
                         req,
                         [

@@ -35,7 +35,7 @@ from gitops_release.images import (
     runs_tag,
     short,
 )
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release.app import ReleaseApp
 from gitops_release.release.control import Acted, rollout_action
 from gitops_release.release.plan import Plan
@@ -398,19 +398,19 @@ def _via_history(
     if not candidates:
         raise UsageError(
             f"no earlier deployment of {rel.name}{' on ' + to if to else ''} in Argo CD's history",
-            hint="see `gitops-release history APP`",
+            hint=f"see `gitops-release history {rel.name}`",
         )
     row = candidates[0]
     if plan is not None:  # the dry run stops here: the rollback call is the first change
         plan.add(
-            f"roll {rel.name} back to Argo CD history id {row.id} ({row.revision[:12]}, {row.image or 'image unknown'})",
+            f"roll {rel.name} back to Argo CD history id {row.id} ({short_sha(row.revision)}, {row.image or 'image unknown'})",
             call=f"POST /api/v1/applications/{rel.name}/rollback {json.dumps({'id': row.id})}",
             why="Git keeps the newer image",
         )
         plan.wait(rel.name, Target.preview_ready, row.image or None)
         return None
     rel.out.progress(
-        f"rolling back {rel.name} to history id {row.id} ({row.revision[:12]}) with Argo CD; "
+        f"rolling back {rel.name} to history id {row.id} ({short_sha(row.revision)}) with Argo CD; "
         "Git still holds the newer image and auto-sync stays off until Git is changed"
     )
     api.rollback(rel.name, row.id)
@@ -440,7 +440,7 @@ def _poll_rollout(rel: ReleaseApp, image: str, deadline: float, *, released: boo
             state = f"rollout {ro.phase or 'Progressing'}: {ro.message or '-'} on {', '.join(ro.images)}"
             on_image = not image or runs_tag(ro.images, image)
             if ro.phase == "Degraded":
-                raise Failed(f"{rel.name}: {state}", hint="see `gitops-release status APP`")
+                raise Failed(f"{rel.name}: {state}", hint=f"see `gitops-release status {rel.name}`")
             if on_image and ro.fully_promoted and ro.phase == "Healthy":
                 return ro
             if on_image and not released and "BlueGreenPause" in ro.pause_reasons:

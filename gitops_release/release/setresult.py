@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_release.output import short_sha
 from gitops_release.release.deploy import DeployResult
 
 
@@ -58,7 +59,7 @@ class SetDeployResult:
             f"release set of {len(self.apps)} app(s) in {len(self.waves)} wave(s): {self.outcome}"
         )
         if self.release_commit:
-            head += f" (commit {self.release_commit[:8]})"
+            head += f" (commit {short_sha(self.release_commit)})"
         return "\n".join([head, *lines])
 
 

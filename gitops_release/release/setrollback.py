@@ -7,7 +7,7 @@ from dataclasses import replace
 from gitops_release.config import Settings
 from gitops_release.errors import UsageError
 from gitops_release.git.auth import strip_credentials
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release.edit import BumpRequest
 from gitops_release.release.releaseset import Member, SetResult, bump_set
 
@@ -37,14 +37,14 @@ def undo_set(
     if found is None:
         raise UsageError(
             f"--set {commit}: no such commit in {strip_credentials(req.repo)}",
-            hint="give a commit of the branch (see `gitops-release history APP`); "
+            hint="give a commit of the branch (`git log --grep Release-Set` lists the sets); "
             "fetch a local checkout first",
         )
     sha, message = found
     apps = groups(message)
     if not apps:
         raise UsageError(
-            f"commit {sha[:8]} is not a release commit (no Release-App trailers)",
+            f"commit {short_sha(sha)} is not a release commit (no Release-App trailers)",
             hint="give the commit `bump-image --set` or `deploy --set` made",
         )
     members = []
@@ -52,12 +52,12 @@ def undo_set(
         name, path = group.get("Release-App", "?"), group.get(PATH, "")
         if not path or not group.get(PREVIOUS) or not group.get(IMAGE):
             raise UsageError(
-                f"commit {sha[:8]}: {name} has no Release-Path / Release-Previous to go back to",
+                f"commit {short_sha(sha)}: {name} has no Release-Path / Release-Previous to go back to",
                 hint=f"roll it back on its own: gitops-release rollback {name} --to TAG",
             )
         members.append(Member(path, group[PREVIOUS], group[IMAGE]))
     names = ", ".join(g.get("Release-App", "?") for g in apps)
-    subject = req.message or f"rollback({names}): undo release set {sha[:8]}"
+    subject = req.message or f"rollback({names}): undo release set {short_sha(sha)}"
     return bump_set(
         members, replace(req, message=subject, skip_ci=True), settings=settings, out=out
     )

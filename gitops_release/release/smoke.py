@@ -121,9 +121,11 @@ def run_check(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     until: float | None = None,
+    report_pass: bool = True,
 ) -> CheckResult:
     """Ask until the answer passes or ``timeout`` runs out (each attempt bounded too), and never
-    past ``until`` (the command's deadline, on the same clock)."""
+    past ``until`` (the command's deadline, on the same clock). ``report_pass``: say on stderr
+    that it passed (not when the pass is the command's result)."""
     url, headers = check.target()
     shown = check.url if not headers else f"{check.url} via {check.ingress_url}"
     start = clock()
@@ -157,7 +159,7 @@ def run_check(
         sleep(INTERVAL)
     result.seconds = round(clock() - start, 2)
     result.cut = cut and not result.ok
-    if result.ok:
+    if result.ok and report_pass:
         out.progress(f"check {check.name}: {shown}: passed ({result.detail})")
     return result
 
@@ -184,13 +186,16 @@ def run_all(
     verify: bool | str = True,
     into: list[CheckResult] | None = None,
     deadline: tuple[float | None, str] = (None, ""),
+    report_pass: bool = True,
 ) -> list[CheckResult]:
     """Run each check; raise :class:`Failed` naming the first failing one (results kept in
     ``into``), or :class:`TimedOut` when the command's ``deadline`` stopped it first."""
     results = into if into is not None else []
     until, label = deadline
     for check in checks:
-        result = run_check(check, timeout=timeout, out=out, verify=verify, until=until)
+        result = run_check(
+            check, timeout=timeout, out=out, verify=verify, until=until, report_pass=report_pass
+        )
         results.append(result)
         if result.cut:
             raise TimedOut(

@@ -27,7 +27,7 @@ from gitops_release.argo.connection import Connection
 from gitops_release.argo.types import Action, Target
 from gitops_release.errors import Failed, NotLanded, ReleaseError, TimedOut, UsageError
 from gitops_release.images import new_tag, pick_image, runs_tag, short, tag_of
-from gitops_release.output import Output
+from gitops_release.output import Output, short_sha
 from gitops_release.release import smoke
 from gitops_release.release.app import ReleaseApp, Selection
 from gitops_release.release.deploy import (
@@ -168,7 +168,9 @@ def _deploy_set(
             result.outcome = "recovery-failed"
             raise ReleaseError(
                 f"{err.message}; then going back to stable failed too: {again.message}",
-                hint=again.hint or "see `gitops-release status APP` for each app of the set",
+                hint=again.hint
+                or f"see `gitops-release status {result.apps[0]}` and each other app of the set "
+                f"({', '.join(result.apps)})",
                 exit_code=again.exit_code,
             ) from None
         raise
@@ -299,7 +301,7 @@ def _recover(
     result.revert_commit = revert.commit or ""
     commit = revert.commit or None
     out.progress(
-        f"wrote the stable images back in one commit{' ' + commit[:8] if commit else ''}; "
+        f"wrote the stable images back in one commit{' ' + short_sha(commit) if commit else ''}; "
         "waiting until every app of the set is Healthy on stable"
     )
     for m in back:

@@ -7,8 +7,9 @@ process (so this package still shares no code with the client): ``scaffold`` ``m
 v1`` and promote, ``deploy v3`` then ``abort`` (prod keeps serving v1; Git is written back to v1,
 so the app is Healthy again), a ``deploy v4`` whose smoke check fails (aborted and reverted on
 its own), and, when Debian's ``docker-registry`` is installed (the sandbox then runs one), a deploy
-of a typo'd tag that the registry check refuses before Git, timed. Each step prints what a user would see, including the ``kubectl argo rollouts get
-rollout`` tree, and checks it; the exit code is 0 only when every check passed. Everything it
+of a typo'd tag that the registry check refuses before Git, timed. Each step prints what a user
+would see (``gitops-release status``: the app, and the Rollout tree as ``kubectl argo rollouts get
+rollout`` draws it) and checks it; the exit code is 0 only when every check passed. Everything it
 starts is stopped before it returns.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,7 +31,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gitops_release.sandbox.registry import BINARY, LocalRegistry
-from gitops_release.sandbox.rolloutinfo import render_tree
 from gitops_release.sandbox.server import Sandbox, SandboxConfig
 
 APP = "myapp"
@@ -45,7 +46,10 @@ class Demo:
     def __init__(self, sb: Sandbox, work: Path, out: TextIO, wait_seconds: float = 30.0) -> None:
         self.sb, self.work, self.out, self.wait_seconds = sb, work, out, wait_seconds
         self.checks: list[tuple[str, bool]] = []
-        self.env = {**os.environ, **sb.git_env(), "GIT_TERMINAL_PROMPT": "0"}
+        self.status_explained = False
+        # plain git, as a user has it after sourcing the env file: the token in the environment,
+        # read by the credential helper `sandbox up` prints (set up in scaffold_and_push)
+        self.env = {**os.environ, "SANDBOX_GIT_TOKEN": sb.git_token, "GIT_TERMINAL_PROMPT": "0"}
         self.env.update(
             GIT_AUTHOR_NAME="Demo",
             GIT_AUTHOR_EMAIL="demo@example.com",
@@ -148,23 +152,16 @@ class Demo:
     def info(self) -> dict[str, Any]:
         return self.api("GET", INFO)  # type: ignore[no-any-return]
 
-    def show_tree(self) -> dict[str, Any]:
-        info = self.info()
-        self.say(f"$ kubectl argo rollouts get rollout {APP}")
-        for line in render_tree(info, self.sb.clock.now()).splitlines():
-            self.say(f"  {line}".rstrip())
-        return info
-
-    def show_app(self) -> dict[str, Any]:
-        app = self.app()
-        st = app["status"]
-        self.say(f"$ argocd app get {APP}")
-        self.say(
-            f"  Sync: {st['sync']['status']} to {st['sync'].get('revision', '')[:7]}   "
-            f"Health: {st['health']['status']}   Operation: "
-            f"{(st.get('operationState') or {}).get('phase', '-')}"
-        )
-        return app
+    def show_status(self) -> None:
+        """What a user looks at: ``gitops-release status myapp``, really run (the argocd and
+        kubectl CLIs cannot talk to the sandbox, so the demo shows neither)."""
+        if not self.status_explained:
+            self.say(
+                "(`gitops-release status` shows the app as `argocd app get` does, then the Rollout"
+                f" tree: it draws what `kubectl argo rollouts get rollout {APP}` draws)"
+            )
+            self.status_explained = True
+        self.tool("status", APP)
 
     def rollout_phase(self) -> tuple[str, str]:
         try:
@@ -197,8 +194,14 @@ class Demo:
         )  # fmt: skip
         self.git("add", ".")
         self.git("commit", "-q", "-m", f"add {APP}")
-        self.say("$ git add . && git commit -m 'add myapp' && git push")
-        pushed = self.git("push", self.repo_url, "HEAD:main")
+        setup = self.sb.git_setup_line()
+        self.say(f"$ {setup}   # once: what `sandbox up` prints for plain git push")
+        self.git(*shlex.split(setup)[1:])
+        self.git("remote", "add", "origin", self.repo_url)
+        self.say(
+            "$ git add . && git commit -m 'add myapp' && git remote add origin $SANDBOX_GIT/gitops.git && git push origin main"
+        )
+        pushed = self.git("push", "origin", "HEAD:main")
         self.say("  " + "\n  ".join(line.strip() for line in pushed.splitlines()[-2:]))
         self.check(
             "scaffolded files pushed",
@@ -213,8 +216,7 @@ class Demo:
             "v1 released",
             lambda: self.rollout_phase()[0] == "Healthy" and self._app_is("Synced", "Healthy"),
         )
-        self.show_app()
-        self.show_tree()
+        self.show_status()
         prod, test = self.curl(PROD), self.curl(TEST)
         self.check(
             "v1 live: Synced, Healthy, prod and test say v1",
@@ -241,8 +243,8 @@ class Demo:
         ok = code == 0 and self.wait(
             "preview paused", lambda: self.rollout_phase() == ("Paused", "BlueGreenPause")
         )
-        app = self.show_app()
-        info = self.show_tree()
+        self.show_status()
+        app, info = self.app(), self.info()
         prod, test = self.curl(PROD), self.curl(TEST)
         self.check(
             "app Suspended, rollout Paused/BlueGreenPause",
@@ -269,7 +271,7 @@ class Demo:
         self.step("4. promote: v2 becomes active, v1 scales down after scaleDownDelaySeconds")
         code, _ = self.tool("promote", APP, "--wait", "--timeout", "60s")
         ok = code == 0 and self.wait("v2 promoted", lambda: self.rollout_phase()[0] == "Healthy")
-        self.show_tree()
+        self.show_status()
         prod, test = self.curl(PROD), self.curl(TEST)
         self.check(
             "both hosts say v2", ok and "Version: v2" in prod[1] and "Version: v2" in test[1]
@@ -277,7 +279,7 @@ class Demo:
         ok = self.wait(
             "v1 scaled down", lambda: self.info()["replicaSets"][-1]["status"] == "ScaledDown"
         )
-        self.show_tree()
+        self.show_status()
         self.check("revision 1 ScaledDown after the delay", ok)
 
     def rollback_v1(self) -> None:
@@ -286,7 +288,8 @@ class Demo:
         ok = code == 0 and self.wait(
             "rollback preview paused", lambda: self.rollout_phase() == ("Paused", "BlueGreenPause")
         )
-        info = self.show_tree()
+        self.show_status()
+        info = self.info()
         prod, test = self.curl(PROD), self.curl(TEST)
         self.check(
             "v1 is back as revision 3 in preview; prod v2, test v1",
@@ -297,7 +300,7 @@ class Demo:
         )
         code, _ = self.tool("promote", APP, "--wait", "--timeout", "60s")
         ok = code == 0 and self.wait("v1 promoted", lambda: self.rollout_phase()[0] == "Healthy")
-        self.show_tree()
+        self.show_status()
         prod, test = self.curl(PROD), self.curl(TEST)
         self.check(
             "both hosts say v1 again, Git holds v1",
@@ -316,8 +319,8 @@ class Demo:
         prod, test = self.curl(PROD), self.curl(TEST)
         ok = ok and "Version: v1" in prod[1] and "Version: v3" in test[1]
         code, _ = self.tool("abort", APP, "--timeout", "60s")
-        app = self.show_app()
-        self.show_tree()
+        self.show_status()
+        app = self.app()
         prod = self.curl(PROD)
         self.check(
             "abort: prod still says v1; Git back on v1; app Synced and Healthy",
@@ -340,7 +343,8 @@ class Demo:
         self.sb.fail_image("ikubernetes/myapp:v4", "http-500")
         self.say("(sandbox: ikubernetes/myapp:v4 answers HTTP 500)")
         code, _ = self.deploy("v4", "--check-timeout", "2s")
-        app = self.show_app()
+        self.show_status()
+        app = self.app()
         prod = self.curl(PROD)
         self.check(
             "deploy exits 1; Git back on v1; app Healthy; prod says v1",

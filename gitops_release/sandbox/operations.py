@@ -239,8 +239,10 @@ class Operations:
         state.update(phase=phase, message=message, finishedAt=rfc3339(self.clock.now()))
         operation = state["operation"]
         sync = operation.get("sync") or {}
-        shown = sync.get("revision") or ",".join(r[:7] for r in sync.get("revisions") or [])
-        self.events(f"{app.name}: sync to {str(shown or '')[:15]} {phase}: {message}")
+        shown = str(sync.get("revision") or "")[:12] or ",".join(
+            r[:12] for r in sync.get("revisions") or []
+        )
+        self.events(f"{app.name}: sync to {shown} {phase}: {message}")
         if phase == "Succeeded" and not sync.get("dryRun"):
             history = app.status.setdefault("history", [])
             result = state["syncResult"]

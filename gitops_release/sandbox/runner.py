@@ -44,6 +44,8 @@ def up(
             print(f"sandbox: error: {ACTIONS_API_VARIABLE}={mode!r}: one of {choices}", file=err)
             raise SystemExit(2)
         config = dataclasses.replace(config, actions_api=mode)
+    if config.log_stream is None:
+        config = dataclasses.replace(config, log_stream=err)
     if config.host not in LOOPBACK:
         print(
             f"sandbox: warning: listening on {config.host}, not loopback: the APIs are reachable from the network",
@@ -57,25 +59,35 @@ def up(
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, _handler)
+    # Opened before anything starts: a path that cannot be written fails here (an OSError whose
+    # filename is the env file), with no server, thread or state directory left behind.
+    env_handle, created, written = None, False, False
+    if env_file is not None:
+        created = not env_file.exists()
+        env_handle = os.fdopen(os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
     sb = Sandbox(config)
     try:
         sb.start()
         lines = sb.export_lines()
-        if env_file is not None:
-            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write("\n".join(lines) + "\n")
+        if env_handle is not None:
+            with env_handle:
+                env_handle.write("\n".join(lines) + "\n")
+            written = True
         out.write("\n".join(lines) + "\n")
         out.flush()
-        print(
-            f"sandbox: serving (state {sb.state_dir}, time scale {config.time_scale}); Ctrl-C to stop",
-            file=err,
-            flush=True,
+        sb.log(
+            "for plain git push to SANDBOX_GIT, run once in your checkout"
+            f" (reads $SANDBOX_GIT_TOKEN at push time): {sb.git_setup_line()}"
         )
+        sb.log(f"serving (state {sb.state_dir}, time scale {config.time_scale}); Ctrl-C to stop")
         while not stop.wait(0.5):
             pass
-        print("sandbox: stopping", file=err, flush=True)
+        sb.log("stopping")
     finally:
+        if env_handle is not None:
+            env_handle.close()
+            if created and not written and env_file is not None:
+                env_file.unlink(missing_ok=True)  # a failed start leaves no empty env file behind
         sb.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

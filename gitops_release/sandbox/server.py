@@ -22,7 +22,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from gitops_release.sandbox.applications import AppController
 from gitops_release.sandbox.argocd_api import ACTIONS_API, ArgoCDHandler
@@ -40,6 +40,11 @@ from gitops_release.sandbox.registry import LocalRegistry, Puller
 from gitops_release.sandbox.replicaset import Timing
 from gitops_release.sandbox.rollouts_api import R, RolloutsHandler
 from gitops_release.sandbox.wire import GrpcError, collect_routes
+
+# Run by git through sh as ``f get`` (also ``f store`` / ``f erase``, which it ignores).
+GIT_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get && echo username=sandbox && echo "password=$SANDBOX_GIT_TOKEN"; }; f'
+)
 
 
 class ApiHandler(ArgoCDHandler, RolloutsHandler, ControlHandler):
@@ -72,9 +77,8 @@ class _Server(http.server.ThreadingHTTPServer):
         with self.sandbox.lock:
             self.sandbox.requests.append((verb, template))
 
-    def log(self, line: str) -> None:
-        if self.sandbox.config.verbose:
-            print(f"sandbox: {line}", file=sys.stderr, flush=True)
+    def log(self, line: str, level: str = "info") -> None:
+        self.sandbox.log(line, level)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up mid-answer (a killed CLI, a cut watch) is not the server's
@@ -94,15 +98,24 @@ class SandboxConfig:
     time_scale: float = 1.0
     poll_seconds: float = 180.0  # Argo CD's timeout.reconciliation
     timing: Timing = field(default_factory=Timing)
-    verbose: bool = False
+    verbose: bool = False  # log to log_stream (stderr): requests, syncs, refused requests
+    log_level: str = "info"  # one of LOG_LEVELS: debug adds one line per request answered
+    log_stream: TextIO | None = None  # None: sys.stderr
     actions_api: str = "v2"  # which resource-action API to serve: see argocd_api.ACTIONS_API
     prometheus: bool = False  # start a real Prometheus scraping the pods (prometheus.py)
     registry: bool = False  # run docker-registry beside it; the cluster pulls by its tags
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+"""``debug``: every request answered (one line each); ``info``: syncs and operations, refused
+requests (4xx/5xx), start-up; ``warning``: what needs a look (a TLS handshake on a plain port)."""
+
+
 class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
+        if self.config.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level {self.config.log_level!r}: one of {', '.join(LOG_LEVELS)}")
         self.actions_api = "v2"
         self.set_actions_api(self.config.actions_api)
         self.clock = Clock(self.config.time_scale)
@@ -218,7 +231,10 @@ class Sandbox:
                 raise
             self.log(f"prometheus on {self.prometheus.url}, scraping {METRICS_PATH} every 1 s")
         for line in self.apps.tools.missing():
-            print(f"sandbox: {line}", file=sys.stderr, flush=True)
+            if self.config.verbose:
+                self.log(line, "warning")
+            else:
+                print(f"sandbox: {line}", file=sys.stderr, flush=True)
         self._load_apps()
         self.running = True
         loop = threading.Thread(target=self._loop, name="sandbox-controller", daemon=True)
@@ -267,7 +283,11 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """The variables ``sandbox up`` prints, in order (SANDBOX_INGRESS last; with
-        ``prometheus``, SANDBOX_PROMETHEUS before it)."""
+        ``prometheus``/``registry``, SANDBOX_PROMETHEUS/SANDBOX_REGISTRY before it).
+
+        ``GITOPS_RELEASE_INGRESS_URL`` is the client's ``ingress_url`` setting, so ``verify
+        --preview`` works with the env file sourced; ``SANDBOX_INGRESS`` (the same URL) stays for
+        the scripts that use it."""
         return {
             "ARGOCD_SERVER": self.argocd_url,
             "ARGOCD_AUTH_TOKEN": self.token,
@@ -277,6 +297,7 @@ class Sandbox:
             "SANDBOX_GIT_TOKEN": self.git_token,
             **({"SANDBOX_PROMETHEUS": self.prometheus.url} if self.prometheus else {}),
             **({"SANDBOX_REGISTRY": self.registry.host} if self.registry else {}),
+            "GITOPS_RELEASE_INGRESS_URL": self.ingress_url,
             "SANDBOX_INGRESS": self.ingress_url,
         }
 
@@ -294,12 +315,25 @@ class Sandbox:
             "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
         }
 
+    def git_setup_line(self) -> str:
+        """The command that makes plain ``git push`` to SANDBOX_GIT work, run once in a checkout:
+        a credential helper that answers with ``$SANDBOX_GIT_TOKEN`` read at push time. Why this
+        form: the token is never written to ``.git/config`` (only the variable's name is), never in
+        argv (``git -c http.extraHeader=...`` would put it in every push's command line) and never in
+        a URL; a new sandbox with a new token works after sourcing its env file again; the helper
+        is the checkout's own, so no other host is ever offered the token."""
+        helper = GIT_CREDENTIAL_HELPER
+        return f"git config credential.helper {shlex.quote(helper)}"
+
     def export_lines(self) -> list[str]:
         return [f"export {k}={shlex.quote(v)}" for k, v in self.env().items()]
 
-    def log(self, line: str) -> None:
-        if self.config.verbose:
-            print(f"sandbox: {line}", file=sys.stderr, flush=True)
+    def log(self, line: str, level: str = "info") -> None:
+        """One line on the log stream when verbose and ``level`` is at or above the config's."""
+        if self.config.verbose and LOG_LEVELS.index(level) >= LOG_LEVELS.index(
+            self.config.log_level
+        ):
+            print(f"sandbox: {line}", file=self.config.log_stream or sys.stderr, flush=True)
 
     # the controller loop -----------------------------------------------------------------
     def _loop(self) -> None:
@@ -452,4 +486,4 @@ class Sandbox:
         return self.cluster.live_object(key)
 
 
-__all__ = ["C", "R", "Sandbox", "SandboxConfig"]
+__all__ = ["LOG_LEVELS", "C", "R", "Sandbox", "SandboxConfig"]

@@ -44,6 +44,13 @@ class GrpcError(Exception):
         return GRPC_HTTP.get(self.code, 500)
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` as printable ASCII (anything else as ``\\xNN``), cut at ``limit`` characters:
+    a log line never carries raw bytes from the wire."""
+    safe = "".join(c if c.isascii() and c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
 Route = tuple[str, re.Pattern[str], Callable[..., None], str]  # verb, regex, method, template
 
 
@@ -55,10 +62,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
     routes: ClassVar[list[Route]] = []
     _body: bytes | None = None
 
+    _refused: str = ""
+
+    # the log: one line per request at most, printable ASCII only ------------------------
     def log_message(self, format: str, *args: Any) -> None:
+        self._log(f"{self.address_string()} {printable(format % args)}", "info")
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # http.server logs a refused request twice (its reason, then the request line): keep the
+        # reason for the one line log_request writes.
+        self._refused = printable(format % args)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        status = int(code) if isinstance(code, int) else 0
+        reason, self._refused = self._refused, ""
+        raw = getattr(self, "raw_requestline", b"") or b""
+        if raw.startswith(b"\x16\x03"):  # a TLS record: handshake, TLS 1.x
+            self._log(
+                f"{self.address_string()} sent a TLS handshake to this plain-HTTP port, answered"
+                f" {status} (use http://, not https://)",
+                "warning",
+            )
+            return
+        line = f'{self.address_string()} "{printable(self.requestline)}" {code}'
+        self._log(f"{line} ({reason})" if reason else line, "debug" if status < 400 else "info")
+
+    def _log(self, line: str, level: str) -> None:
         log = getattr(self.server, "log", None)
         if callable(log):
-            log(f"{self.address_string()} {format % args}")
+            log(line, level)
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header on the sandbox's clock: the same (scaled) time as every timestamp

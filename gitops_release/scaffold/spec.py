@@ -20,9 +20,10 @@ _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 _SCHEME_URL = re.compile(r"^(?P<scheme>https?|ssh|git|file)://(?P<rest>[^\s]+)$")
 _SCP_URL = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^\s]+$")
-# Longest suffix scaffold appends to APP ("-preview"), so every derived name stays a DNS label.
-_LONGEST_SUFFIX = len("-preview")
-MAX_APP = 63 - _LONGEST_SUFFIX
+# Longest suffix scaffold appends to APP (the preview Service, APP-preview): a Service name is a
+# DNS-1035 label of at most 63 characters, so APP has 63 - len("-preview") = 55.
+_LONGEST_SUFFIX = "-preview"
+MAX_APP = 63 - len(_LONGEST_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ def _fail(field: str, message: str, hint: str | None = None) -> UsageError:
     return UsageError(f"{field}: {message}", hint=hint)
 
 
-def _check_dns_label(field: str, value: str, *, max_len: int = 63, first_letter: bool) -> None:
+def _check_dns_label(
+    field: str, value: str, *, max_len: int = 63, first_letter: bool, why: str | None = None
+) -> None:
     pattern = DNS1035_LABEL if first_letter else DNS1123_LABEL
     kind = "DNS-1035 label" if first_letter else "DNS-1123 label"
     if "/" in value or ".." in value:
@@ -87,7 +90,7 @@ def _check_dns_label(field: str, value: str, *, max_len: int = 63, first_letter:
             hint=f"lower-case letters, digits and '-', starting with {start}, not ending with '-'",
         )
     if len(value) > max_len:
-        raise _fail(field, f"{value!r} is longer than {max_len} characters")
+        raise _fail(field, f"{value!r} is longer than {max_len} characters", hint=why)
 
 
 def check_host(field: str, value: str) -> str:
@@ -180,7 +183,11 @@ def check_revision(field: str, value: str) -> str:
 
 def validate(spec: AppSpec) -> AppSpec:
     """Check every field of ``spec`` (raises :class:`UsageError` naming the field)."""
-    _check_dns_label("APP", spec.app, max_len=MAX_APP, first_letter=True)
+    _check_dns_label(
+        "APP", spec.app, max_len=MAX_APP, first_letter=True,
+        why=f"the preview Service is named {spec.app}{_LONGEST_SUFFIX}, and a Service name is at"
+        " most 63 characters (a DNS-1035 label)",
+    )  # fmt: skip
     image = parse_image(spec.image, what="--image")
     if image.tag is None and image.digest is None:
         raise _fail(

@@ -20,6 +20,7 @@ import gitops_release
 from gitops_release.config import Settings
 from gitops_release.errors import Failed, UsageError
 from gitops_release.lint import check as lint
+from gitops_release.output import short_sha
 from gitops_release.scaffold import templating
 from gitops_release.scaffold.spec import AppSpec, check_repo_url, check_revision, validate
 
@@ -128,7 +129,9 @@ class ScaffoldResult:
         lines = [f"wrote {rel}" for rel in self.files]
         lines.append(f"lint: ok ({len(self.warnings)} warning(s))" if self.warnings else "lint: ok")
         if self.commit:
-            lines.append(f"committed {self.commit[:12]}" + (" and pushed" if self.pushed else ""))
+            lines.append(
+                f"committed {short_sha(self.commit)}" + (" and pushed" if self.pushed else "")
+            )
             if not self.pushed:
                 lines.append("next: git push")
         else:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gitops_release.argo.model import parse_time
+from gitops_release.output import short_sha
 
 ICON_ROLLOUT, ICON_REVISION, ICON_RS, ICON_POD = "⟳", "#", "⧉", "□"
 ICON_OK, ICON_BAD, ICON_PAUSED, ICON_PROGRESSING = "✔", "✖", "॥", "◌"
@@ -223,13 +224,14 @@ def images_line(view: RolloutView) -> list[str]:
 
 
 def tabwrite(rows: list[list[str]], padding: int = 2) -> str:
-    """Go ``text/tabwriter`` for rows whose cells but the last are tab-terminated."""
+    """Go ``text/tabwriter`` for rows whose cells but the last are tab-terminated; without the
+    padding Go leaves at the end of a line whose last cells are empty (no trailing spaces)."""
     columns = max(len(r) for r in rows) - 1
     widths = [max(len(r[i]) for r in rows if len(r) > i + 1) + padding for i in range(columns)]
     lines = []
     for row in rows:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
-        lines.append("".join(cells) + row[-1])
+        lines.append(("".join(cells) + row[-1]).rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -347,7 +349,7 @@ def render_status(view: AppView, now: dt.datetime) -> str:
     if reconciled is not None and reconciled > now:
         now = reconciled
     fmt = "{:<17}{}\n"
-    revision = view.revision[:12] or "-"
+    revision = short_sha(view.revision) or "-"
     target = f" ({view.target_revision})" if view.target_revision else ""
     out = [
         fmt.format("Application:", view.name),
@@ -419,7 +421,7 @@ def render_list(rows: list[ListRow], fmt: str = "text") -> str:
             r.name,
             r.sync,
             r.health,
-            r.revision[:7] or "-",
+            short_sha(r.revision) or "-",
             r.rollout or "-",
             r.strategy or "-",
             r.status or "-",
@@ -462,7 +464,7 @@ def render_history(rows: list[HistoryRow]) -> str:
         cells = [
             str(r.id),
             r.deployed_at or "-",
-            r.revision[:7] or "-",
+            short_sha(r.revision) or "-",
             r.image or "-",
             r.previous or "-",
             r.author or "-",

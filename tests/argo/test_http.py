@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 
@@ -140,6 +141,11 @@ def test_connection_refused_is_retried_then_exit_4() -> None:
         c.request("POST", "/x", body={})
     assert c.requests_sent == 3 and len(sleeps) == 2
     assert f"cannot reach Argo CD at http://127.0.0.1:{port}" in str(info.value)
+    # the reason as the OS says it, without the quote and brackets requests wraps it in
+    assert re.search(r": \[Errno \d+\] Connection refused$", info.value.message), info.value
+    with pytest.raises(http.Unreachable) as info:
+        http.probe(f"http://127.0.0.1:{port}/")
+    assert re.search(r": \[Errno \d+\] Connection refused$", info.value.message), info.value
 
 
 def test_error_messages_never_carry_the_token(server: FakeServer) -> None:

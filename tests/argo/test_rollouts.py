@@ -68,7 +68,7 @@ class Scripted:
 
 def test_promote_confirms_the_pause_was_cleared() -> None:
     control = Scripted([PAUSED, PAUSED, replace(PAUSED, pause_reasons=(), phase="Progressing")])
-    result = rollouts.run(control, Action.promote, sleep=lambda s: None)
+    result = rollouts.run(control, Action.promote, app="web", sleep=lambda s: None)
     assert result.changed and control.acted == [Action.promote]
 
 
@@ -78,14 +78,14 @@ def test_promote_of_a_rollout_that_is_not_paused_is_refused() -> None:
     )
     control = Scripted([progressing])
     with pytest.raises(Failed, match=r"not paused .* silent no-op"):
-        rollouts.run(control, Action.promote)
+        rollouts.run(control, Action.promote, app="web")
     assert control.acted == []
 
 
 def test_already_promoted_is_a_no_op_without_a_call() -> None:
     healthy = replace(PAUSED, phase="Healthy", message="", pause_reasons=(), stable_rs="h2")
     control = Scripted([healthy])
-    result = rollouts.run(control, Action.promote)
+    result = rollouts.run(control, Action.promote, app="web")
     assert not result.changed and "already fully promoted" in result.message and control.acted == []
 
 
@@ -96,6 +96,7 @@ def test_unconfirmed_action_is_exit_4() -> None:
         rollouts.run(
             control,
             Action.abort,
+            app="web",
             confirm_timeout=3,
             sleep=lambda s: None,
             clock=lambda: float(next(clock)),

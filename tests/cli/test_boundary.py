@@ -255,7 +255,7 @@ def test_interrupted_deploy_says_what_git_holds_and_what_to_run(
     assert code == 130
     line = next(x for x in err.splitlines() if x.startswith("gitops-release: error:"))
     commit = live_env.git("ls-remote", "origin", "main").split()[0]
-    assert f"interrupted (SIGTERM): Git holds ikubernetes/myapp:v2 (commit {commit[:7]})" in line
+    assert f"interrupted (SIGTERM): Git holds ikubernetes/myapp:v2 (commit {commit[:12]})" in line
     assert "Argo CD was not refreshed" in line
     assert "gitops-release deploy v2 --app myapp` to continue" in line
     assert "gitops-release rollback myapp` to undo" in line

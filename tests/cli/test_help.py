@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 
 import pytest
 import typer
@@ -87,3 +88,37 @@ def test_every_flag_the_readme_mentions_exists() -> None:
     options = every_option() | {"--help"}
     assert sorted(mentioned - options - set(OTHER_TOOLS)) == []
     assert sorted(set(OTHER_TOOLS) - mentioned) == []  # no stale exception
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command line that has a help page: the root, each group, each command."""
+    cli.load_commands()
+
+    def walk(command: object, path: list[str]) -> list[list[str]]:
+        found = [path]
+        for name, sub in sorted((getattr(command, "commands", None) or {}).items()):
+            found += walk(sub, [*path, name])
+        return found
+
+    return walk(typer.main.get_command(cli.app), [])
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "(root)")
+def test_every_help_page_reads_cleanly(path: list[str]) -> None:
+    code, out, err = _our_output([*path, "--help"])
+    assert code == 0, err
+    usage = out.splitlines()[0]
+    assert not re.search(r"\{[A-Z_]+\}", usage), usage  # APP, not {APP}
+    # a word is never cut at its hyphen: gitops-\nrelease.toml, --no-\nmanual-gate
+    assert not re.search(r"\w-\n\s*\w", out), re.findall(r".*\w-\n\s*\w.*", out)
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
+    flat = " ".join(out.split())
+    assert not re.search(r"\(required\)\.? \[required\]", flat)  # said once
+    group = cli.click_command([*path, "--help"])
+    command: object = group
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "argument" and param.nargs == -1:
+            name = (param.metavar or param.name.upper()).strip("[].")
+            assert f"{name}..." in usage.replace("]", ""), usage  # several PATHs

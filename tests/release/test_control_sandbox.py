@@ -254,7 +254,7 @@ def test_list_and_history(env: Env) -> None:
     env.ok("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
     table = env.ok("list")
     assert re.search(
-        r"myapp +Synced +Suspended +\w{7} +bluegreen-rollout +BlueGreen +Paused +2/2", table
+        r"myapp +Synced +Suspended +\w{12} +bluegreen-rollout +BlueGreen +Paused +2/2", table
     ), table
     env.monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", env.sb.git_token)
     rows = json.loads(env.ok("history", "myapp", "-o", "json"))["history"]
@@ -352,7 +352,7 @@ def test_status_before_the_first_sync_and_wait_naming_manual_sync(env: Env) -> N
     assert "Sync:            OutOfSync" in status
     assert "Note:            Rollout default/bluegreen-rollout does not exist yet" in status
     code, _, err = env.cli("wait", "myapp", "--for", "synced", "--timeout", "1s")
-    assert code == 6 and "auto-sync is off: run `gitops-release sync APP`" in err
+    assert code == 6 and "auto-sync is off: run `gitops-release sync myapp`" in err
 
 
 def test_promote_full_skips_the_pause(env: Env) -> None:
@@ -453,3 +453,33 @@ def test_app_create_dry_run_shows_the_diff(env: Env) -> None:
     )
     out = env.ok("app", "create", "--file", str(app_file), "--dry-run")
     assert "would be updated" in out and "+    team: a" in out
+
+
+def test_promote_says_its_result_once_and_reports_the_phase_it_waited_for(
+    live_env: Env,
+) -> None:
+    e = live_env
+    e.ok("deploy", "v2", "--app", "myapp", "--timeout", "60s")
+    code, out, err = e.cli("promote", "myapp", "--wait", "--timeout", "60s")
+    assert code == 0, err
+    assert "promote done" in out and "released on ikubernetes/myapp:v2" in out
+    assert "promote done" not in err  # the result on stdout only, not on both streams
+    e.ok("deploy", "v3", "--app", "myapp", "--timeout", "60s")
+    data = json.loads(e.ok("promote", "myapp", "--wait", "--timeout", "60s", "-o", "json"))
+    assert data["released"]["reached"] is True
+    assert data["phase"] == data["released"]["rollout"]["phase"] == "Healthy"  # not Progressing
+
+
+def test_a_timeout_says_what_is_missing_once_and_hints_name_the_app(env: Env) -> None:
+    env.create_app()
+    env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
+    env.sb.fail_image("ikubernetes/myapp:v2", "never-ready")
+    env.bump("v2")
+    code, _, err = env.cli("wait", "myapp", "--for", "released", "--timeout", "2s")
+    assert code == 6, err
+    line = err.strip().splitlines()[-1]
+    assert line.count("more replicas need to be updated") == 1, line
+    assert "rollout bluegreen-rollout" in line  # the Rollout named once, by its name
+    code, _, err = env.cli("promote", "myapp")
+    assert code == 1, err
+    assert "APP" not in err and "`gitops-release wait myapp --for preview-ready`" in err

@@ -27,8 +27,11 @@ def test_verify_preview_and_prod(env: Env) -> None:
     env.bump("v2")
     env.ok("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
     ingress = ("--ingress-url", env.sb.ingress_url, "--check-timeout", "2s")
-    out = env.ok("verify", "myapp", "--preview", "--expect", "Version: v2", *ingress)
-    assert out.startswith("preview: http://test.myapp.com: ok (HTTP 200)")
+    code, out, err = env.cli("verify", "myapp", "--preview", "--expect", "Version: v2", *ingress)
+    assert code == 0, err
+    # the result once, on stdout, in the word deploy's progress uses too
+    assert out == "preview: http://test.myapp.com: passed (HTTP 200)\n"
+    assert "passed" not in err and " ok " not in err
     data = json.loads(
         env.ok("verify", "myapp", "--prod", "--status", "200", *ingress, "-o", "json")
     )
