@@ -18,7 +18,13 @@ from gitops_release import journal
 from gitops_release.argo import http
 from gitops_release.argo.apierrors import NoLiveObject
 from gitops_release.argo.connection import Connection
-from gitops_release.argo.model import Application, ResourceRef, Rollout, find_rollout
+from gitops_release.argo.model import (
+    AnalysisRun,
+    Application,
+    ResourceRef,
+    Rollout,
+    find_rollout,
+)
 from gitops_release.argo.rollouts import ActionResult, ArgoCDControl, run
 from gitops_release.argo.types import Action, Target
 from gitops_release.argo.wait import Expect, Outcome, Waiter, wait_operation
@@ -199,6 +205,24 @@ class ReleaseApp:
         except RemoteError:
             return None
         return rs.revision or None
+
+    def analysis_runs(self, ro: Rollout | None) -> list[tuple[str, AnalysisRun]]:
+        """The pre- and post-promotion AnalysisRuns the Rollout's status names, by role (a run
+        not readable yet is left out: the Rollout's own phase still tells)."""
+        from gitops_release.argo import analysis
+
+        if ro is None:
+            return []
+        found = []
+        for which, named in ((analysis.PRE, ro.pre_analysis), (analysis.POST, ro.post_analysis)):
+            if named is None or not named.name:
+                continue
+            try:
+                run = self.conn.argocd().analysis_run(self.name, named.name, ro.namespace)
+            except RemoteError:
+                continue
+            found.append((which, run))
+        return found
 
     def urls(self, ro: Rollout | None) -> tuple[str, str]:
         from gitops_release.argo.routes import urls

@@ -18,6 +18,7 @@ image, and the waits start from whatever state they find.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,8 @@ class DeployResult:
     preview_url: str = ""
     prod_url: str = ""
     checks: list[smoke.CheckResult] = field(default_factory=list)
+    analysis: list[dict[str, Any]] = field(default_factory=list)
+    """The Rollout's pre/post-promotion AnalysisRuns (:func:`argo.analysis.run_payload`)."""
     timings: dict[str, float] = field(default_factory=dict)
     reason: str = ""
 
@@ -304,6 +307,7 @@ def _roll_out(
     )
     result.timings["preview_ready"] = round(time.monotonic() - t, 2)
     _note(rel, result, outcome)
+    _analysis(rel, result, out, outcome.rollout)
     released = outcome.rollout is not None and outcome.rollout.fully_promoted
     pre = [c for c in req.checks if c != "prod" or not req.promote]
     out.progress(
@@ -325,6 +329,7 @@ def _roll_out(
         rel.act(_promote())
     outcome = rel.reach(Target.released, commit=commit, image=result.new_image, deadline=deadline)
     _note(rel, result, outcome)
+    _analysis(rel, result, out, outcome.rollout)
     post = [c for c in req.checks if c == "prod"] or (["prod"] if "preview" in req.checks else [])
     _checks(rel, req, result, out, post, expect_prod=True)
     result.timings["promote"] = round(time.monotonic() - t, 2)
@@ -343,6 +348,21 @@ def _note(rel: ReleaseApp, result: DeployResult, outcome: Any) -> None:
     result.operation = f"{app.operation.phase}: {app.operation.message}" if app.operation else ""
     result.rollout_revision = rel.rollout_revision(outcome.rollout)
     result.prod_url, result.preview_url = rel.urls(outcome.rollout)
+
+
+def _analysis(rel: ReleaseApp, result: DeployResult, out: Output, ro: Any) -> None:
+    """Record the Rollout's AnalysisRuns (replacing an earlier look at the same run) and say
+    how each one newly seen as finished ended."""
+    from gitops_release.argo import analysis
+
+    for which, run in rel.analysis_runs(ro):
+        seen = [r for r in result.analysis if r["name"] == run.name]
+        payload = analysis.run_payload(which, run)
+        if seen and seen[0]["phase"] == payload["phase"]:
+            continue
+        result.analysis = [r for r in result.analysis if r["name"] != run.name] + [payload]
+        if run.phase in ("Successful", "Failed", "Error", "Inconclusive"):
+            out.progress(analysis.summary(which, run))
 
 
 def _checks(
@@ -381,12 +401,15 @@ def _recover(
 
     if req.on_failure is OnFailure.none:
         out.progress(f"release failed ({err.message}); --on-failure none: leaving it as it is")
+        with contextlib.suppress(ReleaseError):  # a spent --timeout: recorded without the runs
+            _analysis(rel, result, out, rel.rollout())
         return
     out.progress(f"release failed: {err.message}; aborting the rollout (traffic stays on stable)")
     # going back to stable gets its own time: the release's --timeout may be spent already
     recovery = max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
     rel.conn.extend_deadline(recovery)
     ro = rel.rollout()
+    _analysis(rel, result, out, ro)  # before the abort: the runs as they ended
     if ro is not None and not ro.fully_promoted:
         rel.act(Action.abort)
     if req.on_failure is OnFailure.abort_only:
