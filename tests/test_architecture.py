@@ -31,6 +31,7 @@ OWNERS = {
     "requests": ("gitops_release.argo.http",),
     "jsonschema": ("gitops_release.schemas",),
     "nodesemver": ("gitops_release.registry.ranges",),
+    "simpleeval": ("gitops_release.analysis.condition",),
 }
 # What the sandbox may import from the package besides itself: the scaffold (its demo writes the
 # app as a user would). Everything else is the client, on the other side of the wire.
@@ -54,7 +55,7 @@ def _module_name(path: Path) -> str:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__"),
     ("release", "views"),
-    ("argo", "git", "yaml", "registry", "scaffold", "lint", "schemas"),
+    ("argo", "git", "yaml", "registry", "scaffold", "lint", "schemas", "analysis"),
     ("images", "errors", "config", "environments", "output", "record", "journal", ""),
 )
 # __init__ files that may hold code: the package's version, and the command line's entry point

@@ -455,8 +455,12 @@ def probe(
     timeout: float = 5.0,
     verify: bool | str = True,
     max_body: int = 65536,
+    method: str = "GET",
+    data: bytes | None = None,
+    hint: str = "check the URL, or pass --ingress-url to reach the hosts through the ingress",
 ) -> Probe:
-    """A plain GET of an application URL (smoke checks: ``deploy --check``, ``verify``).
+    """A plain GET of an application URL (smoke checks: ``deploy --check``, ``verify``), or
+    ``method`` with ``data`` (a web analysis metric).
 
     No retries here (the caller retries until its own deadline) and no JSON decoding; a ``Host``
     in ``headers`` reaches a virtual host through an ingress address. Unreachable raises
@@ -464,8 +468,10 @@ def probe(
     import requests
 
     try:
-        with requests.get(
+        with requests.request(
+            method,
             url,
+            data=data,
             headers=dict(headers or {}),
             timeout=(min(timeout, 5.0), timeout),
             verify=verify,
@@ -475,7 +481,4 @@ def probe(
             body = response.raw.read(max_body, decode_content=True) or b""
             return Probe(response.status_code, body.decode("utf-8", "replace"))
     except requests.exceptions.RequestException as err:
-        raise Unreachable(
-            f"cannot reach {redact(url)}: {_reason(err)}",
-            hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",
-        ) from None
+        raise Unreachable(f"cannot reach {redact(url)}: {_reason(err)}", hint=hint) from None

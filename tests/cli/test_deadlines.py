@@ -37,7 +37,23 @@ WAITING: dict[str, list[str]] = {
     # staging and prod are both myapp here: its release of v2 waits, so the promotion is
     # refused after its reads (the full promotion's waits are deploy's, above)
     "env promote": ["env", "promote", "myapp", "--from", "staging", "--to", "prod"],
+    # an analysis template measuring far longer than --timeout (written below)
+    "verify": ["verify", "myapp", "--analysis", "gate.yaml"],
 }
+GATE = """apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: gate
+spec:
+  metrics:
+  - name: up
+    count: 50
+    interval: 500ms
+    successCondition: "true"
+    provider:
+      web:
+        url: {url}/
+"""
 ENV_CONFIG = """[[environments]]
 name = "staging"
 application = "{app}"
@@ -91,6 +107,9 @@ def test_no_request_may_run_past_the_timeout(
         argv = [*argv, "--yes"] if "--yes" in _opts(argv[:2]) else argv
     if command == "env promote":
         (env.tmp / "gitops-release.toml").write_text(ENV_CONFIG)
+        monkeypatch.chdir(env.tmp)
+    if command == "verify":
+        (env.tmp / "gate.yaml").write_text(GATE.format(url=env.sb.ingress_url))
         monkeypatch.chdir(env.tmp)
     start = time.monotonic()
     env.cli(*argv, "--timeout", f"{TIMEOUT:g}s")
