@@ -141,3 +141,39 @@ def test_successful_analysis_is_reported_in_progress_and_record(git_env: Env) ->
     run = _recorded_run(json.loads(record.read_text())["analysis"], "pre-promotion")
     assert run["phase"] == "Successful"
     assert run["metrics"][0]["last"]["value"] == "0.001"  # type: ignore[index]
+
+
+def test_a_scaffolded_analysis_gate_is_accepted_by_the_sandbox_and_runs(git_env: Env) -> None:
+    """``scaffold --analysis web``: the sandbox takes the AnalysisTemplate and the Rollout's
+    prePromotionAnalysis from Git, runs it on the next release (its service-name arg is the
+    preview Service), and deploy reports it Successful."""
+    env = git_env
+    fake = FakeServer().start()
+    fake.routes[("GET", "/rate")] = lambda r: (200, {"rate": 0.001})
+    try:
+        env.ok(
+            "scaffold", "shop", "--image", "ikubernetes/myapp:v1", "--prod-host", "prod.shop.com",
+            "--preview-host", "test.shop.com", "--repo-dir", str(env.repo),
+            "--repo-url", env.sb.repo_url("gitops"), "--target-revision", "main",
+            "--analysis", "web", "--url", fake.url + "/rate?service={{args.service-name}}",
+            "--json-path", "{$.rate}", "--success-condition", "result < 0.01",
+            "--analysis-interval", "5s",
+        )  # fmt: skip
+        env.git("add", ".")
+        env.git("commit", "-qm", "add shop with an analysis gate")
+        env.git("push", "-q", "origin", "main")
+        env.ok("app", "create", "--file", str(env.repo / "argocd" / "shop.yaml"))
+        env.ok("wait", "shop", "--for", "released", "--timeout", "60s")
+        record = env.tmp / "release.json"
+        code, _, err = env.cli(
+            "deploy", "v2", "--app", "shop", "--timeout", "60s", "--record", str(record)
+        )
+        assert code == 0, err
+        status = env.ok("status", "shop")
+    finally:
+        fake.stop()
+    assert "AnalysisRun  ✔ Successful" in status
+    run = _recorded_run(json.loads(record.read_text())["analysis"], "pre-promotion")
+    assert run["phase"] == "Successful"
+    asked = [r.query.get("service") for r in fake.requests if r.path == "/rate"]
+    assert len(asked) == 3 and asked[0] == ["shop-preview"]
