@@ -6,7 +6,8 @@
 - ``prometheus``: ``address``, ``query``, ``timeout`` (30 s) against ``/api/v1/query``; a vector or
   matrix is a list of floats (empty when nothing matched), a scalar a float.
 
-A refused connection, a non-2xx answer, a path that finds nothing or an answer that is not
+Values and messages are redacted as they are made (a server that echoes a token header or the
+Prometheus password gets it masked). A refused connection, a non-2xx answer, a path that finds nothing or an answer that is not
 what the provider expects is an Error measurement (counted against ``consecutiveErrorLimit``),
 never an exception. URLs in messages lose their credentials and query.
 """
@@ -23,13 +24,21 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from gitops_release.analysis.condition import ERROR, judge
 from gitops_release.analysis.template import Metric
 from gitops_release.argo import http
+from gitops_release.output import redact
 
 
 @dataclass(frozen=True)
 class Measurement:
+    """One measurement; its value and message are redacted when made (a server may echo the
+    credentials it was sent), so no exception, record or line built from them holds a secret."""
+
     phase: str
     value: str = ""
     message: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", redact(self.value))
+        object.__setattr__(self, "message", redact(self.message))
 
 
 def shown(url: str) -> str:

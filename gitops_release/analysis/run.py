@@ -39,6 +39,8 @@ class MetricRun:
     error: int = 0
     consecutive_error: int = 0
     consecutive_success: int = 0
+    count: int = 0
+    """Measurements that count towards the metric's ``count``: every phase but Error (upstream)."""
     phase: str = PENDING
     message: str = ""
     next_at: float = 0.0
@@ -47,6 +49,7 @@ class MetricRun:
         self.taken.append(m)
         key = {SUCCESSFUL: "successful", FAILED: "failed", INCONCLUSIVE: "inconclusive"}
         setattr(self, key.get(m.phase, "error"), getattr(self, key.get(m.phase, "error")) + 1)
+        self.count += m.phase != ERROR
         self.consecutive_error = self.consecutive_error + 1 if m.phase == ERROR else 0
         self.consecutive_success = self.consecutive_success + 1 if m.phase == SUCCESSFUL else 0
 
@@ -65,7 +68,7 @@ class MetricRun:
             )
             if n
         ]
-        head = f"{len(self.taken)} of {self.metric.count} measurements"
+        head = f"{self.count} of {self.metric.count} measurements"
         return head + (f" ({', '.join(parts)})" if parts else "")
 
     def describe(self) -> str:
@@ -97,7 +100,8 @@ class MetricRun:
             "successCondition": self.metric.success.text if self.metric.success else "",
             "failureCondition": self.metric.failure.text if self.metric.failure else "",
             "count": self.metric.count,
-            "measured": len(self.taken),
+            "measured": self.count,
+            "taken": len(self.taken),
             "successful": self.successful,
             "failed": self.failed,
             "inconclusive": self.inconclusive,
@@ -130,7 +134,7 @@ def assess(run: MetricRun) -> tuple[str, str]:
     limit = m.consecutive_success_limit
     if limit > 0 and run.consecutive_success >= limit:
         return SUCCESSFUL, ""
-    if m.count is not None and len(run.taken) >= m.count:
+    if m.count is not None and run.count >= m.count:
         if limit > 0:
             return (INCONCLUSIVE if m.failure_limit >= 0 else FAILED), (
                 f"consecutiveSuccessLimit ({limit}) not reached in {m.count} measurements"

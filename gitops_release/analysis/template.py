@@ -8,8 +8,10 @@ conditions that compile, durations that parse, and a count for a metric with an 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +93,20 @@ def find(documents: list[tuple[str, Any]], name: str | None) -> tuple[str, dict[
     return found[0]
 
 
-def resolve(source: str, doc: dict[str, Any], given: dict[str, str]) -> Template:
-    """Args, substitution and the checks of the module docstring; UsageError naming the fix."""
+def env_name(arg: str) -> str:
+    """Where an arg may come from instead of ``--arg`` (a secret must not be in argv):
+    ``service-name`` -> ``GITOPS_RELEASE_ARG_SERVICE_NAME``."""
+    return "GITOPS_RELEASE_ARG_" + re.sub(r"[^A-Z0-9]", "_", arg.upper())
+
+
+def resolve(
+    source: str,
+    doc: dict[str, Any],
+    given: dict[str, str],
+    environ: Mapping[str, str] | None = None,
+) -> Template:
+    """Args (``--arg``, then ``GITOPS_RELEASE_ARG_NAME`` in ``environ``, then the template's
+    value), substitution and the checks of the module docstring; UsageError naming the fix."""
     name = str((doc.get("metadata") or {}).get("name") or "")
     spec = doc.get("spec") or {}
     where = f"AnalysisTemplate {name} ({source})"
@@ -105,15 +119,18 @@ def resolve(source: str, doc: dict[str, Any], given: dict[str, str]) -> Template
         )
     args: dict[str, str] = {}
     for arg_name, arg in declared.items():
-        if arg_name in given:
-            args[arg_name] = given[arg_name]
+        from_env = (environ or {}).get(env_name(arg_name))
+        if arg_name in given or from_env is not None:
+            args[arg_name] = given[arg_name] if arg_name in given else str(from_env)
+            if arg.get("valueFrom") or arg_name not in given:  # a secret, or kept like one
+                register_secret(args[arg_name])
         elif arg.get("value") is not None:
             args[arg_name] = str(arg["value"])
         else:
             origin = "a secret (valueFrom)" if arg.get("valueFrom") else "no value"
             raise UsageError(
                 f"{where}: arg {arg_name} has {origin}",
-                hint=f"pass it with --arg {arg_name}=VALUE",
+                hint=f"pass it with --arg {arg_name}=VALUE, or a secret in ${env_name(arg_name)}",
             )
     metrics = tuple(_metric(where, m, args) for m in spec.get("metrics") or [])
     if not metrics:
@@ -152,10 +169,7 @@ def _metric(where: str, raw: Any, args: dict[str, str]) -> Metric:
         raise UsageError(f"{about}: prometheus needs an address and a query")
     if kinds == ["web"] and not block.get("url"):
         raise UsageError(f"{about}: web needs a url")
-    for header in block.get("headers") or [] if kinds == ["web"] else []:
-        if _SENSITIVE_HEADER.search(str(header.get("key") or "")):
-            register_secret(str(header.get("value") or ""))
-    register_secret(urlsplit(str(block.get("address") or block.get("url") or "")).password)
+    _register_secrets(block)
     interval = parse_duration(metric.get("interval"), f"{about}: interval")
     count = _int(about, metric, "count", 0)
     if count == 0 and interval:
@@ -187,6 +201,21 @@ def _metric(where: str, raw: Any, args: dict[str, str]) -> Metric:
         ),
         consecutive_success_limit=_int(about, metric, "consecutiveSuccessLimit", 0),
     )
+
+
+def _register_secrets(block: dict[str, Any]) -> None:
+    """Credentials of a provider (a URL's ``user:password@``, a token header) are masked in
+    every output from here on, in clear and in the Basic form a server may echo."""
+    parts = urlsplit(str(block.get("address") or block.get("url") or ""))
+    if parts.password:
+        pair = f"{parts.username or ''}:{parts.password}"
+        for value in (parts.password, pair, base64.b64encode(pair.encode()).decode()):
+            register_secret(value)
+    for header in block.get("headers") or []:
+        if isinstance(header, dict) and _SENSITIVE_HEADER.search(str(header.get("key") or "")):
+            value = str(header.get("value") or "")
+            register_secret(value)
+            register_secret(value.split(" ", 1)[-1].strip())  # "Bearer TOKEN": the token alone
 
 
 def _int(about: str, metric: dict[str, Any], key: str, default: int) -> int:

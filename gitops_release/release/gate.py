@@ -9,6 +9,7 @@ last value), 2 for bad input (no such template, a missing arg, a condition that 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ def verify_analysis(
     given = parse_args(args)
     documents, name = _documents(conn, app, template, out)
     source, doc = templates.find(documents, name)
-    resolved = templates.resolve(source, doc, given)
+    environ = os.environ if conn.environ is None else conn.environ
+    resolved = templates.resolve(source, doc, given, environ)
     deadline = conn.started + conn.timeout
     out.progress(f"analysis {resolved.name} from {source}: {len(resolved.metrics)} metric(s)")
     tls = conn.settings.get("ca_bundle") or not conn.settings.get("insecure")

@@ -123,6 +123,14 @@ def test_errors_end_in_error_after_the_consecutive_error_limit() -> None:
     assert "Error" in err.value.message and "consecutiveErrorLimit (4)" in err.value.message
 
 
+def test_errors_do_not_count_towards_the_count() -> None:
+    """Upstream counts every measurement but Error in ``count``: an error is measured again."""
+    script = Script(("Error", ""), ("Successful", "[0]"), ("Error", ""), ("Successful", "[0]"))
+    result = _run(_metric(count=2, interval=1.0), script)
+    assert result.phase == "Successful" and len(script.taken_at) == 4
+    assert result.metrics[0].counts() == "2 of 2 measurements (2 successful, 2 error)"
+
+
 def test_inconclusive_asks_for_a_person() -> None:
     script = Script(("Inconclusive", "[0.02]"))
     with pytest.raises(Failed) as err:

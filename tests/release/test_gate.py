@@ -136,7 +136,7 @@ def test_prometheus_unreachable_ends_in_error_after_the_limit(
         (("--analysis", "nope.yaml"), "--analysis nope.yaml: no such file"),
         (
             ("--analysis", "{file}"),
-            "arg service-name has no value (pass it with --arg service-name=VALUE)",
+            "arg service-name has no value (pass it with --arg service-name=VALUE, or a secret in $GITOPS_RELEASE_ARG_SERVICE_NAME)",
         ),
         (("--analysis", "{file}", "--arg", "service-name=x", "--arg", "typo=1"), "has no arg typo"),
         (("--analysis", "{file}", "--arg", "novalue"), "--arg novalue: want NAME=VALUE"),
@@ -188,3 +188,20 @@ def test_a_template_by_name_is_found_in_the_apps_files_in_git(
     assert "analysis error-rate (analysis.yaml): Successful" in out
     code, _, err = env.cli("verify", "myapp", "--analysis", "no-such-template")
     assert code == 2 and "no AnalysisTemplate no-such-template found" in err
+
+
+def test_a_secret_arg_comes_from_the_environment_and_is_never_shown(
+    tmp_path: Path,
+    prometheus: Prometheus,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A token must not be in argv: GITOPS_RELEASE_ARG_NAME gives it, and it is masked."""
+    secret = "svc-4f9b2c7e1d"
+    monkeypatch.setenv("GITOPS_RELEASE_ARG_SERVICE_NAME", secret)
+    prometheus.rates = [0.001]
+    path = _template(tmp_path, prometheus.server.url, count=1)
+    code, out, err = run(capsys, "--analysis", str(path), "-o", "json")
+    assert code == 0, err
+    assert f'service="{secret}"' in prometheus.server.requests[0].query["query"][0]
+    assert secret not in out + err
