@@ -8,16 +8,15 @@ conditions that compile, durations that parse, and a count for a metric with an 
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from gitops_release.analysis.condition import Condition, compile_condition
+from gitops_release.argo.model import provider_secrets
 from gitops_release.errors import UsageError
 from gitops_release.output import register_secret
 
@@ -25,7 +24,6 @@ KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 _ARG = re.compile(r"{{\s*args\.([A-Za-z0-9_.-]+)\s*}}")
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s))+$")
-_SENSITIVE_HEADER = re.compile(r"auth|token|secret|key|cookie|session|password", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -206,16 +204,8 @@ def _metric(where: str, raw: Any, args: dict[str, str]) -> Metric:
 def _register_secrets(block: dict[str, Any]) -> None:
     """Credentials of a provider (a URL's ``user:password@``, a token header) are masked in
     every output from here on, in clear and in the Basic form a server may echo."""
-    parts = urlsplit(str(block.get("address") or block.get("url") or ""))
-    if parts.password:
-        pair = f"{parts.username or ''}:{parts.password}"
-        for value in (parts.password, pair, base64.b64encode(pair.encode()).decode()):
-            register_secret(value)
-    for header in block.get("headers") or []:
-        if isinstance(header, dict) and _SENSITIVE_HEADER.search(str(header.get("key") or "")):
-            value = str(header.get("value") or "")
-            register_secret(value)
-            register_secret(value.split(" ", 1)[-1].strip())  # "Bearer TOKEN": the token alone
+    for secret in provider_secrets(block):
+        register_secret(secret)
 
 
 def _int(about: str, metric: dict[str, Any], key: str, default: int) -> int:
