@@ -296,7 +296,13 @@ class ReleaseApp:
             return
 
     def reach(
-        self, target: Target, *, commit: str | None, image: str | None, deadline: float
+        self,
+        target: Target,
+        *,
+        commit: str | None,
+        image: str | None,
+        deadline: float,
+        watch_analysis: bool = False,
     ) -> Outcome:
         expect = Expect(revision=commit, images=(image,) if image else ())
         if commit:
@@ -313,6 +319,7 @@ class ReleaseApp:
             expect,
             rollout_name=self.ref.name if self.has_rollout() else None,
             out=self.out,
+            watch_analysis=watch_analysis,
         )
         return waiter.run(max(1.0, deadline - time.monotonic()))
 

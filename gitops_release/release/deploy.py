@@ -256,8 +256,9 @@ def _deploy(
         out.progress("merge request opened: Argo CD deploys it once merged")
         return
 
+    gated = ro is not None and (ro.pre_analysis_wanted or ro.post_analysis_wanted)
     try:
-        _roll_out(rel, req, result, out, deadline)
+        _roll_out(rel, req, result, out, deadline, watch_analysis=gated)
     except (Failed, TimedOut) as err:
         result.reason = err.message
         result.outcome = "timed-out" if isinstance(err, TimedOut) else "failed"
@@ -296,15 +297,22 @@ def _plan_rest(rel: ReleaseApp, req: DeployRequest, bump: Any, plan: Plan) -> No
 
 
 def _roll_out(
-    rel: ReleaseApp, req: DeployRequest, result: DeployResult, out: Output, deadline: float
+    rel: ReleaseApp,
+    req: DeployRequest,
+    result: DeployResult,
+    out: Output,
+    deadline: float,
+    *,
+    watch_analysis: bool = False,
 ) -> None:
     commit = result.release_commit or None
     out.progress(f"step 2/4: Argo CD takes {commit[:12] if commit else 'the tip'}")
     t = time.monotonic()
     rel.take(commit, deadline)
     outcome = rel.reach(
-        Target.preview_ready, commit=commit, image=result.new_image, deadline=deadline
-    )
+        Target.preview_ready, commit=commit, image=result.new_image, deadline=deadline,
+        watch_analysis=watch_analysis,
+    )  # fmt: skip
     result.timings["preview_ready"] = round(time.monotonic() - t, 2)
     _note(rel, result, outcome)
     _analysis(rel, result, out, outcome.rollout)
@@ -327,7 +335,10 @@ def _roll_out(
     t = time.monotonic()
     if not released:
         rel.act(_promote())
-    outcome = rel.reach(Target.released, commit=commit, image=result.new_image, deadline=deadline)
+    outcome = rel.reach(
+        Target.released, commit=commit, image=result.new_image, deadline=deadline,
+        watch_analysis=watch_analysis,
+    )  # fmt: skip
     _note(rel, result, outcome)
     _analysis(rel, result, out, outcome.rollout)
     post = [c for c in req.checks if c == "prod"] or (["prod"] if "preview" in req.checks else [])

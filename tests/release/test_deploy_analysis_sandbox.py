@@ -51,8 +51,9 @@ def degrading() -> Iterator[FakeServer]:
     fake.stop()
 
 
-def _gate(env: Env, url: str, gate: str) -> None:
-    (env.repo / "myapp" / "analysis.yaml").write_text(TEMPLATE.format(url=url))
+def _gate(env: Env, url: str, gate: str, interval: str = "5s") -> None:
+    template = TEMPLATE.format(url=url).replace("interval: 5s", f"interval: {interval}")
+    (env.repo / "myapp" / "analysis.yaml").write_text(template)
     rollout = env.repo / "myapp" / "rollout.yaml"
     text = rollout.read_text(encoding="utf-8")
     rollout.write_text(
@@ -123,11 +124,14 @@ def test_failed_post_promotion_analysis_rolls_back_to_stable_and_reverts_git(
 
 
 def test_successful_analysis_is_reported_in_progress_and_record(git_env: Env) -> None:
+    """While the run measures, the wait says which run and metric and the measurements so far
+    (200 controller seconds between measurements: 2 s here, more than one look at the details;
+    the three stay within the progress deadline)."""
     fake = FakeServer().start()
     fake.routes[("GET", "/rate")] = lambda r: (200, {"rate": 0.001})
     try:
         env = git_env
-        _gate(env, fake.url, GATE)
+        _gate(env, fake.url, GATE, interval="200s")
         record = env.tmp / "release.json"
         code, _, err = env.cli(
             "deploy", "v2", "--app", "myapp", "--promote", "--timeout", "60s",
@@ -138,6 +142,14 @@ def test_successful_analysis_is_reported_in_progress_and_record(git_env: Env) ->
     assert code == 0, err
     assert "pre-promotion analysis bluegreen-rollout-" in err
     assert "Successful" in err and "3 of 3 measurements (3 successful)" in err, err
+    waiting = [line for line in err.splitlines() if "waiting for myapp to be preview-ready" in line]
+    assert any(
+        "pre-promotion analysis" in line
+        and 'metric "error-rate"' in line
+        and "Running" in line
+        and "1 of 3 measurements (1 successful)" in line
+        for line in waiting
+    ), err
     run = _recorded_run(json.loads(record.read_text())["analysis"], "pre-promotion")
     assert run["phase"] == "Successful"
     assert run["metrics"][0]["last"]["value"] == "0.001"  # type: ignore[index]
