@@ -41,6 +41,14 @@ CRDS = (
         "Apache-2.0.txt",
     ),
     (
+        "analysistemplate.schema.json",
+        "analysis-template-crd.yaml",
+        "argoproj.io/v1alpha1",
+        "AnalysisTemplate",
+        "argoproj/argo-rollouts manifests/crds/analysis-template-crd.yaml",
+        "Apache-2.0.txt",
+    ),
+    (
         "application.schema.json",
         "application-crd.yaml",
         "argoproj.io/v1alpha1",

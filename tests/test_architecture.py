@@ -33,6 +33,7 @@ OWNERS = {
     "nodesemver": ("gitops_release.registry.ranges",),
     # the client runs one kind of program itself: helm / kubectl, to check what a bump renders
     "subprocess": ("gitops_release.release.render",),
+    "simpleeval": ("gitops_release.analysis.condition",),
 }
 # What the sandbox may import from the package besides itself: the scaffold (its demo writes the
 # app as a user would). Everything else is the client, on the other side of the wire.
@@ -56,7 +57,7 @@ def _module_name(path: Path) -> str:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "__main__"),
     ("release", "views"),
-    ("argo", "git", "yaml", "registry", "scaffold", "lint", "schemas"),
+    ("argo", "git", "yaml", "registry", "scaffold", "lint", "schemas", "analysis"),
     ("images", "errors", "config", "environments", "output", "record", "journal", ""),
 )
 # __init__ files that may hold code: the package's version, and the command line's entry point

@@ -263,6 +263,35 @@ def test_install_input_replaces_the_default(tmp_path: Path) -> None:
     assert not record.exists()  # the default install did not run
 
 
+def _promote_calls(tmp_path: Path, inputs: dict[str, str]) -> list[list[str]]:
+    """The promote job's script run with a ``gitops-release`` that records each call."""
+    _, jobs = render({"app": "shop", **inputs})
+    job = jobs["shop-promote"]
+    variables = {**jobs[".shop-gitops-release"]["variables"], **(job.get("variables") or {})}
+    stub = tmp_path / "bin"
+    stub.mkdir(parents=True)
+    calls = tmp_path / "calls.txt"
+    tool = stub / "gitops-release"
+    tool.write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {calls}\necho >> {calls}\n')
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    env = _job_env(variables, PATH=f"{stub}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    proc = subprocess.run(["sh", "-ec", job["script"][0]], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return [line.rstrip("|").split("|") for line in calls.read_text().splitlines()]
+
+
+def test_promote_runs_the_analysis_gate_first_when_asked(tmp_path: Path) -> None:
+    calls = _promote_calls(
+        tmp_path, {"analysis": "error-rate", "analysis-args": "service-name=shop-preview x=1"}
+    )
+    assert calls[0] == [
+        "verify", "shop", "--analysis", "error-rate", "--timeout", "10m",
+        "--arg", "service-name=shop-preview", "--arg", "x=1",
+    ]  # fmt: skip
+    assert [c[0] for c in calls[1:]] == ["verify", "promote", "verify"]
+    assert not any("--analysis" in c for c in _promote_calls(tmp_path / "none", {}))
+
+
 def test_job_scripts_are_posix_sh() -> None:
     _, jobs = render({"app": "myapp"})
     sh = shutil.which("dash") or shutil.which("sh")

@@ -354,3 +354,98 @@ def test_a_container_port_written_as_a_string_is_one_finding(
     lines = [line for line in out.splitlines() if line.startswith("myapp/")]
     assert len(lines) == 1, out
     assert "containerPort" in lines[0] and "'80'" in lines[0] and "integer" in lines[0], out
+
+
+ANALYSIS_SPEC = AppSpec(
+    app="myapp",
+    image="ikubernetes/myapp:v1",
+    prod_host="prod.myapp.com",
+    preview_host="test.myapp.com",
+    repo_url="https://git.example.com/devops/argo-demo.git",
+    target_revision="main",
+    analysis="prometheus",
+    analysis_query='sum(rate(http_requests_total{service="{{args.service-name}}"}[1m]))',
+    success_condition="result[0] < 0.01",
+)
+
+
+@pytest.fixture
+def gated_dir(tmp_path: Path) -> Path:
+    """A scaffolded app with an analysis gate (analysis.yaml and prePromotionAnalysis)."""
+    for rel, text in render(ANALYSIS_SPEC).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    return tmp_path / "myapp"
+
+
+ANALYSIS_CASES = [
+    (
+        "rollout.yaml",
+        "templateName: myapp-analysis",
+        "templateName: error-rate",
+        "myapp/rollout.yaml: Rollout/myapp: spec.strategy.blueGreen.prePromotionAnalysis.templates[0]: "
+        "AnalysisTemplate 'error-rate' is not in these files",
+    ),
+    (
+        "rollout.yaml",
+        "- name: service-name",
+        "- name: service",
+        "myapp/rollout.yaml: Rollout/myapp: spec.strategy.blueGreen.prePromotionAnalysis.args: "
+        "arg 'service-name' of AnalysisTemplate/myapp-analysis has no value and the Rollout does not give it",
+    ),
+    (
+        "analysis.yaml",
+        'successCondition: "result[0] < 0.01"',
+        'successCondition: "result[0] <<< 0.01"',
+        "myapp/analysis.yaml: AnalysisTemplate/myapp-analysis: spec.metrics[0].successCondition: "
+        'condition "result[0] <<< 0.01": ',
+    ),
+    (
+        "analysis.yaml",
+        "successCondition:",
+        "successCondtion:",
+        "myapp/analysis.yaml: AnalysisTemplate/myapp-analysis: schema: spec.metrics[0]: "
+        "Additional properties are not allowed ('successCondtion' was unexpected)",
+    ),
+    (
+        "analysis.yaml",
+        "{{args.service-name}}",
+        "{{args.service}}",
+        "myapp/analysis.yaml: AnalysisTemplate/myapp-analysis: spec.metrics[0]: "
+        "{{args.service}} is not declared in spec.args",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "expected"), ANALYSIS_CASES)
+def test_analysis_gates_are_checked(
+    capsys: pytest.CaptureFixture[str],
+    gated_dir: Path,
+    file: str,
+    old: str,
+    new: str,
+    expected: str,
+) -> None:
+    code, out, _ = run(capsys, "lint", str(gated_dir))
+    assert code == 0, out  # clean as scaffolded
+    edit(gated_dir / file, old, new)
+    code, out, _ = run(capsys, "lint", str(gated_dir))
+    assert code == 1, out
+    assert any(line.endswith(expected) or expected in line for line in out.splitlines()), out
+
+
+def test_a_cluster_template_outside_the_files_is_a_warning(
+    capsys: pytest.CaptureFixture[str], gated_dir: Path
+) -> None:
+    edit(
+        gated_dir / "rollout.yaml",
+        "- templateName: myapp-analysis",
+        "- templateName: shared\n            clusterScope: true",
+    )
+    (gated_dir / "analysis.yaml").unlink()
+    code, out, _ = run(capsys, "lint", str(gated_dir))
+    assert code == 0, out
+    assert (
+        "warning: spec.strategy.blueGreen.prePromotionAnalysis.templates[0]: ClusterAnalysisTemplate 'shared' is not in these files"
+        in out
+    )

@@ -3,6 +3,7 @@ schemas, bad input (exit 2, nothing written), hostile values, commit and push.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -476,6 +477,7 @@ def test_a_hostile_value_cannot_change_the_yaml_structure(value: str) -> None:
         "preview_replica_count": 1,
         "scale_down_delay_seconds": None,
         "auto_promotion_seconds": None,
+        "analysis_enabled": False,
     }
     text = templating.render(template.read_text(), values, source="rollout.yaml")
     (rollout,) = [d for d in load_all(text) if d]
@@ -704,6 +706,7 @@ def test_any_text_stays_inside_its_scalar(value: str) -> None:
         "preview_replica_count": 1,
         "scale_down_delay_seconds": None,
         "auto_promotion_seconds": None,
+        "analysis_enabled": False,
     }
     text = templating.render(ROLLOUT_TEMPLATE, values, source="rollout.yaml")
     (rollout,) = [d for d in load_all(text) if d]
@@ -726,3 +729,88 @@ def test_the_app_name_limit_says_why(capsys: pytest.CaptureFixture[str], checkou
     assert f"{name}-preview" in err and "63" in err, err
     args[args.index(name)] = "a" * 55
     assert run(capsys, *args, "--repo-dir", str(checkout))[0] == 0
+
+
+QUERY = 'sum(rate(http_requests_total{service="{{args.service-name}}",code=~"5.."}[1m]))'
+ANALYSIS = [
+    *EXAMPLE, "--analysis", "prometheus", "--query", QUERY,
+    "--success-condition", "result[0] < 0.01", "--failure-condition", "result[0] >= 0.05",
+]  # fmt: skip
+
+
+def test_analysis_writes_a_template_next_to_the_rollout_and_the_gate_with_its_args(
+    capsys: pytest.CaptureFixture[str], checkout: Path
+) -> None:
+    code, out, err = run(capsys, *ANALYSIS, "--kustomize", "--repo-dir", str(checkout))
+    assert (code, err) == (0, ""), err
+    assert "wrote myapp/analysis.yaml" in out
+    [template] = docs(checkout / "myapp/analysis.yaml")
+    assert template["kind"] == "AnalysisTemplate"
+    assert template["metadata"] == {"name": "myapp-analysis"}
+    assert template["spec"]["args"] == [{"name": "service-name"}]  # type: ignore[index]
+    [metric] = template["spec"]["metrics"]  # type: ignore[index]
+    assert metric == {
+        "name": "prometheus", "count": 3, "interval": "30s",
+        "successCondition": "result[0] < 0.01", "failureCondition": "result[0] >= 0.05",
+        "provider": {"prometheus": {"address": "http://prometheus.monitoring:9090", "query": QUERY}},
+    }  # fmt: skip
+    crd = generate(DATA / "specs")["analysistemplate.schema.json"]
+    assert schemas.problems(template, json.loads(crd)) == []  # the upstream CRD's schema
+    [rollout] = docs(checkout / "myapp/rollout.yaml")
+    gate = rollout["spec"]["strategy"]["blueGreen"]["prePromotionAnalysis"]  # type: ignore[index]
+    assert gate == {
+        "templates": [{"templateName": "myapp-analysis"}],
+        "args": [{"name": "service-name", "value": "myapp-preview"}],
+    }
+    [kustomization] = docs(checkout / "myapp/kustomization.yaml")
+    assert "analysis.yaml" in kustomization["resources"]  # type: ignore[operator]
+
+
+def test_analysis_web_reads_a_json_path(capsys: pytest.CaptureFixture[str], checkout: Path) -> None:
+    args = [
+        *EXAMPLE, "--analysis", "web", "--url", "http://{{args.service-name}}/health",
+        "--json-path", "{$.ok}", "--success-condition", "result == true",
+    ]  # fmt: skip
+    code, _, err = run(capsys, *args, "--repo-dir", str(checkout))
+    assert code == 0, err
+    [template] = docs(checkout / "myapp/analysis.yaml")
+    [metric] = template["spec"]["metrics"]  # type: ignore[index]
+    assert metric["provider"] == {
+        "web": {"url": "http://{{args.service-name}}/health", "jsonPath": "{$.ok}"}
+    }
+    assert "failureCondition" not in metric
+
+
+def test_without_analysis_nothing_of_it_is_written(
+    capsys: pytest.CaptureFixture[str], checkout: Path
+) -> None:
+    code, _, _ = run(capsys, *EXAMPLE, "--kustomize", "--repo-dir", str(checkout))
+    assert code == 0
+    files = tree(checkout)
+    assert "myapp/analysis.yaml" not in files
+    assert "Analysis" not in files["myapp/rollout.yaml"] + files["myapp/kustomization.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ([*EXAMPLE, "--analysis", "datadog", "--query", "q", "--success-condition", "true"], "--analysis"),
+        ([*EXAMPLE, "--analysis", "prometheus", "--success-condition", "true"], "--query"),
+        ([*EXAMPLE, "--analysis", "web", "--success-condition", "true"], "--url"),
+        ([*EXAMPLE, "--analysis", "web", "--url", "ftp://x", "--success-condition", "true"], "--url"),
+        ([*EXAMPLE, "--analysis", "prometheus", "--query", "q"], "--success-condition"),
+        ([*EXAMPLE, "--analysis", "prometheus", "--query", "q", "--success-condition", "result[0] <<< 1"], "--success-condition"),
+        ([*EXAMPLE, "--analysis", "prometheus", "--query", "q", "--url", "http://x", "--success-condition", "true"], "--url"),
+        ([*EXAMPLE, "--query", "q"], "--query"),
+        ([*ANALYSIS, "--analysis-interval", "soon"], "--analysis-interval"),
+        ([*ANALYSIS, "--analysis-count", "0"], "--analysis-count"),
+    ],
+    ids=["provider", "no-query", "no-url", "url-scheme", "no-condition", "bad-condition", "mixed", "no-analysis", "interval", "count"],
+)  # fmt: skip
+def test_bad_analysis_input_exits_2_naming_the_option(
+    capsys: pytest.CaptureFixture[str], checkout: Path, args: list[str], field: str
+) -> None:
+    code, out, err = run(capsys, *args, "--repo-dir", str(checkout))
+    assert code == 2, err
+    assert field in err
+    assert tree(checkout) == {} and out == ""

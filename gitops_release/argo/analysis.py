@@ -9,6 +9,7 @@ Pure: the runs are read by the caller (:mod:`gitops_release.argo.wait`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gitops_release.argo.model import AnalysisRun, MetricResult, Rollout
 
@@ -74,7 +75,8 @@ def judge_run(which: str, run: AnalysisRun, app: str) -> AnalysisVerdict:
     head = f"{which} analysis {run.name}"
     if run.phase in ("Failed", "Error"):
         message = f": {run.message}" if run.message else ""
-        return AnalysisVerdict(failed=f"{head} {run.phase}{message}; {about}")
+        taken = f", {measurements(metric)}" if metric is not None else ""
+        return AnalysisVerdict(failed=f"{head} {run.phase}{message}; {about}{taken}")
     if run.phase == "Inconclusive":
         return AnalysisVerdict(
             undecided=f"{head} is Inconclusive: {about}; a person must decide: "
@@ -84,6 +86,45 @@ def judge_run(which: str, run: AnalysisRun, app: str) -> AnalysisVerdict:
         return AnalysisVerdict()
     progress = f", {measurements(metric)}" if metric is not None else ""
     return AnalysisVerdict(waiting=f"{head} {run.phase or 'Pending'}: {about}{progress}")
+
+
+def summary(which: str, run: AnalysisRun) -> str:
+    """One progress line for a finished run: ``pre-promotion analysis NAME Successful: metric
+    "m" (...): last value 0.001 (Successful), 3 of 3 measurements (3 successful)``."""
+    parts = [f"{describe_metric(m)}, {measurements(m)}" for m in run.metrics]
+    return f"{which} analysis {run.name} {run.phase or 'Pending'}: " + (
+        "; ".join(parts) or "no metric"
+    )
+
+
+def run_payload(which: str, run: AnalysisRun) -> dict[str, Any]:
+    """An AnalysisRun in a release record and ``-o json``: its role, name, phase and each
+    metric's conditions, counts and last measurement."""
+    return {
+        "role": which,
+        "name": run.name,
+        "phase": run.phase,
+        "message": run.message,
+        "metrics": [
+            {
+                "name": m.name,
+                "phase": m.phase,
+                "successCondition": m.success_condition,
+                "failureCondition": m.failure_condition,
+                "count": m.count,
+                "measured": m.measured,
+                "successful": m.successful,
+                "failed": m.failed,
+                "inconclusive": m.inconclusive,
+                "error": m.error,
+                "message": m.message,
+                "last": None
+                if m.last is None
+                else {"phase": m.last.phase, "value": m.last.value, "message": m.last.message},
+            }
+            for m in run.metrics
+        ],
+    }
 
 
 def current(ro: Rollout, runs: dict[str, AnalysisRun]) -> dict[str, AnalysisRun]:

@@ -512,8 +512,12 @@ def probe(
     timeout: float = 5.0,
     verify: bool | str = True,
     max_body: int = 65536,
+    method: str = "GET",
+    data: bytes | None = None,
+    hint: str = "check the URL, or pass --ingress-url to reach the hosts through the ingress",
 ) -> Probe:
-    """A plain GET of an application URL (smoke checks: ``deploy --check``, ``verify``).
+    """A plain GET of an application URL (smoke checks: ``deploy --check``, ``verify``), or
+    ``method`` with ``data`` (a web analysis metric).
 
     No retries here (the caller retries until its own deadline) and no JSON decoding; a ``Host``
     in ``headers`` reaches a virtual host through an ingress address. Unreachable raises
@@ -521,8 +525,10 @@ def probe(
     import requests
 
     try:
-        with requests.get(
+        with requests.request(
+            method,
             url,
+            data=data,
             headers=dict(headers or {}),
             timeout=(min(timeout, 5.0), timeout),
             verify=verify,
@@ -537,9 +543,6 @@ def probe(
             host = urlsplit(url).hostname or url
             raise NameNotResolved(
                 host, redact(url), str(dns.strerror or dns),
-                hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",
+                hint=hint,
             ) from None  # fmt: skip
-        raise Unreachable(
-            f"cannot reach {redact(url)}: {_reason(err)}",
-            hint="check the URL, or pass --ingress-url to reach the hosts through the ingress",
-        ) from None
+        raise Unreachable(f"cannot reach {redact(url)}: {_reason(err)}", hint=hint) from None

@@ -7,11 +7,38 @@ numbers, times as RFC 3339 strings); unknown fields are ignored, missing ones ge
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_release.argo import phase as rollout_phase
 from gitops_release.errors import UsageError
+from gitops_release.output import register_secret
+
+_SENSITIVE_HEADER = re.compile(r"auth|token|secret|key|cookie|session|password", re.IGNORECASE)
+
+
+def provider_secrets(provider: Any) -> list[str]:
+    """The credentials in an analysis metric's provider block (``{"web": {...}}`` or the block
+    itself): a URL's password with its ``user:password`` pair and Basic form, and the values of
+    token-like headers with the bare token after ``Bearer``. Callers register them as secrets."""
+    import base64
+    from urllib.parse import urlsplit
+
+    blocks = [provider] if isinstance(provider, dict) else []
+    blocks += [v for v in (provider or {}).values() if isinstance(v, dict)] if blocks else []
+    found: list[str] = []
+    for block in blocks:
+        for key in ("address", "url"):
+            parts = urlsplit(str(block.get(key) or ""))
+            if parts.password:
+                pair = f"{parts.username or ''}:{parts.password}"
+                found += [parts.password, pair, base64.b64encode(pair.encode()).decode()]
+        for header in block.get("headers") or []:
+            if isinstance(header, dict) and _SENSITIVE_HEADER.search(str(header.get("key") or "")):
+                value = str(header.get("value") or "")
+                found += [value, value.split(" ", 1)[-1].strip()]
+    return [v for v in found if v]
 
 
 def _d(data: Any, *keys: str) -> Any:
@@ -445,7 +472,8 @@ class MetricResult:
 @dataclass(frozen=True)
 class AnalysisRun:
     """A live AnalysisRun (``GET .../resource?kind=AnalysisRun``), as ``kubectl argo rollouts get``
-    reads it (``info/analysisrun_info.go``): phase, revision, counts, each metric's last value."""
+    reads it (``info/analysisrun_info.go``): phase, revision, counts, each metric's last value.
+    Credentials in its providers are registered as secrets as it is read (:func:`provider_secrets`)."""
 
     name: str
     namespace: str = ""
@@ -470,6 +498,8 @@ class AnalysisRun:
         for m in spec.get("metrics") or []:
             if not isinstance(m, dict):
                 continue
+            for secret in provider_secrets(m.get("provider")):
+                register_secret(secret)  # a measurement or message may echo it
             r = results.get(_s(m, "name")) or {}
             taken = [x for x in r.get("measurements") or [] if isinstance(x, dict)]
             last = taken[-1] if taken else None

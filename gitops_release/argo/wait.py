@@ -73,9 +73,14 @@ def operation_failed(app: Application, expect: Expect) -> str | None:
 
 
 def judge_app(
-    target: Target, app: Application, expect: Expect, rollout_name: str | None
+    target: Target,
+    app: Application,
+    expect: Expect,
+    rollout_name: str | None,
+    watch_analysis: bool = False,
 ) -> Verdict:
-    """What the Application alone says (no extra request)."""
+    """What the Application alone says (no extra request). ``watch_analysis``: the Rollout runs
+    analysis, whose progress the Application does not show: a Progressing Rollout is looked at."""
     failed = operation_failed(app, expect)
     if failed:
         return Verdict(failed=failed)
@@ -112,7 +117,8 @@ def judge_app(
         return Verdict(needs_detail=True, missing="checking the active ReplicaSet")
     what = f"rollout {res.health}" if res is not None else f"app {app.health}"
     message = res.health_message if res is not None else app.health_message
-    return Verdict(missing=f"{what}{': ' + message if message else ''}")
+    looks = watch_analysis and res is not None and res.health == "Progressing"
+    return Verdict(missing=f"{what}{': ' + message if message else ''}", needs_detail=looks)
 
 
 def judge_rollout(
@@ -154,19 +160,23 @@ def judge_rollout(
     gate = judged.get(step, analysis.AnalysisVerdict())
     if gate.undecided:
         return Verdict(failed=f"rollout {ro.name}: {gate.undecided}")
+    # an analysis measuring: its progress is in the run, not the Application: keep looking
     if target is Target.released:
         if released and app.health == "Healthy" and not gate.waiting:
             return Verdict(done=True)
+        if gate.waiting:
+            return Verdict(missing=gate.waiting, needs_detail=True)
         return Verdict(
-            missing=gate.waiting
-            or f"rollout {ro.name} is {ro.phase or 'Progressing'}: {ro.message or 'not promoted yet'}"
+            missing=f"rollout {ro.name} is {ro.phase or 'Progressing'}: {ro.message or 'not promoted yet'}"
         )
     if released:
         return Verdict(done=True)  # never paused: went straight to released
     if gate.waiting:
-        return Verdict(missing=gate.waiting)
+        return Verdict(missing=gate.waiting, needs_detail=True)
     if ro.pre_analysis_wanted and ro.pre_analysis is None:
-        return Verdict(missing=f"rollout {ro.name}: pre-promotion analysis not started yet")
+        return Verdict(
+            missing=f"rollout {ro.name}: pre-promotion analysis not started yet", needs_detail=True
+        )
     if ro.phase != "Paused" or "BlueGreenPause" not in ro.pause_reasons:
         return Verdict(
             missing=f"rollout {ro.name} is {ro.phase or 'Progressing'}: {ro.message or 'preview not ready'}"
@@ -248,6 +258,8 @@ class Waiter:
     out: Output | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    watch_analysis: bool = False
+    """The Rollout runs analysis: look at a Progressing Rollout to report it (see judge_app)."""
     _ref: ResourceRef | None = None
     _last_missing: str = ""
     _last_progress: float = 0.0
@@ -287,7 +299,9 @@ class Waiter:
     def evaluate(self, app: Application, *, force_detail: bool = False) -> Verdict:
         self._pin(app, None)
         ref = self._ref_for(app)
-        verdict = judge_app(self.target, app, self.expect, ref.name if ref else None)
+        verdict = judge_app(
+            self.target, app, self.expect, ref.name if ref else None, self.watch_analysis
+        )
         if verdict.failed or not (verdict.needs_detail or force_detail):
             return verdict
         key = _state_key(app)

@@ -250,16 +250,23 @@ def deploy_command(
 
 @app.command(
     "verify",
-    help=f"""Smoke-check an app's preview or prod host: the human gate before a promote.
+    help=f"""Smoke-check an app's preview or prod host, or run an analysis template: the gate
+before a promote.
 
 The hosts come from the app's IngressRoutes (the one routed to the preview Service, the one
 routed to the active Service). Each check is retried until --check-timeout; exit 1 when one
 still fails, saying what it got.
 
+--analysis runs an Argo Rollouts AnalysisTemplate's web and prometheus metrics from here, as
+the analysis controller would (count, interval, initialDelay, conditions and limits), printing
+each measurement: exit 0 Successful, 1 Failed, Error or Inconclusive, 2 bad input. Give a file,
+or the name of a template among the app's files in Git; --arg NAME=VALUE supplies its args.
+
 \b
 Examples:
   gitops-release verify myapp --preview --expect 'Version: v2'
   gitops-release verify myapp --prod --status 200 --ingress-url http://127.0.0.1:8080
+  gitops-release verify myapp --analysis error-rate --arg service-name=myapp-preview
 
 {CONNECTION_HELP}""",
     no_args_is_help=True,
@@ -276,6 +283,22 @@ def verify_command(
     ingress_url: IngressOpt = None,
     check_timeout: CheckTimeoutOpt = "60s",
     rollout: RolloutOpt = None,
+    analysis: Annotated[
+        str | None,
+        typer.Option(
+            "--analysis",
+            metavar="TEMPLATE_FILE_OR_NAME",
+            help="Run this AnalysisTemplate's metrics (a file, or a template's name in the app's files).",
+            show_default=False,
+        ),
+    ] = None,
+    arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg", metavar="NAME=VALUE", help="An arg of the analysis template (repeatable)."
+        ),
+    ] = None,
+    timeout: TimeoutOpt = None,
     argo: ArgoOptions = NO_OPTIONS,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,
@@ -284,10 +307,23 @@ def verify_command(
     from gitops_release.errors import UsageError
     from gitops_release.release import deploy
 
+    if analysis is not None:
+        if preview or prod:
+            raise UsageError(
+                "verify --analysis runs alone", hint="run the smoke checks in their own verify"
+            )
+        from gitops_release.release.gate import verify_analysis
+
+        out = make_output(output)
+        conn = argo.connect(timeout=timeout)
+        out.show(verify_analysis(conn, name, template=analysis, args=tuple(arg or ()), out=out))
+        return
+    if arg:
+        raise UsageError("--arg needs --analysis")
     if not (preview or prod):
-        raise UsageError("verify needs --preview, --prod or both")
+        raise UsageError("verify needs --preview, --prod, both, or --analysis")
     out = make_output(output)
-    conn = argo.connect()
+    conn = argo.connect(timeout=timeout)
     targets = tuple(t for t, on in (("preview", preview), ("prod", prod)) if on)
     out.show(
         deploy.verify(

@@ -142,6 +142,56 @@ def scaffold_command(
             "--templates", help="Your own copies of templates/app (same five file names)."
         ),
     ] = None,
+    analysis: Annotated[
+        str | None,
+        typer.Option(
+            "--analysis",
+            metavar="prometheus|web",
+            help="Also write APP/analysis.yaml (an AnalysisTemplate) and the Rollout's prePromotionAnalysis on the preview Service.",
+            show_default=False,
+        ),
+    ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(
+            "--query",
+            help="PromQL of --analysis prometheus ({{args.service-name}} is the preview Service).",
+            show_default=False,
+        ),
+    ] = None,
+    prometheus_address: Annotated[
+        str, typer.Option("--prometheus-address", help="Prometheus of --analysis prometheus.")
+    ] = "http://prometheus.monitoring:9090",
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="URL of --analysis web.", show_default=False),
+    ] = None,
+    json_path: Annotated[
+        str | None,
+        typer.Option(
+            "--json-path", help="Value read from the web answer, e.g. {$.rate}.", show_default=False
+        ),
+    ] = None,
+    success_condition: Annotated[
+        str | None,
+        typer.Option(
+            "--success-condition",
+            help="When a measurement passes, e.g. 'result[0] < 0.01'.",
+            show_default=False,
+        ),
+    ] = None,
+    failure_condition: Annotated[
+        str | None,
+        typer.Option(
+            "--failure-condition", help="When a measurement fails (optional).", show_default=False
+        ),
+    ] = None,
+    analysis_count: Annotated[
+        int, typer.Option("--analysis-count", help="Measurements the analysis takes.")
+    ] = 3,
+    analysis_interval: Annotated[
+        str, typer.Option("--analysis-interval", help="Time between measurements (30s, 1m).")
+    ] = "30s",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite existing scaffold files.")
     ] = False,
@@ -180,6 +230,15 @@ def scaffold_command(
         prune=prune,
         self_heal=self_heal,
         path=path,
+        analysis=analysis,
+        analysis_query=query,
+        prometheus_address=prometheus_address,
+        analysis_url=url,
+        analysis_json_path=json_path,
+        success_condition=success_condition,
+        failure_condition=failure_condition,
+        analysis_count=analysis_count,
+        analysis_interval=analysis_interval,
     )
     settings = config.resolve(cwd=repo_dir) if push else None
     result = scaffold(

@@ -4,7 +4,9 @@ Checks: every YAML document parses and is a named Kubernetes object; known kinds
 (Rollout, Application, IngressRoute: the upstream CRDs; Service: our own); each blue-green Rollout's
 ``activeService``/``previewService`` exist as Services here, select the Rollout's pods, and their
 ``targetPort`` is a container port (number or name); IngressRoute services and ports exist; no two
-IngressRoutes claim one host; a kustomization lists files that exist. With a manual gate asked for
+IngressRoutes claim one host; a kustomization lists files that exist; the AnalysisTemplates a
+Rollout names are here (AnalysisTemplate: the upstream CRD), with their args given and their
+conditions compiling (:mod:`.analysis`). With a manual gate asked for
 (``manual_gate``, the default), a Rollout that promotes by itself is a warning.
 
 A finding is one line: ``file: Kind/name: problem``. Errors fail lint (exit 1); warnings only with
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_release.errors import UsageError
+from gitops_release.lint.analysis import check_analysis
 from gitops_release.lint.model import Finding, Obj, Report
 from gitops_release.lint.routing import check_ingressroutes, check_kustomizations
 from gitops_release.lint.workload import check_rollouts
@@ -60,6 +63,7 @@ def lint_texts(
     check_rollouts(report, manual_gate=manual_gate)
     check_ingressroutes(report)
     check_kustomizations(report, files)
+    check_analysis(report)
     return report.findings
 
 

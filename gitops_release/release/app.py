@@ -19,6 +19,7 @@ from gitops_release.argo import http
 from gitops_release.argo.apierrors import NoLiveObject
 from gitops_release.argo.connection import Connection
 from gitops_release.argo.model import (
+    AnalysisRun,
     Application,
     ResourceRef,
     Rollout,
@@ -203,6 +204,24 @@ class ReleaseApp:
             return None
         return rs.revision or None
 
+    def analysis_runs(self, ro: Rollout | None) -> list[tuple[str, AnalysisRun]]:
+        """The pre- and post-promotion AnalysisRuns the Rollout's status names, by role (a run
+        not readable yet is left out: the Rollout's own phase still tells)."""
+        from gitops_release.argo import analysis
+
+        if ro is None:
+            return []
+        found = []
+        for which, named in ((analysis.PRE, ro.pre_analysis), (analysis.POST, ro.post_analysis)):
+            if named is None or not named.name:
+                continue
+            try:
+                run = self.conn.argocd().analysis_run(self.name, named.name, ro.namespace)
+            except RemoteError:
+                continue
+            found.append((which, run))
+        return found
+
     def urls(self, ro: Rollout | None) -> tuple[str, str]:
         from gitops_release.argo.routes import urls
 
@@ -277,7 +296,13 @@ class ReleaseApp:
             return
 
     def reach(
-        self, target: Target, *, commit: str | None, image: str | None, deadline: float
+        self,
+        target: Target,
+        *,
+        commit: str | None,
+        image: str | None,
+        deadline: float,
+        watch_analysis: bool = False,
     ) -> Outcome:
         expect = Expect(revision=commit, images=(image,) if image else ())
         if commit:
@@ -294,6 +319,7 @@ class ReleaseApp:
             expect,
             rollout_name=self.ref.name if self.has_rollout() else None,
             out=self.out,
+            watch_analysis=watch_analysis,
         )
         return waiter.run(max(1.0, deadline - time.monotonic()))
 

@@ -18,6 +18,7 @@ image, and the waits start from whatever state they find.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -107,6 +108,8 @@ class DeployResult:
     preview_url: str = ""
     prod_url: str = ""
     checks: list[smoke.CheckResult] = field(default_factory=list)
+    analysis: list[dict[str, Any]] = field(default_factory=list)
+    """The Rollout's pre/post-promotion AnalysisRuns (:func:`argo.analysis.run_payload`)."""
     timings: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     semver: dict[str, Any] | None = None
@@ -279,8 +282,9 @@ def _deploy(
         out.progress("merge request opened: Argo CD deploys it once merged")
         return
 
+    gated = ro is not None and (ro.pre_analysis_wanted or ro.post_analysis_wanted)
     try:
-        _roll_out(rel, req, result, out, deadline)
+        _roll_out(rel, req, result, out, deadline, watch_analysis=gated)
     except (Failed, TimedOut) as err:
         result.reason = err.message
         result.outcome = "timed-out" if isinstance(err, TimedOut) else "failed"
@@ -359,17 +363,25 @@ def _plan_rest(rel: ReleaseApp, req: DeployRequest, bump: Any, plan: Plan) -> No
 
 
 def _roll_out(
-    rel: ReleaseApp, req: DeployRequest, result: DeployResult, out: Output, deadline: float
+    rel: ReleaseApp,
+    req: DeployRequest,
+    result: DeployResult,
+    out: Output,
+    deadline: float,
+    *,
+    watch_analysis: bool = False,
 ) -> None:
     commit = result.release_commit or None
     out.progress(f"step 2/4: Argo CD takes {short_sha(commit) if commit else 'the tip'}")
     t = time.monotonic()
     rel.take(commit, deadline)
     outcome = rel.reach(
-        Target.preview_ready, commit=commit, image=result.new_image, deadline=deadline
-    )
+        Target.preview_ready, commit=commit, image=result.new_image, deadline=deadline,
+        watch_analysis=watch_analysis,
+    )  # fmt: skip
     result.timings["preview_ready"] = round(time.monotonic() - t, 2)
     _note(rel, result, outcome)
+    _analysis(rel, result, out, outcome.rollout)
     released = outcome.rollout is not None and outcome.rollout.fully_promoted
     pre = [c for c in req.checks if c != "prod" or not req.promote]
     out.progress(
@@ -389,8 +401,12 @@ def _roll_out(
     t = time.monotonic()
     if not released:
         rel.act(_promote())
-    outcome = rel.reach(Target.released, commit=commit, image=result.new_image, deadline=deadline)
+    outcome = rel.reach(
+        Target.released, commit=commit, image=result.new_image, deadline=deadline,
+        watch_analysis=watch_analysis,
+    )  # fmt: skip
     _note(rel, result, outcome)
+    _analysis(rel, result, out, outcome.rollout)
     post = [c for c in req.checks if c == "prod"] or (["prod"] if "preview" in req.checks else [])
     _checks(rel, req, result, out, post, expect_prod=True)
     result.timings["promote"] = round(time.monotonic() - t, 2)
@@ -409,6 +425,21 @@ def _note(rel: ReleaseApp, result: DeployResult, outcome: Any) -> None:
     result.operation = f"{app.operation.phase}: {app.operation.message}" if app.operation else ""
     result.rollout_revision = rel.rollout_revision(outcome.rollout)
     result.prod_url, result.preview_url = rel.urls(outcome.rollout)
+
+
+def _analysis(rel: ReleaseApp, result: DeployResult, out: Output, ro: Any) -> None:
+    """Record the Rollout's AnalysisRuns (replacing an earlier look at the same run) and say
+    how each one newly seen as finished ended."""
+    from gitops_release.argo import analysis
+
+    for which, run in rel.analysis_runs(ro):
+        seen = [r for r in result.analysis if r["name"] == run.name]
+        payload = analysis.run_payload(which, run)
+        if seen and seen[0]["phase"] == payload["phase"]:
+            continue
+        result.analysis = [r for r in result.analysis if r["name"] != run.name] + [payload]
+        if run.phase in ("Successful", "Failed", "Error", "Inconclusive"):
+            out.progress(analysis.summary(which, run))
 
 
 def _checks(
@@ -451,12 +482,15 @@ def _recover(
 
     if req.on_failure is OnFailure.none:
         out.progress(f"release failed ({err.message}); --on-failure none: leaving it as it is")
+        with contextlib.suppress(ReleaseError):  # a spent --timeout: recorded without the runs
+            _analysis(rel, result, out, rel.rollout())
         return
     out.progress(f"release failed: {err.message}; aborting the rollout (traffic stays on stable)")
     # going back to stable gets its own time: the release's --timeout may be spent already
     recovery = max(RECOVERY_TIMEOUT, rel.conn.timeout / 2)
     rel.conn.extend_deadline(recovery)
     ro = rel.rollout()
+    _analysis(rel, result, out, ro)  # before the abort: the runs as they ended
     if ro is not None and not ro.fully_promoted:
         rel.act(Action.abort)
     if req.on_failure is OnFailure.abort_only:
@@ -512,8 +546,13 @@ def verify(
         ingress_url=ingress_url or conn.settings.get("ingress_url"),
     )  # fmt: skip
     verify_tls = conn.settings.get("ca_bundle") or not conn.settings.get("insecure")
-    # each check's pass is the result (stdout), not also a progress line
+    # each check's pass is the result (stdout), not also a progress line; --timeout bounds them
     results = smoke.run_all(
-        checks, timeout=check_timeout, out=out, verify=verify_tls, report_pass=False
+        checks,
+        timeout=check_timeout,
+        out=out,
+        verify=verify_tls,
+        report_pass=False,
+        deadline=conn.deadline(),
     )
     return Verified(name, results)

@@ -51,6 +51,16 @@ class AppSpec:
     prune: bool = False
     self_heal: bool = False
     path: str | None = None
+    analysis: str | None = None
+    """``prometheus`` or ``web``: write an AnalysisTemplate and the pre-promotion gate."""
+    analysis_query: str | None = None
+    prometheus_address: str = "http://prometheus.monitoring:9090"
+    analysis_url: str | None = None
+    analysis_json_path: str | None = None
+    success_condition: str | None = None
+    failure_condition: str | None = None
+    analysis_count: int = 3
+    analysis_interval: str = "30s"
     repo_prefix: str = ""
     """Where ``--repo-dir`` is inside the repository ("" at its top): Argo CD paths start there."""
 
@@ -68,6 +78,9 @@ class AppSpec:
         """The template placeholders."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "repo_prefix"}
         data["path"] = self.source_path
+        data["analysis_enabled"] = self.analysis is not None
+        data["analysis_prometheus"] = self.analysis == "prometheus"
+        data["analysis_web"] = self.analysis == "web"
         return data
 
 
@@ -237,4 +250,71 @@ def validate(spec: AppSpec) -> AppSpec:
         check_revision("--target-revision", spec.target_revision)
     if spec.path is not None:
         check_path("--path", spec.path)
+    check_analysis(spec)
     return spec
+
+
+_ANALYSIS_FIELDS = {
+    "--query": ("analysis_query", "prometheus"),
+    "--url": ("analysis_url", "web"),
+    "--json-path": ("analysis_json_path", "web"),
+}
+
+
+def check_analysis(spec: AppSpec) -> None:
+    """``--analysis prometheus|web`` and the options each needs (and only those)."""
+    if spec.analysis is None:
+        extra = [flag for flag, (name, _) in _ANALYSIS_FIELDS.items() if getattr(spec, name)]
+        extra += [
+            flag
+            for flag, value in (
+                ("--success-condition", spec.success_condition),
+                ("--failure-condition", spec.failure_condition),
+            )
+            if value
+        ]
+        if extra:
+            raise _fail(extra[0], "needs --analysis prometheus or --analysis web")
+        return
+    if spec.analysis not in ("prometheus", "web"):
+        raise _fail(
+            "--analysis",
+            f"{spec.analysis!r} is not a provider scaffold writes",
+            hint="prometheus or web",
+        )
+    for flag, (name, kind) in _ANALYSIS_FIELDS.items():
+        if getattr(spec, name) and kind != spec.analysis:
+            raise _fail(flag, f"belongs to --analysis {kind}, not {spec.analysis}")
+    needed = "--query" if spec.analysis == "prometheus" else "--url"
+    if not getattr(spec, _ANALYSIS_FIELDS[needed][0]):
+        raise _fail(needed, f"--analysis {spec.analysis} needs {needed}")
+    if spec.analysis == "web" and not spec.analysis_url.startswith(("http://", "https://")):  # type: ignore[union-attr]
+        raise _fail("--url", f"{spec.analysis_url!r} is not an http(s) URL")
+    if spec.analysis == "prometheus" and not spec.prometheus_address.startswith(
+        ("http://", "https://")
+    ):
+        raise _fail("--prometheus-address", f"{spec.prometheus_address!r} is not an http(s) URL")
+    if not spec.success_condition:
+        raise _fail(
+            "--success-condition",
+            f"--analysis {spec.analysis} needs one",
+            hint="e.g. 'result[0] < 0.01' (prometheus) or 'result == true' (web)",
+        )
+    # the client's own evaluator (imported here: the sandbox's demo imports this module)
+    from gitops_release.analysis.condition import ConditionSyntax, compile_condition
+    from gitops_release.analysis.template import parse_duration
+
+    for flag, text in (
+        ("--success-condition", spec.success_condition),
+        ("--failure-condition", spec.failure_condition),
+    ):
+        if text:
+            try:
+                compile_condition(text)
+            except ConditionSyntax as err:
+                raise _fail(
+                    flag, str(err), hint="the Argo Rollouts (expr) condition syntax"
+                ) from None
+    _check_int("--analysis-count", spec.analysis_count, 1, 1000)
+    if parse_duration(spec.analysis_interval, "--analysis-interval") <= 0:
+        raise _fail("--analysis-interval", "must be longer than 0s")

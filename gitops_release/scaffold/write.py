@@ -32,6 +32,7 @@ LAYOUT: dict[str, str] = {
     "application.yaml": "argocd/{app}.yaml",
 }
 KUSTOMIZATION = ("kustomization.yaml", "{app_dir}/kustomization.yaml")
+ANALYSIS = ("analysis.yaml", "{app_dir}/analysis.yaml")
 
 
 def default_templates() -> Path:
@@ -48,12 +49,18 @@ def default_templates() -> Path:
     )
 
 
-def _template_files(templates: Path | None, kustomize: bool) -> dict[str, str]:
+def _template_files(
+    templates: Path | None, kustomize: bool, analysis: bool = False
+) -> dict[str, str]:
     """Template name -> text, for the files this run renders."""
     directory = default_templates() if templates is None else templates
     if not directory.is_dir():
         raise UsageError(f"--templates: {directory} is not a directory")
-    names = [*LAYOUT, *([KUSTOMIZATION[0]] if kustomize else [])]
+    names = [
+        *LAYOUT,
+        *([KUSTOMIZATION[0]] if kustomize else []),
+        *([ANALYSIS[0]] if analysis else []),
+    ]
     texts = {}
     for name in names:
         path = directory / name
@@ -104,8 +111,10 @@ def render(
     layout = dict(LAYOUT)
     if kustomize:
         layout[KUSTOMIZATION[0]] = KUSTOMIZATION[1]
+    if spec.analysis:
+        layout[ANALYSIS[0]] = ANALYSIS[1]
     files = {}
-    for name, text in _template_files(templates, kustomize).items():
+    for name, text in _template_files(templates, kustomize, bool(spec.analysis)).items():
         target = layout[name].format(app_dir=spec.app_path, app=spec.app)
         files[target] = templating.render(text, values, source=f"template {name}")
     return files

@@ -1,6 +1,6 @@
 """JSON schemas of the objects ``lint`` checks, shipped as package data; the only jsonschema importer.
 
-``rollout``, ``application`` and ``ingressroute`` are the ``openAPIV3Schema`` of the upstream CRDs
+``rollout``, ``analysistemplate``, ``application`` and ``ingressroute`` are the ``openAPIV3Schema`` of the upstream CRDs
 translated to JSON Schema by ``tests/regen_schemas.py`` (licences in ``LICENSES/``); ``service`` is
 our own, for the Service fields a blue-green app uses.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 SCHEMA_FILES: dict[tuple[str, str], str] = {
     ("argoproj.io/v1alpha1", "Rollout"): "rollout.schema.json",
+    ("argoproj.io/v1alpha1", "AnalysisTemplate"): "analysistemplate.schema.json",
     ("argoproj.io/v1alpha1", "Application"): "application.schema.json",
     ("traefik.io/v1alpha1", "IngressRoute"): "ingressroute.schema.json",
     ("v1", "Service"): "service.schema.json",

@@ -37,6 +37,8 @@ WAITING: dict[str, list[str]] = {
     # staging and prod are both myapp here: its release of v2 waits, so the promotion is
     # refused after its reads (the full promotion's waits are deploy's, above)
     "env promote": ["env", "promote", "myapp", "--from", "staging", "--to", "prod"],
+    # an analysis template measuring far longer than --timeout (written below)
+    "verify": ["verify", "myapp", "--analysis", "gate.yaml"],
 }
 # the same rule through the Rollouts dashboard's client (ROLLOUTS_SERVER is set)
 THROUGH_DASHBOARD: dict[str, list[str]] = {
@@ -44,6 +46,20 @@ THROUGH_DASHBOARD: dict[str, list[str]] = {
     "abort --via dashboard": ["abort", "myapp", "--via", "dashboard", "--no-revert"],
     "status --via dashboard": ["status", "myapp", "--via", "dashboard", "--watch"],
 }
+GATE = """apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: gate
+spec:
+  metrics:
+  - name: up
+    count: 50
+    interval: 500ms
+    successCondition: "true"
+    provider:
+      web:
+        url: {url}/
+"""
 ENV_CONFIG = """[[environments]]
 name = "staging"
 application = "{app}"
@@ -109,6 +125,9 @@ def test_no_request_may_run_past_the_timeout(
     argv = WAITING.get(command) or THROUGH_DASHBOARD[command]
     if command == "env promote":
         (env.tmp / "gitops-release.toml").write_text(ENV_CONFIG)
+        monkeypatch.chdir(env.tmp)
+    if command == "verify":
+        (env.tmp / "gate.yaml").write_text(GATE.format(url=env.sb.ingress_url))
         monkeypatch.chdir(env.tmp)
     start = time.monotonic()
     env.cli(*argv, "--timeout", f"{TIMEOUT:g}s")

@@ -138,4 +138,37 @@ def test_verify_without_ingress_url_names_the_setting(env: Env) -> None:
     assert "retrying" not in err
     env.monkeypatch.setenv("GITOPS_RELEASE_INGRESS_URL", env.sb.ingress_url)
     out = env.ok("verify", "myapp", "--preview", "--check-timeout", "5s")
-    assert out.startswith("preview: http://test.myapp.invalid: ok (HTTP 200)")
+    assert out.startswith("preview: http://test.myapp.invalid: passed (HTTP 200)")
+
+
+def test_verify_honours_the_command_timeout_over_check_timeout(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--timeout 2s`` bounds the smoke checks' retries as well: no request of a failing check
+    is allowed to run past it (recorded per request, no wall-clock assertion)."""
+    import time
+
+    import requests
+
+    env.sb.fail_image("ikubernetes/myapp:v2", "http-500")
+    env.bump("v2")
+    env.ok("wait", "myapp", "--for", "preview-ready", "--timeout", "60s")
+    sent: list[tuple[float, float]] = []
+    original = requests.Session.request
+
+    def spy(self: requests.Session, method: str, url: str, **kwargs: object) -> object:
+        timeout = kwargs.get("timeout")
+        longest = max(timeout) if isinstance(timeout, tuple) else float(timeout or 0)  # type: ignore[arg-type]
+        sent.append((time.monotonic(), longest))
+        return original(self, method, url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(requests.Session, "request", spy)
+    start = time.monotonic()
+    code, _, err = env.cli(
+        "verify", "myapp", "--preview", "--ingress-url", env.sb.ingress_url,
+        "--check-timeout", "60s", "--timeout", "2s",
+    )  # fmt: skip
+    assert code == 6, err  # stopped by --timeout: a time-out, not a failed check
+    assert len(sent) > 1  # it retried
+    late = [at - start + budget for at, budget in sent if at + budget > start + 2.0 + 1.1]
+    assert not late, late

@@ -86,6 +86,98 @@ def registry_paths(work: Path) -> None:
         httpd.server_close()
 
 
+PROMETHEUS_CANARY = "RELCANARY-prometheus-pass-5d1e9a"
+WEB_CANARY = "RELCANARY-web-bearer-7a2f4c81"
+ARG_CANARY = "RELCANARY-analysis-arg-3b8e6d"
+EVIDENCE.secret(PROMETHEUS_CANARY, WEB_CANARY, ARG_CANARY)
+
+
+class _TalkativeMetrics(BaseHTTPRequestHandler):
+    """A Prometheus that quotes the Authorization header it was shown in its error, and a web
+    metric endpoint that echoes it back as the measured value."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/api/v1/query"):
+            body = {"status": "error", "errorType": "bad_data", "error": f"refused {auth}"}
+        else:
+            body = {"ok": False, "echo": auth, "path": self.path}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+ANALYSIS_TEMPLATE = """apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: canary
+spec:
+  args:
+  - name: api-token
+    valueFrom:
+      secretKeyRef: {{name: metrics, key: token}}
+  metrics:
+  - name: prom
+    successCondition: result[0] < 1
+    provider:
+      prometheus:
+        address: http://bot:{prom}@{host}
+        query: up
+  - name: web
+    count: 2
+    interval: 10ms
+    successCondition: result.ok == true
+    provider:
+      web:
+        url: http://{host}/check?token={{{{args.api-token}}}}
+        headers:
+        - key: Authorization
+          value: Bearer {web}
+        - key: X-Api-Key
+          value: "{{{{args.api-token}}}}"
+"""
+
+
+def analysis_paths(work: Path) -> None:
+    """verify --analysis: a Prometheus address with credentials, a web metric with a token
+    header and a secret arg (from the environment), against servers that echo them back; the
+    run fails (Error) and a traceback is asked for."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _TalkativeMetrics)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{httpd.server_address[1]}"
+    work.mkdir(parents=True, exist_ok=True)
+    template = work / "analysis.yaml"
+    template.write_text(ANALYSIS_TEMPLATE.format(prom=PROMETHEUS_CANARY, web=WEB_CANARY, host=host))
+    env = {"GITOPS_RELEASE_ARG_API_TOKEN": ARG_CANARY}
+    try:
+        for fmt in ("text", "json"):
+            result = run_main(
+                ["verify", "web", "--analysis", str(template), "--debug", "-o", fmt],
+                f"secrets/verify --analysis ({fmt})", env=env,
+            )  # fmt: skip
+            assert result.code == 1 and "refused" in result.err + result.out, result.err
+        for metric in ("prom", "web"):  # each metric alone: the web one measures and echoes
+            alone = work / f"{metric}.yaml"
+            text = template.read_text()
+            other = "web" if metric == "prom" else "prom"
+            start = text.index(f"  - name: {other}")
+            end = text.find("  - name: ", start + 1)
+            alone.write_text(text[:start] + (text[end:] if end > 0 else ""))
+            run_main(
+                ["verify", "web", "--analysis", str(alone), "-o", "json"],
+                f"secrets/verify --analysis {metric}", env=env,
+            )  # fmt: skip
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def _forms(secret: str) -> set[str]:
     forms = {secret, base64.b64encode(secret.encode()).decode()}
     for user in ("oauth2", "sandbox", "bot", "git"):
@@ -97,6 +189,7 @@ def more_paths(work: Path) -> None:
     """Failure paths with tracebacks (``--debug``), credentials inside URLs, a failing deploy
     writing its record and dotenv file."""
     registry_paths(work / "registry")
+    analysis_paths(work / "analysis")
     srv = GitServer(work / "srv", GIT_CANARY, lifetime=120)
     srv.start()
     try:
