@@ -416,9 +416,14 @@ class Waiter:
         except http.DeadlinePassed:  # the command's deadline fell inside a call
             missing = self._last_missing or "no answer from Argo CD yet"
             raise TimedOut(
-                f"timed out after {format_duration(timeout)} waiting for {self.app_name} to be {self.target.value}: {missing}",
+                f"timed out after {self._label(timeout)} waiting for {self.app_name} to be {self.target.value}: {missing}",
                 hint=f"raise --timeout, or look at `gitops-release status {self.app_name}`",
             ) from None
+
+    def _label(self, timeout: float) -> str:
+        """How long we waited, as the user set it: the command's ``--timeout`` when it bounds
+        this wait (deploy waits for what is left of it), else this wait's own timeout."""
+        return self.argocd.client.deadline_label or format_duration(timeout)
 
     def _run(self, timeout: float) -> Outcome:
         start = self.clock()
@@ -462,7 +467,7 @@ class Waiter:
                 hint=f"see `gitops-release status {self.app_name}`",
             )
         raise TimedOut(
-            f"timed out after {format_duration(timeout)} waiting for {self.app_name} to be {self.target.value}: {verdict.missing}",
+            f"timed out after {self._label(timeout)} waiting for {self.app_name} to be {self.target.value}: {verdict.missing}",
             hint=f"raise --timeout, or look at `gitops-release status {self.app_name}`",
         )
 

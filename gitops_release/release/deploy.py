@@ -114,6 +114,11 @@ class DeployResult:
     reason: str = ""
     semver: dict[str, Any] | None = None
     """--semver: the range, the tags that satisfy it (highest first) and the one chosen."""
+    render: str | None = None
+    """How the edited chart or kustomization was rendered, or ``not rendered (why)``; None for
+    plain manifests (the bump's own report)."""
+    rendered: list[dict[str, str]] | None = None
+    """What will actually be deployed: the containers the render runs the new image in."""
 
     def payload(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "checks"}
@@ -267,6 +272,7 @@ def _deploy(
     result.old_image = stable or bump.old
     result.previous_tag = tag_of(result.old_image) or bump.previous_tag or ""
     result.release_commit = bump.commit or ""
+    result.render, result.rendered = bump.render, bump.rendered
     if not req.merge_request:
         short = f" (commit {short_sha(bump.commit)})" if bump.commit else ""
         journal.note("git", f"Git holds {bump.new}{short}", changed=bump.changed)

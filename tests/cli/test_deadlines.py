@@ -9,6 +9,7 @@ refresh alone was given 60 s.)
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -130,8 +131,11 @@ def test_no_request_may_run_past_the_timeout(
         (env.tmp / "gate.yaml").write_text(GATE.format(url=env.sb.ingress_url))
         monkeypatch.chdir(env.tmp)
     start = time.monotonic()
-    env.cli(*argv, "--timeout", f"{TIMEOUT:g}s")
+    _, _, err = env.cli(*argv, "--timeout", f"{TIMEOUT:g}s")
     assert sent, "the command made no request"
+    # a time-out names the --timeout the user gave, not what was left of it when a wait began
+    said = set(re.findall(r"timed out after (\S+?)[:;,]? ", err))
+    assert said <= {f"{TIMEOUT:g}s"}, err
     if command in THROUGH_DASHBOARD:
         assert any(env.sb.rollouts_url in what for _, what, _ in sent), "dashboard not asked"
     late = _late(sent, start, TIMEOUT)
@@ -156,3 +160,15 @@ def test_smoke_checks_stop_at_the_commands_timeout(
     assert any(env.sb.ingress_url in what for _, what, _ in sent), "no smoke check ran"
     late = _late(sent, start, timeout)
     assert not late, f"requests allowed to run past --timeout (seconds over, request): {late}"
+
+
+def test_a_deploy_that_times_out_names_the_timeout_given(live_env: Env) -> None:
+    """``deploy --timeout 3s`` said "timed out after 2s": its wait was labelled with what was left
+    of the command's time when the wait began. The message names the --timeout the user gave."""
+    env = live_env
+    env.sb.fail_image("ikubernetes/myapp:v2", "never-ready")
+    code, _, err = env.cli(
+        "deploy", "v2", "--app", "myapp", "--on-failure", "none", "--timeout", "3s"
+    )
+    assert code == 6, err
+    assert "timed out after 3s waiting for myapp" in err, err

@@ -9,6 +9,8 @@ comes from values per environment, and as a kustomize base with a prod overlay.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import Env, guide_manifests
@@ -80,14 +82,19 @@ def push(env: Env, files: dict[str, str]) -> None:
     env.git("push", "-q", "origin", "main")
 
 
-def release_v2(env: Env, app_yaml: str) -> str:
+def release_v2(env: Env, app_yaml: str, *, rendered: str | None = None) -> str:
+    """Create the app, deploy v2 to preview-ready (``-o json``: with ``rendered``, the JSON
+    must report the render's image in that container), promote it; the files the release changed."""
     path = env.tmp / "app.yaml"
     path.write_text(app_yaml)
     env.ok("app", "create", "--file", str(path))
     env.ok("wait", "myapp", "--for", "released", "--timeout", "60s")
     assert "Version: v1" in str(env.host("prod.myapp.com"))
-    out = env.ok("deploy", "v2", "--app", "myapp", "--timeout", "60s")
-    assert "preview-ready" in out
+    data = json.loads(env.ok("deploy", "v2", "--app", "myapp", "--timeout", "60s", "-o", "json"))
+    assert data["outcome"] == "preview-ready", data
+    if rendered is not None:
+        assert data["render"].startswith("helm template") or "kustomize" in data["render"], data
+        assert {r["container"]: r["image"] for r in data["rendered"]} == {"myapp": rendered}
     assert "Version: v2" in str(env.host("test.myapp.com"))
     assert "Version: v1" in str(env.host("prod.myapp.com"))
     env.ok("promote", "myapp", "--wait", "--timeout", "60s")
@@ -107,7 +114,8 @@ def test_a_chart_with_values_per_environment(
     targetRevision: main
     helm:
       valueFiles: [values.yaml, ../../envs/prod/values.yaml]"""
-    assert release_v2(git_env, application(git_env, source)) == "envs/prod/values.yaml"
+    changed = release_v2(git_env, application(git_env, source), rendered="ikubernetes/myapp:v2")
+    assert changed == "envs/prod/values.yaml"
     assert (git_env.repo / "envs/prod/values.yaml").read_text() == "image:\n  tag: v2  # prod\n"
 
 
@@ -120,7 +128,7 @@ def test_a_kustomize_overlay_on_a_base(
     repoURL: {repo}
     path: kustomize/overlays/prod
     targetRevision: main"""
-    changed = release_v2(git_env, application(git_env, source))
+    changed = release_v2(git_env, application(git_env, source), rendered="ikubernetes/myapp:v2")
     assert changed == "kustomize/base/kustomization.yaml"
 
 
