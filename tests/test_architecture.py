@@ -421,3 +421,40 @@ def test_the_shared_path_check_reads_shell_without_its_comments() -> None:
 if __name__ == "__main__":
     for key, value in figures().items():
         print(f"{key}: {value}")
+
+
+def _test_imports(tree: ast.Module) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return [n for n in names if n.split(".")[-1].startswith("test_")]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared fixtures and data live in conftest.py or a plain module (``tests/status_data.py``,
+    ``tests/fake_http.py``), never in a test module another one imports: pytest would collect
+    the imported module's tests twice over, and a rename breaks an unrelated file."""
+    found = {
+        str(path.relative_to(ROOT)): imported
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if (imported := _test_imports(ast.parse(path.read_text(encoding="utf-8"))))
+    }
+    # the reliability suite re-runs the fuzz properties with more examples: their bodies and
+    # strategies, imported on purpose (rel_fuzz is no test module, so nothing is collected twice)
+    assert found == {"tests/reliability/rel_fuzz.py": ["test_fuzz_images", "test_fuzz_yamledit"]}
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from tests.test_views import NOW", ["tests.test_views"]),
+        ("import test_rel_faults", ["test_rel_faults"]),
+        ("from tests.status_data import NOW", []),
+        ("import rel_sandbox", []),
+    ],
+)
+def test_the_test_import_check_sees_test_modules(source: str, found: list[str]) -> None:
+    assert _test_imports(ast.parse(source)) == found

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -19,22 +17,9 @@ from gitops_release.views.render import (
     RolloutView,
 )
 from tests.conftest import DATA
+from tests.status_data import GOLDEN, NOW, RS1, RS2, V1, V2, ago, later
 
-GOLDEN = Path(__file__).parent / "golden" / "status"
-NOW = dt.datetime(2024, 6, 23, 12, 0, 0, tzinfo=dt.UTC)
 GUIDE = DATA / "guide"
-
-
-def ago(seconds: int) -> str:
-    return (NOW - dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def later(seconds: int) -> str:
-    return (NOW + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-V1, V2 = "ikubernetes/myapp:v1", "ikubernetes/myapp:v2"
-RS1, RS2 = "bluegreen-rollout-69dc9f5f56", "bluegreen-rollout-95d95c65"
 
 
 def pod(name: str, created: int, status: str = "Running", ready: str = "1/1") -> PodView:

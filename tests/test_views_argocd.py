@@ -14,7 +14,7 @@ from gitops_release.argo import http
 from gitops_release.views import gather as observe
 from gitops_release.views import render as views
 from tests.fake_http import FakeServer, Request
-from tests.test_views import GOLDEN, NOW, RS1, RS2, V1, V2, ago, later
+from tests.status_data import GOLDEN, NOW, RS1, RS2, V1, V2, ago, later
 
 NS = "default"
 

@@ -202,3 +202,37 @@ def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "conditio
             return last
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+# the guide's Rollout as the controller tests build it (test_sandbox_rollout, test_sandbox_cluster)
+GUIDE_ROLLOUT: dict[str, Any] = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Rollout",
+    "metadata": {"name": "bluegreen-rollout"},
+    "spec": {
+        "replicas": 2,
+        "strategy": {
+            "blueGreen": {
+                "activeService": "bluegreen-active",
+                "previewService": "bluegreen-preview",
+                "autoPromotionEnabled": False,
+                "previewReplicaCount": 1,
+            }
+        },
+        "revisionHistoryLimit": 2,
+        "selector": {"matchLabels": {"app": "myapp"}},
+        "template": {
+            "metadata": {"labels": {"app": "myapp"}},
+            "spec": {"containers": [{"name": "myapp", "image": "ikubernetes/myapp:v1"}]},
+        },
+    },
+}
+
+
+# the official API specs the sandbox is held to (test_sandbox_contract, test_sandbox_client_requests)
+ARGOCD = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "specs" / "argocd-swagger.json").read_text()
+)
+ROLLOUTS = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "specs" / "rollouts-swagger.json").read_text()
+)

@@ -8,8 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import GitOpsRepo, application
-from test_sandbox_contract import ARGOCD, ROLLOUTS
+from sandbox_helpers import ARGOCD, ROLLOUTS, GitOpsRepo, application
 
 from gitops_release.cli import main
 from gitops_release.sandbox.server import Sandbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from test_sandbox_rollout import GUIDE_ROLLOUT
+from sandbox_helpers import GUIDE_ROLLOUT
 
 from gitops_release.sandbox.clock import Clock
 from gitops_release.sandbox.cluster import Cluster

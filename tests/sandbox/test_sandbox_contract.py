@@ -15,13 +15,11 @@ from typing import Any
 import jsonschema
 import pytest
 from ruamel.yaml import YAML
-from sandbox_helpers import GitOpsRepo, Http, application, until
+from sandbox_helpers import ARGOCD, ROLLOUTS, GitOpsRepo, Http, application, until
 
 from gitops_release.sandbox.server import ApiHandler, Sandbox
 from tests.conftest import DATA
 
-ARGOCD = json.loads((DATA / "specs" / "argocd-swagger.json").read_text())
-ROLLOUTS = json.loads((DATA / "specs" / "rollouts-swagger.json").read_text())
 WIRE_STRING = {"v1Time", "v1MicroTime", "k8s.io.apimachinery.pkg.apis.meta.v1.Time"}
 WIRE_INT_OR_STRING = {"intstrIntOrString", "k8s.io.apimachinery.pkg.util.intstr.IntOrString"}
 WIRE_QUANTITY = {"k8s.io.apimachinery.pkg.api.resource.Quantity", "resourceQuantity"}

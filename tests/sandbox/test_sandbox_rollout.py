@@ -6,34 +6,12 @@ import copy
 from typing import Any
 
 import pytest
+from sandbox_helpers import GUIDE_ROLLOUT
 
 from gitops_release.sandbox.clock import Clock
 from gitops_release.sandbox.health import rollout_health
 from gitops_release.sandbox.replicaset import SCALE_DOWN_DEADLINE, Timing
 from gitops_release.sandbox.rollout import Rollout, RolloutError
-
-GUIDE_ROLLOUT: dict[str, Any] = {
-    "apiVersion": "argoproj.io/v1alpha1",
-    "kind": "Rollout",
-    "metadata": {"name": "bluegreen-rollout"},
-    "spec": {
-        "replicas": 2,
-        "strategy": {
-            "blueGreen": {
-                "activeService": "bluegreen-active",
-                "previewService": "bluegreen-preview",
-                "autoPromotionEnabled": False,
-                "previewReplicaCount": 1,
-            }
-        },
-        "revisionHistoryLimit": 2,
-        "selector": {"matchLabels": {"app": "myapp"}},
-        "template": {
-            "metadata": {"labels": {"app": "myapp"}},
-            "spec": {"containers": [{"name": "myapp", "image": "ikubernetes/myapp:v1"}]},
-        },
-    },
-}
 
 
 def manifest(image: str, **bg: Any) -> dict[str, Any]:
