@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -281,6 +282,42 @@ class Env:
                 return str(resp.read().decode())
         except urllib.error.HTTPError as err:
             return err.code
+
+
+class Traffic:
+    """Users on both hosts, a request every ~20 ms each, until stopped; remembers every answer
+    prod gave (``Version: v2``, ``500``, ...)."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+        self.prod_answers: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _get(self, host: str) -> str:
+        req = urllib.request.Request(self.sb.ingress_url + "/", headers={"Host": host})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                body = str(resp.read().decode())
+        except urllib.error.HTTPError as err:
+            return str(err.code)
+        except OSError:
+            return "unreachable"
+        found = re.search(r"Version: (v\d+)", body)
+        return f"Version: {found[1]}" if found else body
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.prod_answers.add(self._get("prod.myapp.com"))
+            self._get("test.myapp.com")
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def make_env(

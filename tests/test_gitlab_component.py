@@ -30,9 +30,10 @@ import pytest
 
 from gitops_release.record import DOTENV_KEYS, read_dotenv
 from gitops_release.sandbox.gitserver import GitServer
+from gitops_release.sandbox.prometheus import Prometheus
 from gitops_release.sandbox.server import Sandbox
 from gitops_release.yaml.read import load_all
-from tests.conftest import REPO_ROOT, Env, git, make_env, remote_image
+from tests.conftest import REPO_ROOT, Env, Traffic, git, make_env, remote_image
 
 COMPONENT = REPO_ROOT / "templates" / "blue-green-release.yml"
 FIXTURE = REPO_ROOT / "tests" / "gitlab" / "pipeline.yml"
@@ -659,3 +660,78 @@ def test_the_registry_check_uses_ci_registry_variables_alone(
     assert remote_image(e) == f"{reg.host}/team/myapp:v2"
     assert "Version: v2" in str(e.host("test.myapp.com"))
     assert reg.password not in out
+
+
+# -- the promote job's analysis gate, measured by a real Prometheus ---------------------------
+
+GATE_QUERY = (
+    '(sum(rate(http_requests_total{code=~"5..",version="{{args.version}}"}[10s])) or vector(0))'
+    ' / sum(rate(http_requests_total{version="{{args.version}}"}[10s]))'
+)
+GATE_TEMPLATE = """apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: preview-error-rate
+spec:
+  args:
+  - name: version
+  metrics:
+  - name: error-rate
+    initialDelay: 3s
+    interval: 1s
+    count: 3
+    successCondition: len(result) > 0 && result[0] < 0.05
+    failureCondition: len(result) > 0 && result[0] >= 0.05
+    provider:
+      prometheus:
+        address: "{address}"
+        query: '{query}'
+"""
+
+
+def test_promote_job_runs_the_analysis_input_against_prometheus_first(
+    project: tuple[Env, Path], prometheus: Prometheus
+) -> None:
+    """The component's ``analysis`` / ``analysis-args`` inputs under gitlab-ci-local: the promote
+    job measures the preview's error rate with ``verify --analysis`` (a real Prometheus scraping
+    the sandbox's pods, users on both hosts) before promoting. v2 passes and is promoted; v3
+    answering one request in five with 500 fails the job, naming the metric and its value, and
+    prod stays on v2."""
+    e, proj = project
+    (proj / "analysis.yaml").write_text(
+        GATE_TEMPLATE.format(address=prometheus.url, query=GATE_QUERY.replace("'", "''"))
+    )
+    pipeline = (proj / ".gitlab-ci.yml").read_text()
+    pipeline += "      analysis: analysis.yaml\n      analysis-args: version=$RELEASE_TAG\n"
+    (proj / ".gitlab-ci.yml").write_text(pipeline)
+    git(proj, "add", ".")
+    git(proj, "commit", "-qm", "promote behind an analysis gate")
+
+    run = gcl(proj, "--variable", "RELEASE_TAG=v2", "myapp-deploy-preview")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with Traffic(e.sb):
+        run = gcl(proj, "--variable", "RELEASE_TAG=v2", "myapp-promote")
+    log = run.stdout + run.stderr  # gitlab-ci-local passes the job's stderr on as its own
+    assert run.returncode == 0, log
+    for n in (1, 2, 3):  # each measurement in the job's log
+        assert f"{n} of 3 measurements ({n} successful)" in log, log
+    assert "analysis preview-error-rate (analysis.yaml): Successful" in log, log
+    assert "Version: v2" in str(e.host("prod.myapp.com"))
+
+    e.sb.fail_image("ikubernetes/myapp:v3", "http-500", rate=0.2)
+    run = gcl(proj, "--variable", "RELEASE_TAG=v3", "myapp-deploy-preview")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with Traffic(e.sb) as users:
+        run = gcl(proj, "--variable", "RELEASE_TAG=v3", "myapp-promote")
+    log = run.stdout + run.stderr
+    assert run.returncode != 0, log
+    assert "FAIL  myapp-promote" in run.stdout, log
+    found = re.search(
+        r'error: analysis preview-error-rate Failed: .*metric "error-rate" .*'
+        r"last value \[(0\.\d+)\]",
+        log,
+    )
+    assert found and 0.1 < float(found[1]) < 0.3, log
+    assert "Version: v2" in str(e.host("prod.myapp.com"))  # not promoted
+    assert "Version: v3" not in users.prod_answers
+    assert e.sb.token not in run.stdout + run.stderr

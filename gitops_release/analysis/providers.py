@@ -68,10 +68,10 @@ def _call(url: str, timeout: float, verify: bool | str, **kwargs: Any) -> http.P
     try:
         return http.probe(
             url, timeout=timeout, verify=verify, max_body=1 << 20,
-            hint="check the metric's address", **kwargs,
+            hint="check the metric's address", label=shown(url), **kwargs,
         )  # fmt: skip
     except http.RemoteError as err:
-        return Measurement(ERROR, message=f"{shown(url)}: {err.message}")
+        return Measurement(ERROR, message=err.message)
 
 
 _STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(-?\d+)\]|\[['\"]([^'\"]+)['\"]\]")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_release.analysis.condition import ERROR, FAILED, INCONCLUSIVE, SUCCESSFUL
-from gitops_release.analysis.providers import Measurement, measure
+from gitops_release.analysis.providers import Measurement, measure, shown
 from gitops_release.analysis.template import Metric, Template
 from gitops_release.errors import Failed, TimedOut
 from gitops_release.output import Output
@@ -226,11 +226,23 @@ def run_template(
         return result
     assert decider is not None
     verdict = f"analysis {template.name} {result.phase}: {result.message}; {decider.describe()}"
-    hint = (
-        "a person must decide: look at the metric, then promote or abort"
-        if result.phase == INCONCLUSIVE
-        else f"the {decider.metric.provider} metric is the gate: fix the release or the query"
-    )
-    err = Failed(verdict, hint=hint)
+    err = Failed(verdict, hint=_hint(result.phase, decider.metric))
     err.details = result.payload()
     raise err
+
+
+def _hint(phase: str, metric: Metric) -> str:
+    """What to do next: an Error run could not measure (the provider, not the release, is the
+    thing to fix); a Failed one measured the release failing; an Inconclusive one needs a person."""
+    if phase == INCONCLUSIVE:
+        return "a person must decide: look at the metric, then promote or abort"
+    if phase == ERROR:
+        if metric.provider == "prometheus":
+            where = f"Prometheus at {shown(str(metric.spec.get('address')))}"
+        else:
+            where = str(shown(str(metric.spec.get("url"))))
+        return (
+            f"check that {where} is up and reachable from this job, and that the "
+            f"{'query' if metric.provider == 'prometheus' else 'answer'} gives a value"
+        )
+    return f"the {metric.provider} metric is the gate: fix the release or the query"

@@ -515,15 +515,17 @@ def probe(
     method: str = "GET",
     data: bytes | None = None,
     hint: str = "check the URL, or pass --ingress-url to reach the hosts through the ingress",
+    label: str | None = None,
 ) -> Probe:
     """A plain GET of an application URL (smoke checks: ``deploy --check``, ``verify``), or
     ``method`` with ``data`` (a web analysis metric).
 
     No retries here (the caller retries until its own deadline) and no JSON decoding; a ``Host``
     in ``headers`` reaches a virtual host through an ingress address. Unreachable raises
-    :class:`Unreachable`."""
+    :class:`Unreachable`, naming the URL as ``label`` says (default: the URL, redacted)."""
     import requests
 
+    named = redact(url) if label is None else label
     try:
         with requests.request(
             method,
@@ -542,7 +544,7 @@ def probe(
         if dns is not None:
             host = urlsplit(url).hostname or url
             raise NameNotResolved(
-                host, redact(url), str(dns.strerror or dns),
+                host, named, str(dns.strerror or dns),
                 hint=hint,
             ) from None  # fmt: skip
-        raise Unreachable(f"cannot reach {redact(url)}: {_reason(err)}", hint=hint) from None
+        raise Unreachable(f"cannot reach {named}: {_reason(err)}", hint=hint) from None

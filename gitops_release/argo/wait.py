@@ -41,6 +41,8 @@ DETAIL_POLL = 1.0
 POLL = 2.0
 """Poll interval when the server has no watch stream."""
 PROGRESS_EVERY = 30.0
+ANALYSIS_TEMPLATES = ("AnalysisTemplate", "ClusterAnalysisTemplate")
+"""Kinds whose presence among an app's resources says its Rollout may run analysis."""
 
 
 def same_revision(have: str, want: str) -> bool:
@@ -258,8 +260,10 @@ class Waiter:
     out: Output | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    watch_analysis: bool = False
-    """The Rollout runs analysis: look at a Progressing Rollout to report it (see judge_app)."""
+    watch_analysis: bool | None = None
+    """The Rollout runs analysis: look at a Progressing Rollout to report it (see judge_app).
+    ``None`` (``wait`` alone): follow it when the app manages an (Cluster)AnalysisTemplate, a
+    sign read from the Application itself, so a plain wait makes no extra request."""
     _ref: ResourceRef | None = None
     _last_missing: str = ""
     _last_progress: float = 0.0
@@ -300,7 +304,11 @@ class Waiter:
         self._pin(app, None)
         ref = self._ref_for(app)
         verdict = judge_app(
-            self.target, app, self.expect, ref.name if ref else None, self.watch_analysis
+            self.target,
+            app,
+            self.expect,
+            ref.name if ref else None,
+            self._watches_analysis(app),
         )
         if verdict.failed or not (verdict.needs_detail or force_detail):
             return verdict
@@ -315,6 +323,11 @@ class Waiter:
         detail = self._evaluate_detail(app, ref, verdict, force_detail=force_detail)
         self._detail = (key, self.clock(), detail)
         return detail
+
+    def _watches_analysis(self, app: Application) -> bool:
+        if self.watch_analysis is not None:
+            return self.watch_analysis
+        return any(r.kind in ANALYSIS_TEMPLATES for r in app.resources)
 
     def _evaluate_detail(
         self, app: Application, ref: ResourceRef | None, verdict: Verdict, *, force_detail: bool

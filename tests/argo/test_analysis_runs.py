@@ -72,7 +72,7 @@ def _run() -> AnalysisRun:
 
 def test_echoed_provider_credentials_are_masked_everywhere() -> None:
     run = _run()
-    verdict = analysis.judge_run(analysis.PRE, run)
+    verdict = analysis.judge_run(analysis.PRE, run, "myapp")
     texts = [
         output.redact(verdict.failed),
         output.redact(json.dumps(analysis.run_payload(analysis.PRE, run))),

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -21,8 +19,7 @@ from typing import Any
 import pytest
 
 from gitops_release.sandbox.prometheus import Prometheus
-from gitops_release.sandbox.server import Sandbox
-from tests.conftest import Env, remote_image
+from tests.conftest import Env, Traffic, remote_image
 
 HASH = 'rollouts_pod_template_hash="{{args.hash}}"'
 QUERY = (
@@ -56,42 +53,6 @@ GATE = """      {which}:
           valueFrom:
             podTemplateHashValue: Latest
 """
-
-
-class Traffic:
-    """Users on both hosts, a request every ~20 ms each, until stopped; remembers every answer
-    prod gave (``Version: v2``, ``500``, ...)."""
-
-    def __init__(self, sb: Sandbox) -> None:
-        self.sb = sb
-        self.prod_answers: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _get(self, host: str) -> str:
-        req = urllib.request.Request(self.sb.ingress_url + "/", headers={"Host": host})
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                body = str(resp.read().decode())
-        except urllib.error.HTTPError as err:
-            return str(err.code)
-        except OSError:
-            return "unreachable"
-        found = re.search(r"Version: (v\d+)", body)
-        return f"Version: {found[1]}" if found else body
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.prod_answers.add(self._get("prod.myapp.com"))
-            self._get("test.myapp.com")
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture
