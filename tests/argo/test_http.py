@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -360,3 +362,27 @@ def test_a_server_name_that_does_not_resolve_is_not_retried() -> None:
     assert caught.value.exit_code == ExitCode.REMOTE
     assert "cannot resolve host argocd.invalid" in caught.value.message
     assert caught.value.hint and "server address" in caught.value.hint
+
+
+def test_requests_is_imported_without_a_character_set_detector() -> None:
+    """The registry check pays for importing requests in every ``bump-image``: the detector
+    requests imports to guess ``Response.text`` (which this client never reads: bodies are
+    bytes, JSON is UTF-8) is left out, without a warning, and stays importable afterwards."""
+    code = "\n".join(
+        [
+            "import sys",
+            "from gitops_release.argo import http",
+            "http.preload().join()",
+            "import requests",
+            "loaded = {'charset_normalizer', 'chardet'} & set(sys.modules)",
+            "assert not loaded, loaded",
+            "reply = requests.models.Response()",
+            "reply._content = 'caf\\u00e9'.encode()",
+            "assert reply.text == 'caf\\u00e9', reply.text",
+            "import charset_normalizer",
+        ]
+    )
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert (run.returncode, run.stderr) == (0, "")
