@@ -6,6 +6,11 @@ same documents, same shapes, same keys, same values and resolved types everywher
 edited scalars, which must hold exactly the intended strings. It also checks that the bytes
 outside the spliced spans are identical. Aliases are never expanded (each node pair is visited
 once), so this stays linear in the size of the text.
+
+Since every byte outside the spans is unchanged, only the text around the edits is re-read: the
+deepest block-mapping entry holding them that reads alone (``image: ...`` in a container, its
+indentation cut), else their top-level entry, else their whole document. A region that does not
+read alone (an alias to an anchor outside it, a comment further left) is simply widened.
 """
 
 from __future__ import annotations
