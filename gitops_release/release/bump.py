@@ -187,7 +187,7 @@ def bump_image(
     from gitops_release.git.repo import open_workspace as open_checkout
 
     out = out or Output()
-    _preload("gitops_release.yaml.edit")
+    preload_module("gitops_release.yaml.edit")
     opener = open_workspace or open_checkout
     remote_repo = is_remote(req.repo)
     _check_request(req, remote_repo)
@@ -356,7 +356,7 @@ class Chooser:
         return self.pick.choice
 
 
-def _preload(module: str) -> None:
+def preload_module(module: str) -> None:
     """Import ``module`` on a thread: git's clone or fetch runs in a child process meanwhile,
     so the import (ruamel.yaml, ~50 ms) overlaps it on another core instead of adding to it."""
     if module not in sys.modules:

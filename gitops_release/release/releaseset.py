@@ -33,7 +33,13 @@ from gitops_release.images import (
 from gitops_release.output import Output, short_sha
 from gitops_release.record import check_writable, write_record
 from gitops_release.registry.check import ImageCheck
-from gitops_release.release.bump import BumpResult, Chooser, Prepared, prepare_edit
+from gitops_release.release.bump import (
+    BumpResult,
+    Chooser,
+    Prepared,
+    preload_module,
+    prepare_edit,
+)
 from gitops_release.release.edit import BumpRequest, Edit, lexical_app
 
 if TYPE_CHECKING:
@@ -239,7 +245,9 @@ def bump_set(
     opener = open_workspace or open_checkout
     remote_repo = is_url(req.repo)
     _check(members, req, remote_repo)
+    preload_module("gitops_release.yaml.edit")  # overlaps git's clone and checkout, as for one app
     images = image_check or ImageCheck.from_settings(settings, out)
+    images.preload()
     for member in members:
         if is_reference(member.tag_or_ref):
             images.verify(resolve_target(ImageRef(""), member.tag_or_ref, req.digest))

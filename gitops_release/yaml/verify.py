@@ -6,6 +6,11 @@ same documents, same shapes, same keys, same values and resolved types everywher
 edited scalars, which must hold exactly the intended strings. It also checks that the bytes
 outside the spliced spans are identical. Aliases are never expanded (each node pair is visited
 once), so this stays linear in the size of the text.
+
+Since every byte outside the spans is unchanged, only the text around the edits is re-read: the
+deepest block-mapping entry holding them that reads alone (``image: ...`` in a container, its
+indentation cut), else their top-level entry, else their whole document. A region that does not
+read alone (an alias to an anchor outside it, a comment further left) is simply widened.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from functools import lru_cache
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitops_release.yaml.read import YamlError
+from gitops_release.yaml.regions import Dedented, dedent, nested_entries, root_entries
 from gitops_release.yaml.sites import Span
 from gitops_release.yaml.spans import STR_TAG, compose_documents
 
@@ -141,12 +147,20 @@ def verify(old_text: str, new_text: str, edits: list[FieldEdit], *, source: str)
         end = len(old_text) if number == len(docs) - 1 else doc.end
         touched = [e for e in edits if begin <= e.position < end]
         if touched:
-            entries = _root_entries(doc.root, end)
+            entries = root_entries(doc.root, end)
             checked = bool(entries)
             for entry_begin, entry_end, key, value in entries:
-                if checked and any(entry_begin <= e.position < entry_end for e in touched):
-                    region = (moved(entry_begin), moved(entry_end))
-                    checked = _check_region((key, value), new_text, region, expected, found, source)
+                inside = [e.position for e in touched if entry_begin <= e.position < entry_end]
+                if checked and inside:
+                    # the deepest entry that reads alone first, then wider ones, then the root entry
+                    nested = nested_entries(old_text, value, inside)
+                    candidates = [*reversed(nested), (entry_begin, entry_end, key, value, 0)]
+                    checked = any(
+                        _check_region(
+                            (k, v), new_text, (moved(b), moved(e)), expected, found, source, indent
+                        )
+                        for b, e, k, v, indent in candidates
+                    )
             if not checked:
                 region = (moved(begin), moved(end))
                 if not _check_region(doc.root, new_text, region, expected, found, source):
@@ -157,19 +171,6 @@ def verify(old_text: str, new_text: str, edits: list[FieldEdit], *, source: str)
         raise _failed(source, missing[0], "the edited value is not where it was expected")
 
 
-def _root_entries(root: Node | None, end: int) -> list[tuple[int, int, Node, Node]]:
-    """Regions of the top-level entries of a block mapping whose keys are plain scalars at
-    column 0: each region is a YAML document on its own, so a big values file is re-read one
-    entry at a time. Empty when the document has another shape (it is then re-read whole)."""
-    if not isinstance(root, MappingNode) or root.flow_style or len(root.value) < 2:
-        return []
-    keys = [key for key, _ in root.value]
-    if any(not isinstance(k, ScalarNode) or k.start_mark.column != 0 or k.style for k in keys):
-        return []
-    starts = [k.start_mark.index for k in keys] + [end]
-    return [(starts[i], starts[i + 1], k, v) for i, (k, v) in enumerate(root.value)]
-
-
 def _check_region(
     old: Node | tuple[Node, Node] | None,
     new_text: str,
@@ -177,13 +178,23 @@ def _check_region(
     expected: dict[int, FieldEdit],
     found: set[int],
     source: str,
+    indent: int = 0,
 ) -> bool:
     """Compose ``new_text[begin:end]`` and compare it with ``old``: a whole document, or one
-    (key, value) entry of the root mapping. For an entry, False when the region cannot be read
-    on its own (an alias to an anchor in another entry, say): the caller reads more."""
+    (key, value) entry of a block mapping (a nested one with its key's ``indent`` cut from its
+    lines). For an entry, False when the region cannot be read on its own (an alias to an
+    anchor in another entry, say): the caller reads more."""
     begin, end = region
     text = new_text[begin:end]
     local = {start - begin: e for start, e in expected.items() if begin <= start < end}
+    cut: Dedented | None = None
+    if indent:
+        cut = dedent(text, indent)
+        moved = {at: cut.inward(at) for at in local} if cut is not None else {}
+        if cut is None or None in moved.values():
+            return False
+        text = cut.text
+        local = {moved[at]: e for at, e in local.items()}  # type: ignore[misc]
     entry = isinstance(old, tuple)
     try:
         again = compose_documents(text, source=source)
@@ -203,7 +214,7 @@ def _check_region(
         _compare(old[1], root.value[0][1], text, local, hits, source)
     else:
         _compare(old, root, text, local, hits, source)
-    found |= {start + begin for start in hits}
+    found |= {(cut.outward(start) if cut else start) + begin for start in hits}
     return True
 
 

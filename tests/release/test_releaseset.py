@@ -241,3 +241,29 @@ def test_a_landed_set_run_again_changes_nothing(
     assert code == 0, err
     message = git(repo.bare, "log", "-1", "--format=%B", "main")
     assert "Release-Set: worker" in message and "Release-App: api" not in message
+
+
+def test_a_set_starts_importing_the_yaml_editor_before_git_clones(
+    repo: GitRemote,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As ``bump-image`` of one app does: the import (ruamel.yaml) then overlaps git's clone
+    and checkout instead of following them (``bench/bump_set.py``)."""
+    from gitops_release.git import repo as git_repo
+    from gitops_release.release import releaseset
+
+    events: list[str] = []
+    monkeypatch.setattr(releaseset, "preload_module", events.append)
+    real = git_repo.open_workspace
+
+    def opener(*args: object, **kwargs: object) -> object:
+        events.append("clone")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_repo, "open_workspace", opener)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "--repo", repo.url, "--set", "apps/api=v2", "--set", "apps/web=v2")
+    assert code == 0, err
+    assert events == ["gitops_release.yaml.edit", "clone"]
