@@ -133,10 +133,14 @@ def test_up_with_registry_prints_its_address_and_stops_it(tmp_path: Path) -> Non
     watchdog.start()
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().rstrip("\n") for _ in range(8)]
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(9)]
         names = [line.split("=", 1)[0].removeprefix("export ") for line in lines]
-        assert names[-2:] == ["SANDBOX_REGISTRY", "SANDBOX_INGRESS"], lines
-        host = lines[-2].split("=", 1)[1]
+        assert names[-3:] == [
+            "SANDBOX_REGISTRY",
+            "GITOPS_RELEASE_INGRESS_URL",
+            "SANDBOX_INGRESS",
+        ], lines
+        host = lines[-3].split("=", 1)[1]
         with urllib.request.urlopen(f"http://{host}/v2/", timeout=5) as reply:
             assert reply.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
         proc.send_signal(signal.SIGTERM)
