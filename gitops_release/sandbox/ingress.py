@@ -65,6 +65,9 @@ class IngressHandler(Handler):
             time.sleep(min(sb.clock.wall(delay), delay))
         version = version_of(pod.image)
         code = 500 if fails else 200
+        # counted before the answer goes out: a scrape right after the answer must see it
+        took = delay + time.monotonic() - started
+        sb.pod_metrics.observe((namespace, pod.name, rs.hash, version), code, took)
         if fails:
             self.text(500, "Internal Server Error\n", "text/html")
         elif self.url.path.rstrip("/") == "/hostname.html":
@@ -75,5 +78,3 @@ class IngressHandler(Handler):
                 f'Hello MyApp | Version: {version} | <a href="hostname.html">Pod Name</a>\n',
                 "text/html",
             )
-        took = delay + time.monotonic() - started
-        sb.pod_metrics.observe((namespace, pod.name, rs.hash, version), code, took)
