@@ -47,7 +47,11 @@ from gitops_release.release.edit import (
     relative_app,
     yaml_files,
 )
-from gitops_release.release.kustomize import kustomization_file, remote_resources
+from gitops_release.release.kustomize import (
+    image_transformers,
+    kustomization_file,
+    remote_resources,
+)
 from gitops_release.release.kustomize import layers as kustomize_layers
 from gitops_release.release.render import chart_renderer, kustomize_renderer
 
@@ -322,7 +326,8 @@ def prepare_edit(
         below = kustomize_layers(ws.root, rel, ws.include)
         layers = [yaml_files(ws.root, d) for d in below]
         remote = remote_resources(ws.root, [rel, *below])
-        renderer = kustomize_renderer(settings, rel, below, remote=remote)
+        literal = not image_transformers(ws.root, [rel, *below])
+        renderer = kustomize_renderer(settings, rel, below, remote=remote, literal=literal)
 
     def where() -> str:
         return f"{ws.remote}/{ws.branch} at {short_sha(ws.base)}"

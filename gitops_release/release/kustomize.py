@@ -46,6 +46,36 @@ def remote_resources(root: Path, directories: list[str]) -> list[str]:
     return [e for d in directories for e in _entries(root, d) if _is_remote(e)]
 
 
+# Kustomization fields that cannot change a container's image: with only these in every layer,
+# the image written in the resource files is the image that renders, and no render is needed.
+# Anything else (images, patches, replacements, vars, transformers, helmCharts, ...) may.
+LITERAL_FIELDS = frozenset(
+    {
+        "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace",
+        "namePrefix", "nameSuffix", "commonLabels", "labels", "commonAnnotations",
+        "buildMetadata", "sortOptions", "configMapGenerator", "secretGenerator",
+        "generatorOptions", "replicas",
+    }
+)  # fmt: skip
+
+
+def image_transformers(root: Path, directories: list[str]) -> list[str]:
+    """``file: field`` for each field of these kustomizations that may change a rendered image
+    (empty: the resource files' images are what ``kubectl kustomize`` renders)."""
+    from gitops_release.yaml.read import load_all
+
+    found: list[str] = []
+    for rel in directories:
+        path = kustomization_file(root, rel)
+        if path is None:
+            continue
+        shown = path.relative_to(root).as_posix()
+        docs = load_all(path.read_text("utf-8"), source=shown)
+        data = docs[0] if docs and isinstance(docs[0], dict) else {}
+        found += [f"{shown}: {key}" for key in data if key not in LITERAL_FIELDS]
+    return found
+
+
 def _is_remote(entry: str) -> bool:
     return "://" in entry or entry.startswith(("github.com/", "gitlab.com/", "bitbucket.org/"))
 

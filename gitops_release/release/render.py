@@ -175,10 +175,22 @@ def chart_renderer(
 
 
 def kustomize_renderer(
-    settings: Settings | None, overlay: str, layers: Sequence[str], *, remote: Sequence[str] = ()
+    settings: Settings | None,
+    overlay: str,
+    layers: Sequence[str],
+    *,
+    remote: Sequence[str] = (),
+    literal: bool = False,
 ) -> Renderer:
     """``kubectl kustomize OVERLAY``, with the layers it builds on copied beside it; not run
-    when a layer builds on ``remote`` resources (kustomize would fetch them)."""
+    when a layer builds on ``remote`` resources (kustomize would fetch them), nor when no layer
+    can change an image (``literal``: only resources, labels, names, generators; see
+    :data:`release.kustomize.LITERAL_FIELDS`), where the files' image is what renders."""
+    if literal and not remote:
+        return Renderer(
+            "kubectl kustomize", None, "kubectl", (overlay, *layers), (),
+            skipped="not needed: no layer transforms images, the files' image is what renders",
+        )  # fmt: skip
     return Renderer(
         "kubectl kustomize",
         find_tool("kubectl", settings),

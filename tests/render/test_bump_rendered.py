@@ -218,6 +218,47 @@ def test_what_renders_is_a_progress_line_too_for_deploy_s_sake(
     assert out.rstrip().endswith("rendered (helm template): Deployment/chart web team/web:1.21")
 
 
+def test_a_kustomization_that_cannot_change_an_image_is_not_rendered(
+    repo: GitRemote,
+    kubectl: Tool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only resources, labels and names in every layer: the files' image is what renders, so
+    kubectl is not run (a release set of 50 such apps ran it 100 times, 10x one app's bump);
+    a layer with a patch could change the image, so that one is rendered."""
+    ran = tmp_path / "ran"
+    spy = tmp_path / "kubectl"
+    spy.write_text(f'#!/bin/sh\necho "$@" >> {ran}\nexec {kubectl.path} "$@"\n')
+    spy.chmod(0o755)
+    monkeypatch.setenv("GITOPS_RELEASE_KUBECTL", str(spy))
+    files = {
+        "base/kustomization.yaml": "resources:\n  - deployment.yaml\ncommonLabels:\n  app: web\n",
+        "base/deployment.yaml": K_DEPLOYMENT.replace("team/web", "team/web:1.19"),
+        "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\nnamePrefix: prod-\n",
+    }
+    add_files(repo.checkout, files)
+    code, out, err = bump(capsys, "1.20", "--app", "overlays/prod", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["render"].startswith("not rendered (not needed: no layer transforms images")
+    assert not ran.exists()  # kubectl never ran
+    patch = (
+        "patches:\n  - target:\n      kind: Deployment\n    patch: |-\n"
+        "      - op: replace\n        path: /spec/template/spec/containers/0/image\n"
+        "        value: team/web:patched\n"
+    )
+    add_files(
+        repo.checkout,
+        {"overlays/prod/kustomization.yaml": files["overlays/prod/kustomization.yaml"] + patch},
+    )
+    code, out, err = bump(capsys, "1.21", "--app", "overlays/prod", "-o", "json")
+    assert code == 2, err  # the patch wins over the file: the render says so, nothing written
+    assert "team/web:patched" in err
+    assert ran.exists()
+
+
 def test_a_kustomization_with_a_remote_base_is_not_rendered_here(
     repo: GitRemote,
     kubectl: Tool,
