@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from gitops_release.errors import UsageError
@@ -17,6 +19,13 @@ def load_all(text: str, *, source: str = "<string>") -> list[Any]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    if c_loadable(text):
+        fast = YAML(typ="safe", pure=False)
+        fast.allow_duplicate_keys = False
+        try:
+            return list(fast.load_all(text))
+        except Exception:  # the pure loader gives the verdict, and its words (file:line:col)
+            pass
     yaml = YAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = False
     try:
@@ -31,6 +40,33 @@ def load_all(text: str, *, source: str = "<string>") -> list[Any]:
         raise YamlError(f"{source}: {first}") from None
     except RecursionError:
         raise YamlError(f"{source}: YAML nested too deeply to read safely") from None
+
+
+# Beyond this many levels libyaml (ruamel.yaml.clib) recurses on the C stack: 100,000 levels
+# crash the interpreter, 10,000 do not. Deeper text goes to the pure parser (RecursionError).
+C_MAX_DEPTH = 1000
+_BLOCK_PREFIX = re.compile(r"^[ \t?:-]*", re.MULTILINE)
+
+
+def c_loadable(text: str) -> bool:
+    """True when libyaml (ruamel.yaml.clib, ~3-6x the pure parser) may read ``text``: it is
+    installed and the text's nesting is provably shallow. A block collection nests only deeper
+    in its line's indentation or behind an indicator (``- - x``, ``? k``, ``: v``): at most two
+    levels per column of that prefix, plus one per flow bracket."""
+    if _cparser() is None:
+        return False
+    flow = text.count("[") + text.count("{")
+    if flow > C_MAX_DEPTH:
+        return False
+    deepest = max((m.end() - m.start() for m in _BLOCK_PREFIX.finditer(text)), default=0)
+    return flow + 2 * deepest + 2 <= C_MAX_DEPTH
+
+
+@lru_cache(maxsize=1)
+def _cparser() -> Any:
+    import ruamel.yaml.main
+
+    return getattr(ruamel.yaml.main, "CParser", None)  # None: ruamel.yaml.clib not installed
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitops_release.errors import UsageError
 from gitops_release.images import is_placeholder, parse_image
-from gitops_release.yaml.read import YamlError
+from gitops_release.yaml.read import YamlError, c_loadable
 from gitops_release.yaml.sites import ImageSite, Slot, Span, WorkloadRef
 
 STR_TAG = "tag:yaml.org,2002:str"
@@ -62,6 +62,77 @@ def compose_documents(text: str, *, source: str) -> tuple[Document, ...]:
 
 @lru_cache(maxsize=4)
 def _compose_cached(text: str, source: str) -> tuple[Document, ...]:
+    if fast_composable(text):
+        try:
+            return compose_fast(text)
+        except Exception:  # the pure composer gives the verdict, and its words
+            pass
+    return compose_pure(text, source)
+
+
+def fast_composable(text: str) -> bool:
+    """True when the C composer (ruamel.yaml.clib, libyaml) gives the same tree as the pure one:
+    the text is ASCII (libyaml's marks count bytes, Python's characters) and ``c_loadable``
+    (installed, nesting provably shallow). ``tests/yaml/test_fast_compose.py`` holds the two
+    equal on the corpus of real manifests."""
+    return text.isascii() and c_loadable(text)
+
+
+def compose_fast(text: str) -> tuple[Document, ...]:
+    """Every document with its region, by libyaml: ~6x faster than the pure composer (a release
+    set of 50 apps composes 100 files). Plain scalars' style is None as in the pure composer.
+    Raises on anything libyaml rejects (the caller then asks the pure composer)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.events import DocumentEndEvent, StreamEndEvent
+
+    # libyaml's composer consumes each document's DOCUMENT-END event: one pass for the regions,
+    # one for the nodes (both in C)
+    events, _ = YAML(typ="safe", pure=False).get_constructor_parser(text)
+    ends: list[int] = []
+    try:
+        while True:
+            event = events.get_event()
+            if isinstance(event, DocumentEndEvent):
+                ends.append(event.end_mark.index)
+            elif event is None or isinstance(event, StreamEndEvent):
+                break
+    finally:
+        events.dispose()
+    loader, _ = YAML(typ="safe", pure=False).get_constructor_parser(text)
+    roots: list[Node | None] = []
+    try:
+        while loader.check_node():
+            roots.append(loader.get_node())
+    finally:
+        loader.dispose()
+    if len(roots) != len(ends):
+        raise ValueError("documents and document ends disagree")
+    for root in roots:
+        _plain_style_none(root)
+    return tuple(Document(root, end) for root, end in zip(roots, ends, strict=True))
+
+
+def _plain_style_none(root: Node | None) -> None:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.style == "":
+                node.style = None
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+
+
+def compose_pure(text: str, source: str) -> tuple[Document, ...]:
+    """Every document with its region, by ruamel's pure-Python composer: the reference, and the
+    one whose errors we show (file:line:col and the parser's words)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.docinfo import DocInfo, version
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
