@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from gitops_release.errors import UsageError
 
@@ -62,18 +64,25 @@ LITERAL_FIELDS = frozenset(
 def image_transformers(root: Path, directories: list[str]) -> list[str]:
     """``file: field`` for each field of these kustomizations that may change a rendered image
     (empty: the resource files' images are what ``kubectl kustomize`` renders)."""
-    from gitops_release.yaml.read import load_all
-
     found: list[str] = []
     for rel in directories:
         path = kustomization_file(root, rel)
         if path is None:
             continue
         shown = path.relative_to(root).as_posix()
-        docs = load_all(path.read_text("utf-8"), source=shown)
-        data = docs[0] if docs and isinstance(docs[0], dict) else {}
+        data = _fields(path.read_text("utf-8"), shown)
         found += [f"{shown}: {key}" for key in data if key not in LITERAL_FIELDS]
     return found
+
+
+@lru_cache(maxsize=32)
+def _fields(text: str, source: str) -> dict[str, Any]:
+    """A kustomization's top-level fields (read only: ``layers``, ``remote_resources`` and
+    ``image_transformers`` each read every layer, and a release set has one app per member)."""
+    from gitops_release.yaml.read import load_all
+
+    docs = load_all(text, source=source)
+    return docs[0] if docs and isinstance(docs[0], dict) else {}
 
 
 def _is_remote(entry: str) -> bool:
@@ -81,13 +90,10 @@ def _is_remote(entry: str) -> bool:
 
 
 def _entries(root: Path, rel: str) -> list[str]:
-    from gitops_release.yaml.read import load_all
-
     path = kustomization_file(root, rel)
     if path is None:
         return []
-    docs = load_all(path.read_text("utf-8"), source=path.relative_to(root).as_posix())
-    data = docs[0] if docs and isinstance(docs[0], dict) else {}
+    data = _fields(path.read_text("utf-8"), path.relative_to(root).as_posix())
     entries = [*(data.get("components") or []), *(data.get("resources") or [])]
     entries += data.get("bases") or []  # deprecated spelling of resources, still read
     return [e for e in entries if isinstance(e, str)]

@@ -36,7 +36,7 @@ def _shape(node: Node | None, seen: dict[int, int]) -> object:
                               node.start_mark.column)  # fmt: skip
     head = (type(node).__name__, str(node.tag), *marks)
     if isinstance(node, ScalarNode):
-        return (*head, node.value, node.style)
+        return (*head, node.value, node.style or None)  # plain: None (pure) or '' (libyaml)
     if isinstance(node, SequenceNode):
         return (*head, node.flow_style, tuple(_shape(item, seen) for item in node.value))
     assert isinstance(node, MappingNode)
