@@ -33,6 +33,34 @@ _DROP = {
 }
 
 
+def _checkout_state() -> set[str] | None:
+    """``git status`` of this checkout (None outside a git checkout)."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    return set(done.stdout.splitlines()) if done.returncode == 0 else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_CHECKOUT] = _checkout_state()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test writes in its tmp_path, never in this checkout (a user's clone, a CI job's): a
+    file that appeared or changed here during the run fails the session, named."""
+    before = session.config.stash.get(_CHECKOUT, None)
+    after = _checkout_state()
+    if before is None or after is None or not after - before:
+        return
+    changed = "\n  ".join(sorted(after - before))
+    print(f"\nthe tests wrote into the checkout {REPO_ROOT}:\n  {changed}", flush=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_CHECKOUT = pytest.StashKey[set[str] | None]()
+
+
 @pytest.fixture(autouse=True)
 def pinned_env(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -276,7 +276,9 @@ def _promote_calls(tmp_path: Path, inputs: dict[str, str]) -> list[list[str]]:
     tool.write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {calls}\necho >> {calls}\n')
     tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
     env = _job_env(variables, PATH=f"{stub}{os.pathsep}/usr/bin{os.pathsep}/bin")
-    proc = subprocess.run(["sh", "-ec", job["script"][0]], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["sh", "-ec", job["script"][0]], env=env, capture_output=True, text=True, cwd=tmp_path
+    )  # the job writes promote-record.json where it runs: never into this checkout
     assert proc.returncode == 0, proc.stderr
     return [line.rstrip("|").split("|") for line in calls.read_text().splitlines()]
 
