@@ -95,6 +95,47 @@ def preload() -> threading.Thread | None:
     return thread
 
 
+class NoAnswer(Exception):
+    """One attempt that got no HTTP answer, as a transport reports it to :meth:`Client._send`
+    (which maps each kind to the user's error): ``reason`` is short and names no secret."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _PlainHttp(NoAnswer):
+    """TLS asked of a server that answers plain HTTP (OpenSSL: WRONG_VERSION_NUMBER)."""
+
+
+class _Untrusted(NoAnswer):
+    """The TLS handshake failed: certificate not trusted, wrong name, no common protocol."""
+
+
+class _NoSuchName(NoAnswer):
+    """The resolver says the host name does not exist."""
+
+
+class _Unconnected(NoAnswer):
+    """No answer over the connection; ``refused``: the request never reached the server."""
+
+    def __init__(self, reason: str, *, refused: bool) -> None:
+        super().__init__(reason)
+        self.refused = refused
+
+
+class _Slow(NoAnswer):
+    """Connected, but no answer within the read timeout."""
+
+
+Transport = Callable[
+    [str, str, "bytes | None", Mapping[str, str], tuple[float, float], "bool | str", bool], Any
+]
+"""Sends one attempt: (method, url, body, headers, (connect, read) timeouts, TLS verify,
+stream) -> an answer with ``status_code``, ``headers``, ``content`` and ``close()``; or raises
+a :class:`NoAnswer` kind."""
+
+
 @dataclass
 class Client:
     """A configured session for one server. ``requests_sent`` counts every HTTP request made."""
@@ -165,7 +206,7 @@ class Client:
 
     def _budget(
         self, method: str, shown: str, timeout: float | tuple[float, float] | None
-    ) -> tuple[float | tuple[float, float], bool]:
+    ) -> tuple[tuple[float, float], bool]:
         """The timeouts of one attempt, cut to the deadline; and whether they were cut."""
         connect, read = (
             (timeout, timeout) if isinstance(timeout, (int, float)) else
@@ -210,67 +251,57 @@ class Client:
         retry_slow: bool = True,
         accept: frozenset[int] = frozenset(),
         verify: bool | str | None = None,
-    ) -> requests.Response:
-        import requests
-
+        transport: Transport | None = None,
+    ) -> Any:
+        """Send ``method url`` until it has an answer: the retries, backoff and ``Retry-After``,
+        the deadline, the server's clock and the status -> typed error mapping, for every
+        transport. ``transport`` sends one attempt (default: requests' session); the answer is
+        what it returned (a ``requests.Response``, or :class:`Answer` from the standard library)."""
         shown = redact(url)
-        data = None if body is None else json.dumps(body)
+        data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
         headers.update(extra_headers or {})
+        attempt_once = transport or self._via_requests
+        tls = self.verify if verify is None else verify
         attempt = 0
         while True:
             budget, cut = self._budget(method, shown, timeout)
             self.requests_sent += 1
             try:
-                with warnings.catch_warnings():
-                    if self.verify is False:  # asked for with --insecure: no warning per call
-                        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
-                    response = self.session.request(
-                        method,
-                        url,
-                        data=data,
-                        headers=headers,
-                        timeout=budget,
-                        verify=self.verify if verify is None else verify,
-                        stream=stream,
-                        allow_redirects=method == "GET",
-                    )
-            except requests.exceptions.SSLError as err:
-                if "WRONG_VERSION_NUMBER" in repr(err):  # OpenSSL's word for a plain-HTTP answer
-                    plain = redact(self.base_url).replace("https://", "http://", 1)
-                    raise TlsFailed(
-                        f"TLS handshake with {self.name} at {redact(self.base_url)} failed: "
-                        "the server answers plain HTTP there (WRONG_VERSION_NUMBER)",
-                        hint=f"use {plain}, or --plaintext with a host:port server",
-                    ) from None
+                response = attempt_once(method, url, data, headers, budget, tls, stream)
+            except _PlainHttp:
+                plain = redact(self.base_url).replace("https://", "http://", 1)
+                raise TlsFailed(
+                    f"TLS handshake with {self.name} at {redact(self.base_url)} failed: "
+                    "the server answers plain HTTP there (WRONG_VERSION_NUMBER)",
+                    hint=f"use {plain}, or --plaintext with a host:port server",
+                ) from None
+            except _Untrusted as failed:
                 skip = "" if self.verify is False else ", or --insecure to skip verification"
                 raise TlsFailed(
-                    f"TLS verification failed for {self.name} at {redact(self.base_url)}: {_reason(err)}",
+                    f"TLS verification failed for {self.name} at {redact(self.base_url)}: "
+                    f"{failed.reason}",
                     hint=f"pass --ca-bundle FILE for a private CA{skip}",
                 ) from None
-            except requests.exceptions.ConnectionError as err:
-                dns = _unresolved(err)
-                if dns is not None:  # no such name: asking again in a second changes nothing
-                    raise NameNotResolved(
-                        urlsplit(self.base_url).hostname or self.base_url,
-                        redact(self.base_url), str(dns.strerror or dns),
-                        hint=f"check the server address of {self.name}",
-                    ) from None  # fmt: skip
+            except _NoSuchName as failed:  # asking again in a second changes nothing
+                raise NameNotResolved(
+                    urlsplit(self.base_url).hostname or self.base_url,
+                    redact(self.base_url), failed.reason,
+                    hint=f"check the server address of {self.name}",
+                ) from None  # fmt: skip
+            except _Unconnected as failed:
                 # A refused connection never reached the server: safe to repeat for any method.
-                refused = isinstance(err, requests.exceptions.ConnectTimeout) or (
-                    "NewConnectionError" in repr(err)
-                )
-                if attempt < self.retries and (idempotent or refused):
+                if attempt < self.retries and (idempotent or failed.refused):
                     delay = self._delay(attempt, None)
                     if self._may_sleep(delay):
                         self.sleep(delay)
                         attempt += 1
                         continue
                 raise Unreachable(
-                    f"cannot reach {self.name} at {redact(self.base_url)}: {_reason(err)}",
+                    f"cannot reach {self.name} at {redact(self.base_url)}: {failed.reason}",
                     hint="check the server address, that it is running, and the network",
                 ) from None
-            except requests.exceptions.Timeout:
+            except _Slow:
                 if cut:
                     raise self._deadline_passed(method, shown) from None
                 if attempt < self.retries and idempotent and retry_slow and self._may_sleep(0):
@@ -297,6 +328,48 @@ class Client:
                     grpc_code=grpc_code(response.content),
                 )
             return response
+
+    def _via_requests(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: Mapping[str, str],
+        timeout: tuple[float, float],
+        verify: bool | str,
+        stream: bool,
+    ) -> requests.Response:
+        """One attempt through requests' session; its failures as :class:`NoAnswer` kinds."""
+        import requests
+
+        try:
+            with warnings.catch_warnings():
+                if verify is False:  # asked for with --insecure: no warning per call
+                    warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+                return self.session.request(
+                    method,
+                    url,
+                    data=data,
+                    headers=dict(headers),
+                    timeout=timeout,
+                    verify=verify,
+                    stream=stream,
+                    allow_redirects=method == "GET",
+                )
+        except requests.exceptions.SSLError as err:
+            if "WRONG_VERSION_NUMBER" in repr(err):  # OpenSSL's word for a plain-HTTP answer
+                raise _PlainHttp(_reason(err)) from None
+            raise _Untrusted(_reason(err)) from None
+        except requests.exceptions.ConnectionError as err:
+            dns = _unresolved(err)
+            if dns is not None:
+                raise _NoSuchName(str(dns.strerror or dns)) from None
+            refused = isinstance(err, requests.exceptions.ConnectTimeout) or (
+                "NewConnectionError" in repr(err)
+            )
+            raise _Unconnected(_reason(err), refused=refused) from None
+        except requests.exceptions.Timeout as err:
+            raise _Slow(_reason(err)) from None
 
     def request(
         self,
