@@ -1,11 +1,26 @@
-"""HTTP: the only importer of requests.
+"""HTTP: the only importer of requests, and of the standard library's HTTP client.
 
-One :class:`Client` per server (Argo CD, the Rollouts dashboard). Every call has a timeout; connection
-errors, 429 and 502/503/504 are retried a bounded number of times with jittered exponential backoff,
-honouring ``Retry-After``, on idempotent calls only (a connection that was refused never reached the
-server, so that one is retried for every method). Every non-2xx answer becomes a typed
-:class:`ApiError` carrying the status, method, URL (never a token: tokens travel in headers) and the
-server's own message.
+One :class:`Client` per server (Argo CD, the Rollouts dashboard, a registry). Every call has a
+timeout; connection errors, 429 and 502/503/504 are retried a bounded number of times with jittered
+exponential backoff, honouring ``Retry-After``, on idempotent calls only (a connection that was
+refused never reached the server, so that one is retried for every method). Every non-2xx answer
+becomes a typed :class:`ApiError` carrying the status, method, URL (never a token: tokens travel in
+headers) and the server's own message.
+
+Two transports under that one retry loop (:meth:`Client._send`; a transport only sends one attempt
+and reports a failure as a :class:`NoAnswer` kind):
+
+- requests, for Argo CD and the Rollouts dashboard (``request``, ``stream``, ``probe``): sessions
+  with kept-alive connections, streams, and the import already paid by a run that talks to them.
+- ``urllib.request`` for :meth:`Client.exchange`, the registry's calls. The registry check is the
+  one HTTP call of a local ``bump-image``, whose run is ~250 ms: importing requests cost ~47 ms of
+  CPU there (urllib3 alone ~26 ms), ``urllib.request`` with ``ssl`` ~8-11 ms (measured in the
+  process after the command line's own imports; issue 16's bench ``registry_check``: on/off went
+  from 1.25-1.28x to the figures in its log). It keeps requests' behaviour a user relies on:
+  proxies from the environment as requests picks them (:func:`proxy_for`), the same trust
+  (certifi's bundle, or ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``), redirects for GET and HEAD
+  with ``Authorization`` kept to the same origin, the same errors. Each call opens its own
+  connection (urllib closes it after the answer): a check makes two or three calls.
 
 TLS is verified unless ``insecure``. A custom CA bundle is passed as ``verify=`` on every request:
 ``REQUESTS_CA_BUNDLE`` in the environment silently overrides ``Session.verify``, but not a per-request
@@ -16,6 +31,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
 import importlib
 import json
 import random
@@ -85,12 +101,13 @@ MAX_RETRY_AFTER = 30.0
 
 
 def preload() -> threading.Thread | None:
-    """Import requests (~80 ms) on a thread, for a caller that is about to wait on a child
-    process (git's fetch) before its first HTTP call: the import then overlaps the wait on
-    another core instead of adding to the run. None when it is imported already."""
-    if "requests" in sys.modules:
+    """Import the registry's HTTP stack (``urllib.request``, which brings ``http.client`` and
+    ``ssl``: ~11 ms) on a thread, for a caller that is about to wait on a child process (git's
+    fetch) before its first call: the import then overlaps the wait instead of adding to the
+    run. None when it is imported already."""
+    if "urllib.request" in sys.modules:
         return None
-    thread = threading.Thread(target=importlib.import_module, args=("requests",), daemon=True)
+    thread = threading.Thread(target=importlib.import_module, args=("urllib.request",), daemon=True)
     thread.start()
     return thread
 
@@ -171,11 +188,16 @@ class Client:
             import requests
 
             session = requests.Session()
-            session.headers.update({"Accept": "application/json", **self.headers})
-            if self.token:
-                session.headers["Authorization"] = f"Bearer {self.token}"
+            session.headers.update(self._headers())
             self._session = session
         return self._session
+
+    def _headers(self) -> dict[str, str]:
+        """What every call of this client sends (calls may add to it, or replace a header)."""
+        headers = {"Accept": "application/json", **self.headers}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
     def close(self) -> None:
         if self._session is not None:
@@ -428,9 +450,10 @@ class Client:
             body=None,
             timeout=None,
             idempotent=True,
-            extra_headers=headers,
+            extra_headers={**self._headers(), **(headers or {})},
             accept=accept,
             verify=verify,
+            transport=_via_stdlib,
         )
         return Reply(
             status=response.status_code,
@@ -568,6 +591,318 @@ def _reason(err: Exception) -> str:
 
 
 _VERIFY_FAILED = re.compile(r"(certificate verify failed: [^(]+?)\s*(?:\(_ssl|'|\)|$)")
+
+
+# --- the standard library's transport (Client.exchange: the registry's calls) -------------------
+
+
+class Answer:
+    """An answer read whole by the standard-library transport, shaped like the part of a
+    ``requests.Response`` that :meth:`Client._send` reads."""
+
+    def __init__(self, status: int, pairs: list[tuple[str, str]], content: bytes) -> None:
+        self.status_code = status
+        self.headers = _Headers(pairs)
+        self.content = content
+
+    def close(self) -> None:
+        pass
+
+
+class _Headers(Mapping[str, str]):
+    """Header names in any case, repeated headers joined with ", " (as requests shows them)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._named: dict[str, str] = {}
+        for name, value in pairs:
+            key = name.lower()
+            self._named[key] = f"{self._named[key]}, {value}" if key in self._named else value
+
+    def __getitem__(self, name: str) -> str:
+        return self._named[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._named)
+
+    def __len__(self) -> int:
+        return len(self._named)
+
+
+def _via_stdlib(
+    method: str,
+    url: str,
+    data: bytes | None,
+    headers: Mapping[str, str],
+    timeout: tuple[float, float],
+    verify: bool | str,
+    stream: bool,
+) -> Answer:
+    """One attempt through ``urllib.request``, read whole (``stream`` is not offered here).
+
+    Requests' behaviour, kept: proxies from the environment as requests picks them
+    (:func:`proxy_for`), its trust (:func:`_tls_context`), redirects followed for GET and HEAD
+    with ``Authorization`` kept only on the same origin (it is an unredirected header, which
+    urllib never copies; :class:`_Redirects` puts it back when requests would), the connect
+    timeout for the connection and the read timeout for each read."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    if stream:
+        raise ValueError("the standard-library transport reads answers whole")
+    request = urllib.request.Request(url, data=data, method=method)
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            request.add_unredirected_header(name.capitalize(), value)
+        else:
+            request.add_header(name.capitalize(), value)
+    opener = _opener(url, timeout, verify)
+    try:
+        with opener.open(request, timeout=timeout[0]) as response:
+            return Answer(response.status, response.getheaders(), response.read())
+    except urllib.error.HTTPError as err:  # a redirect loop; any other status is an answer
+        try:
+            return Answer(err.code, list(err.headers.items()), err.read())
+        finally:
+            err.close()
+    except urllib.error.URLError as err:  # no connection: refused, DNS, TLS, connect timeout
+        raise _stdlib_failure(err.reason, connecting=True) from None
+    except (OSError, http.client.HTTPException) as err:  # connected, then no whole answer
+        raise _stdlib_failure(err, connecting=False) from None
+
+
+def _stdlib_failure(reason: object, *, connecting: bool) -> NoAnswer:
+    import ssl
+
+    text = _reason(reason) if isinstance(reason, Exception) else redact(str(reason))
+    if isinstance(reason, ssl.SSLError):
+        if "WRONG_VERSION_NUMBER" in repr(reason):
+            return _PlainHttp(text)
+        return _Untrusted(text)
+    if isinstance(reason, socket.gaierror):
+        if reason.errno in NO_SUCH_NAME:
+            return _NoSuchName(str(reason.strerror or reason))
+        return _Unconnected(text, refused=True)
+    if isinstance(reason, TimeoutError) and not connecting:
+        return _Slow(text)
+    # as requests: refused or a connect timeout never reached the server (any method may retry)
+    refused = connecting and isinstance(reason, (ConnectionRefusedError, TimeoutError))
+    return _Unconnected(text, refused=refused)
+
+
+def _opener(url: str, timeout: tuple[float, float], verify: bool | str) -> Any:
+    """An opener for one attempt: the proxy for ``url``, the TLS trust, our redirect rules,
+    every status an answer (no ``HTTPError`` raised for a 4xx/5xx)."""
+    import http.client
+    import urllib.request
+
+    connect, read = timeout
+
+    def timed(cls: type[http.client.HTTPConnection]) -> Any:
+        class Timed(cls):  # type: ignore[valid-type,misc]
+            """The connect timeout for connecting (TLS handshake included), then the read
+            timeout for each read, as requests' (connect, read)."""
+
+            def connect(self) -> None:
+                self.timeout = connect
+                super().connect()
+                self.sock.settimeout(read)
+
+        return Timed
+
+    plain, tls = timed(http.client.HTTPConnection), timed(http.client.HTTPSConnection)
+
+    class Plain(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(plain, req)
+
+    class Secure(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(tls, req, context=_tls_context(verify))
+
+    opener = urllib.request.OpenerDirector()
+    for handler in (Plain(), Secure(), *(kind() for kind in _handler_types())):
+        opener.add_handler(handler)
+    return opener
+
+
+def _tls_context(verify: bool | str) -> Any:
+    """requests' trust: ``verify`` a CA bundle file (or directory), or True: the bundle named by
+    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else certifi's; False: no verification.
+    Built once per bundle (loading certifi's ~150 certificates costs ~20 ms)."""
+    import os
+
+    if verify is True:
+        env = os.environ
+        verify = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
+    key = str(verify)
+    with _CONTEXT_LOCK:
+        if key not in _CONTEXTS:
+            _CONTEXTS[key] = _new_tls_context(verify)
+        return _CONTEXTS[key]
+
+
+def _new_tls_context(verify: bool | str) -> Any:
+    import os
+    import ssl
+
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        import certifi
+
+        verify = certifi.where()
+    if not os.path.exists(verify):
+        raise _Untrusted(f"CA bundle {verify} not found")
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
+_CONTEXTS: dict[str, Any] = {}
+_CONTEXT_LOCK = threading.Lock()
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy requests would send ``url`` through, from the environment: ``NO_PROXY`` read
+    as requests reads it (a domain and the names under it, ``host:port``, an IPv4 address or
+    CIDR range, ``*``), then ``<scheme>_proxy`` or ``all_proxy`` (lower case first). None:
+    straight to the server. (requests.utils ``should_bypass_proxies``, ``select_proxy``.) A
+    proxy written without a scheme is read as ``http://`` (requests would take its host for a
+    scheme and fail)."""
+    import os
+    import urllib.request
+
+    parts = urlsplit(url)
+    host = parts.hostname
+    if host is None:
+        return None
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")
+    if no_proxy and _bypassed(host, parts.port, no_proxy):
+        return None
+    try:
+        if urllib.request.proxy_bypass(host):
+            return None
+    except (TypeError, socket.gaierror):
+        pass
+    proxies = urllib.request.getproxies()
+    for key in (f"{parts.scheme}://{host}", parts.scheme, f"all://{host}", "all"):
+        if key in proxies:
+            proxy = proxies[key]
+            return proxy if "://" in proxy else f"http://{proxy}"
+    return None
+
+
+def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
+    entries = [entry for entry in no_proxy.replace(" ", "").split(",") if entry]
+    if _is_ipv4(host):
+        import ipaddress
+
+        for entry in entries:
+            if "/" in entry:
+                try:
+                    if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                        return True
+                except ValueError:
+                    continue
+            elif host == entry:
+                return True
+        return False
+    with_port = f"{host}:{port}" if port else host
+    for entry in (e.lstrip(".") for e in entries):  # the name, or a name under it
+        if (
+            entry in (host, with_port)
+            or host.endswith(f".{entry}")
+            or with_port.endswith(f".{entry}")
+        ):
+            return True
+    return False
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
+
+
+@functools.cache
+def _handler_types() -> tuple[type[Any], ...]:
+    """urllib's handlers as we want them, defined on first use (urllib.request is not imported
+    at start-up, nor by a run that makes no registry call)."""
+    import urllib.request
+
+    class Proxies(urllib.request.ProxyHandler):
+        """The proxy :func:`proxy_for` picks, per request (a redirect is routed afresh)."""
+
+        def __init__(self) -> None:
+            super().__init__({})
+
+        def http_open(self, req: urllib.request.Request) -> Any:
+            proxy = proxy_for(req.full_url)
+            return None if proxy is None else self.proxy_open(req, proxy, req.type)
+
+        https_open = http_open
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        """GET and HEAD follow a redirect (anything else: the 3xx is the answer, as requests'
+        ``allow_redirects=False``). ``Authorization`` goes along only to the same origin (an
+        http -> https upgrade on the default ports included): requests' ``should_strip_auth``."""
+
+        def redirect_request(
+            self,
+            req: urllib.request.Request,
+            fp: Any,
+            code: int,
+            msg: str,
+            headers: Any,
+            newurl: str,
+        ) -> urllib.request.Request | None:
+            if req.get_method() not in ("GET", "HEAD"):
+                return None
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is None:
+                return None
+            new.method = req.get_method()
+            if _same_origin(req.full_url, new.full_url):
+                for name, value in req.unredirected_hdrs.items():
+                    if name.lower() == "authorization":
+                        new.add_unredirected_header(name, value)
+            return new
+
+    class EveryStatus(urllib.request.BaseHandler):
+        """A status no handler took (4xx, 5xx, a 3xx not followed) is the answer."""
+
+        handler_order = 1000
+
+        def http_error_default(
+            self, req: urllib.request.Request, fp: Any, code: int, msg: str, hdrs: Any
+        ) -> Any:
+            return fp
+
+    return Proxies, Redirects, EveryStatus, urllib.request.HTTPErrorProcessor
+
+
+def _same_origin(old: str, new: str) -> bool:
+    """requests' ``should_strip_auth``, inverted: same host, and the same scheme and port, or
+    http -> https on the default ports."""
+    a, b = urlsplit(old), urlsplit(new)
+    if a.hostname != b.hostname:
+        return False
+    if (
+        a.scheme == "http"
+        and b.scheme == "https"
+        and a.port in (80, None)
+        and b.port in (443, None)
+    ):
+        return True
+    default = {"http": 80, "https": 443}
+    same_port = (a.port or default.get(a.scheme)) == (b.port or default.get(b.scheme))
+    return a.scheme == b.scheme and same_port
 
 
 @dataclass(frozen=True)
