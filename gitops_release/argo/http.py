@@ -34,6 +34,7 @@ import email.utils
 import functools
 import importlib
 import json
+import os
 import random
 import re
 import socket
@@ -642,8 +643,9 @@ def _via_stdlib(
     Requests' behaviour, kept: proxies from the environment as requests picks them
     (:func:`proxy_for`), its trust (:func:`_tls_context`), redirects followed for GET and HEAD
     with ``Authorization`` kept only on the same origin (it is an unredirected header, which
-    urllib never copies; :class:`_Redirects` puts it back when requests would), the connect
-    timeout for the connection and the read timeout for each read."""
+    urllib never copies; the redirect handler of :func:`_handler_types` puts it back where
+    requests would keep it), the connect timeout for the connection and the read timeout for
+    each read."""
     import http.client
     import urllib.error
     import urllib.request
@@ -729,9 +731,8 @@ def _opener(url: str, timeout: tuple[float, float], verify: bool | str) -> Any:
 def _tls_context(verify: bool | str) -> Any:
     """requests' trust: ``verify`` a CA bundle file (or directory), or True: the bundle named by
     ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else certifi's; False: no verification.
-    Built once per bundle (loading certifi's ~150 certificates costs ~20 ms)."""
-    import os
-
+    Built once per bundle (loading certifi's ~150 certificates costs ~20 ms). A bundle that is
+    not there fails the call as a TLS failure (requests raises a bare OSError)."""
     if verify is True:
         env = os.environ
         verify = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
@@ -743,11 +744,10 @@ def _tls_context(verify: bool | str) -> Any:
 
 
 def _new_tls_context(verify: bool | str) -> Any:
-    import os
     import ssl
 
-    if verify is False:
-        context = ssl.create_default_context()
+    if verify is False:  # no trust to load (the system's store alone costs ~20 ms)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
@@ -773,7 +773,6 @@ def proxy_for(url: str) -> str | None:
     straight to the server. (requests.utils ``should_bypass_proxies``, ``select_proxy``.) A
     proxy written without a scheme is read as ``http://`` (requests would take its host for a
     scheme and fail)."""
-    import os
     import urllib.request
 
     parts = urlsplit(url)

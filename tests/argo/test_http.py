@@ -523,6 +523,8 @@ def test_exchange_trusts_the_ca_bundle_requests_would(
             assert http.Client(server.url).exchange("GET", "/v2/").status == 200
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/bundle.pem")
     assert http.Client(server.url, verify=ca).exchange("GET", "/v2/").status == 200
+    with pytest.raises(http.TlsFailed, match=r"CA bundle /nonexistent/bundle\.pem not found"):
+        http.Client(server.url, retries=0).exchange("GET", "/v2/")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert http.Client(server.url, verify=False).exchange("GET", "/v2/").status == 200
