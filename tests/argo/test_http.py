@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 import threading
@@ -441,14 +442,18 @@ def test_exchange_goes_through_http_proxy_with_the_absolute_url(
 def test_exchange_tunnels_https_through_https_proxy(
     proxy: Proxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("https_proxy", proxy.url)
+    with_login = proxy.url.replace("http://", "http://ci:pr0xy-pass@")
+    monkeypatch.setenv("https_proxy", with_login)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # not for an https URL
     c = http.Client("https://registry.example", name="registry", retries=0)
     with pytest.raises(http.Unreachable) as caught:
         c.exchange("HEAD", "/v2/team/web/manifests/v1", headers={"Authorization": "Bearer s3cr3t"})
     assert [(m, p) for m, p, _h in proxy.asked] == [("CONNECT", "registry.example:443")]
-    assert "authorization" not in proxy.asked[0][2]  # the origin's credentials stay in the tunnel
+    asked = proxy.asked[0][2]
+    assert "authorization" not in asked  # the origin's credentials stay in the tunnel
+    assert asked["proxy-authorization"] == "Basic " + base64.b64encode(b"ci:pr0xy-pass").decode()
     assert "cannot reach registry at https://registry.example" in caught.value.message
+    assert "pr0xy-pass" not in str(caught.value) and "s3cr3t" not in str(caught.value)
 
 
 def test_no_proxy_sends_exchange_straight_to_the_server(
