@@ -23,6 +23,8 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int] = ("", 0)
+    """The client's address and port: one port per connection."""
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -76,6 +78,7 @@ class FakeServer:
                     parse_qs(parts.query),
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length) if length else b"",
+                    self.client_address[:2],
                 )
                 fake.requests.append(req)
                 route = fake.routes.get((self.command, parts.path))

@@ -19,8 +19,8 @@ and reports a failure as a :class:`NoAnswer` kind):
   from 1.25-1.28x to the figures in its log). It keeps requests' behaviour a user relies on:
   proxies from the environment as requests picks them (:func:`proxy_for`), the same trust
   (certifi's bundle, or ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``), redirects for GET and HEAD
-  with ``Authorization`` kept to the same origin, the same errors. Each call opens its own
-  connection (urllib closes it after the answer): a check makes two or three calls.
+  with ``Authorization`` kept to the same origin, the same errors; and, as a session, the
+  connection kept from one call to the next (urllib alone closes it after each answer).
 
 TLS is verified unless ``insecure``. A custom CA bundle is passed as ``verify=`` on every request:
 ``REQUESTS_CA_BUNDLE`` in the environment silently overrides ``Session.verify``, but not a per-request
@@ -179,6 +179,9 @@ class Client:
     deadline_label: str = ""
     clock: Callable[[], float] = time.monotonic
     _session: requests.Session | None = field(default=None, repr=False)
+    _kept: dict[tuple[str, str, str, str], Any] = field(default_factory=dict, repr=False)
+    """The standard-library transport's open connections, by (scheme, host or proxy, host
+    tunnelled to, TLS trust)."""
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -204,6 +207,8 @@ class Client:
         if self._session is not None:
             self._session.close()
             self._session = None
+        while self._kept:
+            self._kept.popitem()[1].close()
 
     def _note_date(self, header: str | None) -> None:
         if not header:
@@ -454,7 +459,7 @@ class Client:
             extra_headers={**self._headers(), **(headers or {})},
             accept=accept,
             verify=verify,
-            transport=_via_stdlib,
+            transport=functools.partial(_via_stdlib, kept=self._kept),
         )
         return Reply(
             status=response.status_code,
@@ -637,8 +642,11 @@ def _via_stdlib(
     timeout: tuple[float, float],
     verify: bool | str,
     stream: bool,
+    *,
+    kept: dict[tuple[str, str, str, str], Any],
 ) -> Answer:
-    """One attempt through ``urllib.request``, read whole (``stream`` is not offered here).
+    """One attempt through ``urllib.request``, read whole (``stream`` is not offered here), on
+    a connection of ``kept`` when there is one (see :func:`_on_kept_connection`).
 
     Requests' behaviour, kept: proxies from the environment as requests picks them
     (:func:`proxy_for`), its trust (:func:`_tls_context`), redirects followed for GET and HEAD
@@ -658,10 +666,10 @@ def _via_stdlib(
             request.add_unredirected_header(name.capitalize(), value)
         else:
             request.add_header(name.capitalize(), value)
-    opener = _opener(url, timeout, verify)
+    opener = _opener(timeout, verify, kept)
     try:
         with opener.open(request, timeout=timeout[0]) as response:
-            return Answer(response.status, response.getheaders(), response.read())
+            return Answer(response.status, list(response.headers.items()), response.read())
     except urllib.error.HTTPError as err:  # a redirect loop; any other status is an answer
         try:
             return Answer(err.code, list(err.headers.items()), err.read())
@@ -692,40 +700,119 @@ def _stdlib_failure(reason: object, *, connecting: bool) -> NoAnswer:
     return _Unconnected(text, refused=refused)
 
 
-def _opener(url: str, timeout: tuple[float, float], verify: bool | str) -> Any:
-    """An opener for one attempt: the proxy for ``url``, the TLS trust, our redirect rules,
-    every status an answer (no ``HTTPError`` raised for a 4xx/5xx)."""
-    import http.client
+def _opener(timeout: tuple[float, float], verify: bool | str, kept: dict[Any, Any]) -> Any:
+    """An opener for one attempt: the proxy for the URL, the TLS trust, kept connections, our
+    redirect rules, every status an answer (no ``HTTPError`` raised for a 4xx/5xx)."""
     import urllib.request
 
-    connect, read = timeout
+    plain, tls = _connection_types()
 
-    def timed(cls: type[http.client.HTTPConnection]) -> Any:
-        class Timed(cls):  # type: ignore[valid-type,misc]
-            """The connect timeout for connecting (TLS handshake included), then the read
-            timeout for each read, as requests' (connect, read)."""
+    class Connections(urllib.request.AbstractHTTPHandler):
+        http_request = https_request = urllib.request.AbstractHTTPHandler.do_request_
 
-            def connect(self) -> None:
-                self.timeout = connect
-                super().connect()
-                self.sock.settimeout(read)
+        def http_open(self, req: urllib.request.Request) -> Any:
+            return _on_kept_connection(kept, req, plain, {}, timeout)
 
-        return Timed
-
-    plain, tls = timed(http.client.HTTPConnection), timed(http.client.HTTPSConnection)
-
-    class Plain(urllib.request.HTTPHandler):
-        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(plain, req)
-
-    class Secure(urllib.request.HTTPSHandler):
-        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(tls, req, context=_tls_context(verify))
+        def https_open(self, req: urllib.request.Request) -> Any:
+            # the trust is part of the key: a connection made unverified is never reused for
+            # a verified call (an insecure registry's token realm is verified, for one)
+            context = {"context": _tls_context(verify)}
+            return _on_kept_connection(kept, req, tls, context, timeout, str(verify))
 
     opener = urllib.request.OpenerDirector()
-    for handler in (Plain(), Secure(), *(kind() for kind in _handler_types())):
+    for handler in (Connections(), *(kind() for kind in _handler_types())):
         opener.add_handler(handler)
     return opener
+
+
+@functools.cache
+def _connection_types() -> tuple[Any, Any]:
+    """http.client's connections with requests' two timeouts: ``timeout`` for connecting (the
+    TLS handshake and a proxy's CONNECT included), then ``read_timeout`` for each read."""
+    import http.client
+
+    class Plain(http.client.HTTPConnection):
+        read_timeout: float | None = None
+
+        def connect(self) -> None:
+            super().connect()
+            self.sock.settimeout(self.read_timeout)
+
+    class Secure(http.client.HTTPSConnection):
+        read_timeout: float | None = None
+
+        def connect(self) -> None:
+            super().connect()
+            self.sock.settimeout(self.read_timeout)
+
+    return Plain, Secure
+
+
+def _on_kept_connection(
+    kept: dict[tuple[str, str, str, str], Any],
+    req: Any,
+    kind: Any,
+    options: dict[str, Any],
+    timeout: tuple[float, float],
+    trust: str = "",
+) -> Any:
+    """urllib's ``do_open``, on a connection kept from the client's previous call to the same
+    server (or proxy) as requests' session keeps one: without it, each call of a check is a new
+    TCP connection and, over TLS, a new handshake. A kept connection that the server closed
+    meanwhile fails at once; the call is then sent once more on a new one (the registry's
+    calls are idempotent). The answer is read whole here, then the connection goes back to
+    ``kept`` (a connection left with part of an answer unread is never reused)."""
+    import http.client
+    import io
+    import urllib.error
+    import urllib.response
+
+    key = (req.type, req.host, req._tunnel_host or "", trust)
+    headers = {**req.headers, **req.unredirected_hdrs}
+    headers = {name.title(): value for name, value in headers.items()}
+    tunnel = {}
+    if "Proxy-Authorization" in headers:  # for the proxy's CONNECT, never for the server
+        tunnel["Proxy-Authorization"] = headers.pop("Proxy-Authorization")
+    conn = kept.pop(key, None)
+    while True:
+        reused = conn is not None
+        if conn is None:
+            conn = kind(req.host, timeout=timeout[0], **options)
+            if req._tunnel_host:
+                conn.set_tunnel(req._tunnel_host, headers=tunnel)
+        conn.timeout, conn.read_timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(conn.read_timeout)
+        try:
+            try:
+                conn.request(req.get_method(), req.selector, req.data, headers)
+            except (OSError, http.client.ImproperConnectionState) as err:
+                if reused:
+                    raise _Stale from None
+                raise urllib.error.URLError(err) from None
+            try:
+                response = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if reused:
+                    raise _Stale from None
+                raise
+            body = response.read()
+        except _Stale:
+            conn.close()
+            conn = None
+            continue
+        except BaseException:
+            conn.close()
+            raise
+        kept[key] = conn  # read whole: the next call may use it
+        answer = urllib.response.addinfourl(io.BytesIO(body), response.headers, req.full_url)
+        answer.code = response.status
+        answer.msg = response.reason  # type: ignore[attr-defined]  # what HTTPErrorProcessor reads
+        return answer
+
+
+class _Stale(Exception):
+    """A kept connection the server had closed: the call goes out again on a new one."""
 
 
 def _tls_context(verify: bool | str) -> Any:

@@ -515,6 +515,14 @@ def test_exchange_trusts_the_ca_bundle_requests_would(
 
     server, ca = tls_server
     server.routes[("GET", "/v2/")] = lambda r: (200, {})
+
+    def status(verify: bool | str = True) -> int:
+        c = http.Client(server.url, verify=verify, retries=0)
+        try:
+            return c.exchange("GET", "/v2/").status
+        finally:
+            c.close()
+
     with pytest.raises(http.TlsFailed) as caught:
         http.Client(server.url, name="registry r", retries=0).exchange("GET", "/v2/")
     assert caught.value.message == (
@@ -525,14 +533,14 @@ def test_exchange_trusts_the_ca_bundle_requests_would(
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         with monkeypatch.context() as env:
             env.setenv(name, ca)
-            assert http.Client(server.url).exchange("GET", "/v2/").status == 200
+            assert status() == 200
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/bundle.pem")
-    assert http.Client(server.url, verify=ca).exchange("GET", "/v2/").status == 200
+    assert status(ca) == 200
     with pytest.raises(http.TlsFailed, match=r"CA bundle /nonexistent/bundle\.pem not found"):
-        http.Client(server.url, retries=0).exchange("GET", "/v2/")
+        status()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert http.Client(server.url, verify=False).exchange("GET", "/v2/").status == 200
+        assert status(False) == 200
 
 
 def test_exchange_over_tls_to_a_plain_http_port_says_so(server: FakeServer) -> None:
@@ -615,6 +623,26 @@ def test_a_slow_exchange_is_too_slow_or_past_the_deadline(server: FakeServer) ->
             c.exchange("GET", "/slow")
     finally:
         release.set()
+
+
+def test_a_clients_exchanges_share_one_connection(server: FakeServer) -> None:
+    """As requests' session: a check's calls (the probe, the manifest, a tag page) reuse the
+    connection (over TLS each new one is a handshake); a kept connection the server has
+    dropped meanwhile is replaced, and the call goes through."""
+    server.routes[("GET", "/v2/")] = lambda r: (200, {})
+    server.routes[("HEAD", "/v2/team/web/manifests/v1")] = lambda r: (200, b"")
+    c = http.Client(server.url, retries=0)
+    c.exchange("GET", "/v2/")
+    c.exchange("HEAD", "/v2/team/web/manifests/v1")
+    c.exchange("GET", "/v2/")
+    assert len({r.peer for r in server.requests}) == 1
+    for kept in c._kept.values():
+        assert kept.sock is not None
+        kept.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout would
+    assert c.exchange("GET", "/v2/").status == 200
+    assert c.requests_sent == 4 and len({r.peer for r in server.requests}) == 2
+    c.close()
+    assert c._kept == {}
 
 
 def test_exchange_does_not_import_requests(server: FakeServer) -> None:
