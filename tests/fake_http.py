@@ -23,6 +23,8 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int] = ("", 0)
+    """The client's address and port: one port per connection."""
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -76,6 +78,7 @@ class FakeServer:
                     parse_qs(parts.query),
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length) if length else b"",
+                    self.client_address[:2],
                 )
                 fake.requests.append(req)
                 route = fake.routes.get((self.command, parts.path))
@@ -125,9 +128,10 @@ class FakeServer:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         class Server(ThreadingHTTPServer):
             def handle_error(self, request: Any, client_address: Any) -> None:

@@ -68,8 +68,8 @@ class ImageCheck:
         )
 
     def preload(self) -> threading.Thread | None:
-        """Start importing the HTTP stack on a thread when the check will run (not ``off``):
-        ``bump-image`` calls it before git's fetch, which the import then overlaps."""
+        """Start importing the registry's HTTP stack on a thread when the check will run (not
+        ``off``): ``bump-image`` calls it before git's fetch, which the import then overlaps."""
         return None if self.mode == "off" else preload_http()
 
     def client(self, ref: ImageRef) -> RegistryClient:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -366,3 +368,292 @@ def test_a_server_name_that_does_not_resolve_is_not_retried() -> None:
     assert caught.value.exit_code == ExitCode.REMOTE
     assert "cannot resolve host argocd.invalid" in caught.value.message
     assert caught.value.hint and "server address" in caught.value.hint
+
+
+# --- the standard-library transport of Client.exchange (the registry's calls; issue 16) -------
+# The registry check must not pay for importing requests (~47 ms of a ~250 ms bump-image), so
+# exchange() sends through urllib.request: the same proxies, trust, redirects and errors.
+
+
+class Proxy:
+    """A loopback forward proxy that records what it was asked and answers it itself: a GET or
+    HEAD for an absolute URL gets 200 ``via proxy``; a CONNECT (an HTTPS tunnel) is refused."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        asked = self.asked = []  # type: list[tuple[str, str, dict[str, str]]]
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                asked.append(
+                    (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                )
+                if self.command == "CONNECT":
+                    self.send_response(403)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = b"via proxy"
+                self.send_response(200)
+                self.send_header("X-Proxy", "yes")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_CONNECT = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    p = Proxy()
+    yield p
+    p.stop()
+
+
+def test_exchange_goes_through_http_proxy_with_the_absolute_url(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    c = http.Client("http://registry.example:5000", name="registry", retries=0)
+    reply = c.exchange("GET", "/v2/", headers={"Accept": "application/json"})
+    assert (reply.status, reply.content, reply.headers["x-proxy"]) == (200, b"via proxy", "yes")
+    assert proxy.asked[0][:2] == ("GET", "http://registry.example:5000/v2/")
+    assert proxy.asked[0][2]["accept"] == "application/json"
+
+
+def test_exchange_tunnels_https_through_https_proxy(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_login = proxy.url.replace("http://", "http://ci:pr0xy-pass@")
+    monkeypatch.setenv("https_proxy", with_login)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # not for an https URL
+    c = http.Client("https://registry.example", name="registry", retries=0)
+    with pytest.raises(http.Unreachable) as caught:
+        c.exchange("HEAD", "/v2/team/web/manifests/v1", headers={"Authorization": "Bearer s3cr3t"})
+    assert [(m, p) for m, p, _h in proxy.asked] == [("CONNECT", "registry.example:443")]
+    asked = proxy.asked[0][2]
+    assert "authorization" not in asked  # the origin's credentials stay in the tunnel
+    assert asked["proxy-authorization"] == "Basic " + base64.b64encode(b"ci:pr0xy-pass").decode()
+    assert "cannot reach registry at https://registry.example" in caught.value.message
+    assert "pr0xy-pass" not in str(caught.value) and "s3cr3t" not in str(caught.value)
+
+
+def test_no_proxy_sends_exchange_straight_to_the_server(
+    proxy: Proxy, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.routes[("GET", "/v2/")] = lambda r: (200, {})
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")  # a CIDR, as requests reads NO_PROXY
+    assert http.Client(server.url, retries=0).exchange("GET", "/v2/").status == 200
+    assert proxy.asked == [] and server.count("GET", "/v2/") == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({"HTTPS_PROXY": "http://p:3128"}, "https://registry.example.com/v2/"),
+        ({"HTTP_PROXY": "http://p:3128"}, "https://registry.example.com/v2/"),
+        ({"HTTP_PROXY": "http://p:3128"}, "http://registry.example.com:5000/v2/"),
+        ({"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:2"}, "https://r.io/"),
+        ({"ALL_PROXY": "http://p:3128"}, "https://r.io/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com"}, "https://registry.example.com/"),
+        (
+            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".example.com"},
+            "https://registry.example.com/",
+        ),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com"}, "https://badexample.com/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com"}, "https://example.com/"),
+        ({"HTTP_PROXY": "http://u:pw@p:1", "NO_PROXY": "localhost"}, "http://r.io/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.com"}, "https://registry.example.com/"),
+        ({"HTTPS_PROXY": "http://p:1", "no_proxy": " a.io , r.io:5000"}, "https://r.io:5000/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "r.io:5000"}, "https://r.io:443/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "10.0.0.0/8"}, "https://10.1.2.3:5000/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "10.1.2.3"}, "https://10.1.2.3/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "10.1.2.3:5000"}, "https://10.1.2.3:5000/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, "https://r.io/"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "192.168.0.0/16"}, "https://10.1.2.3/"),
+    ],
+)
+def test_the_proxy_is_the_one_requests_would_use(
+    env: dict[str, str], url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests.utils
+
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    chosen = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+    expected = chosen and requests.utils.prepend_scheme_if_needed(chosen, "http")
+    assert http.proxy_for(url) == expected
+
+
+def test_exchange_trusts_the_ca_bundle_requests_would(
+    tls_server: tuple[FakeServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify on: certifi's bundle, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE when set; a
+    --ca-bundle FILE wins over both; insecure skips verification without a warning."""
+    import warnings
+
+    server, ca = tls_server
+    server.routes[("GET", "/v2/")] = lambda r: (200, {})
+
+    def status(verify: bool | str = True) -> int:
+        c = http.Client(server.url, verify=verify, retries=0)
+        try:
+            return c.exchange("GET", "/v2/").status
+        finally:
+            c.close()
+
+    with pytest.raises(http.TlsFailed) as caught:
+        http.Client(server.url, name="registry r", retries=0).exchange("GET", "/v2/")
+    assert caught.value.message == (
+        f"TLS verification failed for registry r at {server.url}: "
+        "certificate verify failed: unable to get local issuer certificate"
+    )
+    assert caught.value.hint and "--ca-bundle FILE" in caught.value.hint
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        with monkeypatch.context() as env:
+            env.setenv(name, ca)
+            assert status() == 200
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/bundle.pem")
+    assert status(ca) == 200
+    with pytest.raises(http.TlsFailed, match=r"CA bundle /nonexistent/bundle\.pem not found"):
+        status()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert status(False) == 200
+
+
+def test_exchange_over_tls_to_a_plain_http_port_says_so(server: FakeServer) -> None:
+    c = http.Client(server.url.replace("http://", "https://"), name="registry r", verify=False)
+    with pytest.raises(http.TlsFailed) as caught:
+        c.exchange("GET", "/v2/")
+    assert "answers plain HTTP there (WRONG_VERSION_NUMBER)" in caught.value.message
+    assert server.url in str(caught.value)
+
+
+def test_a_redirect_keeps_authorization_on_its_host_only(server: FakeServer) -> None:
+    other = FakeServer().start()
+    try:
+        elsewhere = other.url.replace("127.0.0.1", "localhost")
+        other.routes[("GET", "/blob")] = lambda r: (200, b"blob")
+        server.routes[("GET", "/moved")] = lambda r: (307, b"", {"Location": "/here"})
+        server.routes[("GET", "/here")] = lambda r: (200, b"here")
+        server.routes[("GET", "/away")] = lambda r: (302, b"", {"Location": f"{elsewhere}/blob"})
+        server.routes[("HEAD", "/moved")] = lambda r: (301, b"", {"Location": "/here"})
+        server.routes[("HEAD", "/here")] = lambda r: (200, b"")
+        c = http.Client(server.url, retries=0)
+        secret = {"Authorization": "Bearer s3cr3t-token"}
+        assert c.exchange("GET", "/moved", headers=secret).content == b"here"
+        assert server.requests[-1].headers["authorization"] == "Bearer s3cr3t-token"
+        assert c.exchange("HEAD", "/moved", headers=secret).status == 200
+        assert server.requests[-1].path == "/here"
+        assert c.exchange("GET", "/away", headers=secret).content == b"blob"
+        assert "authorization" not in other.requests[-1].headers
+    finally:
+        other.stop()
+
+
+def test_exchange_answers_errors_by_status_and_retries_like_the_rest(server: FakeServer) -> None:
+    answers = iter([(503, b"busy", {"Retry-After": "2"}), (200, b"ok")])
+    server.routes[("GET", "/x")] = lambda r: next(answers)
+    server.routes[("GET", "/gone")] = lambda r: (404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+    server.routes[("GET", "/boom")] = lambda r: (500, {"message": "boom"})
+    c = client(server)
+    assert c.exchange("GET", "/x").content == b"ok"
+    assert c.sleeps == [2.0]  # type: ignore[attr-defined]
+    gone = c.exchange("GET", "/gone", accept=frozenset({404}))
+    assert gone.status == 404 and b"MANIFEST_UNKNOWN" in gone.content
+    assert gone.headers["content-type"] == "application/json"
+    with pytest.raises(http.ServerError) as caught:
+        client(server, retries=0).exchange("GET", "/boom")
+    assert caught.value.status == 500 and caught.value.server_message == "boom"
+
+
+def test_exchange_without_a_connection_is_unreachable_after_retries() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    sleeps: list[float] = []
+    c = http.Client(f"http://127.0.0.1:{port}", name="registry r", retries=2, sleep=sleeps.append)
+    with pytest.raises(http.Unreachable) as caught:
+        c.exchange("HEAD", "/v2/", headers={"Authorization": "Basic c2VjcmV0"})
+    assert c.requests_sent == 3 and len(sleeps) == 2
+    assert re.search(r": \[Errno \d+\] Connection refused$", caught.value.message), caught.value
+    assert "c2VjcmV0" not in str(caught.value)
+    dns = http.Client("http://registry.invalid", name="registry r", sleep=sleeps.append)
+    with pytest.raises(http.NameNotResolved) as named:
+        dns.exchange("GET", "/v2/")
+    assert dns.requests_sent == 1 and "cannot resolve host registry.invalid" in named.value.message
+
+
+def test_a_slow_exchange_is_too_slow_or_past_the_deadline(server: FakeServer) -> None:
+    import threading
+
+    release = threading.Event()
+    server.routes[("GET", "/slow")] = lambda r: (release.wait(5), (200, {}))[1]
+    try:
+        c = client(server, read_timeout=0.2, retries=1)
+        with pytest.raises(http.TooSlow):
+            c.exchange("GET", "/slow")
+        assert server.count("GET", "/slow") == 2  # one retry, no sleep
+        c = client(server, deadline=0.0)
+        c.clock = lambda: -0.2  # 0.2 s before the deadline, for ever
+        with pytest.raises(http.DeadlinePassed):
+            c.exchange("GET", "/slow")
+    finally:
+        release.set()
+
+
+def test_a_clients_exchanges_share_one_connection(server: FakeServer) -> None:
+    """As requests' session: a check's calls (the probe, the manifest, a tag page) reuse the
+    connection (over TLS each new one is a handshake); a kept connection the server has
+    dropped meanwhile is replaced, and the call goes through."""
+    server.routes[("GET", "/v2/")] = lambda r: (200, {})
+    server.routes[("HEAD", "/v2/team/web/manifests/v1")] = lambda r: (200, b"")
+    c = http.Client(server.url, retries=0)
+    c.exchange("GET", "/v2/")
+    c.exchange("HEAD", "/v2/team/web/manifests/v1")
+    c.exchange("GET", "/v2/")
+    assert len({r.peer for r in server.requests}) == 1
+    for kept in c._kept.values():
+        assert kept.sock is not None
+        kept.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout would
+    assert c.exchange("GET", "/v2/").status == 200
+    assert c.requests_sent == 4 and len({r.peer for r in server.requests}) == 2
+    c.close()
+    assert c._kept == {}
+
+
+def test_exchange_does_not_import_requests(server: FakeServer) -> None:
+    import subprocess
+    import sys
+
+    server.routes[("GET", "/v2/")] = lambda r: (200, {})
+    code = (
+        "import sys\n"
+        "from gitops_release.argo.http import Client\n"
+        f"print(Client({server.url!r}).exchange('GET', '/v2/').status, 'requests' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["200", "False"], done.stderr

@@ -108,8 +108,8 @@ def test_insecure_registry_skips_verification(
 
 
 def test_a_loopback_registry_is_asked_over_plain_http_first(registry: Registry) -> None:
-    """Loopback is where plain HTTP is expected: the probe and the check go over one plain
-    connection, with no TLS handshake tried and refused first."""
+    """Loopback is where plain HTTP is expected: the probe and the check go over plain HTTP,
+    with no TLS handshake tried and refused first."""
     from gitops_release.images import parse_image
     from gitops_release.registry.check import ImageCheck
 
