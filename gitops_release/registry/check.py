@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gitops_release.argo.http import preload as preload_http
+from gitops_release.argo.stdhttp import preload as preload_http
 from gitops_release.config import Settings, resolve
 from gitops_release.errors import ReleaseError, UsageError
 from gitops_release.images import ImageRef

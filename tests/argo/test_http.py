@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gitops_release.argo import http
+from gitops_release.argo import http, stdhttp
 from gitops_release.errors import ExitCode
 from gitops_release.output import register_secret
 from tests.fake_http import FakeServer, Request
@@ -503,7 +503,7 @@ def test_the_proxy_is_the_one_requests_would_use(
         monkeypatch.setenv(name, value)
     chosen = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
     expected = chosen and requests.utils.prepend_scheme_if_needed(chosen, "http")
-    assert http.proxy_for(url) == expected
+    assert stdhttp.proxy_for(url) == expected
 
 
 def test_exchange_trusts_the_ca_bundle_requests_would(
