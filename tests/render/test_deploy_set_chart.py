@@ -184,3 +184,55 @@ def test_a_multi_source_app_whose_values_live_in_another_repository_is_refused(
     assert sandbox.repo_url("values") in err
     assert "one set per repository" in err
     assert env.git("ls-remote", "origin", "main") == before
+
+
+ENVIRONMENTS = '[[environments]]\nname = "staging"\n\n[[environments]]\nname = "prod"\n'
+
+
+def test_env_promote_of_a_plain_app_and_a_chart_app_is_one_commit(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sandbox: Sandbox,
+    helm: Tool,
+) -> None:  # fmt: skip
+    """``chartapp-staging`` and ``chartapp-prod`` render one chart with their own values file
+    (``envs/staging``, ``envs/prod``); ``env promote api chartapp`` writes prod's in the set's
+    one commit, next to ``api-prod``'s manifest, and leaves staging's and the chart's alone."""
+    env = make_env(tmp_path, monkeypatch, capsys, sandbox)
+    monkeypatch.setenv("GITOPS_RELEASE_GIT_TOKEN", sandbox.git_token)
+    for stage in ("staging", "prod"):
+        shutil.copytree(env.repo / "myapp", env.repo / f"api-{stage}")
+    shutil.rmtree(env.repo / "myapp")
+    staging_values = "envs/staging/values.yaml"
+    push(env, {**chart_files(), staging_values: "image:\n  tag: v1  # staging\n"})
+    for stage in ("staging", "prod"):
+        plain = (
+            APP_YAML.format(repo=sandbox.repo_url("gitops"), policy=AUTO)
+            .replace("name: myapp\n", f"name: api-{stage}\n")
+            .replace("path: myapp\n", f"path: api-{stage}\n")
+            .replace("namespace: default\n", f"namespace: api-{stage}\n")
+        )
+        create(env, f"api-{stage}", plain)
+        chart = HELM_SOURCE.replace("envs/prod/", f"envs/{stage}/")
+        create(env, f"chartapp-{stage}", application(sandbox, f"chartapp-{stage}", chart))
+    for name in ("api-staging", "api-prod", "chartapp-staging", "chartapp-prod"):
+        env.ok("wait", name, "--for", "released", "--timeout", "60s")
+    for app in ("api", "chartapp"):
+        env.ok("deploy", "v2", "--app", f"{app}-staging", "--promote", "--timeout", "60s")
+    env.git("pull", "-q", "origin", "main")
+    assert (env.repo / staging_values).read_text() == "image:\n  tag: v2  # staging\n"
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "gitops-release.toml").write_text(ENVIRONMENTS)
+    monkeypatch.chdir(tmp_path / "work")
+    before = env.git("rev-parse", "HEAD")
+    code, out, err = env.cli(
+        "env", "promote", "api", "chartapp", "--from", "staging", "--to", "prod", "--promote",
+        "--timeout", "60s", "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["outcome"] == "released", data
+    env.git("pull", "-q", "origin", "main")
+    assert env.git("rev-list", "--count", f"{before}..HEAD") == "1"
+    changed = env.git("show", "--name-only", "--format=", "HEAD").splitlines()
+    assert sorted(changed) == ["api-prod/rollout.yaml", PROD_VALUES]
+    assert (env.repo / PROD_VALUES).read_text() == "image:\n  tag: v2  # prod\n"
+    assert env.git("log", "-1", "--format=%B").count("Promoted-From: staging@") == 2
