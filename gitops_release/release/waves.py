@@ -34,8 +34,8 @@ from gitops_release.release.deploy import (
     RECOVERY_TIMEOUT,
     DeployRequest,
     DeployResult,
-    _checks,
-    _note,
+    record_outcome,
+    run_smoke_checks,
 )
 from gitops_release.release.edit import BumpRequest
 from gitops_release.release.plan import Plan
@@ -221,12 +221,12 @@ def _run_wave(
         outcome = rels[app].reach(
             Target.preview_ready, commit=commit, image=r.new_image, deadline=deadline
         )
-        _note(rels[app], r, outcome)
+        record_outcome(rels[app], r, outcome)
         released[app] = outcome.rollout is not None and outcome.rollout.fully_promoted
     pre = [c for c in req.checks if c != "prod" or not req.promote]
     for app in wave:
         one = replace(req, app=app)
-        _checks(rels[app], one, result.results[app], out, pre, expect_prod=released[app])
+        run_smoke_checks(rels[app], one, result.results[app], out, pre, expect_prod=released[app])
     if not req.promote and last:
         for app in wave:
             result.results[app].outcome = "released" if released[app] else "preview-ready"
@@ -246,8 +246,8 @@ def _run_wave(
         outcome = rels[app].reach(
             Target.released, commit=commit, image=r.new_image, deadline=deadline
         )
-        _note(rels[app], r, outcome)
-        _checks(rels[app], replace(req, app=app), r, out, post, expect_prod=True)
+        record_outcome(rels[app], r, outcome)
+        run_smoke_checks(rels[app], replace(req, app=app), r, out, post, expect_prod=True)
         r.outcome = "released"
     out.progress(f"wave {number}: {', '.join(wave)} released")
 
