@@ -37,6 +37,7 @@ from gitops_release.release.bump import (
     BumpResult,
     Chooser,
     Prepared,
+    checkout,
     preload_module,
     prepare_edit,
 )
@@ -262,14 +263,8 @@ def bump_set(
         )
     # a URL is cloned once, sparse on every member's directory (one checkout fetches them all)
     also = sorted({_cone(lexical_app(m.app)) for m in members[1:]}) if remote_repo else []
-    with opener(
-        req.repo,
-        app_path=first,
-        branch=req.branch,
-        settings=settings,
-        allow_unpushed=req.no_push or req.dry_run,
-        fetch=not req.dry_run,
-        **({"also": also} if also else {}),
+    with checkout(
+        opener, req, app_path=first, settings=settings, **({"also": also} if also else {})
     ) as ws:
         prepared = [
             _prepare(ws, req, m, remote_repo=remote_repo, images=images, out=out) for m in members
