@@ -203,14 +203,7 @@ def bump_image(
     app_arg = lexical_app(req.app) if remote_repo else req.app
     if remote_repo:
         out.progress(f"cloning {strip_credentials(req.repo)} (partial, sparse: {app_arg})")
-    with opener(
-        req.repo,
-        app_path=app_arg,
-        branch=req.branch,
-        settings=settings,
-        allow_unpushed=req.no_push or req.dry_run,
-        fetch=not req.dry_run,
-    ) as ws:
+    with checkout(opener, req, app_path=app_arg, settings=settings) as ws:
         prepared = prepare_edit(
             ws, req, app_arg=app_arg, remote_repo=remote_repo, images=images, chooser=chooser,
             write=not req.dry_run, settings=settings,
@@ -276,6 +269,29 @@ def bump_image(
     if req.record is not None:
         write_record(req.record, "bump-image", result.payload())
     return result
+
+
+def checkout(
+    opener: Callable[..., AbstractContextManager[Any]],
+    req: BumpRequest,
+    *,
+    app_path: str,
+    settings: Settings | None,
+    **extra: Any,
+) -> AbstractContextManager[Any]:
+    """The checkout a bump (one app, or a set's) edits in: ``req``'s repository and branch,
+    fetched first unless ``--dry-run``; a local branch ahead of its remote is allowed only
+    when nothing is pushed (``--no-push``, ``--dry-run``). ``extra`` goes to ``opener`` as is
+    (a set's ``also`` directories)."""
+    return opener(
+        req.repo,
+        app_path=app_path,
+        branch=req.branch,
+        settings=settings,
+        allow_unpushed=req.no_push or req.dry_run,
+        fetch=not req.dry_run,
+        **extra,
+    )
 
 
 @dataclass(frozen=True)

@@ -386,7 +386,7 @@ def _roll_out(
         watch_analysis=watch_analysis,
     )  # fmt: skip
     result.timings["preview_ready"] = round(time.monotonic() - t, 2)
-    _note(rel, result, outcome)
+    record_outcome(rel, result, outcome)
     _analysis(rel, result, out, outcome.rollout)
     released = outcome.rollout is not None and outcome.rollout.fully_promoted
     pre = [c for c in req.checks if c != "prod" or not req.promote]
@@ -394,7 +394,7 @@ def _roll_out(
         f"step 3/4: smoke checks ({len(pre)})" if pre else "step 3/4: no smoke checks asked"
     )
     t = time.monotonic()
-    _checks(rel, req, result, out, pre, expect_prod=released)
+    run_smoke_checks(rel, req, result, out, pre, expect_prod=released)
     result.timings["checks"] = round(time.monotonic() - t, 2)
     if not req.promote:
         result.outcome = "released" if released else "preview-ready"
@@ -411,10 +411,10 @@ def _roll_out(
         Target.released, commit=commit, image=result.new_image, deadline=deadline,
         watch_analysis=watch_analysis,
     )  # fmt: skip
-    _note(rel, result, outcome)
+    record_outcome(rel, result, outcome)
     _analysis(rel, result, out, outcome.rollout)
     post = [c for c in req.checks if c == "prod"] or (["prod"] if "preview" in req.checks else [])
-    _checks(rel, req, result, out, post, expect_prod=True)
+    run_smoke_checks(rel, req, result, out, post, expect_prod=True)
     result.timings["promote"] = round(time.monotonic() - t, 2)
     result.outcome = "released"
 
@@ -425,7 +425,9 @@ def _promote() -> Any:
     return Action.promote
 
 
-def _note(rel: ReleaseApp, result: DeployResult, outcome: Any) -> None:
+def record_outcome(rel: ReleaseApp, result: DeployResult, outcome: Any) -> None:
+    """Put what reaching a target state saw in ``result``: Argo CD's revision and operation,
+    the Rollout's revision, the prod and preview URLs (the smoke checks' addresses)."""
     app = outcome.app
     result.argocd_revision = app.revision
     result.operation = f"{app.operation.phase}: {app.operation.message}" if app.operation else ""
@@ -448,7 +450,7 @@ def _analysis(rel: ReleaseApp, result: DeployResult, out: Output, ro: Any) -> No
             out.progress(analysis.summary(which, run))
 
 
-def _checks(
+def run_smoke_checks(
     rel: ReleaseApp,
     req: DeployRequest,
     result: DeployResult,
@@ -457,7 +459,9 @@ def _checks(
     *,
     expect_prod: bool,
 ) -> None:
-    """Run ``specs``; before promotion ``prod`` serves the stable version: status only."""
+    """Run the smoke checks ``specs`` (``preview``, ``prod``, ``URL``) against ``result``'s
+    URLs, into ``result.checks``; before promotion ``prod`` serves the stable version: status
+    only. ``deploy`` and each app of ``deploy --set`` run them alike."""
     if not specs:
         return
     checks = []

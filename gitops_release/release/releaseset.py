@@ -37,6 +37,7 @@ from gitops_release.release.bump import (
     BumpResult,
     Chooser,
     Prepared,
+    checkout,
     preload_module,
     prepare_edit,
 )
@@ -62,6 +63,9 @@ class Member:
     expect_current: str | None = None
     trailers: tuple[tuple[str, str], ...] = ()
     """Trailers of this app's group (``env promote``'s ``Promoted-From``)."""
+    value_files: tuple[str, ...] = ()
+    """A Helm app's values files, as its Application names them (:attr:`ReleaseApp.value_files`);
+    empty: the request's (``--values``), else the chart's ``values.yaml``."""
 
 
 def parse_members(values: Sequence[str]) -> list[Member]:
@@ -195,6 +199,7 @@ def _member_request(req: BumpRequest, member: Member) -> BumpRequest:
         app=member.app,
         expect_current=member.expect_current,
         trailers=req.trailers + member.trailers,
+        value_files=member.value_files or req.value_files,
     )
 
 
@@ -258,19 +263,15 @@ def bump_set(
         )
     # a URL is cloned once, sparse on every member's directory (one checkout fetches them all)
     also = sorted({_cone(lexical_app(m.app)) for m in members[1:]}) if remote_repo else []
-    with opener(
-        req.repo,
-        app_path=first,
-        branch=req.branch,
-        settings=settings,
-        allow_unpushed=req.no_push or req.dry_run,
-        fetch=not req.dry_run,
-        **({"also": also} if also else {}),
+    with checkout(
+        opener, req, app_path=first, settings=settings, **({"also": also} if also else {})
     ) as ws:
         prepared = [
             _prepare(ws, req, m, remote_repo=remote_repo, images=images, out=out) for m in members
         ]
-        _refuse_twice([p.rel for p in prepared], members)
+        _refuse_twice(
+            [(p.rel, m.value_files) for p, m in zip(prepared, members, strict=True)], members
+        )
 
         def apply(attempt: int) -> SetEdit:
             done = SetEdit(
@@ -328,16 +329,18 @@ def bump_set(
     return result
 
 
-def _refuse_twice(rels: list[str], members: list[Member]) -> None:
-    """Two spellings of one app (``apps/api`` and ``./apps/api/``) are one app named twice."""
-    seen: dict[str, str] = {}
-    for rel, member in zip(rels, members, strict=True):
-        if rel in seen:
+def _refuse_twice(rels: list[tuple[str, tuple[str, ...]]], members: list[Member]) -> None:
+    """Two spellings of one app (``apps/api`` and ``./apps/api/``) are one app named twice. Two
+    multi-source apps may share a values repository's root: their values files tell them apart
+    (and one file holding both images is refused when the edits are applied)."""
+    seen: dict[tuple[str, tuple[str, ...]], str] = {}
+    for key, member in zip(rels, members, strict=True):
+        if key in seen:
             raise UsageError(
-                f"--set names {rel} twice (as {seen[rel]!r} and {member.app!r})",
+                f"--set names {key[0]} twice (as {seen[key]!r} and {member.app!r})",
                 hint="a set changes each app once, in one commit; " + SET_HINT,
             )
-        seen[rel] = member.app
+        seen[key] = member.app
 
 
 def _app_result(p: Prepared, e: Edit, whole: SetResult) -> BumpResult:

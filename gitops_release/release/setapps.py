@@ -15,8 +15,8 @@ from gitops_release.release.releaseset import Member, SetResult, bump_set
 
 
 def one_source(rels: dict[str, ReleaseApp]) -> tuple[str, str | None]:
-    """The repository and branch every app of the set is written in (exit 2 when they differ,
-    or when an app's image lives in Helm values files named by its Application)."""
+    """The repository and branch every app of the set is written in (exit 2 when they differ).
+    A multi-source Application is written in the ``ref`` source holding its values files."""
     sources = {name: rel.source for name, rel in rels.items()}
     first = next(iter(sources))
     repo, _, branch = sources[first]
@@ -24,16 +24,26 @@ def one_source(rels: dict[str, ReleaseApp]) -> tuple[str, str | None]:
         if (other_repo, other_branch) != (repo, branch):
             raise UsageError(
                 f"{first} and {name} live in different repositories or branches "
-                f"({repo} {branch or 'HEAD'}; {other_repo} {other_branch or 'HEAD'}): "
+                f"({_where(rels[first], repo, branch)}; {_where(rels[name], other_repo, other_branch)}): "
                 "a release set is one commit",
                 hint="release them in one set per repository",
             )
-        if rels[name].value_files:
-            raise UsageError(
-                f"{name} renders a Helm chart with values files: not supported in a set yet",
-                hint="release it on its own",
-            )
     return repo, branch
+
+
+def members_of(members: list[Member], rels: dict[str, ReleaseApp]) -> list[Member]:
+    """The set's members as Git sees them: each Application's path in its repository and the
+    values files a Helm app's image is written in."""
+    return [
+        replace(m, app=rels[m.app].source[1], value_files=rels[m.app].value_files) for m in members
+    ]
+
+
+def _where(rel: ReleaseApp, repo: str, branch: str | None) -> str:
+    at = f"{repo} {branch or 'HEAD'}"
+    if rel.values_position() is not None:
+        return f"{rel.name} writes its image in its values source, {at}"
+    return at
 
 
 def bump_set_from_applications(
@@ -56,6 +66,6 @@ def bump_set_from_applications(
                 "this Git change will not take effect until that override is removed"
             )
     repo, branch = one_source(rels)
-    paths = [replace(m, app=rels[m.app].source[1]) for m in members]
+    paths = members_of(members, rels)
     resolved = replace(req, repo=req.repo or repo, branch=req.branch or branch)
     return bump_set(paths, resolved, settings=conn.settings, out=out)

@@ -34,13 +34,13 @@ from gitops_release.release.deploy import (
     RECOVERY_TIMEOUT,
     DeployRequest,
     DeployResult,
-    _checks,
-    _note,
+    record_outcome,
+    run_smoke_checks,
 )
 from gitops_release.release.edit import BumpRequest
 from gitops_release.release.plan import Plan
 from gitops_release.release.releaseset import Member, bump_set
-from gitops_release.release.setapps import one_source
+from gitops_release.release.setapps import members_of, one_source
 from gitops_release.release.setplan import arrange, plan_set
 from gitops_release.release.setresult import SetDeployResult
 from gitops_release.release.types import OnFailure
@@ -109,12 +109,10 @@ def _deploy_set(
     # 1. one commit for the whole set: each edit a compare-and-swap on the stable image seen
     out.progress(f"step 1: write {len(members)} app(s) to Git in one commit")
     git_members = []
-    for m in members:
+    for m, in_git in zip(members, members_of(members, rels), strict=True):
         stable = result.results[m.app].old_image
         guard = None if req.supersede else tag_of(stable) or None
-        git_members.append(
-            Member(rels[m.app].source[1], m.tag_or_ref, m.expect_current or guard, m.trailers)
-        )
+        git_members.append(replace(in_git, expect_current=m.expect_current or guard))
     bump = bump_set(
         git_members,
         BumpRequest(
@@ -223,12 +221,12 @@ def _run_wave(
         outcome = rels[app].reach(
             Target.preview_ready, commit=commit, image=r.new_image, deadline=deadline
         )
-        _note(rels[app], r, outcome)
+        record_outcome(rels[app], r, outcome)
         released[app] = outcome.rollout is not None and outcome.rollout.fully_promoted
     pre = [c for c in req.checks if c != "prod" or not req.promote]
     for app in wave:
         one = replace(req, app=app)
-        _checks(rels[app], one, result.results[app], out, pre, expect_prod=released[app])
+        run_smoke_checks(rels[app], one, result.results[app], out, pre, expect_prod=released[app])
     if not req.promote and last:
         for app in wave:
             result.results[app].outcome = "released" if released[app] else "preview-ready"
@@ -248,8 +246,8 @@ def _run_wave(
         outcome = rels[app].reach(
             Target.released, commit=commit, image=r.new_image, deadline=deadline
         )
-        _note(rels[app], r, outcome)
-        _checks(rels[app], replace(req, app=app), r, out, post, expect_prod=True)
+        record_outcome(rels[app], r, outcome)
+        run_smoke_checks(rels[app], replace(req, app=app), r, out, post, expect_prod=True)
         r.outcome = "released"
     out.progress(f"wave {number}: {', '.join(wave)} released")
 
@@ -288,7 +286,11 @@ def _recover(
     apps = ", ".join(m.app for m in back)
     subject = f"revert({apps}): back to stable after the release set {why} [skip ci]"
     revert = bump_set(
-        [Member(rels[m.app].source[1], result.results[m.app].old_image) for m in back],
+        [
+            replace(in_git, tag_or_ref=result.results[m.app].old_image, expect_current=None,
+                    trailers=())
+            for m, in_git in zip(back, members_of(back, rels), strict=True)
+        ],
         BumpRequest(
             tag_or_ref="", app="", repo=one_source(rels)[0], branch=one_source(rels)[1],
             container=req.container, image_name=req.image_name, skip_ci=True,

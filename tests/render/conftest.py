@@ -25,7 +25,7 @@ from typing import NoReturn
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, Env, guide_manifests
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 OVERRIDES = {
@@ -153,3 +153,42 @@ def retag(reference: str, tag: str) -> str:
     name = reference.split("@", 1)[0]
     slash, colon = name.rfind("/"), name.rfind(":")
     return f"{name[:colon] if colon > slash else name}:{tag}"
+
+
+# --- the guide's app as a Helm chart (deploy and release-set tests) ---------------------------
+
+IMAGE = "ikubernetes/myapp:v1"
+# the image as charts usually build it: in a helper, the tag defaulting to the chart's appVersion
+HELPERS = """\
+{{- define "myapp.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
+{{ .Values.image.repository }}:{{ $tag }}
+{{- end }}
+"""
+
+
+def chart_files() -> dict[str, str]:
+    """The guide's app as a chart (``charts/myapp``, tag v0 in its values) with the prod tag
+    (v1) in ``envs/prod/values.yaml``, outside the chart."""
+    manifests = guide_manifests()
+    rollout = manifests["rollout.yaml"].replace(IMAGE, '"{{ include "myapp.image" . }}"')
+    assert rollout != manifests["rollout.yaml"]
+    return {
+        "charts/myapp/Chart.yaml": "apiVersion: v2\nname: myapp\nversion: 0.1.0\n",
+        "charts/myapp/templates/_helpers.tpl": HELPERS,
+        "charts/myapp/values.yaml": "image:\n  repository: ikubernetes/myapp\n  tag: v0\n",
+        "charts/myapp/templates/rollout.yaml": rollout,
+        "charts/myapp/templates/service.yaml": manifests["service.yaml"],
+        "charts/myapp/templates/ingress.yaml": manifests["ingress.yaml"],
+        "envs/prod/values.yaml": "image:\n  tag: v1  # prod\n",
+    }
+
+
+def push(env: Env, files: dict[str, str]) -> None:
+    """Write ``files`` in the GitOps checkout, commit them and push."""
+    for name, text in files.items():
+        (env.repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (env.repo / name).write_text(text)
+    env.git("add", ".")
+    env.git("commit", "-qm", "apps")
+    env.git("push", "-q", "origin", "main")

@@ -14,31 +14,7 @@ import json
 import pytest
 
 from tests.conftest import Env, guide_manifests
-from tests.render.conftest import Tool
-
-IMAGE = "ikubernetes/myapp:v1"
-# the image as charts usually build it: in a helper, the tag defaulting to the chart's appVersion
-HELPERS = """\
-{{- define "myapp.image" -}}
-{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
-{{ .Values.image.repository }}:{{ $tag }}
-{{- end }}
-"""
-
-
-def chart_files() -> dict[str, str]:
-    manifests = guide_manifests()
-    rollout = manifests["rollout.yaml"].replace(IMAGE, '"{{ include "myapp.image" . }}"')
-    assert rollout != manifests["rollout.yaml"]
-    return {
-        "charts/myapp/Chart.yaml": "apiVersion: v2\nname: myapp\nversion: 0.1.0\n",
-        "charts/myapp/templates/_helpers.tpl": HELPERS,
-        "charts/myapp/values.yaml": "image:\n  repository: ikubernetes/myapp\n  tag: v0\n",
-        "charts/myapp/templates/rollout.yaml": rollout,
-        "charts/myapp/templates/service.yaml": manifests["service.yaml"],
-        "charts/myapp/templates/ingress.yaml": manifests["ingress.yaml"],
-        "envs/prod/values.yaml": "image:\n  tag: v1  # prod\n",
-    }
+from tests.render.conftest import Tool, chart_files, push
 
 
 def kustomize_files() -> dict[str, str]:
@@ -71,15 +47,6 @@ spec:
   syncPolicy:
     automated: {{}}
 """
-
-
-def push(env: Env, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        (env.repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (env.repo / name).write_text(text)
-    env.git("add", ".")
-    env.git("commit", "-qm", "apps")
-    env.git("push", "-q", "origin", "main")
 
 
 def release_v2(env: Env, app_yaml: str, *, rendered: str | None = None) -> str:
