@@ -29,11 +29,14 @@ from gitops_release.git.repo import Git
 
 APP, PATH, IMAGE, PREVIOUS = "Release-App", "Release-Path", "Release-Image", "Release-Previous"
 DIGEST = "Release-Digest"
+VALUES = "Release-Values"
+"""A Helm app's values files in a release set, as its Application names them (comma-separated,
+relative to the chart): ``rollback --set`` edits the same file back."""
 SET = "Release-Set"
 """A release set: the apps of the commit, in the order of their groups."""
 PROMOTED_FROM = "Promoted-From"
 """``env promote``: ``Promoted-From: staging@<commit>``, the environment and the commit it ran."""
-TRAILERS = (APP, IMAGE, PREVIOUS, DIGEST, PROMOTED_FROM, SET)
+TRAILERS = (APP, IMAGE, PREVIOUS, DIGEST, VALUES, PROMOTED_FROM, SET)
 """The trailers read back (the path is written for people and tools reading the log)."""
 _SEP, _END = "\x1f", "\x1e"
 
@@ -50,10 +53,14 @@ def release_message(
     previous: str,
     digest: str = "",
     extra: tuple[tuple[str, str], ...] = (),
+    values: tuple[str, ...] = (),
 ) -> str:
-    """``subject``, a blank line, then the trailers (``Release-Previous`` and ``Release-Digest``
-    only when known, then ``extra``, e.g. :func:`promoted_from`)."""
-    lines = [f"{APP}: {app}", f"{PATH}: {path}", f"{IMAGE}: {image}"]
+    """``subject``, a blank line, then the trailers (``Release-Values``, ``Release-Previous``
+    and ``Release-Digest`` only when known, then ``extra``, e.g. :func:`promoted_from`)."""
+    lines = [f"{APP}: {app}", f"{PATH}: {path}"]
+    if values:
+        lines.append(f"{VALUES}: {', '.join(values)}")
+    lines.append(f"{IMAGE}: {image}")
     if previous:
         lines.append(f"{PREVIOUS}: {previous}")
     if digest:
@@ -71,6 +78,7 @@ class Group(NamedTuple):
     previous: str = ""
     digest: str = ""
     extra: tuple[tuple[str, str], ...] = ()
+    values: tuple[str, ...] = ()
 
 
 def set_message(subject: str, groups: list[Group]) -> str:
@@ -79,7 +87,7 @@ def set_message(subject: str, groups: list[Group]) -> str:
     for g in groups:
         body = release_message(
             "", app=g.app, path=g.path, image=g.image, previous=g.previous, digest=g.digest,
-            extra=g.extra,
+            extra=g.extra, values=g.values,
         )  # fmt: skip
         lines += body.strip("\n").splitlines()
     return subject + "\n\n" + "\n".join(lines) + "\n"

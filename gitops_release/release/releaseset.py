@@ -390,6 +390,7 @@ def _message(req: BumpRequest, done: SetEdit) -> str:
             previous=str(e.previous or ""),
             digest=e.digest,
             extra=req.trailers + m.trailers,
+            values=m.value_files or req.value_files,
         )
         for p, m, e in changed
     ]

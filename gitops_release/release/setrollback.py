@@ -20,10 +20,11 @@ def undo_set(
     out: Output | None = None,
 ) -> SetResult:
     """``rollback --set COMMIT``: every app that release commit changed goes back to the image
-    it replaced (its ``Release-Previous``), in ONE commit (``[skip ci]``), each a compare-and-swap
+    it replaced (its ``Release-Previous``; a Helm app in the values files of its
+    ``Release-Values``), in ONE commit (``[skip ci]``), each a compare-and-swap
     on the image the commit wrote: an app changed since is refused (exit 5), nothing written."""
     from gitops_release.git.repo import open_history
-    from gitops_release.git.trailers import IMAGE, PATH, PREVIOUS, groups, message_of
+    from gitops_release.git.trailers import IMAGE, PATH, PREVIOUS, VALUES, groups, message_of
     from gitops_release.images import validate_tag
 
     out = out or Output()
@@ -55,7 +56,8 @@ def undo_set(
                 f"commit {short_sha(sha)}: {name} has no Release-Path / Release-Previous to go back to",
                 hint=f"roll it back on its own: gitops-release rollback {name} --to TAG",
             )
-        members.append(Member(path, group[PREVIOUS], group[IMAGE]))
+        values = tuple(v.strip() for v in group.get(VALUES, "").split(",") if v.strip())
+        members.append(Member(path, group[PREVIOUS], group[IMAGE], value_files=values))
     names = ", ".join(g.get("Release-App", "?") for g in apps)
     subject = req.message or f"rollback({names}): undo release set {short_sha(sha)}"
     return bump_set(

@@ -236,3 +236,24 @@ def test_env_promote_of_a_plain_app_and_a_chart_app_is_one_commit(
     assert sorted(changed) == ["api-prod/rollout.yaml", PROD_VALUES]
     assert (env.repo / PROD_VALUES).read_text() == "image:\n  tag: v2  # prod\n"
     assert env.git("log", "-1", "--format=%B").count("Promoted-From: staging@") == 2
+
+
+def test_rollback_set_puts_the_chart_apps_values_file_back(pair: Env) -> None:
+    """``rollback --set COMMIT`` edits the values file the set's commit edited (its
+    ``Release-Values`` trailer), not the chart's defaults, which also name a tag."""
+    env = pair
+    code, _, err = env.cli("bump-image", "--set", "api=v2", "--set", "chartapp=v2", "--argocd-apps")
+    assert code == 0, err
+    env.git("pull", "-q", "origin", "main")
+    release = env.git("rev-parse", "HEAD")
+    assert "Release-Values: values.yaml, ../../envs/prod/values.yaml" in env.git(
+        "log", "-1", "--format=%B"
+    )
+    code, _, err = env.cli("rollback", "--set", release, "--repo", env.sb.repo_url("gitops"))
+    assert code == 0, err
+    env.git("pull", "-q", "origin", "main")
+    changed = env.git("show", "--name-only", "--format=", "HEAD").splitlines()
+    assert sorted(changed) == ["api/rollout.yaml", PROD_VALUES]
+    assert (env.repo / PROD_VALUES).read_text() == V1
+    assert (env.repo / "charts/myapp/values.yaml").read_text() == CHART_DEFAULTS
+    assert env.git("diff", f"{release}~1", "HEAD") == ""
