@@ -106,7 +106,10 @@ def test_deploy_set_with_a_chart_app_edits_its_values_file_in_the_one_commit(pai
     assert (env.repo / PROD_VALUES).read_text() == "image:\n  tag: v2  # prod\n"
     assert (env.repo / "charts/myapp/values.yaml").read_text() == CHART_DEFAULTS
     message = env.git("log", "-1", "--format=%B")
-    assert "Release-Path: charts/myapp\nRelease-Image: ikubernetes/myapp:v2\n" in message
+    assert (
+        "Release-Path: charts/myapp\nRelease-Values: values.yaml, ../../envs/prod/values.yaml\n"
+        "Release-Image: ikubernetes/myapp:v2\n"
+    ) in message
     assert "Release-Previous: ikubernetes/myapp:v1" in message
     env.ok("promote", "chartapp", "--wait", "--timeout", "60s")
     env.ok("wait", "chartapp", "--for", "released", "--image", "ikubernetes/myapp:v2")
