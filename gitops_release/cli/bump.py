@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from gitops_release.cli.options import (
     ArgoOptions,
     InsecureRegistryOpt,
     PinDigestOpt,
+    RecordOpt,
     SemverOpt,
     VerifyImageOpt,
     argo_options,
@@ -173,9 +173,7 @@ def bump_image_command(
     semver: SemverOpt = None,
     verify_image: VerifyImageOpt = None,
     insecure_registry: InsecureRegistryOpt = None,
-    record: Annotated[
-        Path | None, typer.Option("--record", help="Write a JSON release record to this file.")
-    ] = None,
+    record: RecordOpt = None,
     dry_run: DryRunOpt = False,
     output: OutputOpt = OutputFormat.text,
     debug: DebugOpt = False,

@@ -152,15 +152,28 @@ def check_semver_request(semver: str, tag_or_ref: str) -> ImageRef | None:
     return ref
 
 
-def _check_request(req: BumpRequest, remote_repo: bool) -> None:
-    if req.semver:
-        check_semver_request(req.semver, req.tag_or_ref)
-    elif not req.tag_or_ref:
+def check_target(semver: str | None, tag_or_ref: str) -> None:
+    """The new tag or reference, or the ``--semver`` range that picks it (``bump-image``,
+    ``deploy``): exit 2 when neither is given or either is malformed."""
+    if semver:
+        check_semver_request(semver, tag_or_ref)
+    elif not tag_or_ref:
         raise UsageError("give the new tag (TAG_OR_REF) or a range to pick it by (--semver)")
     else:
-        check_tag_or_ref(req.tag_or_ref)
+        check_tag_or_ref(tag_or_ref)
+
+
+def _check_request(req: BumpRequest, remote_repo: bool) -> None:
+    check_target(req.semver, req.tag_or_ref)
     if req.expect_current and not is_reference(req.expect_current):
         validate_tag(req.expect_current, what="--expect-current")
+    check_landing(req, remote_repo)
+
+
+def check_landing(req: BumpRequest, remote_repo: bool) -> None:
+    """How the commit lands, checked before anything is cloned (one app or a set): the record
+    file is writable, ``--no-push`` neither beside ``--merge-request`` nor on a clone that is
+    thrown away."""
     from gitops_release.record import check_writable
 
     check_writable(req.record, "--record")

@@ -37,7 +37,6 @@ from gitops_release.errors import (
 )
 from gitops_release.git.trailers import revert_subject
 from gitops_release.images import (
-    check_tag_or_ref,
     new_tag,
     parse_image,
     pick_image,
@@ -49,7 +48,7 @@ from gitops_release.output import Output, short_sha
 from gitops_release.registry.ranges import pick_tag
 from gitops_release.release import smoke
 from gitops_release.release.app import ReleaseApp, Selection
-from gitops_release.release.bump import check_semver_request
+from gitops_release.release.bump import check_semver_request, check_target
 from gitops_release.release.plan import Plan
 from gitops_release.release.types import OnFailure
 
@@ -147,12 +146,7 @@ class DeployResult:
 
 
 def _check_input(req: DeployRequest) -> None:
-    if req.semver:
-        check_semver_request(req.semver, req.tag_or_ref)
-    elif not req.tag_or_ref:
-        raise UsageError("give the new tag (TAG_OR_REF) or a range to pick it by (--semver)")
-    else:
-        check_tag_or_ref(req.tag_or_ref)
+    check_target(req.semver, req.tag_or_ref)
     smoke.compile_expect(req.expect)
     from gitops_release.record import check_writable
 

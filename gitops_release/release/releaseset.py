@@ -31,12 +31,13 @@ from gitops_release.images import (
     version,
 )
 from gitops_release.output import Output, short_sha
-from gitops_release.record import check_writable, write_record
+from gitops_release.record import write_record
 from gitops_release.registry.check import ImageCheck
 from gitops_release.release.bump import (
     BumpResult,
     Chooser,
     Prepared,
+    check_landing,
     checkout,
     preload_module,
     prepare_edit,
@@ -182,14 +183,7 @@ def _check(members: list[Member], req: BumpRequest, remote_repo: bool) -> None:
             f"--set and {given} mixed: a set gives each app its tag in its --set",
             hint=SET_HINT,
         )
-    check_writable(req.record, "--record")
-    if req.no_push and req.merge_request:
-        raise UsageError("--no-push and --merge-request contradict each other")
-    if req.no_push and remote_repo:
-        raise UsageError(
-            "--no-push with a repository URL would throw the commit away with the temporary clone",
-            hint="use --dry-run to see the change, or --repo with a local checkout",
-        )
+    check_landing(req, remote_repo)
 
 
 def _member_request(req: BumpRequest, member: Member) -> BumpRequest:
@@ -243,12 +237,12 @@ def bump_set(
     (re-applying every edit on a new tip after a lost race). ``req`` carries what the members
     share (repository, branch, message, ``--skip-ci``, ``--no-push``, ``--dry-run``...)."""
     from gitops_release.git.push import Landed, MergeRequest, land
-    from gitops_release.git.repo import is_url
+    from gitops_release.git.repo import is_remote
     from gitops_release.git.repo import open_workspace as open_checkout
 
     out = out or Output()
     opener = open_workspace or open_checkout
-    remote_repo = is_url(req.repo)
+    remote_repo = is_remote(req.repo)  # a URL, or a bare repository's path: cloned
     _check(members, req, remote_repo)
     preload_module("gitops_release.yaml.edit")  # overlaps git's clone and checkout, as for one app
     images = image_check or ImageCheck.from_settings(settings, out)

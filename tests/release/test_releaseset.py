@@ -267,3 +267,26 @@ def test_a_set_starts_importing_the_yaml_editor_before_git_clones(
     code, _, err = run(capsys, "--repo", repo.url, "--set", "apps/api=v2", "--set", "apps/web=v2")
     assert code == 0, err
     assert events == ["gitops_release.yaml.edit", "clone"]
+
+
+def test_a_set_on_a_bare_repositorys_path_is_cloned_like_a_url(
+    repo: GitRemote,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--repo /srv/git/gitops.git`` is cloned (it has no work tree), as for one app: the clone
+    holds every member's directory, and --no-push is refused (the clone is thrown away)."""
+    monkeypatch.chdir(tmp_path)
+    bare = str(repo.bare)
+    code, out, err = run(
+        capsys, "--repo", bare, "--set", "apps/api=v2", "--set", "apps/web=v2", "-o", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["commit"] == git(repo.bare, "rev-parse", "main")
+    changed = git(repo.bare, "show", "--name-only", "--format=", "main").splitlines()
+    assert sorted(changed) == ["apps/api/rollout.yaml", "apps/web/rollout.yaml"]
+    tip = git(repo.bare, "rev-parse", "main")
+    code, _, err = run(capsys, "--repo", bare, "--set", "apps/api=v3", "--no-push")
+    assert code == 2 and "--no-push with a repository URL" in err, err
+    assert git(repo.bare, "rev-parse", "main") == tip
