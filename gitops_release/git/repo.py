@@ -314,7 +314,7 @@ def _clone(
 
     Every process counts here (``bench/bump_monorepo.py``): the branch is read from HEAD, the
     cone is written directly, and one checkout fetches the app's blobs in one round trip (those
-    of the ``also`` directories too: a release set's other apps, ``bench/bump_set.py``).
+    of the ``also`` apps too, directories or files: a release set's others, ``bench/bump_set.py``).
     """
     display = strip_credentials(url)
     dest = parent / "repo"
@@ -335,9 +335,8 @@ def _clone(
     if sparse_path in ("", "."):
         run("sparse-checkout", "disable")
     else:
-        file_like = sparse_path.endswith((".yaml", ".yml"))
-        cone = str(PurePosixPath(sparse_path).parent) if file_like else sparse_path
-        _set_cone(run, dest, cone, *(a.strip("/") for a in also))
+        others = [_app_directory(a.strip("/")) for a in also]
+        _set_cone(run, dest, _app_directory(sparse_path), *others)
         run("checkout", "--quiet", head_branch)
         if not (dest / sparse_path).exists():
             entry = run("ls-tree", "HEAD", "--", sparse_path)
@@ -347,12 +346,17 @@ def _clone(
                     hint="check --app (a path inside the repository) and --branch",
                 )
             parent_cone = str(PurePosixPath(sparse_path).parent)
-            _set_cone(run, dest, parent_cone, *(a.strip("/") for a in also), reapply=True)
+            _set_cone(run, dest, parent_cone, *others, reapply=True)
     if sparse_path in ("", "."):
         run("checkout", "--quiet", head_branch)
     ws = Workspace(dest, head_branch, "origin", display, run, temporary=True)
     ws.base = ws.head()
     return ws
+
+
+def _app_directory(app: str) -> str:
+    """The directory an app path stands for: the path, or a YAML file's directory."""
+    return str(PurePosixPath(app).parent) if app.endswith((".yaml", ".yml")) else app
 
 
 def _set_cone(run: Git, dest: Path, *cones: str, reapply: bool = False) -> None:
@@ -380,7 +384,7 @@ def open_workspace(
     also: Sequence[str] = (),
 ) -> Iterator[Workspace]:
     """A checkout to edit in: ``repo`` is a local directory or a URL (cloned into a temp dir,
-    sparse: ``app_path`` and the ``also`` directories).
+    sparse: ``app_path`` and the ``also`` apps, each a directory or a file).
 
     The temporary clone is removed when the block ends, whatever happens.
     """

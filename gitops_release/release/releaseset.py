@@ -15,7 +15,6 @@ import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from gitops_release.config import Settings
@@ -218,11 +217,6 @@ def _prepare(
         ) from None
 
 
-def _cone(app: str) -> str:
-    path = PurePosixPath(app)
-    return str(path.parent) if path.suffix in (".yaml", ".yml") else str(path)
-
-
 def bump_set(
     members: list[Member],
     req: BumpRequest,
@@ -256,7 +250,7 @@ def bump_set(
             f"cloning {strip_credentials(req.repo)} (partial, sparse: {len(members)} app(s))"
         )
     # a URL is cloned once, sparse on every member's directory (one checkout fetches them all)
-    also = sorted({_cone(lexical_app(m.app)) for m in members[1:]}) if remote_repo else []
+    also = sorted({lexical_app(m.app) for m in members[1:]}) if remote_repo else []
     with checkout(
         opener, req, app_path=first, settings=settings, **({"also": also} if also else {})
     ) as ws:
